@@ -1,0 +1,69 @@
+# The project's contract: `make run` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Azurite ports used by the test suite (kept apart from the ones `make run` uses).
+export AZURITE_BLOB_PORT ?= 10100
+export AZURITE_QUEUE_PORT ?= 10101
+export AZURITE_TABLE_PORT ?= 10102
+
+.PHONY: help install run test lint format bench fuzz package deploy clean
+
+help:
+	@echo "make run      set everything up and run the service (emulator + Azurite)"
+	@echo "make test     set everything up, lint, and run the whole test suite"
+	@echo "make lint     ruff check + ruff format --check"
+	@echo "make bench    pipeline and emulator benchmarks (ratios against baselines)"
+	@echo "make fuzz     schemathesis against the served OpenAPI document"
+	@echo "make package  build dist/<name>-<version>.zip for Azure"
+	@echo "make deploy   deploy to Azure with the az CLI"
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	@touch $@
+
+.debian-tools:
+	@bash scripts/ensure-debian-tools.sh
+	@touch $@
+
+install: $(VENV)/.installed node_modules/.installed .debian-tools
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: install
+	@bash scripts/services.sh start-test
+	$(MAKE) --no-print-directory lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+run: install
+	@bash scripts/run.sh
+
+bench: install
+	@bash scripts/services.sh start-test
+	$(PY) bench/pipeline.py $(BENCH_ARGS)
+	$(PY) bench/emulator.py
+
+fuzz: install
+	@bash scripts/fuzz.sh
+
+package: install
+	$(PY) scripts/package.py
+
+deploy: package
+	@bash scripts/deploy.sh
+
+clean:
+	rm -rf $(VENV) node_modules dist build .debian-tools .pytest_cache .ruff_cache

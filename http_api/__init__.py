@@ -1,0 +1,8 @@
+"""The HTTP API, registered on the app through the blueprint `bp`."""
+
+import azure.durable_functions as df
+
+bp = df.Blueprint()
+
+# Route modules register themselves on `bp` when imported.
+from http_api import health  # noqa: E402,F401

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# `make run`: the emulator hosting this project's function_app.py, with Azurite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export AZURITE_BLOB_PORT=${RUN_AZURITE_BLOB_PORT:-10000}
+export AZURITE_QUEUE_PORT=${RUN_AZURITE_QUEUE_PORT:-10001}
+export AZURITE_TABLE_PORT=${RUN_AZURITE_TABLE_PORT:-10002}
+bash scripts/services.sh start-run
+if [ ! -f local.settings.json ]; then
+  cp local.settings.example.json local.settings.json
+  echo "created local.settings.json from local.settings.example.json"
+fi
+exec .venv/bin/python -m emulator --app-dir . --host "${HOST:-127.0.0.1}" --port "${PORT:-7071}" --state .state/emulator.sqlite

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Starts the local services the tests need when they are not already running:
+# PostgreSQL and MariaDB (started by the machine, restarted here if they stopped)
+# and Azurite on the ports in AZURITE_*_PORT.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() {
+  local port=$1 name=$2
+  for _ in $(seq 1 100); do port_open "$port" && return 0; sleep 0.2; done
+  echo "$name did not open port $port" >&2
+  return 1
+}
+
+ensure_databases() {
+  if ! port_open 5432; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+    wait_port 5432 PostgreSQL
+  fi
+  if ! port_open 3306; then
+    start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+    wait_port 3306 MariaDB
+  fi
+}
+
+start_azurite() {
+  local persistence=("$@")
+  local blob=${AZURITE_BLOB_PORT:-10000} queue=${AZURITE_QUEUE_PORT:-10001} table=${AZURITE_TABLE_PORT:-10002}
+  if port_open "$blob" && port_open "$table"; then
+    return 0
+  fi
+  mkdir -p .state
+  nohup node_modules/.bin/azurite --silent --skipApiVersionCheck --loose --disableTelemetry \
+    --blobHost 127.0.0.1 --queueHost 127.0.0.1 --tableHost 127.0.0.1 \
+    --blobPort "$blob" --queuePort "$queue" --tablePort "$table" \
+    "${persistence[@]}" > ".state/azurite-$blob.log" 2>&1 &
+  wait_port "$blob" Azurite
+  wait_port "$table" Azurite
+}
+
+case "${1:-}" in
+  start-test)
+    ensure_databases
+    start_azurite --inMemoryPersistence
+    ;;
+  start-run)
+    ensure_databases
+    mkdir -p .state/azurite
+    start_azurite --location .state/azurite
+    ;;
+  *)
+    echo "usage: $0 start-test|start-run" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,108 @@
+"""The one interface every database engine implements.
+
+An engine knows how to talk to its server (test, discover, version, manifest) and which
+client tool commands dump and restore a database. It never moves backup bytes itself:
+the dump pipeline (`shared/pipeline/`) runs the commands and streams their output.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from shared.models import DumpManifest, Engine, TlsMode
+
+
+class ConnectionErrorKind(StrEnum):
+    UNREACHABLE = "unreachable"
+    AUTH_FAILED = "auth_failed"
+    DATABASE_MISSING = "database_missing"
+    TLS = "tls"
+    TIMEOUT = "timeout"
+    NOT_SUPPORTED = "not_supported"
+    UNKNOWN = "unknown"
+
+
+class EngineError(Exception):
+    """A failure talking to a database server; the message never holds a secret."""
+
+    def __init__(self, kind: ConnectionErrorKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+class ConnectionSpec(BaseModel):
+    """Everything needed to reach one database. The password is a SecretStr so that
+    printing, logging or serialising the spec never reveals it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    engine: Engine
+    host: str
+    port: int
+    username: str
+    password: SecretStr = SecretStr("")
+    database: str
+    tls_mode: TlsMode = TlsMode.PREFER
+    connect_timeout_seconds: float = 10.0
+
+
+class ConnectionResult(BaseModel):
+    ok: bool
+    server_version: str | None = None
+    error_kind: ConnectionErrorKind | None = None
+    message: str | None = None
+    latency_ms: float | None = None
+
+
+class DiscoveredDatabase(BaseModel):
+    name: str
+    is_system: bool = False
+    size_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class ToolCommand:
+    """A client tool invocation: argv carries no secret; env and private files carry them."""
+
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    # The dump's own last words, checked by verify (e.g. b"-- Dump completed").
+    completion_marker: bytes | None = None
+    tool_version: str | None = None
+
+
+class DatabaseEngine(Protocol):
+    engine: Engine
+
+    def test_connection(self, spec: ConnectionSpec) -> ConnectionResult: ...
+
+    def list_databases(self, spec: ConnectionSpec) -> list[DiscoveredDatabase]: ...
+
+    def server_version(self, spec: ConnectionSpec) -> str: ...
+
+    def manifest(self, spec: ConnectionSpec) -> DumpManifest: ...
+
+    def dump_command(
+        self, spec: ConnectionSpec, workdir: Path
+    ) -> AbstractContextManager[ToolCommand]:
+        """Yields the dump command; private files (password files) live in `workdir`
+        with mode 0600 only while the context is open."""
+        ...
+
+    def restore_command(
+        self, spec: ConnectionSpec, workdir: Path
+    ) -> AbstractContextManager[ToolCommand]: ...
+
+    def create_database(self, spec: ConnectionSpec) -> None:
+        """Creates `spec.database` (restore targets); EngineError if it exists."""
+        ...
+
+    def is_empty(self, spec: ConnectionSpec) -> bool: ...
+

@@ -1,0 +1,98 @@
+"""Fixtures for the real services every test suite here talks to.
+
+PostgreSQL 15 and MariaDB 10.11 run on the machine; Azurite is started by `make test`
+(scripts/services.sh) on the ports in AZURITE_*_PORT. Tests create uniquely named
+databases, roles and containers and drop them afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+AZURITE_ACCOUNT_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+
+def azurite_connection_string() -> str:
+    blob = os.environ.get("AZURITE_BLOB_PORT", "10100")
+    queue = os.environ.get("AZURITE_QUEUE_PORT", "10101")
+    table = os.environ.get("AZURITE_TABLE_PORT", "10102")
+    base = "http://127.0.0.1"
+    return (
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+        f"AccountKey={AZURITE_ACCOUNT_KEY};"
+        f"BlobEndpoint={base}:{blob}/devstoreaccount1;"
+        f"QueueEndpoint={base}:{queue}/devstoreaccount1;"
+        f"TableEndpoint={base}:{table}/devstoreaccount1;"
+    )
+
+
+def unique_name(prefix: str) -> str:
+    """A lower-case name that is safe as a database, role, table or container name."""
+    return f"{prefix}{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def storage_connection_string() -> str:
+    return azurite_connection_string()
+
+
+@pytest.fixture
+def blob_container(storage_connection_string: str) -> Iterator[str]:
+    """A fresh blob container in Azurite, deleted afterwards."""
+    from azure.storage.blob import BlobServiceClient
+
+    service = BlobServiceClient.from_connection_string(storage_connection_string)
+    name = unique_name("test-")
+    service.create_container(name)
+    yield name
+    service.delete_container(name)
+
+
+@pytest.fixture
+def table_prefix() -> str:
+    """A unique prefix for Table Storage tables used by one test (letters and digits only)."""
+    return unique_name("t")
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """A new empty database on the machine's PostgreSQL 15, dropped afterwards."""
+    import psycopg
+
+    name = unique_name("pg_")
+    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres") as conn:
+        conn.autocommit = True
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield name
+    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres") as conn:
+        conn.autocommit = True
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def mariadb_database() -> Iterator[str]:
+    """A new empty database on the machine's MariaDB, dropped afterwards."""
+    import pymysql
+
+    name = unique_name("my_")
+    conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="")
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+        yield name
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    finally:
+        conn.close()

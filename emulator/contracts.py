@@ -1,0 +1,120 @@
+"""The seam between the emulator's two halves.
+
+The *host* half (app loading, HTTP front, timer triggers, the durable client's HTTP
+endpoints) turns the user's FunctionApp into a `FunctionRegistry` of plain async invokers
+and calls the *runtime* half (`DurableRuntime`: store, orchestration replay, activities,
+entities, durable timers) through the methods of `RuntimeApi`.
+
+Payloads cross this seam in the wire encodings of the Durable Functions 1.x protocol
+(see durable-protocol.md): JSON *text* where the real extension passes JSON text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+# context JSON (protocol 2.1) -> OrchestratorState JSON (2.3); raises on failure (2.4).
+OrchestratorInvoker = Callable[[str], Awaitable[str]]
+# activity input JSON text -> df_dumps(result) JSON text; raises on failure.
+ActivityInvoker = Callable[[str], Awaitable[str]]
+# entity batch JSON (3.1) -> result JSON (3.2).
+EntityInvoker = Callable[[str], Awaitable[str]]
+
+
+@dataclass
+class FunctionRegistry:
+    orchestrators: dict[str, OrchestratorInvoker] = field(default_factory=dict)
+    activities: dict[str, ActivityInvoker] = field(default_factory=dict)
+    # keys are lower-cased entity names
+    entities: dict[str, EntityInvoker] = field(default_factory=dict)
+
+
+class RuntimeError_(Exception):
+    """Base of the errors the runtime raises to the host; the host maps them to HTTP."""
+
+
+class InstanceNotFound(RuntimeError_):
+    pass
+
+
+class InstanceGone(RuntimeError_):
+    """The instance is in a state where the operation no longer applies (HTTP 410)."""
+
+
+class InvalidRequest(RuntimeError_):
+    """Bad instance id, unknown function name, instance already running (HTTP 400)."""
+
+
+class NotSupported(RuntimeError_):
+    pass
+
+
+class RuntimeApi(Protocol):
+    """What the host half calls. Every method is safe to call from the aiohttp loop."""
+
+    async def start_new(
+        self,
+        name: str,
+        instance_id: str | None,
+        input_text: str | None,
+        version: str | None = None,
+    ) -> str:
+        """Creates (or re-creates, when the old one finished) an instance; returns its id.
+        `input_text` is the orchestration input as JSON text (None for no input)."""
+        ...
+
+    async def get_status(
+        self,
+        instance_id: str,
+        show_history: bool = False,
+        show_history_output: bool = False,
+        show_input: bool = True,
+    ) -> dict[str, Any] | None:
+        """The StatusResponsePayload dict (historyEvents reshaped like the real client
+        API when show_history), or None when the instance does not exist."""
+        ...
+
+    async def query(
+        self,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        statuses: list[str] | None = None,
+        prefix: str | None = None,
+        show_input: bool = True,
+    ) -> list[dict[str, Any]]: ...
+
+    async def raise_event(self, instance_id: str, name: str, data_text: str | None) -> None:
+        """`data_text` is the request body as received (JSON text), stored as EventRaised.Input."""
+        ...
+
+    async def terminate(self, instance_id: str, reason: str | None) -> None: ...
+
+    async def suspend(self, instance_id: str, reason: str | None) -> None: ...
+
+    async def resume(self, instance_id: str, reason: str | None) -> None: ...
+
+    async def rewind(self, instance_id: str, reason: str | None) -> None: ...
+
+    async def restart(self, instance_id: str, new_instance_id: bool) -> str: ...
+
+    async def purge(self, instance_id: str) -> int: ...
+
+    async def purge_by(
+        self,
+        created_from: datetime,
+        created_to: datetime | None,
+        statuses: list[str] | None,
+    ) -> int: ...
+
+    async def signal_entity(
+        self, name: str, key: str, operation: str, input_text: str | None
+    ) -> None: ...
+
+    async def read_entity(self, name: str, key: str) -> tuple[bool, str | None]:
+        """(exists, state as JSON text)."""
+        ...
+
+    async def list_entities(self, name: str | None, fetch_state: bool) -> list[dict[str, Any]]: ...

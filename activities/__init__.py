@@ -1,5 +1,14 @@
-"""activities: Durable Functions registered on the app through the blueprint `bp`."""
+"""activities: thin adapters from the durable jobs to `shared/`, registered on blueprint `bp`."""
 
 import azure.durable_functions as df
 
 bp = df.Blueprint()
+
+# Activity modules register themselves on `bp` when imported.
+from activities import (  # noqa: E402,F401
+    backup,
+    notification,
+    policy_plan,
+    retention,
+    verify_restore,
+)

@@ -1,5 +1,8 @@
-"""entities: Durable Functions registered on the app through the blueprint `bp`."""
+"""entities: the `database` lock/state entity and the `server` slot entity, on blueprint `bp`."""
 
 import azure.durable_functions as df
 
 bp = df.Blueprint()
+
+# Entity modules register themselves on `bp` when imported.
+from entities import database, server  # noqa: E402,F401

@@ -5,4 +5,16 @@ import azure.durable_functions as df
 bp = df.Blueprint()
 
 # Route modules register themselves on `bp` when imported.
-from http_api import health  # noqa: E402,F401
+from http_api import (  # noqa: E402,F401
+    audit_log,
+    backups,
+    databases,
+    health,
+    jobs,
+    openapi,
+    plans,
+    policies,
+    server_actions,
+    servers,
+    status,
+)

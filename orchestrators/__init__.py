@@ -1,5 +1,15 @@
-"""orchestrators: Durable Functions registered on the app through the blueprint `bp`."""
+"""orchestrators: the durable workflows (policy loop, backup, verify, restore) and the
+watchdog that keeps every policy loop running, registered on blueprint `bp`."""
 
 import azure.durable_functions as df
 
 bp = df.Blueprint()
+
+# Orchestrator modules register themselves on `bp` when imported.
+from orchestrators import (  # noqa: E402,F401
+    backup_database,
+    policy_loop,
+    restore_backup,
+    verify_backup,
+    watchdog,
+)

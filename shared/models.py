@@ -245,3 +245,18 @@ class ErrorDetail(Model):
     code: str
     message: str
     details: Any = None
+
+
+# --- audit ------------------------------------------------------------------------------
+
+
+class AuditEntry(Model):
+    """One change made through the API: who did what to which resource, and whether it worked."""
+
+    id: Identifier
+    at: datetime
+    actor: str = Field(min_length=1, max_length=256)
+    action: str = Field(min_length=1, max_length=64, description="e.g. server.create")
+    resource: str = Field(min_length=1, max_length=256, description="e.g. servers/prod-pg")
+    outcome: str = Field(default="succeeded", max_length=32)
+    details: dict[str, Any] = Field(default_factory=dict, description="never holds a secret")

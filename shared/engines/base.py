@@ -7,6 +7,7 @@ the dump pipeline (`shared/pipeline/`) runs the commands and streams their outpu
 
 from __future__ import annotations
 
+import os
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -26,6 +27,10 @@ class ConnectionErrorKind(StrEnum):
     TIMEOUT = "timeout"
     NOT_SUPPORTED = "not_supported"
     UNKNOWN = "unknown"
+    # Added by the engines: a request the engine refuses before touching the server
+    # (e.g. an invalid database name), and a client tool that is not installed.
+    INVALID_REQUEST = "invalid_request"
+    TOOL_MISSING = "tool_missing"
 
 
 class EngineError(Exception):
@@ -77,6 +82,21 @@ class ToolCommand:
     completion_marker: bytes | None = None
     tool_version: str | None = None
 
+    def process_env(self) -> dict[str, str]:
+        """The complete environment to start `argv` with: this process's environment
+        without inherited client-tool settings (a stray PGPASSWORD or MYSQL_PWD would
+        override our private password file), plus `env`."""
+        inherited = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(_TOOL_ENV_PREFIXES)
+        }
+        return {**inherited, **self.env}
+
+
+# Variables libpq and the MySQL/MariaDB clients read on their own.
+_TOOL_ENV_PREFIXES = ("PG", "MYSQL", "MARIADB")
+
 
 class DatabaseEngine(Protocol):
     engine: Engine
@@ -105,4 +125,3 @@ class DatabaseEngine(Protocol):
         ...
 
     def is_empty(self, spec: ConnectionSpec) -> bool: ...
-

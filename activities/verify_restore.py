@@ -1,0 +1,133 @@
+"""`run_verify` and `run_restore`: the on-demand checks of one stored backup.
+
+Neither raises for a bad backup or a refused target: the outcome says what went wrong
+(sanitised), because retrying would not change the answer.
+"""
+
+from __future__ import annotations
+
+from activities import bp
+from activities.backup_records import MissingConfiguration, clean_error
+from activities.wiring import Services, services
+from shared.credentials import CredentialsError, connection_spec_for, server_spec_for
+from shared.engines.base import ConnectionSpec, EngineError
+from shared.engines.registry import engine_for
+from shared.jobs import (
+    RUN_RESTORE,
+    RUN_VERIFY,
+    RestoreJob,
+    RestoreOutput,
+    VerifyJob,
+    VerifyOutput,
+    dump_json,
+)
+from shared.models import BackupRecord, BackupStatus, Database, Server
+from shared.pipeline.restore import restore_backup
+from shared.pipeline.results import PipelineFailed
+from shared.pipeline.verify import verify_backup
+from shared.storage.blobs import BlobStoreError
+
+# The dump's own last words, checked after decompressing to the end.
+COMPLETION_MARKERS = {
+    "postgresql": b"-- PostgreSQL database dump complete",
+    "mysql": b"-- Dump completed",
+    "mariadb": b"-- Dump completed",
+}
+
+
+def _restorable(
+    services: Services, database_id: str, backup_id: str
+) -> tuple[Database, Server, BackupRecord]:
+    repositories = services.repositories
+    database = repositories.databases.get(database_id)
+    record = repositories.backups.get(database_id, backup_id)
+    if database is None or record is None:
+        raise MissingConfiguration(f"backup {backup_id} of database {database_id} does not exist")
+    server = repositories.servers.get(database.server_id)
+    if server is None:
+        raise MissingConfiguration(f"server {database.server_id} does not exist")
+    if record.status is not BackupStatus.SUCCEEDED or not record.blob_name or not record.sha256:
+        raise MissingConfiguration(
+            f"backup {backup_id} has no stored dump (status {record.status})"
+        )
+    return database, server, record
+
+
+@bp.activity_trigger(input_name="data", activity=RUN_VERIFY)
+def run_verify(data: dict) -> dict:
+    job = VerifyJob.model_validate(data)
+    output = VerifyOutput(database_id=job.database_id, backup_id=job.backup_id, ok=False)
+    try:
+        _, server, record = _restorable(services(), job.database_id, job.backup_id)
+        assert record.blob_name and record.sha256
+        marker = COMPLETION_MARKERS.get(server.engine.value)
+        outcome = verify_backup(services().blobs, record.blob_name, record.sha256, marker)
+    except (MissingConfiguration, BlobStoreError) as exc:
+        return dump_json(output.model_copy(update={"error": clean_error(str(exc))}))
+    update = {
+        "ok": outcome.ok,
+        "sha256_ok": outcome.sha256 == record.sha256,
+        "raw_bytes": outcome.raw_bytes,
+    }
+    update["marker_ok"] = outcome.ok or None
+    update["error"] = clean_error(outcome.reason) if outcome.reason else None
+    return dump_json(output.model_copy(update=update))
+
+
+def _target_spec(
+    services: Services, job: RestoreJob, database: Database, server: Server
+) -> tuple[Server, ConnectionSpec]:
+    """The target on the database's own server keeps its credentials; another server's uses
+    that server's credentials."""
+    settings, secrets = services.settings, services.secrets
+    if job.target_server_id in (None, server.id):
+        target = database.model_copy(update={"name": job.target_database})
+        return server, connection_spec_for(server, target, secrets, settings)
+    other = services.repositories.servers.get(job.target_server_id)
+    if other is None:
+        raise MissingConfiguration(f"server {job.target_server_id} does not exist")
+    return other, server_spec_for(other, secrets, settings, job.target_database)
+
+
+@bp.activity_trigger(input_name="data", activity=RUN_RESTORE)
+def run_restore(data: dict) -> dict:
+    job = RestoreJob.model_validate(data)
+    output = RestoreOutput(
+        database_id=job.database_id,
+        backup_id=job.backup_id,
+        target_database=job.target_database,
+        target_server_id=job.target_server_id or "unknown",
+        ok=False,
+    )
+    try:
+        database, server, record = _restorable(services(), job.database_id, job.backup_id)
+        target_server, spec = _target_spec(services(), job, database, server)
+        assert record.blob_name and record.sha256
+        outcome = restore_backup(
+            engine_for(target_server.engine),
+            spec,
+            services().blobs,
+            record.blob_name,
+            record.sha256,
+            manifest=record.manifest,
+            allow_non_empty=job.allow_non_empty,
+            timeout_seconds=services().settings.dump_timeout_seconds,
+        )
+    except (
+        MissingConfiguration,
+        CredentialsError,
+        EngineError,
+        PipelineFailed,
+        BlobStoreError,
+    ) as exc:
+        return dump_json(output.model_copy(update={"error": clean_error(str(exc))}))
+    differences = [
+        f"{d.table}: expected {d.expected_rows} rows, found {d.actual_rows}"
+        for d in outcome.differences
+    ]
+    update = {
+        "ok": not differences,
+        "differences": differences,
+        "target_server_id": target_server.id,
+    }
+    return dump_json(output.model_copy(update=update))

@@ -1,0 +1,184 @@
+"""Loads a Function App the way the Python worker does.
+
+Settings from `local.settings.json` enter the environment first (already-set variables win),
+then `function_app.py` is imported with the app folder on `sys.path`, its single
+`FunctionRegister` is found and `get_functions()` is called exactly once (a second call raises
+in azure-functions). Functions are sorted by trigger type.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+
+log = logging.getLogger("emulator")
+
+APP_MODULE = "function_app"
+DURABLE_TRIGGERS = {"orchestrationTrigger", "activityTrigger", "entityTrigger"}
+SUPPORTED_TRIGGERS = {"httpTrigger", "timerTrigger", *DURABLE_TRIGGERS}
+
+
+class AppLoadError(Exception):
+    """The app folder cannot be hosted (missing file, two apps, duplicate names…)."""
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    route_prefix: str = "api"
+    hub_name: str = "TestHubName"
+    max_concurrent_activities: int = 8
+
+
+@dataclass
+class LoadedApp:
+    app_dir: Path
+    config: HostConfig
+    http: list[Any] = field(default_factory=list)
+    timers: list[Any] = field(default_factory=list)
+    orchestrators: dict[str, Any] = field(default_factory=dict)
+    activities: dict[str, Any] = field(default_factory=dict)
+    entities: dict[str, Any] = field(default_factory=dict)
+    module_names: list[str] = field(default_factory=list)
+
+
+def load_local_settings(app_dir: Path) -> list[str]:
+    """Copies `Values` of local.settings.json into os.environ; returns the names it set."""
+    path = app_dir / "local.settings.json"
+    if not path.is_file():
+        return []
+    try:
+        values = json.loads(path.read_text(encoding="utf-8")).get("Values") or {}
+    except (OSError, ValueError) as exc:
+        raise AppLoadError(f"cannot read {path}: {exc}") from exc
+    added = []
+    for name, value in values.items():
+        if name not in os.environ and value is not None:
+            os.environ[name] = str(value)
+            added.append(name)
+    return added
+
+
+def read_host_config(app_dir: Path) -> HostConfig:
+    path = app_dir / "host.json"
+    if not path.is_file():
+        return HostConfig()
+    try:
+        extensions = json.loads(path.read_text(encoding="utf-8")).get("extensions") or {}
+    except (OSError, ValueError) as exc:
+        raise AppLoadError(f"cannot read {path}: {exc}") from exc
+    http = extensions.get("http") or {}
+    durable = extensions.get("durableTask") or {}
+    defaults = HostConfig()
+    prefix = http.get("routePrefix", defaults.route_prefix)
+    return HostConfig(
+        route_prefix=(prefix or "").strip("/"),
+        hub_name=_resolve_setting(str(durable.get("hubName") or defaults.hub_name)),
+        max_concurrent_activities=int(
+            durable.get("maxConcurrentActivityFunctions") or defaults.max_concurrent_activities
+        ),
+    )
+
+
+def _resolve_setting(value: str) -> str:
+    """`%NAME%` means "the app setting NAME", as in host.json and binding attributes."""
+    if len(value) > 2 and value.startswith("%") and value.endswith("%"):
+        return os.environ.get(value[1:-1], value)
+    return value
+
+
+def import_function_app(app_dir: Path) -> tuple[func.FunctionRegister, list[str]]:
+    """Imports app_dir/function_app.py; returns the app and the modules the import added."""
+    script = app_dir / f"{APP_MODULE}.py"
+    if not script.is_file():
+        raise AppLoadError(f"{script} does not exist")
+    sys.modules.pop(APP_MODULE, None)
+    before = set(sys.modules)
+    path_entry = str(app_dir)
+    if path_entry not in sys.path:
+        sys.path.insert(0, path_entry)
+    spec = importlib.util.spec_from_file_location(APP_MODULE, script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[APP_MODULE] = module
+    spec.loader.exec_module(module)
+    added = [name for name in sys.modules if name not in before]
+    return _single_app(module, script), added
+
+
+def _single_app(module: Any, script: Path) -> func.FunctionRegister:
+    apps = [v for v in vars(module).values() if isinstance(v, func.FunctionRegister)]
+    if not apps:
+        raise AppLoadError(f"{script} defines no FunctionApp")
+    if len({id(a) for a in apps}) > 1:
+        raise AppLoadError(f"{script} defines more than one FunctionApp")
+    return apps[0]
+
+
+def trigger_name(function: Any) -> str:
+    """The durable name: the trigger's explicit name, else the function name."""
+    trigger = function.get_trigger()
+    explicit = (
+        getattr(trigger, "orchestration", None)
+        or getattr(trigger, "activity", None)
+        or getattr(trigger, "entity_name", None)
+    )
+    return str(explicit or function.get_function_name())
+
+
+def classify(app: LoadedApp, functions: list[Any]) -> None:
+    for function in functions:
+        trigger_type = function.get_trigger().type
+        if trigger_type not in SUPPORTED_TRIGGERS:
+            log.warning(
+                "function %s: trigger %s is not supported by the emulator; skipped",
+                function.get_function_name(),
+                trigger_type,
+            )
+        elif trigger_type == "httpTrigger":
+            app.http.append(function)
+        elif trigger_type == "timerTrigger":
+            app.timers.append(function)
+        elif trigger_type == "orchestrationTrigger":
+            app.orchestrators[trigger_name(function)] = function
+        elif trigger_type == "activityTrigger":
+            app.activities[trigger_name(function)] = function
+        else:
+            app.entities[trigger_name(function).lower()] = function
+
+
+def is_disabled(function: Any) -> bool:
+    """`AzureWebJobs.<name>.Disabled` = true/1 disables a function, as on Azure."""
+    value = os.environ.get(f"AzureWebJobs.{function.get_function_name()}.Disabled", "")
+    return value.strip().lower() in {"1", "true"}
+
+
+def load_app(app_dir: Path) -> LoadedApp:
+    app_dir = app_dir.resolve()
+    load_local_settings(app_dir)
+    config = read_host_config(app_dir)
+    register, modules = import_function_app(app_dir)
+    loaded = LoadedApp(app_dir=app_dir, config=config, module_names=modules)
+    functions = [f for f in register.get_functions() if not is_disabled(f)]
+    classify(loaded, functions)
+    return loaded
+
+
+def unload_app(app: LoadedApp) -> None:
+    """Forgets the app's modules so another app folder can be imported in this process."""
+    for name in app.module_names:
+        module = sys.modules.get(name)
+        origin = getattr(module, "__file__", None) or ""
+        own = origin.startswith(str(app.app_dir)) and "site-packages" not in origin
+        if name == APP_MODULE or own:
+            sys.modules.pop(name, None)
+    entry = str(app.app_dir)
+    if entry in sys.path:
+        sys.path.remove(entry)

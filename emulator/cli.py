@@ -1,0 +1,83 @@
+"""Command line: `python -m emulator [--app-dir DIR] [--host H] [--port P] [--state FILE]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from emulator.app_loader import AppLoadError
+from emulator.host import EmulatorHost, HostOptions
+
+log = logging.getLogger("emulator")
+
+
+def parse_args(argv: list[str] | None = None) -> HostOptions:
+    parser = argparse.ArgumentParser(
+        prog="python -m emulator",
+        description="Run an Azure Functions Python app (HTTP, timer, Durable) on this machine.",
+    )
+    parser.add_argument("--app-dir", default=".", help="folder holding function_app.py")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=7071, help="port to listen on (0: any)")
+    parser.add_argument(
+        "--state", default=".state/emulator.sqlite", help="SQLite file holding durable state"
+    )
+    parser.add_argument(
+        "--virtual-time",
+        action="store_true",
+        help="tests: durable timers and timer triggers fire as soon as nothing else runs",
+    )
+    args = parser.parse_args(argv)
+    return HostOptions(
+        app_dir=Path(args.app_dir),
+        state_path=Path(args.state),
+        host=args.host,
+        port=args.port,
+        virtual_time=args.virtual_time,
+    )
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # aiohttp's client and server chatter is not useful at INFO
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+async def serve(options: HostOptions) -> None:
+    options.state_path.parent.mkdir(parents=True, exist_ok=True)
+    host = EmulatorHost(options)
+    await host.start()
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stopping.set)
+    for line in host.banner():
+        print(line, flush=True)
+    try:
+        await stopping.wait()
+    finally:
+        log.info("stopping")
+        await host.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    configure_logging()
+    options = parse_args(argv)
+    try:
+        asyncio.run(serve(options))
+    except AppLoadError as exc:
+        log.error("cannot load the app: %s", exc)
+        raise SystemExit(2) from exc
+    except OSError as exc:
+        log.error("cannot start: %s", exc)
+        raise SystemExit(1) from exc

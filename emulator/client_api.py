@@ -1,0 +1,311 @@
+"""The durable client's HTTP API (protocol 4.2), served twice.
+
+- `/durabletask/…`: the RPC base URL the Python client calls; loopback callers only, no key,
+  like the extension's local RPC listener.
+- `/runtime/webhooks/durabletask/…`: the public management API; the durabletask system key or
+  the master key is required (`code` or `x-functions-key`), like Azure.
+
+Status codes and bodies follow the real extension: an empty 404 for a missing instance,
+`{"ExceptionMessage": …}` on a bad start, 410 for operations on finished instances.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from emulator.auth import Access, Keys, unauthorized
+from emulator.client_binding import RPC_PATH, WEBHOOK_PATH, ClientUrls
+from emulator.client_params import (
+    bool_param,
+    date_param,
+    new_instance_id,
+    statuses_param,
+    validate_instance_id,
+)
+from emulator.contracts import (
+    InstanceGone,
+    InstanceNotFound,
+    InvalidRequest,
+    NotSupported,
+    RuntimeApi,
+)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+RUNNING_STATES = {"Running", "Pending", "ContinuedAsNew", "Suspended"}
+RETRY_AFTER_SECONDS = "10"
+
+
+def json_response(status: int, body: Any = None, headers: dict[str, str] | None = None):
+    text = "" if body is None else json.dumps(body)
+    return web.Response(
+        status=status, text=text, content_type="application/json", headers=headers or {}
+    )
+
+
+def _error(status: int, message: str) -> web.Response:
+    return json_response(status, {"Message": message, "ExceptionMessage": message})
+
+
+def map_errors(handler: Handler) -> Handler:
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except InstanceNotFound as exc:
+            return json_response(404, str(exc) or "instance not found")
+        except InstanceGone as exc:
+            return json_response(410, str(exc) or "instance is no longer running")
+        except InvalidRequest as exc:
+            return _error(400, str(exc))
+        except NotSupported as exc:
+            return json_response(501, str(exc) or "not supported by the emulator")
+
+    return wrapped
+
+
+def _is_local(request: web.Request) -> bool:
+    """A loopback caller, or this machine calling its own non-loopback address."""
+    try:
+        peer = ipaddress.ip_address(request.remote or "")
+    except ValueError:
+        return False
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    own = sockname[0] if sockname else None
+    return peer.is_loopback or str(peer) == own
+
+
+class ClientApi:
+    def __init__(
+        self, runtime: RuntimeApi, orchestrators: list[str], hub_name: str, keys: Keys
+    ) -> None:
+        self._runtime = runtime
+        self._names = {name.lower(): name for name in orchestrators}
+        self.hub_name = hub_name
+        self._keys = keys
+
+    # ---- wiring -------------------------------------------------------------------------
+    def add_routes(self, app: web.Application) -> None:
+        for base, guard in ((RPC_PATH, self._rpc_guard), (WEBHOOK_PATH, self._webhook_guard)):
+            for method, path, handler in self._routes():
+                app.router.add_route(method, base + path, guard(map_errors(handler)))
+
+    def _routes(self) -> list[tuple[str, str, Handler]]:
+        return [
+            ("POST", "/orchestrators/{name}", self.start),
+            ("POST", "/orchestrators/{name}/{instance_id}", self.start),
+            ("GET", "/instances", self.query),
+            ("GET", "/instances/", self.query),
+            ("DELETE", "/instances", self.purge_by),
+            ("DELETE", "/instances/", self.purge_by),
+            ("GET", "/instances/{instance_id}", self.get_status),
+            ("DELETE", "/instances/{instance_id}", self.purge),
+            ("POST", "/instances/{instance_id}/raiseEvent/{event}", self.raise_event),
+            ("POST", "/instances/{instance_id}/restart", self.restart),
+            ("POST", "/instances/{instance_id}/{operation}", self.operate),
+            ("GET", "/entities", self.list_entities),
+            ("GET", "/entities/", self.list_entities),
+            ("GET", "/entities/{name}", self.list_entities),
+            ("GET", "/entities/{name}/{key}", self.read_entity),
+            ("POST", "/entities/{name}/{key}", self.signal_entity),
+            ("DELETE", "/entities/{name}/{key}", self.delete_entity),
+        ]
+
+    def _rpc_guard(self, handler: Handler) -> Handler:
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            if not _is_local(request):
+                return web.Response(status=403)
+            return await self._hub_checked(handler, request)
+
+        return guarded
+
+    def _webhook_guard(self, handler: Handler) -> Handler:
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            if not self._keys.allows(request, Access.SYSTEM):
+                return unauthorized()
+            return await self._hub_checked(handler, request)
+
+        return guarded
+
+    async def _hub_checked(self, handler: Handler, request: web.Request) -> web.StreamResponse:
+        hub = request.query.get("taskHub")
+        if hub and hub.lower() != self.hub_name.lower():
+            return _error(400, f"Task hub '{hub}' is not served here (hub: {self.hub_name}).")
+        return await handler(request)
+
+    def urls(self, request: web.Request) -> ClientUrls:
+        origin = f"{request.scheme}://{request.host}"
+        return ClientUrls(origin=origin, hub_name=self.hub_name, system_key=self._keys.system_key)
+
+    def check_status(self, request: web.Request, instance_id: str, status: int = 202):
+        payload = self.urls(request).check_status_payload(instance_id)
+        headers = {"Location": payload["statusQueryGetUri"], "Retry-After": RETRY_AFTER_SECONDS}
+        return json_response(status, payload, headers)
+
+    # ---- orchestrations -----------------------------------------------------------------
+    async def start(self, request: web.Request) -> web.StreamResponse:
+        name = self._names.get(request.match_info["name"].lower())
+        if name is None:
+            raise InvalidRequest(
+                f"The function '{request.match_info['name']}' doesn't exist, is disabled, "
+                "or is not an orchestrator function."
+            )
+        instance_id = request.match_info.get("instance_id") or new_instance_id()
+        validate_instance_id(instance_id)
+        input_text = await _orchestration_input(request)
+        version = request.query.get("version")
+        instance_id = await self._runtime.start_new(name, instance_id, input_text, version)
+        return await self._respond_started(request, instance_id)
+
+    async def _respond_started(self, request: web.Request, instance_id: str):
+        timeout = request.query.get("timeout")
+        if timeout is None:
+            return self.check_status(request, instance_id)
+        interval = request.query.get("pollingInterval") or "1"
+        return await self._wait(request, instance_id, _seconds(timeout), _seconds(interval))
+
+    async def _wait(self, request: web.Request, instance_id: str, timeout: float, every: float):
+        """createAndWait: the output once finished, else the check-status response."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            status = await self._runtime.get_status(instance_id)
+            state = (status or {}).get("runtimeStatus")
+            if status is not None and state not in RUNNING_STATES:
+                body = status.get("output") if state == "Completed" else status
+                return json_response(200, body)
+            if loop.time() + every > deadline:
+                return self.check_status(request, instance_id)
+            await asyncio.sleep(every)
+
+    async def get_status(self, request: web.Request) -> web.StreamResponse:
+        instance_id = request.match_info["instance_id"]
+        status = await self._runtime.get_status(
+            instance_id,
+            show_history=bool_param(request, "showHistory", False),
+            show_history_output=bool_param(request, "showHistoryOutput", False),
+            show_input=bool_param(request, "showInput", True),
+        )
+        if status is None:
+            return web.Response(status=404)
+        state = status.get("runtimeStatus")
+        if state in RUNNING_STATES:
+            location = self.urls(request).check_status_payload(instance_id)["statusQueryGetUri"]
+            headers = {"Location": location, "Retry-After": RETRY_AFTER_SECONDS}
+            return json_response(202, status, headers)
+        failed = state == "Failed" and bool_param(request, "returnInternalServerErrorOnFailure")
+        return json_response(500 if failed else 200, status)
+
+    async def query(self, request: web.Request) -> web.StreamResponse:
+        statuses = await self._runtime.query(
+            created_from=date_param(request, "createdTimeFrom"),
+            created_to=date_param(request, "createdTimeTo"),
+            statuses=statuses_param(request),
+            prefix=request.query.get("instanceIdPrefix") or None,
+            show_input=bool_param(request, "showInput", False),
+        )
+        top = request.query.get("top", "")
+        if top.isdigit() and int(top) > 0:
+            statuses = statuses[: int(top)]
+        return json_response(200, statuses)
+
+    async def raise_event(self, request: web.Request) -> web.StreamResponse:
+        if request.can_read_body and request.content_type not in ("application/json", ""):
+            return json_response(400, "Only application/json request content is supported")
+        body = await request.text()
+        await self._runtime.raise_event(
+            request.match_info["instance_id"], request.match_info["event"], body or None
+        )
+        return web.Response(status=202)
+
+    async def operate(self, request: web.Request) -> web.StreamResponse:
+        operations = {
+            "terminate": self._runtime.terminate,
+            "suspend": self._runtime.suspend,
+            "resume": self._runtime.resume,
+            "rewind": self._runtime.rewind,
+        }
+        operation = operations.get(request.match_info["operation"].lower())
+        if operation is None:
+            return web.Response(status=404)
+        await operation(request.match_info["instance_id"], request.query.get("reason"))
+        return web.Response(status=202)
+
+    async def restart(self, request: web.Request) -> web.StreamResponse:
+        new_id = bool_param(request, "restartWithNewInstanceId", True)
+        instance_id = await self._runtime.restart(request.match_info["instance_id"], new_id)
+        return await self._respond_started(request, instance_id)
+
+    async def purge(self, request: web.Request) -> web.StreamResponse:
+        deleted = await self._runtime.purge(request.match_info["instance_id"])
+        if not deleted:
+            return web.Response(status=404)
+        return json_response(200, {"instancesDeleted": deleted})
+
+    async def purge_by(self, request: web.Request) -> web.StreamResponse:
+        created_from = date_param(request, "createdTimeFrom")
+        if created_from is None:
+            raise InvalidRequest("A 'createdTimeFrom' query parameter is required.")
+        deleted = await self._runtime.purge_by(
+            created_from, date_param(request, "createdTimeTo"), statuses_param(request)
+        )
+        if not deleted:
+            return web.Response(status=404)
+        return json_response(200, {"instancesDeleted": deleted})
+
+    # ---- entities -----------------------------------------------------------------------
+    async def signal_entity(self, request: web.Request) -> web.StreamResponse:
+        operation = request.query.get("op") or ""
+        body = await request.text()
+        name, key = request.match_info["name"], request.match_info["key"]
+        await self._runtime.signal_entity(name.lower(), key, operation, body or None)
+        return web.Response(status=202)
+
+    async def delete_entity(self, request: web.Request) -> web.StreamResponse:
+        name, key = request.match_info["name"], request.match_info["key"]
+        await self._runtime.signal_entity(name.lower(), key, "delete", None)
+        return web.Response(status=202)
+
+    async def read_entity(self, request: web.Request) -> web.StreamResponse:
+        name, key = request.match_info["name"], request.match_info["key"]
+        exists, state = await self._runtime.read_entity(name.lower(), key)
+        if not exists:
+            return web.Response(status=404)
+        return web.Response(status=200, text=state or "null", content_type="application/json")
+
+    async def list_entities(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info.get("name")
+        entities = await self._runtime.list_entities(
+            name.lower() if name else None, bool_param(request, "fetchState", False)
+        )
+        top = request.query.get("top", "")
+        if top.isdigit() and int(top) > 0:
+            entities = entities[: int(top)]
+        return json_response(200, entities)
+
+
+async def _orchestration_input(request: web.Request) -> str | None:
+    """The input as JSON text: the Python client posts JSON text wrapped in a JSON string."""
+    body = await request.text()
+    if not body.strip():
+        return None
+    try:
+        value = json.loads(body)
+    except ValueError as exc:
+        raise InvalidRequest("The request body must be JSON.") from exc
+    return value if isinstance(value, str) else body
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise InvalidRequest(f"'{text}' is not a number of seconds.") from exc
+    if value < 0:
+        raise InvalidRequest(f"'{text}' is not a number of seconds.")
+    return value

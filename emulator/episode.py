@@ -1,0 +1,169 @@
+"""One orchestration episode: build the context JSON, invoke the SDK, replay its actions.
+
+Pure of storage: the runtime persists what `run_episode` returns in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from emulator.contracts import OrchestratorInvoker
+from emulator.history import (
+    Event,
+    EventType,
+    Status,
+    event,
+    execution_completed,
+    failure_details,
+)
+from emulator.replay import Decision, NonDeterminismError, Replayer
+
+OUT_OF_PROC_LABEL = "\n\n$OutOfProcData$:"
+_CONTEXT_CONSTANTS = {
+    "upperSchemaVersion": 1,
+    "upperSchemaVersionNew": 2,
+    "maximumShortTimerDuration": "6.00:00:00",
+    "longRunningTimerIntervalDuration": "3.00:00:00",
+    "defaultHttpAsyncRequestSleepTimeMillseconds": 30000,
+}
+
+
+@dataclass
+class EpisodeInput:
+    name: str
+    instance_id: str
+    execution_id: str
+    input_text: str | None
+    parent_instance_id: str | None
+    past: list[Event]
+    past_json: list[str]  # the past events serialized with IsPlayed true
+    new_events: list[Event]
+    now: datetime
+
+
+@dataclass
+class Outcome:
+    appended: list[Event]
+    decisions: list[Decision] = field(default_factory=list)
+    status: Status = Status.Running
+    output_text: str | None = None
+    custom_status_text: str | None = None
+    continue_input: str | None = None
+    failure_reason: str | None = None
+    failure_details: str | None = None
+
+
+def build_context(ep: EpisodeInput, episode: list[Event]) -> str:
+    """The context JSON (protocol 2.1), reusing the cached text of past events."""
+    fields = {
+        "input": _input_token(ep.input_text),
+        "instanceId": ep.instance_id,
+        "isReplaying": bool(ep.past),
+        "parentInstanceId": ep.parent_instance_id,
+        **_CONTEXT_CONSTANTS,
+    }
+    parts = [*ep.past_json, *(json.dumps(e) for e in episode)]
+    return '{"history":[' + ",".join(parts) + "]," + json.dumps(fields)[1:]
+
+
+def _input_token(input_text: str | None) -> Any:
+    if input_text is None:
+        return None
+    try:
+        return json.loads(input_text)
+    except ValueError:
+        return input_text
+
+
+async def invoke(
+    invoker: OrchestratorInvoker | None, name: str, context: str
+) -> tuple[dict[str, Any], str | None]:
+    """(OrchestratorState dict, error text or None), following the failure contract (2.4)."""
+    if invoker is None:
+        return {}, (
+            f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function."
+        )
+    try:
+        text = await invoker(context)
+    except Exception as exc:
+        message = str(exc)
+        head, found, tail = message.partition(OUT_OF_PROC_LABEL)
+        if not found:
+            return {}, message or type(exc).__name__
+        try:
+            state = json.loads(tail)
+        except ValueError:
+            return {}, head
+        return state, state.get("error") or head
+    return json.loads(text), None
+
+
+async def run_episode(ep: EpisodeInput, invoker: OrchestratorInvoker | None) -> Outcome:
+    episode = [event(EventType.OrchestratorStarted, ep.now), *ep.new_events]
+    state, error = await invoke(invoker, ep.name, build_context(ep, episode))
+    actions = state.get("actions") or [[]]
+    flat = actions[0] if actions and isinstance(actions[0], list) else []
+    custom = state.get("customStatus")
+    custom_text = json.dumps(custom) if custom is not None else None
+    try:
+        replay = Replayer(ep.instance_id, ep.execution_id, flat).run([*ep.past, *episode])
+    except NonDeterminismError as exc:
+        reason = f"Non-Deterministic workflow detected: {exc}"
+        return _failed(ep, episode, [], reason, "NonDeterministicOrchestrationException")
+    scheduled = [event(d.kind, ep.now, d.event_id, **d.fields) for d in replay.new_decisions]
+    if error is not None:
+        reason = f"Orchestrator function '{ep.name}' failed: {error}"
+        outcome = _failed(ep, episode + scheduled, replay.new_decisions, reason, "Exception")
+    elif state.get("isDone") and replay.continue_as_new:
+        outcome = _closed(episode + scheduled, replay.new_decisions, Status.ContinuedAsNew, ep)
+        outcome.continue_input = replay.continue_as_new_input
+        outcome.appended.insert(-1, _continued(ep.now, replay.continue_as_new_input))
+    elif state.get("isDone"):
+        output_text = json.dumps(state.get("output"))
+        outcome = _closed(episode + scheduled, replay.new_decisions, Status.Completed, ep)
+        outcome.output_text = output_text
+        outcome.appended.insert(-1, execution_completed(ep.now, Status.Completed, output_text))
+    else:
+        outcome = _closed(episode + scheduled, replay.new_decisions, Status.Running, ep)
+    outcome.custom_status_text = custom_text
+    return outcome
+
+
+def _closed(
+    events: list[Event], decisions: list[Decision], status: Status, ep: EpisodeInput
+) -> Outcome:
+    appended = [*events, event(EventType.OrchestratorCompleted, ep.now)]
+    return Outcome(appended=appended, decisions=decisions, status=status)
+
+
+def _continued(now: datetime, input_text: str | None) -> Event:
+    return event(
+        EventType.ContinueAsNew,
+        now,
+        OrchestrationStatus=int(Status.ContinuedAsNew),
+        Result=input_text,
+        FailureDetails=None,
+    )
+
+
+def _failed(
+    ep: EpisodeInput,
+    events: list[Event],
+    decisions: list[Decision],
+    reason: str,
+    error_type: str,
+) -> Outcome:
+    details = failure_details(error_type, reason)
+    completed = execution_completed(ep.now, Status.Failed, reason, details)
+    appended = [*events, completed, event(EventType.OrchestratorCompleted, ep.now)]
+    return Outcome(
+        appended=appended,
+        decisions=decisions,
+        status=Status.Failed,
+        output_text=json.dumps(reason),
+        failure_reason=reason,
+        failure_details=f"Message: {reason}",
+    )

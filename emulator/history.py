@@ -1,0 +1,198 @@
+"""DTFx history events as the extension serializes them, and their reshaping for status queries.
+
+Events are plain dicts with DTFx property names (`EventType` as an integer), exactly what the
+orchestrator receives in its context JSON (protocol 2.2).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from enum import IntEnum
+from typing import Any
+
+Event = dict[str, Any]
+
+
+class EventType(IntEnum):
+    ExecutionStarted = 0
+    ExecutionCompleted = 1
+    ExecutionFailed = 2
+    ExecutionTerminated = 3
+    TaskScheduled = 4
+    TaskCompleted = 5
+    TaskFailed = 6
+    SubOrchestrationInstanceCreated = 7
+    SubOrchestrationInstanceCompleted = 8
+    SubOrchestrationInstanceFailed = 9
+    TimerCreated = 10
+    TimerFired = 11
+    OrchestratorStarted = 12
+    OrchestratorCompleted = 13
+    EventSent = 14
+    EventRaised = 15
+    ContinueAsNew = 16
+    GenericEvent = 17
+    HistoryState = 18
+    ExecutionSuspended = 19
+    ExecutionResumed = 20
+
+
+class Status(IntEnum):
+    """DTFx OrchestrationStatus; stored and reported by name."""
+
+    Running = 0
+    Completed = 1
+    ContinuedAsNew = 2
+    Failed = 3
+    Canceled = 4
+    Terminated = 5
+    Pending = 6
+    Suspended = 7
+
+
+TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
+SCHEDULING_EVENTS = frozenset(
+    {
+        EventType.TaskScheduled,
+        EventType.SubOrchestrationInstanceCreated,
+        EventType.TimerCreated,
+        EventType.EventSent,
+    }
+)
+
+
+def iso(when: datetime) -> str:
+    """Timestamp text as in history (UTC, microseconds, `Z`)."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def iso_seconds(when: datetime) -> str:
+    """Timestamp text of status payloads (`yyyy-MM-ddTHH:mm:ssZ`)."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> datetime:
+    """Parses history/action timestamps (up to 7 fractional digits, `Z` or offset)."""
+    text = text.strip().replace("Z", "+00:00")
+    head, sep, rest = text.partition(".")
+    if sep:
+        digits = "".join(c for c in rest if c.isdigit())
+        tail = rest[len(digits) :]
+        text = f"{head}.{(digits + '000000')[:6]}{tail}"
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def event(kind: EventType, when: datetime, event_id: int = -1, **fields: Any) -> Event:
+    return {
+        "EventType": int(kind),
+        "EventId": event_id,
+        "IsPlayed": False,
+        "Timestamp": iso(when),
+        **fields,
+    }
+
+
+def execution_started(
+    when: datetime,
+    *,
+    instance_id: str,
+    execution_id: str,
+    name: str,
+    version: str | None,
+    input_text: str | None,
+    parent: dict[str, Any] | None,
+    generation: int = 0,
+) -> Event:
+    return event(
+        EventType.ExecutionStarted,
+        when,
+        OrchestrationInstance={"InstanceId": instance_id, "ExecutionId": execution_id},
+        ParentInstance=parent,
+        Name=name,
+        Version=version or "",
+        Input=input_text,
+        Tags=None,
+        Correlation=None,
+        ScheduledStartTime=None,
+        Generation=generation,
+    )
+
+
+def execution_completed(
+    when: datetime, status: Status, result: str | None, failure: dict[str, Any] | None = None
+) -> Event:
+    return event(
+        EventType.ExecutionCompleted,
+        when,
+        OrchestrationStatus=int(status),
+        Result=result,
+        FailureDetails=failure,
+    )
+
+
+def failure_details(error_type: str, message: str) -> dict[str, Any]:
+    return {"ErrorType": error_type, "ErrorMessage": message, "StackTrace": None}
+
+
+# --- reshaping for the status payload (protocol 4.2) ---------------------------------------
+
+_COMPLETIONS = {
+    EventType.TaskCompleted,
+    EventType.TaskFailed,
+    EventType.SubOrchestrationInstanceCompleted,
+    EventType.SubOrchestrationInstanceFailed,
+}
+_DROPPED = {EventType.OrchestratorStarted, EventType.OrchestratorCompleted}
+_REMOVED_KEYS = ("EventId", "IsPlayed", "TimerId")
+
+
+def reshape_history(events: list[Event], show_output: bool) -> list[dict[str, Any]]:
+    """History as `DurableClient.GetDurableOrchestrationStatusAsync` returns it."""
+    scheduled = {
+        e["EventId"]: e
+        for e in events
+        if e["EventType"] in (EventType.TaskScheduled, EventType.SubOrchestrationInstanceCreated)
+    }
+    matched = {e["TaskScheduledId"] for e in events if e["EventType"] in _COMPLETIONS}
+    shaped: list[dict[str, Any]] = []
+    for e in events:
+        kind = EventType(e["EventType"])
+        if kind in _DROPPED or (kind in scheduled_kinds() and e["EventId"] in matched):
+            continue
+        shaped.append(_reshape_one(e, kind, scheduled, show_output))
+    return shaped
+
+
+def scheduled_kinds() -> frozenset[EventType]:
+    return frozenset({EventType.TaskScheduled, EventType.SubOrchestrationInstanceCreated})
+
+
+def _reshape_one(
+    e: Event, kind: EventType, scheduled: dict[int, Event], show_output: bool
+) -> dict[str, Any]:
+    out = {k: v for k, v in e.items() if k not in _REMOVED_KEYS}
+    out["EventType"] = kind.name
+    if kind in _COMPLETIONS:
+        origin = scheduled.get(e.get("TaskScheduledId", -2))
+        if origin is not None:
+            out["FunctionName"] = origin.get("Name")
+            out["ScheduledTime"] = origin.get("Timestamp")
+    if "OrchestrationStatus" in out and isinstance(out["OrchestrationStatus"], int):
+        out["OrchestrationStatus"] = Status(out["OrchestrationStatus"]).name
+    if not show_output:
+        out.pop("Result", None)
+    elif isinstance(out.get("Result"), str):
+        out["Result"] = json_value(out["Result"])
+    return out
+
+
+def json_value(text: str | None) -> Any:
+    """A stored JSON text as a value; text that is not JSON stays a string (like ParseToJToken)."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text

@@ -1,0 +1,183 @@
+"""Wires the host half: app, invokers, runtime, HTTP server and timer triggers."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from emulator.app_loader import LoadedApp, load_app, unload_app
+from emulator.auth import Keys
+from emulator.client_api import ClientApi
+from emulator.client_binding import WEBHOOK_PATH, ClientUrls
+from emulator.clock import Clock, SystemClock, VirtualClock
+from emulator.http_front import HttpFront, build_http_functions
+from emulator.invokers import InvokerFactory
+from emulator.timers import ScheduleStatusStore, TimerScheduler, build_timer_functions
+
+log = logging.getLogger("emulator")
+
+# A callable making the runtime: (registry, state_path, hub_name, clock, activity_concurrency).
+RuntimeFactory = Callable[..., Any]
+
+
+@dataclass
+class HostOptions:
+    app_dir: Path
+    state_path: Path
+    host: str = "127.0.0.1"
+    port: int = 7071
+    virtual_time: bool = False
+    clock: Clock | None = None
+    runtime_factory: RuntimeFactory | None = None
+
+
+def _default_runtime(registry: Any, state_path: Path, **kwargs: Any) -> Any:
+    from emulator.runtime import DurableRuntime  # the other half, built in parallel
+
+    return DurableRuntime(registry, state_path, **kwargs)
+
+
+def _make_clock(options: HostOptions) -> Clock:
+    if options.clock is not None:
+        return options.clock
+    return VirtualClock(datetime.now(UTC)) if options.virtual_time else SystemClock()
+
+
+def _local_origin(host: str, port: int) -> str:
+    """The origin the emulator calls itself on (wildcard binds are reached over loopback)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return f"http://{host}:{port}"
+    if address.is_unspecified:
+        return f"http://127.0.0.1:{port}"
+    return f"http://[{host}]:{port}" if address.version == 6 else f"http://{host}:{port}"
+
+
+class EmulatorHost:
+    def __init__(self, options: HostOptions) -> None:
+        self.options = options
+        self.clock = _make_clock(options)
+        self.keys = Keys.from_environment()
+        self.app: LoadedApp | None = None
+        self.runtime: Any = None
+        self.port = options.port
+        self.timers: TimerScheduler | None = None
+        self.http: HttpFront | None = None
+        self._factory: InvokerFactory | None = None
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def origin(self) -> str:
+        return _local_origin(self.options.host, self.port)
+
+    @property
+    def hub_name(self) -> str:
+        assert self.app is not None
+        return self.app.config.hub_name
+
+    def client_urls(self) -> ClientUrls:
+        return ClientUrls(self.origin, self.hub_name, self.keys.system_key)
+
+    async def start(self) -> None:
+        self.app = load_app(self.options.app_dir)
+        self._factory = InvokerFactory(self.app, lambda: self.client_urls().binding_json())
+        self.runtime = self._create_runtime(self._factory)
+        await self.runtime.start()
+        try:
+            await self._serve()
+        except BaseException:
+            await self.runtime.stop()
+            self.runtime = None
+            raise
+        self.timers = self._create_timers(self._factory)
+        self.timers.start()
+
+    def _create_runtime(self, factory: InvokerFactory) -> Any:
+        assert self.app is not None
+        make = self.options.runtime_factory or _default_runtime
+        return make(
+            factory.registry(),
+            self.options.state_path,
+            hub_name=self.app.config.hub_name,
+            clock=self.clock,
+            activity_concurrency=self.app.config.max_concurrent_activities,
+        )
+
+    def _create_timers(self, factory: InvokerFactory) -> TimerScheduler:
+        assert self.app is not None
+        store_path = self.options.state_path.with_name(self.options.state_path.name + ".timers")
+        store = ScheduleStatusStore(store_path)
+        return TimerScheduler(build_timer_functions(self.app.timers, factory), self.clock, store)
+
+    def _web_app(self) -> web.Application:
+        assert self.app is not None and self._factory is not None
+        web_app = web.Application(middlewares=[self._busy_middleware], client_max_size=100 * 2**20)
+        orchestrators = list(self.app.orchestrators)
+        ClientApi(self.runtime, orchestrators, self.hub_name, self.keys).add_routes(web_app)
+        functions = build_http_functions(self.app.http, self._factory)
+        self.http = HttpFront(functions, self.app.config.route_prefix, self.keys, self.clock)
+        web_app.router.add_route("*", "/{tail:.*}", self.http.handle)
+        return web_app
+
+    @web.middleware
+    async def _busy_middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[Any]]
+    ) -> Any:
+        with self.clock.busy():
+            return await handler(request)
+
+    async def _serve(self) -> None:
+        self._runner = web.AppRunner(self._web_app(), access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.options.host, self.options.port)
+        await site.start()
+        server = getattr(site, "_server", None)
+        if server is not None and server.sockets:
+            self.port = server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self.timers is not None:
+            await self.timers.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self.runtime is not None:
+            await self.runtime.stop()
+        if self._factory is not None:
+            self._factory.close()
+
+    def unload(self) -> None:
+        """Forgets the app's modules (for hosting another app in the same process)."""
+        if self.app is not None:
+            unload_app(self.app)
+
+    def banner(self) -> list[str]:
+        assert self.app is not None and self.http is not None
+        lines = [f"Durable Functions emulator: {self.app.app_dir}", "Functions:"]
+        for function in self.http.functions:
+            methods = ",".join(sorted(function.methods)) if function.methods else "all"
+            path = "/".join(p for p in (self.http.prefix, function.route) if p)
+            lines.append(
+                f"  {function.name}: [{methods}] {self.origin}/{path} ({function.access.value})"
+            )
+        for timer in self.timers.functions if self.timers else []:
+            lines.append(f"  {timer.name}: timerTrigger '{timer.schedule.expression}'")
+        lines.append(f"  orchestrators: {', '.join(self.app.orchestrators) or '-'}")
+        lines.append(f"  activities: {', '.join(self.app.activities) or '-'}")
+        lines.append(f"  entities: {', '.join(self.app.entities) or '-'}")
+        lines += [
+            f"Task hub: {self.hub_name}",
+            f"Durable API: {self.origin}{WEBHOOK_PATH}/instances?code={self.keys.system_key}",
+            f"Function key: {self.keys.function_key}",
+            f"Master key: {self.keys.master_key}",
+            f"Durable system key: {self.keys.system_key}",
+            f"Clock: {'virtual' if isinstance(self.clock, VirtualClock) else 'system'}",
+        ]
+        return lines

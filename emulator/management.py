@@ -1,0 +1,235 @@
+"""The `RuntimeApi` methods the host calls: start, status, query, events, management, entities.
+
+A mixin of `DurableRuntime`. Validation and status codes follow protocol section 4.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from emulator import entities
+from emulator.contracts import InstanceGone, InstanceNotFound, InvalidRequest, NotSupported
+from emulator.history import (
+    TERMINAL_STATUSES,
+    EventType,
+    event,
+    iso,
+    iso_seconds,
+    json_value,
+    parse_time,
+    reshape_history,
+)
+from emulator.store import Instance
+
+if TYPE_CHECKING:
+    from emulator.runtime import DurableRuntime
+
+_FORBIDDEN_ID_CHARS = set("/\\#?")
+_MAX_ID_LENGTH = 256
+
+
+def validate_instance_id(instance_id: str) -> None:
+    """The rules of `DurableClient.StartNewAsync`; raises InvalidRequest."""
+    if not instance_id:
+        raise InvalidRequest("Instance ID must not be empty.")
+    if len(instance_id) > _MAX_ID_LENGTH:
+        raise InvalidRequest(f"Instance ID must not exceed {_MAX_ID_LENGTH} characters.")
+    if instance_id.startswith("@"):
+        raise InvalidRequest("Instance ID must not start with '@'.")
+    if any(c in _FORBIDDEN_ID_CHARS or ord(c) < 32 or ord(c) == 127 for c in instance_id):
+        raise InvalidRequest(
+            "Instance ID must not contain '/', '\\', '#', '?' or control characters."
+        )
+
+
+class ManagementMixin:
+    async def start_new(
+        self: DurableRuntime,
+        name: str,
+        instance_id: str | None,
+        input_text: str | None,
+        version: str | None = None,
+    ) -> str:
+        if name not in self.registry.orchestrators:
+            raise InvalidRequest(
+                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator "
+                "function."
+            )
+        instance_id = instance_id or uuid.uuid4().hex
+        validate_instance_id(instance_id)
+        with self._store.transaction():
+            existing = self._store.get_instance(instance_id)
+            if existing is not None and existing.status not in TERMINAL_STATUSES:
+                raise InvalidRequest(
+                    f"An Orchestration instance with the status {existing.status} already exists."
+                )
+            self.create_instance(instance_id, name, version, input_text, None, self.clock.now())
+        self._mark_ready(instance_id)
+        self._notify_changed()
+        return instance_id
+
+    async def get_status(
+        self: DurableRuntime,
+        instance_id: str,
+        show_history: bool = False,
+        show_history_output: bool = False,
+        show_input: bool = True,
+    ) -> dict[str, Any] | None:
+        instance = self._store.get_instance(instance_id)
+        if instance is None:
+            return None
+        status = _status_payload(instance, show_input)
+        if show_history:
+            events = self._store.load_history(instance_id)
+            status["historyEvents"] = reshape_history(events, show_history_output)
+        return status
+
+    async def query(
+        self: DurableRuntime,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        statuses: list[str] | None = None,
+        prefix: str | None = None,
+        show_input: bool = True,
+    ) -> list[dict[str, Any]]:
+        return [
+            _status_payload(instance, show_input)
+            for instance in self._matching(created_from, created_to, statuses, prefix)
+        ]
+
+    def _matching(
+        self: DurableRuntime,
+        created_from: datetime | None,
+        created_to: datetime | None,
+        statuses: list[str] | None,
+        prefix: str | None,
+    ) -> list[Instance]:
+        found = self._store.query_instances(
+            iso(created_from) if created_from else None,
+            iso(created_to) if created_to else None,
+            prefix,
+        )
+        if statuses:
+            wanted = {s.strip().lower() for s in statuses if s.strip()}
+            found = [i for i in found if i.status.lower() in wanted]
+        return found
+
+    async def raise_event(
+        self: DurableRuntime, instance_id: str, name: str, data_text: str | None
+    ) -> None:
+        self._running_instance(instance_id)
+        raised = event(EventType.EventRaised, self.clock.now(), Name=name, Input=data_text)
+        self._send_control(instance_id, raised)
+
+    async def terminate(self: DurableRuntime, instance_id: str, reason: str | None) -> None:
+        self._running_instance(instance_id)
+        request = event(EventType.ExecutionTerminated, self.clock.now(), Input=reason)
+        self._send_control(instance_id, request)
+
+    async def suspend(self: DurableRuntime, instance_id: str, reason: str | None) -> None:
+        self._running_instance(instance_id)
+        request = event(EventType.ExecutionSuspended, self.clock.now(), Reason=reason)
+        self._send_control(instance_id, request)
+
+    async def resume(self: DurableRuntime, instance_id: str, reason: str | None) -> None:
+        self._running_instance(instance_id)
+        request = event(EventType.ExecutionResumed, self.clock.now(), Reason=reason)
+        self._send_control(instance_id, request)
+
+    async def rewind(self: DurableRuntime, instance_id: str, reason: str | None) -> None:
+        instance = self._store.get_instance(instance_id)
+        if instance is None:
+            raise InstanceNotFound(instance_id)
+        if instance.status != "Failed":
+            raise InstanceGone(
+                f"The rewind operation is only supported on failed orchestration instances "
+                f"(instance '{instance_id}' is {instance.status})."
+            )
+        raise NotSupported("Rewind is not supported by this emulator.")
+
+    async def restart(self: DurableRuntime, instance_id: str, new_instance_id: bool) -> str:
+        instance = self._store.get_instance(instance_id)
+        if instance is None:
+            raise InstanceNotFound(instance_id)
+        target = uuid.uuid4().hex if new_instance_id else instance_id
+        return await self.start_new(instance.name, target, instance.input, instance.version)
+
+    async def purge(self: DurableRuntime, instance_id: str) -> int:
+        with self._store.transaction():
+            deleted = self._store.delete_instance(instance_id)
+        self._histories.pop(instance_id, None)
+        return deleted
+
+    async def purge_by(
+        self: DurableRuntime,
+        created_from: datetime,
+        created_to: datetime | None,
+        statuses: list[str] | None,
+    ) -> int:
+        deleted = 0
+        with self._store.transaction():
+            for instance in self._matching(created_from, created_to, statuses, None):
+                deleted += self._store.delete_instance(instance.instance_id)
+                self._histories.pop(instance.instance_id, None)
+        return deleted
+
+    async def signal_entity(
+        self: DurableRuntime, name: str, key: str, operation: str, input_text: str | None
+    ) -> None:
+        target = entities.entity_target(name, key)
+        request = entities.client_request(operation, input_text, str(uuid.uuid4()))
+        with self._store.transaction():
+            self._store.send(target, request)
+        self._mark_ready(target)
+
+    async def read_entity(self: DurableRuntime, name: str, key: str) -> tuple[bool, str | None]:
+        found = self._store.get_entity(entities.entity_target(name, key))
+        if found is None or not found[0]:
+            return False, None
+        return True, found[1]
+
+    async def list_entities(
+        self: DurableRuntime, name: str | None, fetch_state: bool
+    ) -> list[dict[str, Any]]:
+        listed = []
+        for entity_name, key, state, updated in self._store.list_entities(name):
+            item: dict[str, Any] = {
+                "entityId": {"name": entity_name, "key": key},
+                "lastOperationTime": iso_seconds(parse_time(updated)),
+            }
+            if fetch_state:
+                item["state"] = json_value(state)
+            listed.append(item)
+        return listed
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _running_instance(self: DurableRuntime, instance_id: str) -> Instance:
+        instance = self._store.get_instance(instance_id)
+        if instance is None:
+            raise InstanceNotFound(f"No instance with ID '{instance_id}' was found.")
+        if instance.status in TERMINAL_STATUSES:
+            raise InstanceGone(
+                f"The instance '{instance_id}' is {instance.status} and cannot accept the request."
+            )
+        return instance
+
+    def _send_control(self: DurableRuntime, instance_id: str, body: dict[str, Any]) -> None:
+        with self._store.transaction():
+            self._store.send(instance_id, body)
+        self._mark_ready(instance_id)
+
+
+def _status_payload(instance: Instance, show_input: bool) -> dict[str, Any]:
+    return {
+        "name": instance.name,
+        "instanceId": instance.instance_id,
+        "runtimeStatus": instance.status,
+        "input": json_value(instance.input) if show_input else None,
+        "customStatus": json_value(instance.custom_status),
+        "output": json_value(instance.output),
+        "createdTime": iso_seconds(parse_time(instance.created)),
+        "lastUpdatedTime": iso_seconds(parse_time(instance.updated)),
+    }

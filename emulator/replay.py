@@ -1,0 +1,397 @@
+"""The host side of an episode: replays the SDK's V2/V3 action list the way the extension's
+`OutOfProcOrchestrationShim` does against a DTFx context (protocol 2.5, 2.6).
+
+Each top-level action is invoked and awaited in order; every scheduling call takes the next
+sequence id; history is walked event by event, scheduling events are matched against what the
+walk scheduled (by EventId, type and name), completions resume the walk synchronously (so ids
+allocated by retries interleave in history order, as in DTFx). What is scheduled but not yet in
+history is the episode's new work.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from emulator.history import Event, EventType, iso, parse_time
+
+HTTP_ACTIVITY = "BuiltIn::HttpActivity"
+
+
+class NonDeterminismError(Exception):
+    pass
+
+
+class _Task:
+    """A DTFx task: completes once, runs its continuations synchronously."""
+
+    __slots__ = ("_then", "done", "failed")
+
+    def __init__(self, done: bool = False, failed: bool = False) -> None:
+        self.done = done
+        self.failed = failed
+        self._then: list[Callable[[], None]] = []
+
+    def then(self, callback: Callable[[], None]) -> None:
+        if self.done:
+            callback()
+        else:
+            self._then.append(callback)
+
+    def finish(self, failed: bool = False) -> None:
+        if self.done:
+            return
+        self.done, self.failed = True, failed
+        callbacks, self._then = self._then, []
+        for callback in callbacks:
+            callback()
+
+
+def _all_of(tasks: list[_Task]) -> _Task:
+    """Task.WhenAll: completes when every child has (a failure does not cut it short)."""
+    outer = _Task()
+    remaining = [len(tasks)]
+
+    def one_done() -> None:
+        remaining[0] -= 1
+        if remaining[0] == 0:
+            outer.finish(failed=any(t.failed for t in tasks))
+
+    if not tasks:
+        outer.finish()
+    for task in tasks:
+        task.then(one_done)
+    return outer
+
+
+def _any_of(tasks: list[_Task]) -> _Task:
+    """Task.WhenAny: completes (successfully) with the first child."""
+    outer = _Task()
+    for task in tasks:
+        task.then(outer.finish)
+    return outer
+
+
+@dataclass
+class Decision:
+    """A scheduling call of the walk: becomes a history event (and work) when new."""
+
+    event_id: int
+    kind: EventType
+    name: str | None
+    fields: dict[str, Any]
+    work: dict[str, Any] = field(default_factory=dict)
+    recorded: bool = False
+
+
+@dataclass
+class ReplayResult:
+    new_decisions: list[Decision]
+    continue_as_new: bool = False
+    continue_as_new_input: str | None = None
+    walk_finished: bool = False
+
+
+_KIND_WORDS = {
+    EventType.TaskScheduled: "an activity task",
+    EventType.SubOrchestrationInstanceCreated: "a sub-orchestration",
+    EventType.TimerCreated: "a durable timer",
+    EventType.EventSent: "an entity message",
+}
+
+
+class Replayer:
+    def __init__(self, instance_id: str, execution_id: str, actions: list[dict[str, Any]]) -> None:
+        self._instance_id = instance_id
+        self._execution_id = execution_id
+        self._actions = actions
+        self._index = 0
+        self._next_id = 0
+        self._now: datetime | None = None
+        self._decisions: dict[int, Decision] = {}
+        self._open: dict[int, _Task] = {}
+        self._waiters: defaultdict[str, deque[_Task]] = defaultdict(deque)
+        self._buffered: defaultdict[str, int] = defaultdict(int)
+        self._walk_finished = False
+        self._continue_as_new = False
+        self._continue_input: str | None = None
+
+    # --- history ------------------------------------------------------------------------
+
+    def run(self, history: list[Event]) -> ReplayResult:
+        """Walks the history; raises NonDeterminismError on a mismatch."""
+        for e in history:
+            self._process(e)
+        new = [d for d in self._decisions.values() if not d.recorded]
+        new.sort(key=lambda d: d.event_id)
+        return ReplayResult(new, self._continue_as_new, self._continue_input, self._walk_finished)
+
+    def _process(self, e: Event) -> None:
+        kind = e["EventType"]
+        if kind == EventType.OrchestratorStarted:
+            self._now = parse_time(e["Timestamp"])
+        elif kind == EventType.ExecutionStarted:
+            self._advance()
+        elif kind in (EventType.TaskCompleted, EventType.SubOrchestrationInstanceCompleted):
+            self._complete(e["TaskScheduledId"], failed=False)
+        elif kind in (EventType.TaskFailed, EventType.SubOrchestrationInstanceFailed):
+            self._complete(e["TaskScheduledId"], failed=True)
+        elif kind == EventType.TimerFired:
+            self._complete(e["TimerId"], failed=False)
+        elif kind == EventType.EventRaised:
+            self._raise(e.get("Name") or "")
+        elif kind in _KIND_WORDS:
+            self._match(e)
+
+    def _complete(self, event_id: int, failed: bool) -> None:
+        task = self._open.pop(event_id, None)
+        if task is not None:  # unknown ids (cancelled timers, duplicates) are ignored, as in DTFx
+            task.finish(failed)
+
+    def _raise(self, name: str) -> None:
+        waiters = self._waiters.get(name)
+        if waiters:
+            waiters.popleft().finish()
+        else:
+            self._buffered[name] += 1
+
+    def _match(self, e: Event) -> None:
+        kind = EventType(e["EventType"])
+        event_id = e["EventId"]
+        decision = self._decisions.get(event_id)
+        recorded = f"{_KIND_WORDS[kind]} with sequence ID {event_id} named {_label(e)!r}"
+        if decision is None or decision.recorded:
+            raise NonDeterminismError(
+                f"A previous execution of this orchestration scheduled {recorded}, but the "
+                "current replay execution hasn't (yet?) scheduled it. Was a change made to the "
+                "orchestrator code after this instance had already started running?"
+            )
+        if decision.kind != kind or _label(e) != _label_of(decision):
+            raise NonDeterminismError(
+                f"A previous execution of this orchestration scheduled {recorded}, but the "
+                f"current replay execution scheduled {_KIND_WORDS[decision.kind]} named "
+                f"{_label_of(decision)!r} at that sequence ID. Was a change made to the "
+                "orchestrator code after this instance had already started running?"
+            )
+        decision.recorded = True
+        if kind == EventType.EventSent:
+            self._rekey_request(decision, e)
+
+    def _rekey_request(self, decision: Decision, e: Event) -> None:
+        recorded_id = json.loads(e["Input"]).get("id")
+        planned_id = decision.work.get("request_id")
+        if recorded_id and planned_id and recorded_id != planned_id:
+            waiters = self._waiters.pop(planned_id, None)
+            if waiters:
+                self._waiters[recorded_id].extend(waiters)
+
+    # --- the walk -----------------------------------------------------------------------
+
+    def _advance(self) -> None:
+        while self._index < len(self._actions):
+            action = self._actions[self._index]
+            self._index += 1
+            task = self._invoke(action)
+            if not task.done:
+                task.then(self._advance)
+                return
+        self._walk_finished = True
+
+    def _invoke(self, action: dict[str, Any]) -> _Task:
+        kind = action.get("actionType")
+        handler = self._HANDLERS.get(kind)
+        if handler is None:
+            raise NonDeterminismError(f"Unsupported action type {kind!r} from the orchestrator.")
+        return handler(self, action)
+
+    def _on_activity(self, action: dict[str, Any]) -> _Task:
+        return self._activity(action["functionName"], action.get("input"))
+
+    def _on_activity_retry(self, action: dict[str, Any]) -> _Task:
+        return self._with_retry(
+            lambda: self._activity(action["functionName"], action.get("input")),
+            action.get("retryOptions") or {},
+        )
+
+    def _on_sub(self, action: dict[str, Any]) -> _Task:
+        return self._sub_orchestration(action)
+
+    def _on_sub_retry(self, action: dict[str, Any]) -> _Task:
+        return self._with_retry(
+            lambda: self._sub_orchestration(action), action.get("retryOptions") or {}
+        )
+
+    def _on_continue_as_new(self, action: dict[str, Any]) -> _Task:
+        self._continue_as_new = True
+        text = action.get("input")
+        self._continue_input = None if text is None else json.dumps(text)
+        return _Task(done=True)
+
+    def _on_timer(self, action: dict[str, Any]) -> _Task:
+        return self._timer(parse_time(action["fireAt"]), bool(action.get("isCanceled")))
+
+    def _on_wait_event(self, action: dict[str, Any]) -> _Task:
+        task = _Task()
+        name = action.get("externalEventName") or ""
+        if self._buffered.get(name):
+            self._buffered[name] -= 1
+            task.finish()
+        else:
+            self._waiters[name].append(task)
+        return task
+
+    def _on_call_entity(self, action: dict[str, Any]) -> _Task:
+        task = _Task()
+        request_id = self._entity_message(action, signal=False)
+        self._waiters[request_id].append(task)
+        return task
+
+    def _on_signal_entity(self, action: dict[str, Any]) -> _Task:
+        self._entity_message(action, signal=True)
+        return _Task(done=True)
+
+    def _on_http(self, action: dict[str, Any]) -> _Task:
+        return self._activity(HTTP_ACTIVITY, json.dumps(action.get("httpRequest")))
+
+    def _on_when_any(self, action: dict[str, Any]) -> _Task:
+        return _any_of([self._invoke(a) for a in action.get("compoundActions") or []])
+
+    def _on_when_all(self, action: dict[str, Any]) -> _Task:
+        return _all_of([self._invoke(a) for a in action.get("compoundActions") or []])
+
+    _HANDLERS: ClassVar[dict[int, Callable[[Replayer, dict[str, Any]], _Task]]] = {
+        0: _on_activity,
+        1: _on_activity_retry,
+        2: _on_sub,
+        3: _on_sub_retry,
+        4: _on_continue_as_new,
+        5: _on_timer,
+        6: _on_wait_event,
+        7: _on_call_entity,
+        8: _on_http,
+        9: _on_signal_entity,
+        10: _on_signal_entity,
+        11: _on_when_any,
+        12: _on_when_all,
+    }
+
+    # --- scheduling calls (each takes the next sequence id) ----------------------------
+
+    def _decide(
+        self, kind: EventType, name: str | None, fields: dict[str, Any], work: dict[str, Any]
+    ) -> int:
+        event_id = self._next_id
+        self._next_id += 1
+        self._decisions[event_id] = Decision(event_id, kind, name, fields, work)
+        return event_id
+
+    def _opened(self, event_id: int) -> _Task:
+        task = _Task()
+        self._open[event_id] = task
+        return task
+
+    def _activity(self, name: str, input_text: str | None) -> _Task:
+        fields = {"Name": name, "Version": "", "Input": json.dumps([input_text])}
+        work = {"kind": "activity", "name": name, "input": input_text}
+        return self._opened(self._decide(EventType.TaskScheduled, name, fields, work))
+
+    def _sub_orchestration(self, action: dict[str, Any]) -> _Task:
+        event_id = self._next_id
+        child_id = action.get("instanceId") or f"{self._execution_id}:{event_id}"
+        text = action.get("input")
+        input_text = None if text is None else json.dumps(text)
+        name = action["functionName"]
+        fields = {
+            "Name": name,
+            "Version": action.get("version") or "",
+            "InstanceId": child_id,
+            "Input": input_text,
+        }
+        work = {"kind": "sub", "name": name, "instance_id": child_id, "input": input_text}
+        work["version"] = action.get("version")
+        self._decide(EventType.SubOrchestrationInstanceCreated, name, fields, work)
+        return self._opened(event_id)
+
+    def _timer(self, fire_at: datetime, cancelled: bool) -> _Task:
+        fields = {"FireAt": iso(fire_at)}
+        event_id = self._decide(EventType.TimerCreated, None, fields, {"kind": "timer"})
+        task = self._opened(event_id)
+        if cancelled:
+            self._open.pop(event_id, None)
+            task.finish(failed=True)
+        return task
+
+    def _entity_message(self, action: dict[str, Any], signal: bool) -> str:
+        event_id = self._next_id
+        request_id = str(
+            uuid.uuid5(uuid.NAMESPACE_URL, f"{self._instance_id}/{self._execution_id}/{event_id}")
+        )
+        text = action.get("input")
+        request = {
+            "op": action.get("operation"),
+            "signal": signal,
+            "input": None if text is None else json.dumps(text),
+            "id": request_id,
+            "parent": None if signal else self._instance_id,
+            "parentExecution": None if signal else self._execution_id,
+            "timestamp": iso(self._now) if self._now else None,
+        }
+        target = action.get("instanceId") or ""
+        fields = {"InstanceId": target, "Name": "op", "Input": json.dumps(request)}
+        work = {"kind": "entity", "target": target, "request": request, "request_id": request_id}
+        self._decide(EventType.EventSent, action.get("operation"), fields, work)
+        return request_id
+
+    def _with_retry(self, attempt: Callable[[], _Task], options: dict[str, Any]) -> _Task:
+        """DTFx RetryInterceptor: a timer after every failure, one extra after the last."""
+        first_ms = float(options.get("firstRetryIntervalInMilliseconds") or 0)
+        max_attempts = int(options.get("maxNumberOfAttempts") or 1)
+        backoff = float(options.get("backoffCoefficient") or 1.0)
+        outer = _Task()
+        retry_count = [0]
+
+        def start() -> None:
+            task = attempt()
+            task.then(lambda: attempt_done(task))
+
+        def attempt_done(task: _Task) -> None:
+            if not task.failed:
+                outer.finish()
+                return
+            last = retry_count[0] + 1 >= max_attempts
+            delay_ms = 0.0 if last else first_ms * backoff ** retry_count[0]
+            assert self._now is not None
+            timer = self._timer(self._now + timedelta(milliseconds=delay_ms), cancelled=False)
+            timer.then(lambda: timer_fired(last))
+
+        def timer_fired(last: bool) -> None:
+            retry_count[0] += 1
+            if last:
+                outer.finish(failed=True)
+            else:
+                start()
+
+        start()
+        return outer
+
+
+def _label(e: Event) -> str | None:
+    if e["EventType"] == EventType.EventSent:
+        try:
+            return json.loads(e.get("Input") or "{}").get("op")
+        except ValueError:
+            return None
+    if e["EventType"] == EventType.TimerCreated:
+        return None
+    return e.get("Name")
+
+
+def _label_of(decision: Decision) -> str | None:
+    if decision.kind == EventType.TimerCreated:
+        return None
+    return decision.name

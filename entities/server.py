@@ -1,0 +1,43 @@
+"""The `server` entity: one per server, keyed by its id; at most N backups run at once.
+
+Each slot is a lease held by a backup orchestration; the limit comes with every request
+(the server's `max_concurrent_backups`, else SERVER_MAX_CONCURRENT_BACKUPS), so a changed
+limit applies from the next request on. Logic in `shared.locks`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.durable_functions as df
+
+from entities import bp
+from shared.jobs import SERVER_ENTITY, LeaseRelease, LeaseRequest, dump_json
+from shared.locks import ServerState, acquire_slot, release_slot
+
+
+def _acquire(state: ServerState, data: Any) -> tuple[ServerState, Any]:
+    state, grant = acquire_slot(state, LeaseRequest.model_validate(data))
+    return state, dump_json(grant)
+
+
+def _release(state: ServerState, data: Any) -> tuple[ServerState, Any]:
+    return release_slot(state, LeaseRelease.model_validate(data).owner), None
+
+
+def _get(state: ServerState, data: Any) -> tuple[ServerState, Any]:
+    return state, dump_json(state)
+
+
+OPERATIONS = {"acquire": _acquire, "release": _release, "get": _get}
+
+
+@bp.entity_trigger(context_name="context", entity_name=SERVER_ENTITY)
+def server(context: df.DurableEntityContext) -> None:
+    operation = OPERATIONS.get(context.operation_name or "")
+    if operation is None:
+        raise ValueError(f"unknown operation {context.operation_name!r}")
+    state = ServerState.model_validate(context.get_state(dict) or {})
+    state, result = operation(state, context.get_input())
+    context.set_state(dump_json(state))
+    context.set_result(result)

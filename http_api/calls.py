@@ -1,0 +1,121 @@
+"""What a handler receives (`Call`) and may return (`Reply`): parsed input, the caller, audit."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import azure.functions as func
+from pydantic import BaseModel, ValidationError
+
+from http_api.errors import ApiError, validation_error
+from shared.audit import AuditOutcome, audit_entry
+from shared.auth import Principal
+from shared.models import ID_PATTERN
+
+if TYPE_CHECKING:
+    from http_api.operations import Operation
+
+log = logging.getLogger(__name__)
+
+_ID = re.compile(ID_PATTERN)
+# `code` carries the function key when a client cannot send the header.
+_PLATFORM_QUERY = {"code"}
+
+
+@dataclass
+class Reply:
+    payload: Any = None
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Call:
+    req: func.HttpRequest
+    principal: Principal
+    operation: Operation
+    audited: bool = False
+
+    def path_id(self, name: str) -> str:
+        """A path parameter that must be one of our ids; 400 otherwise."""
+        value = self.req.route_params.get(name, "")
+        if not _ID.match(value):
+            raise ApiError(
+                400,
+                "invalid_id",
+                f"{name} must be lower-case letters, digits and '-'",
+                [{"field": f"path.{name}", "message": "not a valid id"}],
+            )
+        return value
+
+    def body(self) -> Any:
+        model = self.operation.body
+        assert model is not None, "operation declares no body"
+        try:
+            return model.model_validate(self._json())
+        except ValidationError as exc:
+            raise validation_error(exc, "body") from None
+
+    def query(self) -> Any:
+        model = self.operation.query
+        assert model is not None, "operation declares no query"
+        values = {k: v for k, v in self.req.params.items() if k not in _PLATFORM_QUERY}
+        try:
+            return model.model_validate(values)
+        except ValidationError as exc:
+            raise validation_error(exc, "query") from None
+
+    def _json(self) -> Any:
+        raw = self.req.get_body() or b""
+        if not raw.strip():
+            return {}
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
+
+    def resource(self) -> str:
+        """The request path below the route prefix, e.g. `servers/prod-pg/test`."""
+        path = urlsplit(self.req.url).path.strip("/")
+        return path.split("/", 1)[1] if path.startswith("api/") else path
+
+    def audit(
+        self,
+        resource: str | None = None,
+        *,
+        before: Any = None,
+        after: Any = None,
+        details: dict[str, Any] | None = None,
+        outcome: AuditOutcome = AuditOutcome.SUCCEEDED,
+        message: str | None = None,
+    ) -> None:
+        """Appends the audit record of this call's action (blocking; call from a thread)."""
+        action = self.operation.action
+        assert action is not None, "operation is not audited"
+        from http_api.services import services
+
+        entry = audit_entry(
+            self.principal.actor,
+            action,
+            resource or self.resource(),
+            outcome=outcome,
+            before=before,
+            after=after,
+            details=details,
+            message=message,
+        )
+        self.audited = True
+        try:
+            services().append_audit(entry)
+        except Exception as exc:
+            log.error("audit record for %s could not be written: %s", action, type(exc).__name__)
+            raise
+
+
+def dump(model: BaseModel | None) -> dict[str, Any] | None:
+    return None if model is None else model.model_dump(mode="json")

@@ -1,0 +1,164 @@
+"""Every route is an `Operation`: method, path, role, models. One table feeds both the
+Functions routes and the OpenAPI document, so the two cannot drift apart.
+
+A route function hands its request to `Operation.serve`, which authenticates the caller,
+checks the role, runs the handler (blocking handlers in a worker thread), maps errors to the
+one error shape, and audits failed attempts at audited actions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import azure.functions as func
+from pydantic import BaseModel, TypeAdapter
+
+from http_api.calls import Call, Reply
+from http_api.errors import ApiError, error_response, json_response
+from shared.audit import AuditOutcome
+from shared.auth import AuthError, Principal, Role, authenticator
+from shared.settings import SettingsError
+from shared.storage.tables import AlreadyExists, ConcurrencyConflict, InvalidContinuation, NotFound
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Call], Any] | Callable[[Call], Awaitable[Any]]
+# Keyed by (method, path): a module imported again (a host reloading the app) replaces its own.
+REGISTRY: dict[tuple[str, str], Operation] = {}
+INTERNAL = ApiError(500, "internal_error", "the request could not be completed")
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    role: Role | None
+    summary: str
+    tag: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: Any = None
+    status: int = 200
+    # The audit action written for this operation ("server.create"); None for reads.
+    action: str | None = None
+    errors: tuple[int, ...] = ()
+    description: str = ""
+    path_params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def route(self) -> str:
+        return self.path.lstrip("/")
+
+    @property
+    def operation_id(self) -> str:
+        return self.summary.lower().replace(" ", "_").replace("'", "")
+
+    async def serve(self, req: func.HttpRequest, handler: Handler) -> func.HttpResponse:
+        try:
+            principal = await self._authorize(req)
+        except AuthError as exc:
+            challenge = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+            return error_response(ApiError(exc.status, exc.code, exc.message), challenge)
+        except Exception as exc:
+            _log_failure(self, exc)
+            return error_response(ApiError(503, "auth_unavailable", "cannot authenticate now"))
+        call = Call(req=req, principal=principal, operation=self)
+        try:
+            return self._reply(await _run(handler, call))
+        except ApiError as exc:
+            await asyncio.to_thread(_audit_failure, call, exc, AuditOutcome.FAILED)
+            return error_response(exc)
+        except Exception as exc:
+            known = _translate(exc)
+            if known is None:
+                _log_failure(self, exc)
+                return error_response(INTERNAL)
+            await asyncio.to_thread(_audit_failure, call, known, AuditOutcome.FAILED)
+            return error_response(known)
+
+    async def _authorize(self, req: func.HttpRequest) -> Principal:
+        if self.role is None:
+            return Principal(subject="anonymous", name=None, role=None)
+        principal = await authenticator().authenticate(req.url, dict(req.headers))
+        if not principal.may(self.role):
+            if self.action:
+                call = Call(req=req, principal=principal, operation=self)
+                refusal = ApiError(403, "forbidden", f"requires {self.role.claim}")
+                await asyncio.to_thread(_audit_failure, call, refusal, AuditOutcome.DENIED)
+            raise AuthError(403, "forbidden", f"this operation requires {self.role.claim}")
+        return principal
+
+    def _reply(self, result: Any) -> func.HttpResponse:
+        reply = result if isinstance(result, Reply) else Reply(result)
+        status = reply.status or self.status
+        if status == 204:
+            return func.HttpResponse(status_code=204, headers={"Cache-Control": "no-store"})
+        return json_response(_jsonable(reply.payload), status, reply.headers)
+
+
+def operation(method: str, path: str, role: Role | None, summary: str, **options: Any) -> Operation:
+    """Declares an operation and records it for the OpenAPI document."""
+    declared = Operation(method=method, path=path, role=role, summary=summary, **options)
+    REGISTRY[(method, path)] = declared
+    return declared
+
+
+def operations() -> list[Operation]:
+    """Every declared operation, by path then method."""
+    return [REGISTRY[key] for key in sorted(REGISTRY, key=lambda key: (key[1], key[0]))]
+
+
+async def _run(handler: Handler, call: Call) -> Any:
+    if inspect.iscoroutinefunction(handler):
+        return await handler(call)
+    # Table and blob SDK calls block: keep them off the host's event loop.
+    return await asyncio.to_thread(handler, call)
+
+
+def _jsonable(payload: Any) -> Any:
+    if isinstance(payload, BaseModel):
+        return payload.model_dump(mode="json")
+    if isinstance(payload, list | tuple | dict):
+        return TypeAdapter(Any).dump_python(payload, mode="json")
+    return payload
+
+
+def _translate(exc: Exception) -> ApiError | None:
+    """Errors of the layers below that mean something to the caller."""
+    if isinstance(exc, InvalidContinuation):
+        return ApiError(400, "invalid_continuation", "the continuation token is not valid")
+    if isinstance(exc, AlreadyExists):
+        return ApiError(409, "already_exists", "a resource with this id already exists")
+    if isinstance(exc, ConcurrencyConflict):
+        return ApiError(409, "changed_meanwhile", "the resource changed meanwhile; try again")
+    if isinstance(exc, NotFound):
+        return ApiError(404, "not_found", "the resource does not exist")
+    if isinstance(exc, SettingsError):
+        return ApiError(503, "misconfigured", "the service is not configured correctly")
+    return None
+
+
+def _audit_failure(call: Call, error: ApiError, outcome: AuditOutcome) -> None:
+    if call.operation.action is None or call.audited:
+        return
+    try:
+        call.audit(outcome=outcome, message=f"{error.status} {error.code}: {error.message}")
+    except Exception as exc:
+        # The refusal itself is what the caller must see; the audit layer logged its failure.
+        log.error("failed attempt at %s not audited: %s", call.operation.action, type(exc).__name__)
+
+
+def _log_failure(operation: Operation, exc: BaseException) -> None:
+    # The exception's text may quote a connection string or a URL with a signature: log
+    # where it happened and its type, never its message.
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = ", ".join(
+        f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}" for frame in frames[-4:]
+    )
+    log.error("%s failed with %s at %s", operation.operation_id, type(exc).__name__, where)

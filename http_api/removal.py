@@ -1,0 +1,27 @@
+"""Deleting what a database leaves behind: backups (blob, then record), secret, record."""
+
+from __future__ import annotations
+
+from http_api.services import Services
+from shared.models import BackupRecord, Database
+from shared.secrets import database_secret_name
+
+
+def remove_backup(found: Services, record: BackupRecord) -> None:
+    """Blob first, then the record: a failure half way leaves a record to retry, never a
+    record pointing at nothing or a blob nothing points at."""
+    if record.blob_name:
+        found.blobs().delete(record.blob_name)  # silent when already gone
+    found.repos.backups.delete(record.database_id, record.id)
+
+
+def remove_database(found: Services, database: Database, *, with_backups: bool) -> int:
+    """Deletes the database (and its backups if asked); returns how many backups went."""
+    removed = 0
+    if with_backups:
+        for record in list(found.repos.backups.iter_by_database(database.id)):
+            remove_backup(found, record)
+            removed += 1
+    found.secrets.delete(database_secret_name(database.id))
+    found.repos.databases.delete(database.id)
+    return removed

@@ -1,0 +1,56 @@
+"""Shapes every resource shares: paging, the error body, accepted jobs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from shared.models import Model
+
+# Passwords are write-only: accepted in bodies, never returned (responses say has_password).
+Password = Annotated[SecretStr, Field(max_length=1024, json_schema_extra={"writeOnly": True})]
+Tags = Annotated[
+    dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=256)]],
+    Field(max_length=32),
+]
+
+
+class Query(BaseModel):
+    """Query strings: unknown parameters are refused, so a misspelt filter never widens a list."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PageQuery(Query):
+    page_size: int = Field(default=50, ge=1, le=200)
+    continuation: str | None = Field(default=None, max_length=4096)
+
+
+class ErrorBody(Model):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorResponse(Model):
+    error: ErrorBody
+
+
+class JobAccepted(Model):
+    """A durable job was started; poll `status_url` (this API, role-checked) for its state."""
+
+    instance_id: str
+    status_url: str
+    record_id: str | None = None
+
+
+class JobStatus(Model):
+    instance_id: str
+    name: str | None = None
+    runtime_status: str | None = None
+    custom_status: Any = None
+    output: Any = None
+    created_time: datetime | None = None
+    last_updated_time: datetime | None = None

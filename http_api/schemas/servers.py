@@ -1,0 +1,121 @@
+"""Bodies of the server routes."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from http_api.schemas.common import Password, Tags
+from shared.models import (
+    Database,
+    DatabaseName,
+    Engine,
+    Hostname,
+    Identifier,
+    Model,
+    Server,
+    TlsMode,
+)
+
+Name = Field(min_length=1, max_length=128)
+
+
+class ServerCreate(Model):
+    id: Identifier | None = Field(default=None, description="generated when omitted")
+    name: str = Name
+    engine: Engine
+    host: Hostname
+    port: int = Field(ge=1, le=65535)
+    username: str = Field(min_length=1, max_length=128)
+    password: Password | None = None
+    tls_mode: TlsMode = TlsMode.PREFER
+    default_policy_id: Identifier | None = None
+    max_concurrent_backups: int = Field(default=2, ge=1, le=32)
+    tags: Tags = Field(default_factory=dict)
+
+
+class ServerUpdate(Model):
+    """Only the fields sent change; the engine of a server is fixed."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=128)
+    host: Hostname | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    username: str | None = Field(default=None, min_length=1, max_length=128)
+    password: Password | None = None
+    tls_mode: TlsMode | None = None
+    default_policy_id: Identifier | None = None
+    max_concurrent_backups: int | None = Field(default=None, ge=1, le=32)
+    tags: Tags | None = None
+
+
+class ServerPage(Model):
+    items: list[Server]
+    continuation: str | None = None
+
+
+class ConnectionTestBody(Model):
+    """Empty: test the stored host with the stored credentials. Otherwise every connection
+    field comes from the body and nothing stored is used (never stored credentials against
+    a host named in the request)."""
+
+    host: Hostname | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    username: str | None = Field(default=None, min_length=1, max_length=128)
+    password: Password | None = None
+    tls_mode: TlsMode | None = None
+    database: DatabaseName | None = None
+
+    @model_validator(mode="after")
+    def _all_or_nothing(self) -> ConnectionTestBody:
+        given = self.model_fields_set
+        if given and not {"host", "port", "username"} <= given:
+            raise ValueError("host, port and username are required when testing new credentials")
+        return self
+
+    @property
+    def is_new(self) -> bool:
+        return bool(self.model_fields_set)
+
+
+class ConnectionTestResult(Model):
+    ok: bool
+    credentials: str = Field(description="stored or request")
+    server_version: str | None = None
+    error_kind: str | None = None
+    message: str | None = None
+    latency_ms: float | None = None
+
+
+class DiscoveredDatabaseOut(Model):
+    name: str
+    is_system: bool
+    size_bytes: int | None = None
+    added: bool = Field(description="already configured on this server")
+    database_id: str | None = None
+
+
+class DiscoveryResult(Model):
+    server_id: str
+    databases: list[DiscoveredDatabaseOut]
+
+
+class DatabaseToAdd(Model):
+    name: DatabaseName
+    id: Identifier | None = None
+    display_name: str | None = Field(default=None, max_length=128)
+    policy_id: Identifier | None = None
+    enabled: bool = True
+
+
+class AddDatabasesBody(Model):
+    databases: list[DatabaseToAdd] = Field(min_length=1, max_length=100)
+
+
+class AddFailure(Model):
+    name: str
+    code: str
+    message: str
+
+
+class AddDatabasesResult(Model):
+    created: list[Database]
+    failed: list[AddFailure]

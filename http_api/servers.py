@@ -1,0 +1,180 @@
+"""Servers: create, list, read, update, delete (refused while databases use it)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import azure.durable_functions as df
+import azure.functions as func
+from pydantic import Field
+
+from http_api import bp
+from http_api.calls import Call, Reply
+from http_api.durable import wake_policy_loops
+from http_api.errors import conflict, not_found
+from http_api.ids import new_id
+from http_api.lookups import check_policy_reference, rebuilt, server_or_404
+from http_api.operations import operation
+from http_api.removal import remove_database
+from http_api.schemas.common import PageQuery, Query
+from http_api.schemas.servers import ServerCreate, ServerPage, ServerUpdate
+from http_api.services import Services, services
+from shared.auth import Role
+from shared.models import Server
+from shared.secrets import server_secret_name
+
+PATH = "/servers/{server_id}"
+
+
+class ServerDeleteQuery(Query):
+    cascade: bool = Field(default=False, description="also delete its databases")
+    with_backups: bool = Field(default=False, description="with cascade: and their backups")
+
+
+LIST = operation(
+    "GET",
+    "/servers",
+    Role.READER,
+    "List servers",
+    tag="servers",
+    query=PageQuery,
+    response=ServerPage,
+)
+GET = operation("GET", PATH, Role.READER, "Get server", tag="servers", response=Server)
+CREATE = operation(
+    "POST",
+    "/servers",
+    Role.ADMIN,
+    "Create server",
+    tag="servers",
+    body=ServerCreate,
+    response=Server,
+    status=201,
+    action="server.create",
+    errors=(409,),
+)
+UPDATE = operation(
+    "PATCH",
+    PATH,
+    Role.ADMIN,
+    "Update server",
+    tag="servers",
+    body=ServerUpdate,
+    response=Server,
+    action="server.update",
+)
+DELETE = operation(
+    "DELETE", PATH, Role.ADMIN, "Delete server", tag="servers", query=ServerDeleteQuery,
+    status=204, action="server.delete", errors=(409,),
+)  # fmt: skip
+
+
+@bp.route(route=LIST.route, methods=[LIST.method])
+async def api_list_servers(req: func.HttpRequest) -> func.HttpResponse:
+    return await LIST.serve(req, _list)
+
+
+@bp.route(route=GET.route, methods=[GET.method])
+async def api_get_server(req: func.HttpRequest) -> func.HttpResponse:
+    return await GET.serve(req, lambda call: server_or_404(services(), call.path_id("server_id")))
+
+
+@bp.route(route=CREATE.route, methods=[CREATE.method])
+async def api_create_server(req: func.HttpRequest) -> func.HttpResponse:
+    return await CREATE.serve(req, _create)
+
+
+@bp.route(route=UPDATE.route, methods=[UPDATE.method])
+@bp.durable_client_input(client_name="client")
+async def api_update_server(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    async def handle(call: Call) -> Server:
+        before, after = await asyncio.to_thread(_update, call)
+        if before.default_policy_id != after.default_policy_id:
+            ids = [before.default_policy_id, after.default_policy_id]
+            await wake_policy_loops(client, ids, "server default policy changed")
+        return after
+
+    return await UPDATE.serve(req, handle)
+
+
+@bp.route(route=DELETE.route, methods=[DELETE.method])
+@bp.durable_client_input(client_name="client")
+async def api_delete_server(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    async def handle(call: Call) -> Reply:
+        policy_ids = await asyncio.to_thread(_delete, call)
+        await wake_policy_loops(client, policy_ids, "server deleted")
+        return Reply(status=204)
+
+    return await DELETE.serve(req, handle)
+
+
+def _list(call: Call) -> ServerPage:
+    query = call.query()
+    page = services().repos.servers.list(query.page_size, query.continuation)
+    return ServerPage(items=page.items, continuation=page.continuation)
+
+
+def _create(call: Call) -> Server:
+    body: ServerCreate = call.body()
+    found = services()
+    check_policy_reference(found, "default_policy_id", body.default_policy_id)
+    fields = body.model_dump(exclude={"id", "password"})
+    server = Server(
+        id=body.id or new_id(body.name), has_password=body.password is not None, **fields
+    )
+    # The record first: if the id is taken, no existing server's secret gets overwritten.
+    server = found.repos.servers.create(server)
+    if body.password is not None:
+        _store_secret(found, server, body.password.get_secret_value())
+    call.audit(f"servers/{server.id}", after=server)
+    return server
+
+
+def _store_secret(found: Services, server: Server, password: str) -> None:
+    try:
+        found.secrets.set(server_secret_name(server.id), password)
+    except Exception:
+        found.repos.servers.delete(server.id)
+        raise
+
+
+def _update(call: Call) -> tuple[Server, Server]:
+    server_id = call.path_id("server_id")
+    body: ServerUpdate = call.body()
+    found = services()
+    current = found.repos.servers.get_with_etag(server_id)
+    if current is None:
+        raise not_found("server", server_id)
+    before, etag = current
+    check_policy_reference(found, "default_policy_id", body.default_policy_id)
+    changes = body.model_dump(exclude={"password"}, exclude_unset=True)
+    if body.password is not None:
+        changes["has_password"] = True
+    after = rebuilt(before, changes)
+    if body.password is not None:
+        found.secrets.set(server_secret_name(server_id), body.password.get_secret_value())
+    after = found.repos.servers.update(after, etag)
+    call.audit(f"servers/{server_id}", before=before, after=after)
+    return before, after
+
+
+def _delete(call: Call) -> list[str | None]:
+    server_id = call.path_id("server_id")
+    query: ServerDeleteQuery = call.query()
+    found = services()
+    server = server_or_404(found, server_id)
+    databases = list(found.repos.databases.all_by_server(server_id))
+    if databases and not query.cascade:
+        names = [database.id for database in databases[:20]]
+        raise conflict(f"{len(databases)} database(s) use this server", {"databases": names})
+    for database in databases:
+        remove_database(found, database, with_backups=query.with_backups)
+    found.secrets.delete(server_secret_name(server_id))
+    found.repos.servers.delete(server_id)
+    details = {"databases_deleted": [d.id for d in databases], "with_backups": query.with_backups}
+    call.audit(f"servers/{server_id}", before=server, details=details)
+    return [server.default_policy_id, *(database.policy_id for database in databases)]

@@ -1,0 +1,148 @@
+"""Status: storage totals, success rates, stale databases and running jobs (one scan)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from http_api import bp
+from http_api.calls import Call
+from http_api.durable import ACTIVE
+from http_api.operations import operation
+from http_api.schemas.backups import Counts, RunningJob, StaleDatabase, StatusReport, StorageTotals
+from http_api.services import Services, services
+from shared.auth import Role
+from shared.jobs import POLICY_LOOP
+from shared.models import BackupRecord, BackupStatus, Database, HourlyRule, Policy, Tier
+
+STATUS = operation(
+    "GET", "/status", Role.READER, "Get status", tag="status", response=StatusReport,
+    description="A database is stale when its newest successful backup is older than its "
+    "policy's most frequent tier allows, plus one hour for the dump itself.",
+)  # fmt: skip
+
+GRACE = timedelta(hours=1)
+RUNNING_JOBS_SHOWN = 100
+TIER_PERIOD = {
+    Tier.DAILY: timedelta(days=1),
+    Tier.WEEKLY: timedelta(days=7),
+    Tier.MONTHLY: timedelta(days=31),
+    Tier.YEARLY: timedelta(days=366),
+}
+
+
+@bp.route(route=STATUS.route, methods=[STATUS.method])
+@bp.durable_client_input(client_name="client")
+async def api_get_status(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    async def handle(call: Call) -> StatusReport:
+        report = await asyncio.to_thread(_report, datetime.now(UTC))
+        report.running_jobs = await _running_jobs(client)
+        return report
+
+    return await STATUS.serve(req, handle)
+
+
+def allowed_age(policy: Policy) -> timedelta | None:
+    """How old the newest successful backup may be under this policy (None: no schedule)."""
+    periods = [
+        timedelta(hours=rule.every_hours) if isinstance(rule, HourlyRule) else TIER_PERIOD[tier]
+        for tier, rule in policy.rules().items()
+    ]
+    return min(periods) + GRACE if periods else None
+
+
+@dataclass
+class _Tally:
+    now: datetime
+    backups: int = 0
+    stored: int = 0
+    raw: int = 0
+    day: list[int] = field(default_factory=lambda: [0, 0])
+    week: list[int] = field(default_factory=lambda: [0, 0])
+
+    def add(self, record: BackupRecord) -> None:
+        if record.status is BackupStatus.SUCCEEDED and record.blob_name:
+            self.backups += 1
+            self.stored += record.stored_bytes or 0
+            self.raw += record.raw_bytes or 0
+        if record.status not in (BackupStatus.SUCCEEDED, BackupStatus.FAILED):
+            return
+        finished = record.finished_at or record.updated_at or record.created_at
+        failed = int(record.status is BackupStatus.FAILED)
+        for window, counts in ((timedelta(days=1), self.day), (timedelta(days=7), self.week)):
+            if finished and finished >= self.now - window:
+                counts[failed] += 1
+
+
+def _counts(pair: list[int]) -> Counts:
+    total = pair[0] + pair[1]
+    return Counts(
+        succeeded=pair[0], failed=pair[1], success_rate=pair[0] / total if total else None
+    )
+
+
+def _report(now: datetime) -> StatusReport:
+    found = services()
+    tally = _Tally(now=now)
+    policies = {policy.id: policy for policy in found.repos.policies.all()}
+    servers = {server.id: server for server in found.repos.servers.all()}
+    stale: list[StaleDatabase] = []
+    for database in found.repos.databases.all():
+        last_success = None
+        for record in found.repos.backups.iter_by_database(database.id):
+            tally.add(record)
+            if record.status is BackupStatus.SUCCEEDED and last_success is None:
+                last_success = record.finished_at or record.created_at
+        server = servers.get(database.server_id)
+        policy_id = database.policy_id or (server.default_policy_id if server else None)
+        entry = _stale(found, database, policies.get(policy_id or ""), last_success, now)
+        if entry is not None:
+            stale.append(entry)
+    return StatusReport(
+        generated_at=now,
+        storage=StorageTotals(
+            backups=tally.backups, stored_bytes=tally.stored, raw_bytes=tally.raw
+        ),
+        last_24h=_counts(tally.day),
+        last_7d=_counts(tally.week),
+        stale_databases=stale,
+        running_jobs=[],
+    )
+
+
+def _stale(
+    found: Services, database: Database, policy: Policy | None, last: datetime | None, now: datetime
+) -> StaleDatabase | None:
+    allowed = allowed_age(policy) if policy and database.enabled else None
+    if allowed is None:
+        return None
+    since = last or database.created_at
+    if since is None or now - since <= allowed:
+        return None
+    return StaleDatabase(
+        database_id=database.id, policy_id=policy.id if policy else None,
+        last_success_at=last, allowed_hours=allowed.total_seconds() / 3600,
+    )  # fmt: skip
+
+
+async def _running_jobs(client: df.DurableOrchestrationClient) -> list[RunningJob]:
+    try:
+        statuses = await client.get_status_by(runtime_status=list(ACTIVE))
+    except Exception:
+        return []
+    jobs = [
+        RunningJob(
+            instance_id=status.instance_id, name=status.name,
+            runtime_status=getattr(status.runtime_status, "value", None),
+            created_time=status.created_time,
+        )
+        for status in statuses
+        if status.instance_id and status.name != POLICY_LOOP
+    ]  # fmt: skip
+    return jobs[:RUNNING_JOBS_SHOWN]

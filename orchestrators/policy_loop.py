@@ -1,0 +1,106 @@
+"""`policy_loop`: one eternal orchestration per policy (instance id `policy-<policy id>`).
+
+    load the policy and its databases → slots due since the last one handled? back them up
+    (one `backup_database` per database, instance id from database + slot) → sleep until
+    the next slot or a `policy_changed` event → continue_as_new
+
+Each generation handles one slot, so histories stay short. After downtime only the most
+recent missed slot of each tier runs (`latest_missed_slots`), never a storm. A slot whose
+time passes while the previous slot's backups still run is caught up the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Generator
+from datetime import timedelta
+from typing import Any
+
+import azure.durable_functions as df
+
+from orchestrators import bp
+from shared.jobs import (
+    BACKUP_DATABASE,
+    LOAD_POLICY_PLAN,
+    POLICY_CHANGED_EVENT,
+    POLICY_LOOP,
+    BackupJob,
+    PolicyLoopInput,
+    PolicyLoopOutput,
+    PolicyPlan,
+    backup_instance_id,
+    dump_json,
+)
+from shared.models import Trigger
+from shared.schedule import Slot, latest_missed_slots, next_slot
+
+# After a failure to load the policy (storage down), the loop tries again this much later.
+RETRY_AFTER_ERROR = timedelta(minutes=5)
+
+
+@bp.orchestration_trigger(context_name="context", orchestration=POLICY_LOOP)
+def policy_loop(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    state = PolicyLoopInput.model_validate(context.get_input())
+    now = context.current_utc_datetime
+    try:
+        plan = PolicyPlan.model_validate(
+            (yield context.call_activity(LOAD_POLICY_PLAN, state.policy_id))
+        )
+    except Exception:  # errors must not end the loop: wait, then start a fresh generation
+        yield context.create_timer(now + RETRY_AFTER_ERROR)
+        context.continue_as_new(dump_json(state))
+        return None
+    if plan.policy is None or not plan.database_ids:
+        reason = "policy deleted" if plan.policy is None else "no enabled databases"
+        return dump_json(PolicyLoopOutput(policy_id=state.policy_id, stopped_because=reason))
+
+    last_slot = state.last_slot or now
+    due = latest_missed_slots(plan.policy, last_slot, now)
+    if due:
+        yield from back_up_slots(context, plan.database_ids, due)
+        last_slot = due[-1].at
+    upcoming = next_slot(plan.policy, last_slot)
+    if upcoming is None:
+        stopped = PolicyLoopOutput(policy_id=state.policy_id, stopped_because="no enabled tier")
+        return dump_json(stopped)
+    yield from sleep_until_slot_or_change(context, upcoming)
+    context.continue_as_new(
+        dump_json(PolicyLoopInput(policy_id=state.policy_id, last_slot=last_slot))
+    )
+    return None
+
+
+def sleep_until_slot_or_change(
+    context: df.DurableOrchestrationContext, slot: Slot
+) -> Generator[Any, Any, None]:
+    """Wakes at the slot, or earlier when the policy changed (the next generation reloads it)."""
+    timer = context.create_timer(slot.at)
+    changed = context.wait_for_external_event(POLICY_CHANGED_EVENT)
+    winner = yield context.task_any([timer, changed])
+    if winner is not timer:
+        timer.cancel()
+
+
+def back_up_slots(
+    context: df.DurableOrchestrationContext, database_ids: list[str], slots: list[Slot]
+) -> Generator[Any, Any, None]:
+    """One sub-orchestration per database and slot; each records its own failure, so one
+    failing backup neither stops the others nor the loop."""
+    backups = [
+        context.call_sub_orchestrator(
+            BACKUP_DATABASE,
+            dump_json(
+                BackupJob(
+                    database_id=database_id,
+                    trigger=Trigger.SCHEDULE,
+                    slot_time=slot.at,
+                    tiers=slot.tier_list(),
+                )
+            ),
+            backup_instance_id(database_id, slot.at),
+        )
+        for slot in slots
+        for database_id in database_ids
+    ]
+    with contextlib.suppress(Exception):  # the failed backup's record and entity say why
+        yield context.task_all(backups)

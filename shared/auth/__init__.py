@@ -1,0 +1,15 @@
+"""Who is calling the HTTP API, and what they may do: bearer tokens, roles, development mode."""
+
+from shared.auth.authenticate import Authenticator, authenticator, reset_authenticator
+from shared.auth.config import AuthConfig
+from shared.auth.principal import AuthError, Principal, Role
+
+__all__ = [
+    "AuthConfig",
+    "AuthError",
+    "Authenticator",
+    "Principal",
+    "Role",
+    "authenticator",
+    "reset_authenticator",
+]

@@ -1,0 +1,91 @@
+"""The tenant's signing keys, fetched over HTTPS and cached.
+
+Keys are re-read when a token names a key id we do not know (Entra rotates keys), but at
+most once per `refresh_min_seconds`, so a flood of tokens with made-up key ids cannot turn
+into a flood of requests to the identity provider.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import jwt
+
+log = logging.getLogger(__name__)
+
+_FETCH_TIMEOUT_SECONDS = 10
+
+
+class JwksUnavailable(Exception):
+    """The key set could not be fetched or read."""
+
+
+class JwksCache:
+    def __init__(
+        self,
+        url: str,
+        *,
+        refresh_min_seconds: float,
+        max_age_seconds: float,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._url = url
+        self._refresh_min = refresh_min_seconds
+        self._max_age = max_age_seconds
+        self._monotonic = monotonic
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at: float | None = None
+        self.fetch_count = 0
+
+    async def key_for(self, kid: str) -> jwt.PyJWK | None:
+        """The RSA signing key with this id, or None if the tenant publishes no such key."""
+        if self._stale() or (kid not in self._keys and self._may_refresh()):
+            await self._refresh()
+        return self._keys.get(kid)
+
+    def _stale(self) -> bool:
+        return self._fetched_at is None or self._monotonic() - self._fetched_at > self._max_age
+
+    def _may_refresh(self) -> bool:
+        return self._fetched_at is None or self._monotonic() - self._fetched_at >= self._refresh_min
+
+    async def _refresh(self) -> None:
+        # Stamped before fetching: a failing endpoint is also asked only once per interval.
+        self._fetched_at = self._monotonic()
+        self.fetch_count += 1
+        document = await self._fetch()
+        self._keys = _rsa_signing_keys(document)
+
+    async def _fetch(self) -> dict[str, Any]:
+        timeout = aiohttp.ClientTimeout(total=_FETCH_TIMEOUT_SECONDS)
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.get(self._url) as response,
+            ):
+                response.raise_for_status()
+                document = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            log.warning("signing keys could not be fetched: %s", type(exc).__name__)
+            raise JwksUnavailable("signing keys could not be fetched") from exc
+        if not isinstance(document, dict):
+            raise JwksUnavailable("signing keys document is not an object")
+        return document
+
+
+def _rsa_signing_keys(document: dict[str, Any]) -> dict[str, jwt.PyJWK]:
+    keys: dict[str, jwt.PyJWK] = {}
+    for entry in document.get("keys", []):
+        if not isinstance(entry, dict) or entry.get("kty") != "RSA" or not entry.get("kid"):
+            continue
+        if entry.get("use", "sig") != "sig":
+            continue
+        try:
+            keys[str(entry["kid"])] = jwt.PyJWK(entry, algorithm="RS256")
+        except jwt.PyJWTError:
+            log.warning("ignored an unreadable signing key")
+    return keys

@@ -1,0 +1,64 @@
+"""Helpers every engine shares: database name checks, private files, secret scrubbing."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+from shared.engines.base import ConnectionErrorKind, ConnectionSpec, EngineError
+from shared.models import DATABASE_NAME_PATTERN
+
+_DATABASE_NAME = re.compile(DATABASE_NAME_PATTERN)
+
+
+def require_database_name(name: str) -> str:
+    """The name itself, if it is one we accept. Names never start with '-' and hold no
+    quote, semicolon, slash or '=' (see DATABASE_NAME_PATTERN), so no client tool can
+    read one as an option or a connection string."""
+    if not _DATABASE_NAME.fullmatch(name):
+        raise EngineError(
+            ConnectionErrorKind.INVALID_REQUEST,
+            "invalid database name: use letters, digits, '_', '$', '.', '-' or spaces, "
+            "starting with a letter, digit or '_' (at most 128 characters)",
+        )
+    return name
+
+
+def scrub(message: str, spec: ConnectionSpec) -> str:
+    """`message` with the spec's password removed, wherever a driver might echo it."""
+    password = spec.password.get_secret_value()
+    if password:
+        message = message.replace(password, "***")
+    return message.strip()
+
+
+def engine_error(kind: ConnectionErrorKind, detail: object, spec: ConnectionSpec) -> EngineError:
+    return EngineError(kind, scrub(str(detail), spec) or kind.value)
+
+
+@contextmanager
+def private_file(workdir: Path, prefix: str, content: str) -> Iterator[Path]:
+    """A file only this user can read, under a new random name in `workdir` (never an
+    existing file), removed when the context closes, even on error."""
+    path = workdir / f".{prefix}-{secrets.token_hex(8)}"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(content)
+        yield path
+    finally:
+        with suppress(FileNotFoundError):
+            path.unlink()
+
+
+def reject_line_breaks(value: str, what: str) -> str:
+    """Password and option files are line based: a line break would end the value."""
+    if "\n" in value or "\r" in value or "\0" in value:
+        raise EngineError(
+            ConnectionErrorKind.INVALID_REQUEST, f"{what} must not contain line breaks"
+        )
+    return value

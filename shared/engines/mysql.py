@@ -1,0 +1,311 @@
+"""MySQL and MariaDB: PyMySQL for tests, discovery and the manifest; mariadb-dump or
+mysqldump for the data, and the mariadb/mysql client to restore.
+
+Tools read user, password, host, port and TLS options from a 0600 option file passed as
+`--defaults-extra-file` (it must be the first argument); the database name comes after
+`--`, so it can never be read as an option (and it is validated anyway).
+
+Dump options, and why:
+- `--single-transaction --quick`: a consistent InnoDB snapshot without locking, streamed
+  row by row (without --quick the client holds whole tables in memory). With
+  --single-transaction the tools already skip LOCK TABLES.
+- `--routines --triggers --events --hex-blob`: the whole database, binary-safe as text.
+- `--no-tablespaces`: tablespace statements need the PROCESS privilege (MySQL 8.0.21+)
+  and do not belong to one database.
+- No `--databases`: the dump then has no CREATE DATABASE/USE, so it restores into any
+  database name (restores go to a new database by default).
+- MySQL's own mysqldump only: `--set-gtid-purged=OFF` (a restore must not try to set
+  the target's GTID_PURGED) and `--column-statistics=0` (MySQL 8 clients otherwise query
+  COLUMN_STATISTICS, which MariaDB and MySQL 5.7 servers lack).
+A MariaDB dump starts with a "sandbox mode" line that only MariaDB clients understand:
+restore MariaDB dumps with the mariadb client (found first here).
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pymysql
+
+from shared.engines.base import (
+    ConnectionErrorKind,
+    ConnectionResult,
+    ConnectionSpec,
+    DiscoveredDatabase,
+    EngineError,
+    ToolCommand,
+)
+from shared.engines.common import (
+    engine_error,
+    private_file,
+    reject_line_breaks,
+    require_database_name,
+)
+from shared.engines.tools import ResolvedTool, find_any
+from shared.models import DumpManifest, Engine, TableManifest, TlsMode
+
+COMPLETION_MARKER = b"-- Dump completed"
+SYSTEM_DATABASES = frozenset({"information_schema", "mysql", "performance_schema", "sys"})
+DUMP_TOOLS = ("mariadb-dump", "mysqldump")
+CLIENT_TOOLS = ("mariadb", "mysql")
+_COMMON_DUMP_OPTIONS = [
+    "--single-transaction",
+    "--quick",
+    "--routines",
+    "--triggers",
+    "--events",
+    "--hex-blob",
+    "--default-character-set=utf8mb4",
+    "--no-tablespaces",
+]
+_MYSQL_CLIENT_DUMP_OPTIONS = ["--set-gtid-purged=OFF", "--column-statistics=0"]
+_TABLE_TYPES = ("BASE TABLE", "SYSTEM VERSIONED")
+
+
+class MySqlEngine:
+    """One class for both flavours; `engine` says which the server is."""
+
+    def __init__(self, engine: Engine = Engine.MARIADB) -> None:
+        self.engine = engine
+
+    def test_connection(self, spec: ConnectionSpec) -> ConnectionResult:
+        started = time.monotonic()
+        try:
+            version = self.server_version(spec)
+        except EngineError as error:
+            return ConnectionResult(ok=False, error_kind=error.kind, message=error.message)
+        latency = (time.monotonic() - started) * 1000
+        return ConnectionResult(ok=True, server_version=version, latency_ms=latency)
+
+    def server_version(self, spec: ConnectionSpec) -> str:
+        with _connect(spec) as conn:
+            return str(_scalar(conn, "SELECT VERSION()"))
+
+    def list_databases(self, spec: ConnectionSpec) -> list[DiscoveredDatabase]:
+        with _connect(spec, database="") as conn, conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT s.SCHEMA_NAME, SUM(t.DATA_LENGTH + t.INDEX_LENGTH)"
+                " FROM information_schema.SCHEMATA s LEFT JOIN information_schema.TABLES t"
+                " ON t.TABLE_SCHEMA = s.SCHEMA_NAME GROUP BY s.SCHEMA_NAME ORDER BY 1"
+            )
+            rows = cursor.fetchall()
+        return [
+            DiscoveredDatabase(
+                name=name,
+                is_system=name.lower() in SYSTEM_DATABASES,
+                size_bytes=None if size is None else int(size),
+            )
+            for name, size in rows
+        ]
+
+    def manifest(self, spec: ConnectionSpec) -> DumpManifest:
+        database = require_database_name(spec.database)
+        with _connect(spec) as conn, conn.cursor() as cursor:
+            cursor.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+            version = str(_scalar(conn, "SELECT VERSION()"))
+            cursor.execute(
+                "SELECT TABLE_NAME FROM information_schema.TABLES"
+                " WHERE TABLE_SCHEMA = %s AND TABLE_TYPE IN %s ORDER BY TABLE_NAME",
+                (database, _TABLE_TYPES),
+            )
+            names = [row[0] for row in cursor.fetchall()]
+            tables = [_count_rows(conn, database, name) for name in names]
+            conn.rollback()
+        tool = find_any(DUMP_TOOLS)
+        return DumpManifest(
+            engine=self.engine,
+            database=database,
+            server_version=version,
+            tool_version=tool.version,
+            tables=tables,
+        )
+
+    @contextmanager
+    def dump_command(self, spec: ConnectionSpec, workdir: Path) -> Iterator[ToolCommand]:
+        database = require_database_name(spec.database)
+        tool = find_any(DUMP_TOOLS)
+        with _defaults_file(spec, tool, workdir) as defaults:
+            argv = [str(tool.path), f"--defaults-extra-file={defaults}"]
+            argv += _COMMON_DUMP_OPTIONS
+            argv += [] if is_mariadb_client(tool) else _MYSQL_CLIENT_DUMP_OPTIONS
+            argv += ["--", database]
+            yield ToolCommand(argv, dict(tool.env), COMPLETION_MARKER, tool.version)
+
+    @contextmanager
+    def restore_command(self, spec: ConnectionSpec, workdir: Path) -> Iterator[ToolCommand]:
+        """The client reading the dump on stdin; it stops at the first error."""
+        database = require_database_name(spec.database)
+        tool = find_any(CLIENT_TOOLS)
+        with _defaults_file(spec, tool, workdir) as defaults:
+            argv = [
+                str(tool.path),
+                f"--defaults-extra-file={defaults}",
+                "--default-character-set=utf8mb4",
+                "--max-allowed-packet=1G",
+                "--batch",
+                f"--connect-timeout={max(1, round(spec.connect_timeout_seconds))}",
+                "--",
+                database,
+            ]
+            yield ToolCommand(argv, dict(tool.env), None, tool.version)
+
+    def create_database(self, spec: ConnectionSpec) -> None:
+        database = require_database_name(spec.database)
+        statement = f"CREATE DATABASE {quote_identifier(database)} CHARACTER SET utf8mb4"
+        with _connect(spec, database="") as conn, conn.cursor() as cursor:
+            try:
+                cursor.execute(statement)
+            except pymysql.err.MySQLError as error:
+                kind = ConnectionErrorKind.INVALID_REQUEST if _code(error) == 1007 else None
+                raise engine_error(kind or classify(error), error, spec) from error
+
+    def is_empty(self, spec: ConnectionSpec) -> bool:
+        """True when the database holds no table, view, routine or event."""
+        database = require_database_name(spec.database)
+        queries = [
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s",
+            "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = %s",
+            "SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s",
+        ]
+        with _connect(spec) as conn:
+            return all(_scalar(conn, query, (database,)) == 0 for query in queries)
+
+
+def quote_identifier(name: str) -> str:
+    """A MySQL identifier in backticks, embedded backticks doubled."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def is_mariadb_client(tool: ResolvedTool) -> bool:
+    return "mariadb" in tool.version.lower()
+
+
+def _scalar(conn: pymysql.connections.Connection, query: str, args: Any = None) -> Any:
+    with conn.cursor() as cursor:
+        cursor.execute(query, args)
+        return cursor.fetchone()[0]
+
+
+def _count_rows(conn: pymysql.connections.Connection, database: str, name: str) -> TableManifest:
+    table = f"{quote_identifier(database)}.{quote_identifier(name)}"
+    query = f"SELECT COUNT(*) FROM {table}"  # noqa: S608 - identifiers quoted above
+    return TableManifest(schema_name=None, name=name, rows=int(_scalar(conn, query)))
+
+
+# --- connections ------------------------------------------------------------------------
+
+
+def _ssl_arguments(mode: TlsMode) -> dict[str, Any]:
+    """PyMySQL's own default is 'preferred': TLS when the server offers it."""
+    if mode is TlsMode.DISABLE:
+        return {"ssl_disabled": True}
+    if mode is TlsMode.REQUIRE:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # encrypted, not authenticated (libpq's "require")
+        return {"ssl": context}
+    if mode is TlsMode.VERIFY_FULL:
+        return {"ssl": ssl.create_default_context()}
+    return {}
+
+
+def _connect(spec: ConnectionSpec, database: str | None = None) -> pymysql.connections.Connection:
+    """A connection, or an EngineError of the right kind (never holding the password)."""
+    name = spec.database if database is None else database
+    try:
+        return pymysql.connect(
+            host=spec.host,
+            port=spec.port,
+            user=spec.username,
+            password=spec.password.get_secret_value(),
+            database=name or None,
+            connect_timeout=spec.connect_timeout_seconds,
+            charset="utf8mb4",
+            **_ssl_arguments(spec.tls_mode),
+        )
+    except pymysql.err.MySQLError as error:
+        raise engine_error(classify(error), error, spec) from error
+
+
+def _code(error: BaseException) -> int | None:
+    args = getattr(error, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
+_CODE_KINDS = {
+    1044: ConnectionErrorKind.AUTH_FAILED,  # access denied to the database
+    1045: ConnectionErrorKind.AUTH_FAILED,  # access denied (password)
+    1251: ConnectionErrorKind.AUTH_FAILED,  # authentication protocol not supported
+    1698: ConnectionErrorKind.AUTH_FAILED,  # access denied (plugin)
+    1049: ConnectionErrorKind.DATABASE_MISSING,
+    2026: ConnectionErrorKind.TLS,  # TLS handshake failed or not offered
+    3159: ConnectionErrorKind.TLS,  # insecure transport prohibited (MySQL)
+    9002: ConnectionErrorKind.TLS,  # "SSL connection is required" (Azure)
+    2003: ConnectionErrorKind.UNREACHABLE,
+    2005: ConnectionErrorKind.UNREACHABLE,
+    2006: ConnectionErrorKind.UNREACHABLE,
+    2013: ConnectionErrorKind.UNREACHABLE,
+}
+
+
+def classify(error: BaseException) -> ConnectionErrorKind:
+    kind = _CODE_KINDS.get(_code(error) or 0, ConnectionErrorKind.UNKNOWN)
+    message = str(error).lower()
+    if kind is ConnectionErrorKind.UNREACHABLE and "timed out" in message:
+        return ConnectionErrorKind.TIMEOUT
+    if kind is ConnectionErrorKind.UNKNOWN and ("ssl" in message or "tls" in message):
+        return ConnectionErrorKind.TLS
+    return kind
+
+
+# --- option file ------------------------------------------------------------------------
+
+
+def option_value(value: str) -> str:
+    """A value for a MySQL/MariaDB option file: double-quoted (keeps spaces and '#'),
+    with backslash and double quote escaped the way the clients unescape them."""
+    reject_line_breaks(value, "option value")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _tls_options(mode: TlsMode, tool: ResolvedTool) -> list[str]:
+    """MySQL clients take ssl-mode. MariaDB clients (10.x) have no 'require without
+    verification': for REQUIRE they use TLS whenever the server offers it, and the
+    requirement itself is enforced by the PyMySQL connection test and manifest."""
+    if not is_mariadb_client(tool):
+        names = {
+            TlsMode.DISABLE: "DISABLED",
+            TlsMode.PREFER: "PREFERRED",
+            TlsMode.REQUIRE: "REQUIRED",
+            TlsMode.VERIFY_FULL: "VERIFY_IDENTITY",
+        }
+        return [f"ssl-mode={names[mode]}"]
+    if mode is TlsMode.DISABLE:
+        return ["skip-ssl"]
+    if mode is TlsMode.VERIFY_FULL:
+        return ["ssl", "ssl-verify-server-cert"]
+    return ["ssl"]
+
+
+def defaults_file_text(spec: ConnectionSpec, tool: ResolvedTool) -> str:
+    lines = [
+        "[client]",
+        f"user={option_value(spec.username)}",
+        f"password={option_value(spec.password.get_secret_value())}",
+        f"host={option_value(spec.host)}",
+        f"port={int(spec.port)}",
+        "protocol=tcp",
+        *_tls_options(spec.tls_mode, tool),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@contextmanager
+def _defaults_file(spec: ConnectionSpec, tool: ResolvedTool, workdir: Path) -> Iterator[Path]:
+    with private_file(workdir, "my.cnf", defaults_file_text(spec, tool)) as path:
+        yield path

@@ -1,0 +1,273 @@
+"""PostgreSQL: psycopg for tests, discovery and the manifest; pg_dump/psql for the data.
+
+Dumps are plain SQL (compression is the pipeline's job). The tools get the connection
+through libpq's environment variables and the password through a 0600 PGPASSFILE, so
+neither the password nor the database name ever appears on argv.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from shared.engines.base import (
+    ConnectionErrorKind,
+    ConnectionResult,
+    ConnectionSpec,
+    DiscoveredDatabase,
+    EngineError,
+    ToolCommand,
+)
+from shared.engines.common import (
+    engine_error,
+    private_file,
+    reject_line_breaks,
+    require_database_name,
+    scrub,
+)
+from shared.engines.tools import ResolvedTool, find_tool
+from shared.models import DumpManifest, Engine, TableManifest, TlsMode
+
+COMPLETION_MARKER = b"-- PostgreSQL database dump complete"
+SYSTEM_DATABASES = frozenset(
+    {"template0", "template1", "postgres", "azure_maintenance", "azure_sys"}
+)
+_APPLICATION_NAME = "dilux-backup"
+
+_LIST_DATABASES = """
+    SELECT datname,
+           CASE WHEN has_database_privilege(datname, 'CONNECT')
+                THEN pg_database_size(datname) END
+    FROM pg_database ORDER BY datname
+"""
+# Ordinary and partitioned tables outside the system schemas.
+_LIST_TABLES = """
+    SELECT n.nspname, c.relname
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p')
+      AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+      AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
+    ORDER BY n.nspname, c.relname
+"""
+
+
+class PostgresEngine:
+    engine = Engine.POSTGRESQL
+
+    def test_connection(self, spec: ConnectionSpec) -> ConnectionResult:
+        started = time.monotonic()
+        try:
+            version = self.server_version(spec)
+        except EngineError as error:
+            return ConnectionResult(ok=False, error_kind=error.kind, message=error.message)
+        latency = (time.monotonic() - started) * 1000
+        return ConnectionResult(ok=True, server_version=version, latency_ms=latency)
+
+    def server_version(self, spec: ConnectionSpec) -> str:
+        with _connect(spec) as conn:
+            return str(conn.execute("SHOW server_version").fetchone()[0])
+
+    def list_databases(self, spec: ConnectionSpec) -> list[DiscoveredDatabase]:
+        with _connect(spec) as conn:
+            rows = conn.execute(_LIST_DATABASES).fetchall()
+        return [
+            DiscoveredDatabase(name=name, is_system=name in SYSTEM_DATABASES, size_bytes=size)
+            for name, size in rows
+        ]
+
+    def manifest(self, spec: ConnectionSpec) -> DumpManifest:
+        require_database_name(spec.database)
+        with _connect(spec) as conn:
+            # One snapshot for every count, read only.
+            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            conn.read_only = True
+            version = str(conn.execute("SHOW server_version").fetchone()[0])
+            tables = [_count_rows(conn, schema, name) for schema, name in _tables(conn)]
+        return DumpManifest(
+            engine=self.engine,
+            database=spec.database,
+            server_version=version,
+            tool_version=find_tool("pg_dump").version,
+            tables=tables,
+        )
+
+    @contextmanager
+    def dump_command(self, spec: ConnectionSpec, workdir: Path) -> Iterator[ToolCommand]:
+        require_database_name(spec.database)
+        tool = find_tool("pg_dump")
+        argv = [str(tool.path), "--no-password", "--format=plain"]
+        with _tool_env(spec, tool, workdir) as env:
+            yield ToolCommand(argv, env, COMPLETION_MARKER, tool.version)
+
+    @contextmanager
+    def restore_command(self, spec: ConnectionSpec, workdir: Path) -> Iterator[ToolCommand]:
+        """psql reading the plain dump on stdin, all or nothing: it stops at the first
+        error and rolls the whole restore back. Query output goes to /dev/null."""
+        require_database_name(spec.database)
+        tool = find_tool("psql")
+        argv = [
+            str(tool.path),
+            "--no-password",
+            "--no-psqlrc",
+            "--quiet",
+            "--set=ON_ERROR_STOP=1",
+            "--single-transaction",
+            "--output=/dev/null",
+            "--file=-",
+        ]
+        with _tool_env(spec, tool, workdir) as env:
+            yield ToolCommand(argv, env, None, tool.version)
+
+    def create_database(self, spec: ConnectionSpec) -> None:
+        name = require_database_name(spec.database)
+        with _connect(spec, database="postgres") as conn:
+            conn.autocommit = True
+            try:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            except psycopg.errors.DuplicateDatabase as error:
+                raise EngineError(
+                    ConnectionErrorKind.INVALID_REQUEST, f"database {name!r} already exists"
+                ) from error
+            except psycopg.Error as error:
+                raise engine_error(ConnectionErrorKind.UNKNOWN, error, spec) from error
+
+    def is_empty(self, spec: ConnectionSpec) -> bool:
+        """True when the database holds no table, view, sequence or function of its own."""
+        require_database_name(spec.database)
+        with _connect(spec) as conn:
+            row = conn.execute(
+                """
+                SELECT (SELECT count(*) FROM pg_class c
+                          JOIN pg_namespace n ON n.oid = c.relnamespace
+                         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+                           AND n.nspname NOT LIKE 'pg\\_toast%')
+                     + (SELECT count(*) FROM pg_proc p
+                          JOIN pg_namespace n ON n.oid = p.pronamespace
+                         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema'))
+                """
+            ).fetchone()
+        return row[0] == 0
+
+
+def _tables(conn: psycopg.Connection) -> list[tuple[str, str]]:
+    return [(str(schema), str(name)) for schema, name in conn.execute(_LIST_TABLES).fetchall()]
+
+
+def _count_rows(conn: psycopg.Connection, schema: str, name: str) -> TableManifest:
+    query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, name))
+    rows = conn.execute(query).fetchone()[0]
+    return TableManifest(schema_name=schema, name=name, rows=int(rows))
+
+
+# --- connections ------------------------------------------------------------------------
+
+
+def _sslmode(mode: TlsMode) -> str:
+    return mode.value  # libpq's names are ours: disable, prefer, require, verify-full
+
+
+def _connect(spec: ConnectionSpec, database: str | None = None) -> psycopg.Connection:
+    """A connection, or an EngineError of the right kind (never holding the password)."""
+    params = {
+        "host": spec.host,
+        "port": spec.port,
+        "user": spec.username,
+        "password": spec.password.get_secret_value() or None,
+        "dbname": database or spec.database or "postgres",
+        "sslmode": _sslmode(spec.tls_mode),
+        # libpq waits at least 2 s and counts whole seconds.
+        "connect_timeout": max(2, math.ceil(spec.connect_timeout_seconds)),
+        "application_name": _APPLICATION_NAME,
+    }
+    if spec.tls_mode is TlsMode.VERIFY_FULL:
+        params["sslrootcert"] = "system"
+    try:
+        return psycopg.connect(**{k: v for k, v in params.items() if v is not None})
+    except psycopg.Error as error:
+        raise engine_error(classify(error), error, spec) from error
+
+
+def classify(error: BaseException) -> ConnectionErrorKind:
+    """The kind of a connection failure, from its SQLSTATE or libpq's message."""
+    state = getattr(error, "sqlstate", None)
+    if state in ("28P01", "28000"):
+        return ConnectionErrorKind.AUTH_FAILED
+    if state == "3D000":
+        return ConnectionErrorKind.DATABASE_MISSING
+    return classify_message(str(error))
+
+
+_MESSAGE_KINDS: list[tuple[str, ConnectionErrorKind]] = [
+    ("password authentication failed", ConnectionErrorKind.AUTH_FAILED),
+    ("no password supplied", ConnectionErrorKind.AUTH_FAILED),
+    ("authentication failed", ConnectionErrorKind.AUTH_FAILED),
+    ("ssl", ConnectionErrorKind.TLS),
+    ("certificate", ConnectionErrorKind.TLS),
+    ('role "', ConnectionErrorKind.AUTH_FAILED),
+    ("does not exist", ConnectionErrorKind.DATABASE_MISSING),
+    ("timeout expired", ConnectionErrorKind.TIMEOUT),
+    ("timed out", ConnectionErrorKind.TIMEOUT),
+    ("connection refused", ConnectionErrorKind.UNREACHABLE),
+    ("could not translate host name", ConnectionErrorKind.UNREACHABLE),
+    ("failed to resolve host", ConnectionErrorKind.UNREACHABLE),
+    ("no route to host", ConnectionErrorKind.UNREACHABLE),
+    ("network is unreachable", ConnectionErrorKind.UNREACHABLE),
+    ("no such file or directory", ConnectionErrorKind.UNREACHABLE),
+    ("no pg_hba.conf entry", ConnectionErrorKind.AUTH_FAILED),
+]
+
+
+def classify_message(message: str) -> ConnectionErrorKind:
+    lowered = message.lower()
+    # "no pg_hba.conf entry ... no encryption" means the server insists on TLS.
+    if "no pg_hba.conf entry" in lowered and "no encryption" in lowered:
+        return ConnectionErrorKind.TLS
+    for fragment, kind in _MESSAGE_KINDS:
+        if fragment in lowered:
+            return kind
+    return ConnectionErrorKind.UNKNOWN
+
+
+# --- tool environment -------------------------------------------------------------------
+
+
+def pgpass_line(password: str) -> str:
+    """A ~/.pgpass line matching any host, port, database and user; libpq reads
+    backslash and colon escaped with a backslash."""
+    escaped = reject_line_breaks(password, "password").replace("\\", "\\\\").replace(":", "\\:")
+    return f"*:*:*:*:{escaped}\n"
+
+
+@contextmanager
+def _tool_env(spec: ConnectionSpec, tool: ResolvedTool, workdir: Path) -> Iterator[dict[str, str]]:
+    """libpq settings for a client tool; the password lives in a 0600 PGPASSFILE
+    that exists only while the context is open."""
+    env = {
+        **tool.env,
+        "PGHOST": spec.host,
+        "PGPORT": str(spec.port),
+        "PGUSER": spec.username,
+        "PGDATABASE": spec.database,
+        "PGSSLMODE": _sslmode(spec.tls_mode),
+        "PGCONNECT_TIMEOUT": str(max(2, math.ceil(spec.connect_timeout_seconds))),
+        "PGAPPNAME": _APPLICATION_NAME,
+    }
+    if spec.tls_mode is TlsMode.VERIFY_FULL and (tool.major or 0) >= 16:
+        env["PGSSLROOTCERT"] = "system"  # the OS trust store (libpq 16+)
+    password = spec.password.get_secret_value()
+    if not password:
+        env["PGPASSFILE"] = "/dev/null"
+        yield env
+        return
+    with private_file(workdir, "pgpass", pgpass_line(password)) as passfile:
+        env["PGPASSFILE"] = str(passfile)
+        yield env
+
+
+__all__ = ["COMPLETION_MARKER", "PostgresEngine", "classify", "pgpass_line", "scrub"]

@@ -1,0 +1,464 @@
+"""SQL Server through `mssql-python`: the server backs up natively with BACKUP DATABASE
+... TO URL (it writes the .bak straight to Blob with a SAS credential) and restores with
+RESTORE ... FROM URL. No bytes pass through us, so there is no dump or restore command.
+
+UNVERIFIED against a real server: no SQL Server can run where this was written. Tests
+cover the statements built, the identifier quoting and the error mapping through a fake
+connection passed as `connect` (the seam of this module).
+
+Statements bind every value as a parameter, including database names and URLs, which
+BACKUP, RESTORE and MOVE accept as variables. The SAS token travels as a parameter too:
+the server itself quotes it into CREATE/ALTER CREDENTIAL, so it appears in no statement
+text we build, no log and no error message. Only CREATE DATABASE needs a name spliced
+in, quoted with `quote_name` (']' doubled) after validation.
+
+Azure SQL Database (EngineEdition 5) has no BACKUP TO URL: backups and restores answer
+NOT_SUPPORTED. On Managed Instance (8) files are placed by the service, so no MOVE.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, SecretStr
+
+from shared.engines.base import (
+    ConnectionErrorKind,
+    ConnectionResult,
+    ConnectionSpec,
+    DiscoveredDatabase,
+    EngineError,
+    ToolCommand,
+)
+from shared.engines.common import engine_error, require_database_name
+from shared.models import DumpManifest, Engine, TableManifest, TlsMode
+
+SYSTEM_DATABASES = frozenset({"master", "tempdb", "model", "msdb"})
+AZURE_SQL_DATABASE = 5
+MANAGED_INSTANCE = 8
+# Microsoft's advice for backups to block blobs: 4 MiB transfers, 64 KiB blocks.
+_BACKUP_OPTIONS = "COPY_ONLY, CHECKSUM, COMPRESSION, MAXTRANSFERSIZE = 4194304, BLOCKSIZE = 65536"
+_BLOB_URL = re.compile(r"^https://[a-z0-9]{3,24}\.blob\.core\.windows\.net/[a-z0-9-]{3,63}/\S+$")
+
+# (connection string, login timeout in seconds) -> a DB-API connection in autocommit mode.
+Connector = Callable[[str, int], Any]
+
+_CREDENTIAL = """
+DECLARE @name sysname = ?;
+DECLARE @secret nvarchar(max) = ?;
+DECLARE @verb nvarchar(10) = CASE WHEN EXISTS (SELECT 1 FROM sys.credentials WHERE name = @name)
+    THEN N'ALTER' ELSE N'CREATE' END;
+DECLARE @sql nvarchar(max) = @verb + N' CREDENTIAL ' + QUOTENAME(@name)
+    + N' WITH IDENTITY = N''SHARED ACCESS SIGNATURE'', SECRET = N'''
+    + REPLACE(@secret, N'''', N'''''') + N'''';
+EXEC (@sql);
+"""
+_LIST_DATABASES = """
+SELECT d.name, SUM(CAST(f.size AS bigint)) * 8192
+FROM sys.databases d LEFT JOIN sys.master_files f ON f.database_id = d.database_id
+GROUP BY d.name ORDER BY d.name
+"""
+_LIST_TABLES = """
+SELECT s.name, t.name FROM sys.tables t JOIN sys.schemas s ON s.schema_id = t.schema_id
+WHERE t.is_ms_shipped = 0 ORDER BY s.name, t.name
+"""
+_BACKUP_SIZES = """
+SELECT TOP 1 b.backup_size, b.compressed_backup_size, b.has_backup_checksums
+FROM msdb.dbo.backupset b JOIN msdb.dbo.backupmediafamily m ON m.media_set_id = b.media_set_id
+WHERE b.database_name = ? AND m.physical_device_name = ? ORDER BY b.backup_finish_date DESC
+"""
+
+
+class NativeBackupResult(BaseModel):
+    database: str
+    urls: list[str]
+    server_version: str
+    raw_bytes: int | None = None
+    stored_bytes: int | None = None
+    has_checksums: bool | None = None
+
+
+class SqlServerEngine:
+    engine = Engine.SQLSERVER
+
+    def __init__(self, connect: Connector | None = None) -> None:
+        self._connect_with = connect or _mssql_connect
+
+    # --- the common interface -----------------------------------------------------------
+
+    def test_connection(self, spec: ConnectionSpec) -> ConnectionResult:
+        started = time.monotonic()
+        try:
+            version = self.server_version(spec)
+        except EngineError as error:
+            return ConnectionResult(ok=False, error_kind=error.kind, message=error.message)
+        latency = (time.monotonic() - started) * 1000
+        return ConnectionResult(ok=True, server_version=version, latency_ms=latency)
+
+    def server_version(self, spec: ConnectionSpec) -> str:
+        with self._session(spec) as cursor:
+            return _version(cursor)
+
+    def list_databases(self, spec: ConnectionSpec) -> list[DiscoveredDatabase]:
+        with self._session(spec, database="master") as cursor:
+            rows = _fetch(cursor, _LIST_DATABASES)
+        return [
+            DiscoveredDatabase(
+                name=name,
+                is_system=name.lower() in SYSTEM_DATABASES,
+                size_bytes=None if size is None else int(size),
+            )
+            for name, size in rows
+        ]
+
+    def manifest(self, spec: ConnectionSpec) -> DumpManifest:
+        require_database_name(spec.database)
+        with self._session(spec) as cursor:
+            version = _version(cursor)
+            tables = [
+                TableManifest(schema_name=schema, name=name, rows=_count(cursor, schema, name))
+                for schema, name in _fetch(cursor, _LIST_TABLES)
+            ]
+        return DumpManifest(
+            engine=self.engine,
+            database=spec.database,
+            server_version=version,
+            tool_version="SQL Server BACKUP TO URL",
+            tables=tables,
+        )
+
+    @contextmanager
+    def dump_command(self, spec: ConnectionSpec, workdir: Path) -> Iterator[ToolCommand]:
+        raise _no_tool("backups run on the server: use backup_to_url")
+        yield  # pragma: no cover
+
+    @contextmanager
+    def restore_command(self, spec: ConnectionSpec, workdir: Path) -> Iterator[ToolCommand]:
+        raise _no_tool("restores run on the server: use restore_from_url")
+        yield  # pragma: no cover
+
+    def create_database(self, spec: ConnectionSpec) -> None:
+        name = require_database_name(spec.database)
+        with self._session(spec, database="master") as cursor:
+            if _database_exists(cursor, name):
+                raise EngineError(
+                    ConnectionErrorKind.INVALID_REQUEST, f"database {name!r} already exists"
+                )
+            self._run(spec, cursor, f"CREATE DATABASE {quote_name(name)}")
+
+    def is_empty(self, spec: ConnectionSpec) -> bool:
+        require_database_name(spec.database)
+        with self._session(spec) as cursor:
+            rows = _fetch(cursor, "SELECT COUNT(*) FROM sys.objects WHERE is_ms_shipped = 0")
+        return rows[0][0] == 0
+
+    # --- native backup and restore ------------------------------------------------------
+
+    def backup_to_url(
+        self, spec: ConnectionSpec, urls: Sequence[str], sas_token: SecretStr
+    ) -> NativeBackupResult:
+        """BACKUP DATABASE to one or more block blobs (stripes: each holds at most about
+        200 GB). The blobs must not exist yet: no FORMAT, nothing is overwritten."""
+        database = require_database_name(spec.database)
+        container = _container_url(urls)
+        with self._session(spec, database="master") as cursor:
+            self._require_native_backup(cursor)
+            version = _version(cursor)
+            self._set_sas_credential(spec, cursor, container, sas_token)
+            statement, params = backup_statement(database, urls)
+            self._run(spec, cursor, statement, params)
+            sizes = _fetch(cursor, _BACKUP_SIZES, (database, urls[0]))
+        raw, stored, checksums = sizes[0] if sizes else (None, None, None)
+        return NativeBackupResult(
+            database=database,
+            urls=list(urls),
+            server_version=version,
+            raw_bytes=None if raw is None else int(raw),
+            stored_bytes=None if stored is None else int(stored),
+            has_checksums=None if checksums is None else bool(checksums),
+        )
+
+    def restore_from_url(
+        self,
+        spec: ConnectionSpec,
+        urls: Sequence[str],
+        sas_token: SecretStr,
+        replace: bool = False,
+    ) -> None:
+        """RESTORE DATABASE `spec.database` from the backup at `urls`. Files are moved to
+        the instance's default data and log folders under names derived from the target
+        (Managed Instance places them itself). Never over an existing database unless
+        `replace`."""
+        database = require_database_name(spec.database)
+        container = _container_url(urls)
+        with self._session(spec, database="master") as cursor:
+            edition = self._require_native_backup(cursor)
+            if _database_exists(cursor, database) and not replace:
+                raise EngineError(
+                    ConnectionErrorKind.INVALID_REQUEST, f"database {database!r} already exists"
+                )
+            self._set_sas_credential(spec, cursor, container, sas_token)
+            moves = [] if edition == MANAGED_INSTANCE else self._moves(spec, cursor, urls, database)
+            statement, params = restore_statement(database, urls, moves, replace)
+            self._run(spec, cursor, statement, params)
+
+    def verify_url(self, spec: ConnectionSpec, urls: Sequence[str], sas_token: SecretStr) -> None:
+        """RESTORE VERIFYONLY with checksums: the backup is complete and readable."""
+        container = _container_url(urls)
+        with self._session(spec, database="master") as cursor:
+            self._require_native_backup(cursor)
+            self._set_sas_credential(spec, cursor, container, sas_token)
+            declares, names = _url_variables(urls)
+            sources = ", ".join(f"URL = {name}" for name in names)
+            statement = f"{declares}\nRESTORE VERIFYONLY FROM {sources} WITH CHECKSUM;"
+            self._run(spec, cursor, statement, list(urls))
+
+    def _set_sas_credential(
+        self, spec: ConnectionSpec, cursor: Any, container_url: str, sas_token: SecretStr
+    ) -> None:
+        """Creates or replaces the credential named after the container URL, which is
+        how BACKUP/RESTORE TO/FROM URL find it. A leading '?' is not part of a SAS."""
+        secret = sas_token.get_secret_value().lstrip("?")
+        try:
+            _execute(cursor, _CREDENTIAL, (container_url, secret))
+        except Exception as error:
+            message = str(error).replace(secret, "***") if secret else str(error)
+            raise engine_error(classify(message), message, spec) from error
+
+    # --- helpers --------------------------------------------------------------------------
+
+    @contextmanager
+    def _session(self, spec: ConnectionSpec, database: str | None = None) -> Iterator[Any]:
+        try:
+            conn = self._connect_with(connection_string(spec, database), _login_timeout(spec))
+        except Exception as error:
+            raise engine_error(classify(str(error)), error, spec) from error
+        try:
+            cursor = conn.cursor()
+            yield cursor
+        finally:
+            conn.close()
+
+    def _run(self, spec: ConnectionSpec, cursor: Any, statement: str, params: Any = None) -> None:
+        try:
+            _execute(cursor, statement, params)
+        except Exception as error:
+            raise engine_error(classify(str(error)), error, spec) from error
+
+    def _require_native_backup(self, cursor: Any) -> int:
+        edition = int(_fetch(cursor, "SELECT CAST(SERVERPROPERTY('EngineEdition') AS int)")[0][0])
+        if edition == AZURE_SQL_DATABASE:
+            raise EngineError(
+                ConnectionErrorKind.NOT_SUPPORTED,
+                "Azure SQL Database has no BACKUP TO URL: not supported yet "
+                "(use its automated backups and long-term retention)",
+            )
+        return edition
+
+    def _moves(
+        self, spec: ConnectionSpec, cursor: Any, urls: Sequence[str], database: str
+    ) -> list[tuple[str, str]]:
+        declares, names = _url_variables(urls)
+        sources = ", ".join(f"URL = {name}" for name in names)
+        statement = f"{declares}\nRESTORE FILELISTONLY FROM {sources};"
+        try:
+            files = _fetch(cursor, statement, list(urls))
+            paths = _fetch(
+                cursor,
+                "SELECT CAST(SERVERPROPERTY('InstanceDefaultDataPath') AS nvarchar(260)),"
+                " CAST(SERVERPROPERTY('InstanceDefaultLogPath') AS nvarchar(260))",
+            )[0]
+        except Exception as error:
+            raise engine_error(classify(str(error)), error, spec) from error
+        # FILELISTONLY columns: LogicalName, PhysicalName, Type ('D' data, 'L' log, ...).
+        return plan_moves(database, [(row[0], row[2]) for row in files], paths[0], paths[1])
+
+
+# --- statements (pure functions, tested directly) ------------------------------------------
+
+
+def quote_name(name: str) -> str:
+    """A SQL Server identifier in brackets, embedded ']' doubled."""
+    return "[" + name.replace("]", "]]") + "]"
+
+
+def _url_variables(urls: Sequence[str]) -> tuple[str, list[str]]:
+    names = [f"@url{index}" for index in range(len(urls))]
+    declares = "\n".join(f"DECLARE {name} nvarchar(2048) = ?;" for name in names)
+    return declares, names
+
+
+def backup_statement(database: str, urls: Sequence[str]) -> tuple[str, list[str]]:
+    """The BACKUP batch and its parameters (database, then each URL)."""
+    declares, names = _url_variables(urls)
+    targets = ", ".join(f"URL = {name}" for name in names)
+    statement = (
+        "DECLARE @database sysname = ?;\n"
+        f"{declares}\n"
+        f"BACKUP DATABASE @database TO {targets} WITH {_BACKUP_OPTIONS};"
+    )
+    return statement, [database, *urls]
+
+
+def restore_statement(
+    database: str, urls: Sequence[str], moves: Sequence[tuple[str, str]], replace: bool
+) -> tuple[str, list[str]]:
+    """The RESTORE batch and its parameters (database, URLs, then logical/physical pairs)."""
+    declares, names = _url_variables(urls)
+    move_lines = [
+        f"DECLARE @logical{i} nvarchar(128) = ?; DECLARE @physical{i} nvarchar(260) = ?;"
+        for i in range(len(moves))
+    ]
+    options = ["CHECKSUM", *(f"MOVE @logical{i} TO @physical{i}" for i in range(len(moves)))]
+    if replace:
+        options.append("REPLACE")
+    sources = ", ".join(f"URL = {name}" for name in names)
+    statement = "\n".join(
+        [
+            "DECLARE @database sysname = ?;",
+            declares,
+            *move_lines,
+            f"RESTORE DATABASE @database FROM {sources} WITH {', '.join(options)};",
+        ]
+    )
+    params = [database, *urls, *(value for pair in moves for value in pair)]
+    return statement, params
+
+
+def plan_moves(
+    database: str, files: Sequence[tuple[str, str]], data_dir: str, log_dir: str
+) -> list[tuple[str, str]]:
+    """(logical name, new physical path) for each file of the backup, named after the
+    target database so a restore next to the source never collides with its files."""
+    moves = []
+    for index, (logical, file_type) in enumerate(files):
+        is_log = file_type == "L"
+        folder = log_dir if is_log else data_dir
+        extension = "ldf" if is_log else ("mdf" if index == 0 else "ndf")
+        safe_logical = re.sub(r"[^A-Za-z0-9_]", "_", logical)
+        safe_database = re.sub(r"[^A-Za-z0-9_]", "_", database)
+        separator = "" if folder.endswith(("/", "\\")) else ("\\" if "\\" in folder else "/")
+        moves.append((logical, f"{folder}{separator}{safe_database}_{safe_logical}.{extension}"))
+    return moves
+
+
+def connection_string(spec: ConnectionSpec, database: str | None = None) -> str:
+    """An ODBC connection string; every value braced with '}' doubled."""
+    encrypt, trust = {
+        TlsMode.DISABLE: ("no", "no"),
+        TlsMode.PREFER: ("optional", "no"),
+        TlsMode.REQUIRE: ("yes", "yes"),
+        TlsMode.VERIFY_FULL: ("yes", "no"),
+    }[spec.tls_mode]
+    parts = {
+        "Server": f"tcp:{spec.host},{spec.port}",
+        "Database": database or spec.database or "master",
+        "UID": spec.username,
+        "PWD": spec.password.get_secret_value(),
+        "Encrypt": encrypt,
+        "TrustServerCertificate": trust,
+    }
+    return "".join(f"{key}={_brace(value)};" for key, value in parts.items())
+
+
+def _brace(value: str) -> str:
+    return "{" + value.replace("}", "}}") + "}"
+
+
+def _container_url(urls: Sequence[str]) -> str:
+    """The credential name BACKUP TO URL looks up: the URL up to the container."""
+    if not urls or not all(_BLOB_URL.match(url) for url in urls):
+        raise EngineError(
+            ConnectionErrorKind.INVALID_REQUEST,
+            "backup URLs must be https://<account>.blob.core.windows.net/<container>/<blob>",
+        )
+    containers = {url.split("/", 4)[3] for url in urls}
+    if len(containers) != 1:
+        raise EngineError(ConnectionErrorKind.INVALID_REQUEST, "all stripes in one container")
+    return "/".join(urls[0].split("/", 4)[:4])
+
+
+# --- errors ------------------------------------------------------------------------------
+
+_MESSAGE_KINDS: list[tuple[str, ConnectionErrorKind]] = [
+    ("login timeout expired", ConnectionErrorKind.TIMEOUT),
+    ("hyt00", ConnectionErrorKind.TIMEOUT),
+    ("cannot open database", ConnectionErrorKind.DATABASE_MISSING),
+    ("(4060)", ConnectionErrorKind.DATABASE_MISSING),
+    ("does not exist", ConnectionErrorKind.DATABASE_MISSING),
+    ("login failed", ConnectionErrorKind.AUTH_FAILED),
+    ("(18456)", ConnectionErrorKind.AUTH_FAILED),
+    ("ssl provider", ConnectionErrorKind.TLS),
+    ("certificate", ConnectionErrorKind.TLS),
+    ("encryption", ConnectionErrorKind.TLS),
+    ("tcp provider", ConnectionErrorKind.UNREACHABLE),
+    ("server was not found", ConnectionErrorKind.UNREACHABLE),
+    ("network-related", ConnectionErrorKind.UNREACHABLE),
+    ("08001", ConnectionErrorKind.UNREACHABLE),
+]
+
+
+def classify(message: str) -> ConnectionErrorKind:
+    """The kind of a failure from the driver's message (ODBC messages carry the server's
+    error number in parentheses, e.g. 'Login failed for user ... (18456)')."""
+    lowered = message.lower()
+    for fragment, kind in _MESSAGE_KINDS:
+        if fragment in lowered:
+            return kind
+    return ConnectionErrorKind.UNKNOWN
+
+
+def _no_tool(message: str) -> EngineError:
+    return EngineError(ConnectionErrorKind.NOT_SUPPORTED, f"SQL Server: {message}")
+
+
+# --- cursor helpers -------------------------------------------------------------------
+
+
+def _execute(cursor: Any, statement: str, params: Any = None) -> None:
+    """Runs a batch and drains every result set: BACKUP and RESTORE report progress as
+    messages, and closing the cursor before they are consumed can cancel the batch."""
+    if params:
+        cursor.execute(statement, params)
+    else:
+        cursor.execute(statement)
+    while cursor.nextset():
+        pass
+
+
+def _fetch(cursor: Any, statement: str, params: Any = None) -> list[Any]:
+    if params:
+        cursor.execute(statement, params)
+    else:
+        cursor.execute(statement)
+    return list(cursor.fetchall())
+
+
+def _version(cursor: Any) -> str:
+    rows = _fetch(cursor, "SELECT CAST(SERVERPROPERTY('ProductVersion') AS nvarchar(128))")
+    return str(rows[0][0])
+
+
+def _count(cursor: Any, schema: str, name: str) -> int:
+    table = f"{quote_name(schema)}.{quote_name(name)}"
+    rows = _fetch(cursor, f"SELECT COUNT_BIG(*) FROM {table}")  # noqa: S608 - quoted
+    return int(rows[0][0])
+
+
+def _database_exists(cursor: Any, name: str) -> bool:
+    return bool(_fetch(cursor, "SELECT 1 FROM sys.databases WHERE name = ?", (name,)))
+
+
+def _login_timeout(spec: ConnectionSpec) -> int:
+    return max(1, round(spec.connect_timeout_seconds))
+
+
+def _mssql_connect(connection: str, timeout: int) -> Any:  # pragma: no cover - needs a server
+    import mssql_python
+
+    return mssql_python.connect(connection, autocommit=True, timeout=timeout)

@@ -1,0 +1,330 @@
+"""The contracts of the durable jobs: names, instance ids, and every input and output model.
+
+Orchestrators, activities and entities are called by the names below, never by function
+object, so an orchestrator never imports an I/O module. Models cross the durable boundary
+as `model_dump(mode="json")` and are validated again on the other side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import Field
+
+from shared.models import BackupStatus, Identifier, Model, Policy, Tier, Trigger
+
+# --- orchestrators ------------------------------------------------------------------------
+POLICY_LOOP = "policy_loop"
+BACKUP_DATABASE = "backup_database"
+VERIFY_BACKUP = "verify_backup"
+RESTORE_BACKUP = "restore_backup"
+
+# The timer-triggered function that keeps every policy loop alive.
+WATCHDOG = "watchdog"
+DEFAULT_WATCHDOG_SCHEDULE = "0 */5 * * * *"
+
+# Raised on a policy loop (by the API) when its policy or its databases changed.
+POLICY_CHANGED_EVENT = "policy_changed"
+
+# --- entities (names as registered; the runtime lower-cases them) ---------------------------
+DATABASE_ENTITY = "database"
+SERVER_ENTITY = "server"
+
+# --- activities (verb_noun; none may share a name with an orchestrator) ---------------------
+LOAD_POLICY_PLAN = "load_policy_plan"
+PREPARE_BACKUP = "prepare_backup"
+CHECK_CONNECTION = "check_connection"
+DUMP_DATABASE = "dump_database"
+FINISH_BACKUP = "finish_backup"
+APPLY_RETENTION = "apply_retention"
+SEND_NOTIFICATION = "send_notification"
+RUN_VERIFY = "run_verify"
+RUN_RESTORE = "run_restore"
+
+ACTIVITY_NAMES = (
+    LOAD_POLICY_PLAN,
+    PREPARE_BACKUP,
+    CHECK_CONNECTION,
+    DUMP_DATABASE,
+    FINISH_BACKUP,
+    APPLY_RETENTION,
+    SEND_NOTIFICATION,
+    RUN_VERIFY,
+    RUN_RESTORE,
+)
+ORCHESTRATOR_NAMES = (POLICY_LOOP, BACKUP_DATABASE, VERIFY_BACKUP, RESTORE_BACKUP)
+ENTITY_NAMES = (DATABASE_ENTITY, SERVER_ENTITY)
+
+# Deterministic record ids: the same instance always means the same record.
+_RECORD_NAMESPACE = uuid.UUID("6f1d0c8e-2b5a-4f7e-9c3d-8a1b2c3d4e5f")
+
+
+# --- instance ids ---------------------------------------------------------------------------
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def policy_loop_instance_id(policy_id: str) -> str:
+    """The one eternal loop of a policy."""
+    return f"policy-{policy_id}"
+
+
+def backup_instance_id(database_id: str, slot_time: datetime) -> str:
+    """One scheduled backup per database and slot: starting it twice is a no-op."""
+    return f"backup-{database_id}-{_utc(slot_time):%Y%m%dT%H%MZ}"
+
+
+def manual_backup_instance_id(database_id: str, unique: str) -> str:
+    """An on-demand backup; `unique` is chosen by the caller (e.g. a uuid hex)."""
+    return f"manual-{database_id}-{unique}"
+
+
+def verify_instance_id(database_id: str, backup_id: str, unique: str) -> str:
+    return f"verify-{database_id}-{backup_id}-{unique}"
+
+
+def restore_instance_id(database_id: str, backup_id: str, unique: str) -> str:
+    return f"restore-{database_id}-{backup_id}-{unique}"
+
+
+def backup_record_id(instance_id: str) -> str:
+    """The record a backup orchestration writes: derived from its instance id, so a replay,
+    a retried activity or a restarted instance all address the same record."""
+    return str(uuid.uuid5(_RECORD_NAMESPACE, instance_id))
+
+
+def short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+# --- policy loop ----------------------------------------------------------------------------
+
+
+class PolicyLoopInput(Model):
+    """The state one generation of a policy loop hands to the next (continue_as_new)."""
+
+    policy_id: Identifier
+    # The latest slot handled; None on the very first start (nothing is caught up then).
+    last_slot: datetime | None = None
+
+
+class PolicyPlan(Model):
+    """What the loop needs to know about its policy, loaded by an activity."""
+
+    policy: Policy | None = None
+    # Enabled databases whose effective policy (own override, else the server's) is this one.
+    database_ids: list[Identifier] = Field(default_factory=list)
+
+
+class PolicyLoopOutput(Model):
+    """Returned only when the loop stops (policy gone or nothing left to back up)."""
+
+    policy_id: Identifier
+    stopped_because: str
+
+
+# --- backup ---------------------------------------------------------------------------------
+
+
+class BackupJob(Model):
+    """Input of `backup_database`: one database, one slot (or a manual run)."""
+
+    database_id: Identifier
+    trigger: Trigger = Trigger.SCHEDULE
+    slot_time: datetime | None = None
+    tiers: list[Tier] = Field(default_factory=list)
+
+
+class PrepareBackupInput(Model):
+    job: BackupJob
+    record_id: Identifier
+    now: datetime
+
+
+class PreparedBackup(Model):
+    """The record exists (queued) and the tuning the orchestration must use is fixed."""
+
+    record_id: Identifier
+    server_id: Identifier
+    # True when this record already finished (a re-run of a completed slot): nothing to do.
+    already_done: bool = False
+    status: BackupStatus = BackupStatus.QUEUED
+    server_limit: int = Field(ge=1)
+    lease_seconds: int = Field(ge=60)
+    dump_max_attempts: int = Field(ge=1)
+    dump_retry_seconds: int = Field(ge=1)
+
+
+class CheckConnectionInput(Model):
+    database_id: Identifier
+    record_id: Identifier
+
+
+class ConnectionCheck(Model):
+    ok: bool
+    server_version: str | None = None
+    error: str | None = None
+
+
+class DumpInput(Model):
+    database_id: Identifier
+    record_id: Identifier
+    # The orchestration's clock when the dump was scheduled: the record's started_at.
+    now: datetime
+
+
+class DumpResult(Model):
+    record_id: Identifier
+    blob_name: str
+    raw_bytes: int = Field(ge=0)
+    stored_bytes: int = Field(ge=0)
+    sha256: str
+
+
+class FinishBackupInput(Model):
+    database_id: Identifier
+    record_id: Identifier
+    succeeded: bool
+    dump: DumpResult | None = None
+    error: str | None = None
+    now: datetime
+
+
+class FinishedBackup(Model):
+    record_id: Identifier
+    status: BackupStatus
+    error: str | None = None
+
+
+class RetentionInput(Model):
+    database_id: Identifier
+    now: datetime
+    dry_run: bool = False
+
+
+class RetentionDecisionOut(Model):
+    record_id: str
+    action: str
+    rule: str
+
+
+class RetentionResult(Model):
+    database_id: Identifier
+    deleted: list[str] = Field(default_factory=list)
+    kept: int = 0
+    decisions: list[RetentionDecisionOut] = Field(default_factory=list)
+
+
+class Notification(Model):
+    """The JSON body posted to NOTIFY_WEBHOOK_URL."""
+
+    event: str = Field(pattern=r"^(backup_failed|backup_recovered)$")
+    database_id: Identifier
+    record_id: Identifier
+    consecutive_failures: int = Field(ge=0)
+    error: str | None = None
+    at: datetime
+
+
+class BackupOutput(Model):
+    """Output of `backup_database`."""
+
+    database_id: Identifier
+    record_id: Identifier
+    status: BackupStatus
+    trigger: Trigger
+    slot_time: datetime | None = None
+    tiers: list[Tier] = Field(default_factory=list)
+    blob_name: str | None = None
+    stored_bytes: int | None = None
+    error: str | None = None
+    retention_deleted: list[str] = Field(default_factory=list)
+
+
+# --- verify and restore ---------------------------------------------------------------------
+
+
+class VerifyJob(Model):
+    database_id: Identifier
+    backup_id: Identifier
+
+
+class VerifyOutput(Model):
+    database_id: Identifier
+    backup_id: Identifier
+    ok: bool
+    sha256_ok: bool | None = None
+    marker_ok: bool | None = None
+    raw_bytes: int | None = None
+    error: str | None = None
+
+
+class RestoreJob(Model):
+    database_id: Identifier
+    backup_id: Identifier
+    target_database: str = Field(min_length=1, max_length=128)
+    target_server_id: Identifier | None = None
+    allow_non_empty: bool = False
+
+
+class RestoreOutput(Model):
+    database_id: Identifier
+    backup_id: Identifier
+    target_server_id: Identifier
+    target_database: str
+    ok: bool
+    differences: list[str] = Field(default_factory=list)
+    error: str | None = None
+
+
+# --- entities -------------------------------------------------------------------------------
+
+
+class LeaseRequest(Model):
+    """Ask an entity for the lock (database) or a slot (server), or renew one already held."""
+
+    owner: str = Field(min_length=1, max_length=256)
+    now: datetime
+    lease_seconds: int = Field(ge=1)
+    record_id: str | None = None
+    # Server entity only: how many holders at most.
+    limit: int = Field(default=1, ge=1)
+
+
+class LeaseRelease(Model):
+    owner: str = Field(min_length=1, max_length=256)
+
+
+class LeaseGrant(Model):
+    granted: bool
+    holder: str | None = None
+    expires_at: datetime | None = None
+
+
+class OutcomeReport(Model):
+    """A finished backup, reported to the database entity."""
+
+    record_id: str
+    succeeded: bool
+    tiers: list[Tier] = Field(default_factory=list)
+    at: datetime
+    error: str | None = None
+
+
+class OutcomeAck(Model):
+    consecutive_failures: int
+    # The first success after one or more failures.
+    recovered: bool = False
+    previous_failures: int = 0
+
+
+def dump_json(model: Model) -> dict[str, Any]:
+    """How models cross the durable boundary."""
+    return model.model_dump(mode="json")

@@ -1,0 +1,127 @@
+"""Leases and slots, the pure logic behind the `database` and `server` entities.
+
+Python entities have no critical sections, so mutual exclusion is a lease: the entity
+grants the lock to one owner (an orchestration instance id) until an expiry. A holder that
+crashed stops renewing, its lease runs out and the next caller gets the lock; nothing can
+hold a database or a server slot forever. Every operation takes the caller's `now` (the
+orchestration's replay-safe clock) instead of reading a clock, so it is a plain function.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import Field
+
+from shared.jobs import LeaseGrant, LeaseRequest, OutcomeAck, OutcomeReport
+from shared.models import Model, Tier
+
+# While another owner holds the lock, callers poll with these delays (doubling, capped).
+FIRST_POLL = timedelta(seconds=2)
+MAX_POLL = timedelta(seconds=30)
+# Errors kept on the entity are for people: cut them short.
+MAX_ERROR_CHARS = 500
+
+
+class DatabaseState(Model):
+    """State of one `database` entity."""
+
+    owner: str | None = None
+    expires_at: datetime | None = None
+    running_record_id: str | None = None
+    last_success: dict[Tier, datetime] = Field(default_factory=dict)
+    last_success_record_id: str | None = None
+    last_success_at: datetime | None = None
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    last_failure_at: datetime | None = None
+
+
+class ServerState(Model):
+    """State of one `server` entity: the slot holders and when their leases run out."""
+
+    slots: dict[str, datetime] = Field(default_factory=dict)
+
+
+def _expiry(request: LeaseRequest) -> datetime:
+    return request.now + timedelta(seconds=request.lease_seconds)
+
+
+def _lock_is_free(state: DatabaseState, request: LeaseRequest) -> bool:
+    if state.owner is None or state.owner == request.owner:
+        return True
+    return state.expires_at is None or state.expires_at <= request.now
+
+
+def acquire_lock(state: DatabaseState, request: LeaseRequest) -> tuple[DatabaseState, LeaseGrant]:
+    """Grants (or renews) the database lock, unless another owner's lease is still running."""
+    if not _lock_is_free(state, request):
+        return state, LeaseGrant(granted=False, holder=state.owner, expires_at=state.expires_at)
+    expires = _expiry(request)
+    update = {"owner": request.owner, "expires_at": expires}
+    if request.record_id is not None:
+        update["running_record_id"] = request.record_id
+    held = state.model_copy(update=update)
+    return held, LeaseGrant(granted=True, holder=request.owner, expires_at=expires)
+
+
+def release_lock(state: DatabaseState, owner: str) -> DatabaseState:
+    """Releases the lock if `owner` holds it; a stale or repeated release changes nothing."""
+    if state.owner != owner:
+        return state
+    return state.model_copy(update={"owner": None, "expires_at": None, "running_record_id": None})
+
+
+def record_outcome(state: DatabaseState, report: OutcomeReport) -> tuple[DatabaseState, OutcomeAck]:
+    """Counts consecutive failures; a success resets them and says whether it is a recovery."""
+    if not report.succeeded:
+        failures = state.consecutive_failures + 1
+        error = (report.error or "unknown error")[:MAX_ERROR_CHARS]
+        update = {"consecutive_failures": failures, "last_error": error}
+        update["last_failure_at"] = report.at
+        return state.model_copy(update=update), OutcomeAck(consecutive_failures=failures)
+    last_success = dict(state.last_success)
+    for tier in report.tiers:
+        last_success[tier] = report.at
+    update = {
+        "consecutive_failures": 0,
+        "last_success": last_success,
+        "last_success_record_id": report.record_id,
+        "last_success_at": report.at,
+    }
+    previous = state.consecutive_failures
+    ack = OutcomeAck(consecutive_failures=0, recovered=previous > 0, previous_failures=previous)
+    return state.model_copy(update=update), ack
+
+
+def _live_slots(state: ServerState, now: datetime) -> dict[str, datetime]:
+    return {owner: expires for owner, expires in state.slots.items() if expires > now}
+
+
+def acquire_slot(state: ServerState, request: LeaseRequest) -> tuple[ServerState, LeaseGrant]:
+    """Grants (or renews) one of the server's `request.limit` slots; expired leases free theirs."""
+    live = _live_slots(state, request.now)
+    if request.owner not in live and len(live) >= request.limit:
+        holder, expires = min(live.items(), key=lambda item: item[1])
+        return ServerState(slots=live), LeaseGrant(granted=False, holder=holder, expires_at=expires)
+    expires = _expiry(request)
+    live[request.owner] = expires
+    return ServerState(slots=live), LeaseGrant(
+        granted=True, holder=request.owner, expires_at=expires
+    )
+
+
+def release_slot(state: ServerState, owner: str) -> ServerState:
+    """Frees `owner`'s slot; releasing a slot not held changes nothing."""
+    if owner not in state.slots:
+        return state
+    return ServerState(slots={key: value for key, value in state.slots.items() if key != owner})
+
+
+def next_poll(now: datetime, grant: LeaseGrant, attempt: int) -> datetime:
+    """When a refused caller asks again: backing off, but never after the holder's lease ends."""
+    delay = min(FIRST_POLL * (2 ** min(attempt, 16)), MAX_POLL)
+    wake = now + delay
+    if grant.expires_at is not None and now < grant.expires_at < wake:
+        return grant.expires_at
+    return wake

@@ -1,0 +1,1 @@
+"""Dump → zstd → SHA-256 → staged blocks → commit; verify; restore."""

@@ -1,0 +1,78 @@
+"""The hot loop: tool stdout → zstd (multi-threaded, in C) → SHA-256 → blocks to upload.
+
+Python only touches each 1 MiB read and each finished block; compression and hashing
+run in C and release the GIL, so the upload threads and zstd's workers run alongside.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import BinaryIO
+
+import zstandard
+
+from shared.pipeline.blocks import BlockUploader, block_size_for
+
+PROGRESS_EVERY = 8 * 1024 * 1024
+
+
+class BlockSink:
+    """Cuts compressed output into blocks, hashes them in order and hands them to the uploader."""
+
+    def __init__(self, uploader: BlockUploader, initial_block_size: int) -> None:
+        self._uploader = uploader
+        self._initial = initial_block_size
+        self._parts: list[memoryview] = []
+        self._pending = 0
+        self.hasher = hashlib.sha256()
+        self.stored_bytes = 0
+
+    def write(self, data: bytes) -> None:
+        """Appends compressed output; a large write is cut across several blocks."""
+        view = memoryview(data)
+        while view:
+            target = block_size_for(len(self._uploader.block_ids), self._initial)
+            piece, view = view[: target - self._pending], view[target - self._pending :]
+            self._parts.append(piece)
+            self._pending += len(piece)
+            if self._pending >= target:
+                self._cut()
+
+    def _cut(self) -> None:
+        block = b"".join(self._parts)
+        self._parts, self._pending = [], 0
+        self.hasher.update(block)
+        self.stored_bytes += len(block)
+        self._uploader.submit(block)
+
+    def close(self) -> None:
+        if self._pending:
+            self._cut()
+
+
+def compress_stream(
+    source: BinaryIO,
+    sink: BlockSink,
+    *,
+    level: int,
+    threads: int,
+    chunk_size: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Compresses `source` to its end into `sink`; returns the raw byte count."""
+    compressor = zstandard.ZstdCompressor(level=level, threads=threads, write_checksum=True)
+    stream = compressor.compressobj()
+    raw = 0
+    next_report = PROGRESS_EVERY
+    while chunk := source.read(chunk_size):
+        raw += len(chunk)
+        sink.write(stream.compress(chunk))
+        if progress is not None and raw >= next_report:
+            progress(raw, sink.stored_bytes)
+            next_report = raw + PROGRESS_EVERY
+    sink.write(stream.flush())
+    sink.close()
+    if progress is not None:
+        progress(raw, sink.stored_bytes)
+    return raw

@@ -1,0 +1,204 @@
+"""`run_backup`: one database dumped, compressed, hashed and committed as one blob, or nothing.
+
+The blob is committed only after the dump tool exited 0, its stderr was read to the end
+and every block was staged; the commit uses if-none-match so nothing is ever overwritten.
+On any failure the tool is killed and no block list is committed: staged blocks stay
+invisible and Blob Storage discards them after seven days.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import zstandard
+
+from shared.engines.base import ConnectionSpec, DatabaseEngine, EngineError, ToolCommand
+from shared.models import DumpManifest
+from shared.pipeline.blocks import BlockUploader, UploadAborted
+from shared.pipeline.compress import BlockSink, compress_stream
+from shared.pipeline.process import ToolProcess, Watchdog
+from shared.pipeline.results import BackupFailed, BackupOutcome, PipelineOptions
+from shared.pipeline.sanitize import sanitize, tail_text
+from shared.storage.blobs import BlobAlreadyExists, BlobStore, BlobStoreError
+
+_SECRET_ENV_WORDS = ("PASS", "PWD", "SECRET", "TOKEN", "KEY")
+
+
+@dataclass(frozen=True)
+class _Streamed:
+    raw_bytes: int
+    stored_bytes: int
+    sha256: str
+    block_ids: list[str]
+
+
+def run_backup(
+    engine: DatabaseEngine,
+    spec: ConnectionSpec,
+    store: BlobStore,
+    *,
+    record_id: str,
+    server_id: str,
+    database_id: str,
+    blob_name: str,
+    options: PipelineOptions,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> BackupOutcome:
+    """Dumps `spec.database` into the blob `blob_name`; raises BackupFailed on any failure."""
+    started = time.monotonic()
+    secrets = [spec.password.get_secret_value()]
+    manifest = _manifest(engine, spec, secrets)
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="dilux-dump-") as workdir,
+            engine.dump_command(spec, Path(workdir)) as command,
+        ):
+            secrets += _secret_env_values(command)
+            streamed = _stream(command, store, blob_name, options, progress, cancel, secrets)
+    except EngineError as exc:
+        raise _engine_failure(exc, "cannot build the dump command", secrets) from None
+    compression = f"zstd-{options.compression_level}"
+    tool_version = command.tool_version or manifest.tool_version
+    labels = {
+        "server": server_id,
+        "database": database_id,
+        "record_id": record_id,
+        "sha256": streamed.sha256,
+        "raw_bytes": str(streamed.raw_bytes),
+        "compression": compression,
+        "engine": str(engine.engine),
+        "tool_version": tool_version or "",
+        "server_version": manifest.server_version,
+    }
+    _commit(store, blob_name, streamed.block_ids, labels, spec.database)
+    return BackupOutcome(
+        blob_name=blob_name,
+        raw_bytes=streamed.raw_bytes,
+        stored_bytes=streamed.stored_bytes,
+        sha256=streamed.sha256,
+        compression=compression,
+        tool_version=tool_version,
+        server_version=manifest.server_version,
+        manifest=manifest,
+        duration_seconds=time.monotonic() - started,
+        block_count=len(streamed.block_ids),
+    )
+
+
+def _manifest(engine: DatabaseEngine, spec: ConnectionSpec, secrets: list[str]) -> DumpManifest:
+    try:
+        return engine.manifest(spec)
+    except EngineError as exc:
+        raise _engine_failure(exc, f"cannot read database {spec.database!r}", secrets) from None
+
+
+def _engine_failure(exc: EngineError, what: str, secrets: list[str]) -> BackupFailed:
+    return BackupFailed(f"{what}: {sanitize(exc.message, secrets)}", reason=str(exc.kind))
+
+
+def _secret_env_values(command: ToolCommand) -> list[str]:
+    return [v for k, v in command.env.items() if any(w in k.upper() for w in _SECRET_ENV_WORDS)]
+
+
+def _stream(
+    command: ToolCommand,
+    store: BlobStore,
+    blob_name: str,
+    options: PipelineOptions,
+    progress: Callable[[int, int], None] | None,
+    cancel: threading.Event | None,
+    secrets: list[str],
+) -> _Streamed:
+    tool_name = Path(command.argv[0]).name
+    budget = options.upload_concurrency * options.block_size
+    uploader = BlockUploader(
+        store, blob_name, concurrency=options.upload_concurrency, budget=budget
+    )
+    try:
+        tool = ToolProcess(command)
+    except OSError as exc:
+        uploader.close()
+        raise BackupFailed(f"cannot start {tool_name}: {exc.strerror}", reason="tool") from None
+    try:
+        return _pump(tool, tool_name, uploader, options, progress, cancel, secrets)
+    finally:
+        tool.close()
+        uploader.close()
+
+
+def _pump(
+    tool: ToolProcess,
+    tool_name: str,
+    uploader: BlockUploader,
+    options: PipelineOptions,
+    progress: Callable[[int, int], None] | None,
+    cancel: threading.Event | None,
+    secrets: list[str],
+) -> _Streamed:
+    def stop(reason: str) -> None:
+        tool.kill(reason)
+        uploader.abort(reason)
+
+    sink = BlockSink(uploader, options.block_size)
+    assert tool.process.stdout is not None
+    with Watchdog(stop, options.timeout_seconds, cancel) as watchdog:
+        try:
+            raw = compress_stream(
+                tool.process.stdout,
+                sink,
+                level=options.compression_level,
+                threads=options.compression_threads,
+                chunk_size=options.read_chunk_size,
+                progress=progress,
+            )
+            code = tool.finish()
+            uploader.wait()
+        except (BlobStoreError, UploadAborted, zstandard.ZstdError, OSError) as exc:
+            tool.kill("the pipeline failed")
+            tool.finish()
+            raise _failure(tool, tool_name, exc, watchdog.fired, secrets) from None
+    if watchdog.fired or code != 0:
+        raise _failure(tool, tool_name, None, watchdog.fired, secrets, code)
+    return _Streamed(raw, sink.stored_bytes, sink.hasher.hexdigest(), list(uploader.block_ids))
+
+
+def _failure(
+    tool: ToolProcess,
+    tool_name: str,
+    exc: BaseException | None,
+    stopped: str | None,
+    secrets: list[str],
+    code: int | None = None,
+) -> BackupFailed:
+    if stopped:
+        reason, what = ("cancelled" if "cancel" in stopped else "timeout"), f"stopped: {stopped}"
+    elif isinstance(exc, BlobStoreError):
+        reason, what = "storage", str(exc)
+    elif exc is not None:
+        reason, what = "pipeline", f"{type(exc).__name__}: {exc}"
+    elif code is not None and code < 0:
+        reason, what = "killed", f"{tool_name} was killed by signal {-code}"
+    else:
+        reason, what = "dump", f"{tool_name} exited with code {code}"
+    stderr = tail_text(tool.stderr_tail(), secrets)
+    message = sanitize(what, secrets) + (f"; stderr: {stderr}" if stderr else "")
+    return BackupFailed(f"backup failed, nothing was committed: {message}", reason=reason)
+
+
+def _commit(
+    store: BlobStore, blob_name: str, block_ids: list[str], labels: dict[str, str], name: str
+) -> None:
+    metadata = {**labels, "database_name": name}
+    try:
+        store.commit_blocks(blob_name, block_ids, metadata=metadata, tags=labels)
+    except BlobAlreadyExists as exc:
+        raise BackupFailed(str(exc), reason="exists") from None
+    except BlobStoreError as exc:
+        message = f"backup failed, nothing was committed: {exc}"
+        raise BackupFailed(message, reason="storage") from None

@@ -1,0 +1,186 @@
+"""`restore_backup`: blob → SHA-256 check → zstd → the restore tool's stdin, into a target
+database that is new (by default) or explicitly allowed to be non-empty; then the target's
+tables and row counts are compared with the dump-time manifest.
+
+The checksum is known only once the whole blob was read, so a mismatch is found after the
+data was fed. The tool is then killed before its input ends cleanly (psql restores in one
+transaction and rolls back; the MySQL client may have applied part): the restore fails
+and says to drop the target.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import zstandard
+
+from shared.engines.base import (
+    ConnectionErrorKind,
+    ConnectionSpec,
+    DatabaseEngine,
+    EngineError,
+    ToolCommand,
+)
+from shared.models import DumpManifest, Engine
+from shared.pipeline.compat import PostgresPreambleFix
+from shared.pipeline.manifests import compare_manifests
+from shared.pipeline.process import ToolProcess, Watchdog
+from shared.pipeline.results import RestoreFailed, RestoreOutcome
+from shared.pipeline.sanitize import sanitize, tail_text
+from shared.pipeline.streams import HashingReader, TailWriter
+from shared.storage.blobs import BlobNotFound, BlobStore, BlobStoreError
+
+IO_SIZE = 1024 * 1024
+_EARLY_EXIT = "the restore tool stopped reading its input before the end"
+
+
+@dataclass(frozen=True)
+class _Job:
+    store: BlobStore
+    blob_name: str
+    expected_sha256: str
+    engine: Engine
+    secrets: list[str]
+    timeout_seconds: float
+    cancel: threading.Event | None
+
+
+def restore_backup(
+    engine: DatabaseEngine,
+    target_spec: ConnectionSpec,
+    store: BlobStore,
+    blob_name: str,
+    expected_sha256: str,
+    *,
+    manifest: DumpManifest | None,
+    allow_non_empty: bool = False,
+    create: bool = True,
+    timeout_seconds: float = 7200,
+    cancel: threading.Event | None = None,
+) -> RestoreOutcome:
+    """Restores `blob_name` into `target_spec.database`; raises RestoreFailed on any failure."""
+    started = time.monotonic()
+    secrets = [target_spec.password.get_secret_value()]
+    job = _Job(store, blob_name, expected_sha256, engine.engine, secrets, timeout_seconds, cancel)
+    try:
+        _prepare_target(engine, target_spec, allow_non_empty=allow_non_empty, create=create)
+        with (
+            tempfile.TemporaryDirectory(prefix="dilux-restore-") as workdir,
+            engine.restore_command(target_spec, Path(workdir)) as command,
+        ):
+            reader, writer = _feed(command, job)
+        actual = engine.manifest(target_spec) if manifest is not None else None
+    except EngineError as exc:
+        message = f"restore failed: {sanitize(exc.message, secrets)}"
+        raise RestoreFailed(message, reason=str(exc.kind)) from None
+    return RestoreOutcome(
+        blob_name=blob_name,
+        target_database=target_spec.database,
+        raw_bytes=writer.raw_bytes,
+        stored_bytes=reader.stored_bytes,
+        sha256=reader.hexdigest(),
+        duration_seconds=time.monotonic() - started,
+        tables_compared=len(manifest.tables) if manifest else 0,
+        differences=compare_manifests(manifest, actual) if manifest and actual else [],
+    )
+
+
+def _prepare_target(
+    engine: DatabaseEngine, spec: ConnectionSpec, *, allow_non_empty: bool, create: bool
+) -> None:
+    """Creates the target when missing; refuses a non-empty one unless explicitly allowed."""
+    try:
+        empty = engine.is_empty(spec)
+    except EngineError as exc:
+        if exc.kind != ConnectionErrorKind.DATABASE_MISSING or not create:
+            raise
+        engine.create_database(spec)
+        return
+    if not empty and not allow_non_empty:
+        raise RestoreFailed(
+            f"target database {spec.database!r} is not empty; refusing to restore over it "
+            "(restore into a new database, or allow a non-empty target explicitly)",
+            reason="target_not_empty",
+        )
+
+
+def _feed(command: ToolCommand, job: _Job) -> tuple[HashingReader, TailWriter]:
+    tool_name = Path(command.argv[0]).name
+    try:
+        tool = ToolProcess(command, feed_stdin=True)
+    except OSError as exc:
+        raise RestoreFailed(f"cannot start {tool_name}: {exc.strerror}", reason="tool") from None
+    assert tool.process.stdin is not None
+    stdin = io.BufferedWriter(tool.process.stdin, IO_SIZE)  # type: ignore[arg-type]
+    reader = HashingReader(job.store.read_chunks(job.blob_name))
+    writer = TailWriter(keep=0, forward=_compatible(job.engine, stdin))
+    try:
+        with Watchdog(tool.kill, job.timeout_seconds, job.cancel) as watchdog:
+            problem = _pump(reader, writer, job)
+            if problem is not None and problem != _EARLY_EXIT:
+                # Killed before stdin closes: the tool never sees a clean end of its input.
+                tool.kill(problem)
+                tool.finish()
+                raise RestoreFailed(problem, reason="corrupt")
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                stdin.close()
+            code = tool.finish()
+    finally:
+        tool.close()
+    if watchdog.fired or code != 0 or problem == _EARLY_EXIT:
+        raise _tool_failure(tool, tool_name, watchdog.fired, code, job.secrets)
+    return reader, writer
+
+
+def _compatible(engine: Engine, stdin: io.BufferedWriter) -> BinaryIO:
+    if engine is Engine.POSTGRESQL:
+        return PostgresPreambleFix(stdin)  # type: ignore[return-value]
+    return stdin
+
+
+def _pump(reader: HashingReader, writer: TailWriter, job: _Job) -> str | None:
+    """Feeds the whole blob; returns why the restore must fail, or None."""
+    try:
+        zstandard.ZstdDecompressor().copy_stream(
+            reader, writer, read_size=IO_SIZE, write_size=IO_SIZE
+        )
+        writer.flush()
+    except BlobNotFound:
+        return f"blob {job.blob_name!r} does not exist"
+    except BlobStoreError as exc:
+        return f"could not read the blob: {exc}"
+    except zstandard.ZstdError as exc:
+        return (
+            f"the blob is corrupted ({exc}); part of it was already fed to the restore, "
+            "which was stopped: drop the target database"
+        )
+    except (BrokenPipeError, ConnectionResetError):
+        return _EARLY_EXIT  # the tool's exit code and stderr say why
+    sha256 = reader.hexdigest()
+    if sha256 != job.expected_sha256.lower():
+        return (
+            f"checksum mismatch: the blob hashes to {sha256}, the record says "
+            f"{job.expected_sha256}; its data was already fed to the restore, which was "
+            "stopped before finishing: drop the target database"
+        )
+    return None
+
+
+def _tool_failure(
+    tool: ToolProcess, tool_name: str, stopped: str | None, code: int, secrets: list[str]
+) -> RestoreFailed:
+    if stopped:
+        what = f"stopped: {stopped}"
+    elif code != 0:
+        what = f"{tool_name} exited with code {code}"
+    else:
+        what = _EARLY_EXIT
+    stderr = tail_text(tool.stderr_tail(), secrets)
+    return RestoreFailed(f"restore failed: {what}; stderr: {stderr}", reason="restore_tool")

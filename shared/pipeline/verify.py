@@ -1,0 +1,65 @@
+"""`verify_backup`: the stored blob hashes to its recorded SHA-256, decompresses to the end,
+and ends with the dump tool's own completion marker (so the dump was not cut short)."""
+
+from __future__ import annotations
+
+import time
+
+import zstandard
+
+from shared.pipeline.results import VerifyOutcome
+from shared.pipeline.streams import HashingReader, TailWriter
+from shared.storage.blobs import BlobNotFound, BlobStore, BlobStoreError
+
+IO_SIZE = 1024 * 1024
+# The markers sit in the dump's last lines; newer pg_dump adds an \unrestrict line after.
+TAIL_BYTES = 4096
+
+
+def verify_backup(
+    store: BlobStore, blob_name: str, expected_sha256: str, completion_marker: bytes | None
+) -> VerifyOutcome:
+    """Streams the blob once with bounded memory; never raises for a bad backup."""
+    started = time.monotonic()
+    reader = HashingReader(store.read_chunks(blob_name))
+    tail = TailWriter(TAIL_BYTES)
+    reason = _decompress(reader, tail, blob_name)
+    sha256 = reader.hexdigest()
+    if reason is None:
+        reason = _check(sha256, expected_sha256, tail.tail, completion_marker)
+    return VerifyOutcome(
+        blob_name=blob_name,
+        ok=reason is None,
+        stored_bytes=reader.stored_bytes,
+        raw_bytes=tail.raw_bytes,
+        sha256=sha256,
+        reason=reason,
+        duration_seconds=time.monotonic() - started,
+    )
+
+
+def _decompress(reader: HashingReader, tail: TailWriter, blob_name: str) -> str | None:
+    try:
+        zstandard.ZstdDecompressor().copy_stream(
+            reader, tail, read_size=IO_SIZE, write_size=IO_SIZE
+        )
+    except BlobNotFound:
+        return f"blob {blob_name!r} does not exist"
+    except BlobStoreError as exc:
+        return f"could not read the blob: {exc}"
+    except zstandard.ZstdError as exc:
+        return f"the blob is corrupted: it does not decompress ({exc})"
+    return None
+
+
+def _check(
+    sha256: str, expected_sha256: str, tail: bytes, completion_marker: bytes | None
+) -> str | None:
+    if sha256 != expected_sha256.lower():
+        return f"checksum mismatch: the blob hashes to {sha256}, the record says {expected_sha256}"
+    if completion_marker is not None and completion_marker not in tail:
+        return (
+            f"the dump is incomplete: its completion marker {completion_marker!r} "
+            f"is not in its last {TAIL_BYTES} bytes"
+        )
+    return None

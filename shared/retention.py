@@ -1,0 +1,241 @@
+"""Which backups to keep and which to delete, and why: pure, deterministic, explainable.
+
+`plan_retention` gives every record exactly one decision and the rule that made it:
+
+- queued or running records are kept ("kept: queued", "kept: running");
+- succeeded backups are kept by any of: being the database's newest successful backup,
+  being among the newest `keep_count` succeeded backups tagged with an enabled tier
+  ("kept: daily 3 of 7"; several reasons are joined with ", "), or, for manual and
+  untiered backups, being younger than `manual_keep_days` ("kept: manual, 12 days old,
+  kept 30"). Otherwise deleted with every reason ("deleted: beyond weekly 4",
+  "deleted: tier monthly no longer in policy", "deleted: manual older than 30 days");
+- failed records are deleted once older than `failed_keep_days`;
+- at most `max_deletes` deletions per run, oldest first; the rest wait
+  ("kept: deletion cap reached, next run").
+
+Applying a decision (the activity's job) is idempotent, so a half-done deletion is
+finished by the next run:
+
+- DELETE: (1) set the record's status to expired, keeping `blob_name`; (2) delete the
+  blob if `blob_name` is set (not found counts as deleted); (3) clear `blob_name`.
+- FINISH: an expired record that still names a blob was interrupted after step 1; do
+  steps 2 and 3. FINISH does not count against `max_deletes`: the decision was taken.
+- An expired record without a blob is history only and is left alone ("kept: expired,
+  blob already deleted").
+
+Records are grouped by database: keep counts and the newest-success rail apply per
+database. Decisions come newest first (slot time, else started/created/finished time,
+then id, both descending).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.models import BackupRecord, BackupStatus, Policy, Tier, Trigger
+
+__all__ = [
+    "RetentionAction",
+    "RetentionDecision",
+    "RetentionPlan",
+    "newest_first",
+    "plan_retention",
+    "record_time",
+]
+
+_EPOCH = datetime.min.replace(tzinfo=UTC)
+CAP_RULE = "kept: deletion cap reached, next run"
+
+
+class RetentionAction(StrEnum):
+    KEEP = "keep"
+    DELETE = "delete"
+    FINISH = "finish"
+
+
+class RetentionDecision(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    record_id: str
+    action: RetentionAction
+    rule: str = Field(min_length=1)
+
+
+class RetentionPlan(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    policy_id: str
+    evaluated_at: datetime
+    decisions: list[RetentionDecision]
+    deferred: int = Field(default=0, description="deletions postponed by the per-run cap")
+
+    def with_action(self, action: RetentionAction) -> list[RetentionDecision]:
+        return [decision for decision in self.decisions if decision.action == action]
+
+    def to_delete(self) -> list[str]:
+        return [d.record_id for d in self.with_action(RetentionAction.DELETE)]
+
+    def to_finish(self) -> list[str]:
+        return [d.record_id for d in self.with_action(RetentionAction.FINISH)]
+
+
+# --- public API ------------------------------------------------------------------------------
+
+
+def plan_retention(
+    records: list[BackupRecord],
+    policy: Policy,
+    now: datetime,
+    *,
+    manual_keep_days: int = 30,
+    failed_keep_days: int = 7,
+    max_deletes: int = 50,
+) -> RetentionPlan:
+    """Decide keep/delete/finish for every record, with the rule that decided it."""
+    if min(manual_keep_days, failed_keep_days, max_deletes) < 0:
+        raise ValueError("keep days and max_deletes must not be negative")
+    if now.tzinfo is None:
+        raise ValueError("now must be time-zone aware")
+    if len({record.id for record in records}) != len(records):
+        raise ValueError("record ids must be unique")
+    ages = _Ages(now.astimezone(UTC), manual_keep_days, failed_keep_days)
+    ordered = newest_first(records)
+    by_database: dict[str, list[BackupRecord]] = defaultdict(list)
+    for record in ordered:
+        by_database[record.database_id].append(record)
+    decided: dict[str, RetentionDecision] = {}
+    for group in by_database.values():
+        decided.update(_decide_database(group, policy, ages))
+    decisions = [decided[record.id] for record in ordered]
+    capped, deferred = _apply_cap(decisions, max_deletes)
+    return RetentionPlan(
+        policy_id=policy.id, evaluated_at=ages.now, decisions=capped, deferred=deferred
+    )
+
+
+def record_time(record: BackupRecord) -> datetime:
+    """The instant a record stands for: its slot, else when it started or was made."""
+    for value in (record.slot_time, record.started_at, record.created_at, record.finished_at):
+        if value is not None:
+            return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return _EPOCH
+
+
+def newest_first(records: Iterable[BackupRecord]) -> list[BackupRecord]:
+    return sorted(records, key=lambda record: (record_time(record), record.id), reverse=True)
+
+
+# --- one database --------------------------------------------------------------------------
+
+
+class _Ages:
+    def __init__(self, now: datetime, manual_days: int, failed_days: int) -> None:
+        self.now = now
+        self.manual_days = manual_days
+        self.failed_days = failed_days
+
+    def age(self, record: BackupRecord) -> timedelta:
+        return self.now - record_time(record)
+
+
+def _decide_database(
+    records: list[BackupRecord], policy: Policy, ages: _Ages
+) -> dict[str, RetentionDecision]:
+    """Decisions for one database's records, given newest first."""
+    succeeded = [r for r in records if r.status == BackupStatus.SUCCEEDED]
+    tier_reasons = _tier_positions(succeeded, policy)
+    newest_id = succeeded[0].id if succeeded else None
+    decisions = {}
+    for record in records:
+        if record.status == BackupStatus.SUCCEEDED:
+            protections = list(tier_reasons.get(record.id, []))
+            if record.id == newest_id:
+                protections.insert(0, "newest successful backup")
+            decision = _decide_backup(record, policy, protections, ages)
+        else:
+            decision = _decide_other(record, ages)
+        decisions[record.id] = decision
+    return decisions
+
+
+def _tier_positions(succeeded: list[BackupRecord], policy: Policy) -> dict[str, list[str]]:
+    """For each kept backup, the tiers keeping it and its position: "daily 3 of 7"."""
+    reasons: dict[str, list[str]] = defaultdict(list)
+    for tier, rule in policy.rules().items():
+        tagged = [record for record in succeeded if tier in record.tiers]
+        for position, record in enumerate(tagged[: rule.keep_count], start=1):
+            reasons[record.id].append(f"{tier.value} {position} of {rule.keep_count}")
+    return reasons
+
+
+def _decide_backup(
+    record: BackupRecord, policy: Policy, protections: list[str], ages: _Ages
+) -> RetentionDecision:
+    removals = [_why_tier_lets_go(tier, policy) for tier in _ordered(record.tiers)]
+    if record.trigger == Trigger.MANUAL or not record.tiers:
+        kind = "manual" if record.trigger == Trigger.MANUAL else "untiered"
+        age = ages.age(record)
+        if age <= timedelta(days=ages.manual_days):
+            protections.append(f"{kind}, {age.days} days old, kept {ages.manual_days}")
+        else:
+            removals.append(f"{kind} older than {ages.manual_days} days")
+    if protections:
+        return _decision(record, RetentionAction.KEEP, "kept: " + ", ".join(protections))
+    return _decision(record, RetentionAction.DELETE, "deleted: " + ", ".join(removals))
+
+
+def _why_tier_lets_go(tier: Tier, policy: Policy) -> str:
+    rule = getattr(policy, tier.value)
+    if rule is None:
+        return f"tier {tier.value} no longer in policy"
+    if not rule.enabled:
+        return f"tier {tier.value} disabled in policy"
+    return f"beyond {tier.value} {rule.keep_count}"
+
+
+def _decide_other(record: BackupRecord, ages: _Ages) -> RetentionDecision:
+    """Records that are not a successful backup: in flight, failed or already expired."""
+    if record.status in (BackupStatus.QUEUED, BackupStatus.RUNNING):
+        return _decision(record, RetentionAction.KEEP, f"kept: {record.status.value}")
+    if record.status == BackupStatus.EXPIRED:
+        if record.blob_name:
+            return _decision(record, RetentionAction.FINISH, "finish: expired, blob to delete")
+        return _decision(record, RetentionAction.KEEP, "kept: expired, blob already deleted")
+    age = ages.age(record)
+    if age > timedelta(days=ages.failed_days):
+        rule = f"deleted: failed record older than {ages.failed_days} days"
+        return _decision(record, RetentionAction.DELETE, rule)
+    rule = f"kept: failed, {age.days} days old, kept {ages.failed_days}"
+    return _decision(record, RetentionAction.KEEP, rule)
+
+
+def _apply_cap(
+    decisions: list[RetentionDecision], max_deletes: int
+) -> tuple[list[RetentionDecision], int]:
+    """Keep the newest surplus deletions for a later run; the oldest go first."""
+    deletes = [d for d in decisions if d.action == RetentionAction.DELETE]
+    surplus = deletes[: max(0, len(deletes) - max_deletes)]  # newest first: these wait
+    if not surplus:
+        return decisions, 0
+    waiting = {d.record_id for d in surplus}
+    capped = [
+        RetentionDecision(record_id=d.record_id, action=RetentionAction.KEEP, rule=CAP_RULE)
+        if d.record_id in waiting
+        else d
+        for d in decisions
+    ]
+    return capped, len(surplus)
+
+
+def _decision(record: BackupRecord, action: RetentionAction, rule: str) -> RetentionDecision:
+    return RetentionDecision(record_id=record.id, action=action, rule=rule)
+
+
+def _ordered(tiers: Iterable[Tier]) -> list[Tier]:
+    present = set(tiers)
+    return [tier for tier in Tier if tier in present]

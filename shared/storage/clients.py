@@ -1,0 +1,78 @@
+"""Blob and Table service clients, built once per process from the settings.
+
+Development (Azurite) uses the connection string; on Azure only the account name is
+set and the Function App's managed identity signs in through DefaultAzureCredential.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from azure.data.tables import TableServiceClient
+from azure.storage.blob import BlobServiceClient
+
+from shared.settings import Settings
+
+_lock = threading.Lock()
+_clients: dict[tuple[str, str], Any] = {}
+_credential: Any = None
+
+
+def _default_credential() -> Any:
+    """One DefaultAzureCredential per process: it caches tokens across clients."""
+    global _credential
+    if _credential is None:
+        from azure.identity import DefaultAzureCredential
+
+        _credential = DefaultAzureCredential()
+    return _credential
+
+
+def _cache_key(kind: str, settings: Settings) -> tuple[str, str]:
+    secret = settings.backup_storage_connection_string
+    if secret is not None:
+        return kind, secret.get_secret_value()
+    return kind, f"account:{settings.backup_storage_account_name}"
+
+
+def _build_blob(settings: Settings) -> BlobServiceClient:
+    secret = settings.backup_storage_connection_string
+    if secret is not None:
+        return BlobServiceClient.from_connection_string(secret.get_secret_value())
+    account = settings.backup_storage_account_name
+    return BlobServiceClient(f"https://{account}.blob.core.windows.net", _default_credential())
+
+
+def _build_table(settings: Settings) -> TableServiceClient:
+    secret = settings.backup_storage_connection_string
+    if secret is not None:
+        return TableServiceClient.from_connection_string(secret.get_secret_value())
+    account = settings.backup_storage_account_name
+    return TableServiceClient(
+        endpoint=f"https://{account}.table.core.windows.net", credential=_default_credential()
+    )
+
+
+def blob_service_client(settings: Settings) -> BlobServiceClient:
+    """The process's BlobServiceClient for this storage account."""
+    key = _cache_key("blob", settings)
+    with _lock:
+        if key not in _clients:
+            _clients[key] = _build_blob(settings)
+        return _clients[key]
+
+
+def table_service_client(settings: Settings) -> TableServiceClient:
+    """The process's TableServiceClient for this storage account."""
+    key = _cache_key("table", settings)
+    with _lock:
+        if key not in _clients:
+            _clients[key] = _build_table(settings)
+        return _clients[key]
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests point settings at other accounts)."""
+    with _lock:
+        _clients.clear()

@@ -1,0 +1,190 @@
+"""Fixtures for the API tests: an identity provider of our own (RSA key + JWKS server),
+tokens for each role, and the product app running in the emulator on Azurite."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.conftest import ROOT, azurite_connection_string, unique_name
+
+AUDIENCE = "api://dilux-backup-tests"
+TENANT = "00000000-0000-0000-0000-0000000000aa"
+ISSUER = f"https://login.example.test/{TENANT}/v2.0"
+ROLE_CLAIMS = {"reader": "Backup.Reader", "operator": "Backup.Operator", "admin": "Backup.Admin"}
+
+
+def _reset_caches() -> None:
+    from shared.auth import reset_authenticator
+    from shared.secrets import reset_secret_stores
+    from shared.settings import reset_settings
+    from shared.storage.clients import reset_clients
+
+    reset_settings()
+    reset_authenticator()
+    reset_secret_stores()
+    reset_clients()
+    try:
+        from http_api.services import reset_services
+
+        reset_services()
+    except ImportError:
+        pass
+
+
+@dataclass
+class IdentityProvider:
+    """Signs tokens like Entra ID would and publishes its key set."""
+
+    key: rsa.RSAPrivateKey
+    kid: str
+    url: str = ""
+    requests: list[str] = field(default_factory=list)
+
+    def jwk(self) -> dict[str, Any]:
+        public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
+        return {**public, "kid": self.kid, "use": "sig", "alg": "RS256"}
+
+    def token(
+        self,
+        role: str | None = "reader",
+        *,
+        lifetime: int = 600,
+        key: Any = None,
+        kid: str | None = None,
+        algorithm: str = "RS256",
+        **claims: Any,
+    ) -> str:
+        now = int(time.time())
+        payload = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "iat": now,
+            "nbf": now - 5,
+            "exp": now + lifetime,
+            "oid": f"oid-{role or 'none'}",
+            "preferred_username": f"{role or 'nobody'}@example.test",
+            "roles": [ROLE_CLAIMS[role]] if role else [],
+        }
+        payload.update(claims)
+        headers = {"kid": kid or self.kid}
+        return jwt.encode(payload, key or self.key, algorithm=algorithm, headers=headers)
+
+
+def new_rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def signing_key() -> rsa.RSAPrivateKey:
+    return new_rsa_key()
+
+
+@pytest.fixture
+async def idp(signing_key: rsa.RSAPrivateKey) -> AsyncIterator[IdentityProvider]:
+    provider = IdentityProvider(key=signing_key, kid=f"kid-{uuid.uuid4().hex[:8]}")
+
+    async def keys(request: web.Request) -> web.Response:
+        provider.requests.append(request.path)
+        return web.json_response({"keys": [provider.jwk()]})
+
+    app = web.Application()
+    app.router.add_get("/discovery/keys", keys)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    provider.url = f"http://127.0.0.1:{port}/discovery/keys"
+    try:
+        yield provider
+    finally:
+        await runner.cleanup()
+
+
+def api_environment(table_prefix: str, container: str, **extra: str) -> dict[str, str]:
+    return {
+        "BACKUP_STORAGE_CONNECTION_STRING": azurite_connection_string(),
+        "TABLE_PREFIX": table_prefix,
+        "BACKUP_CONTAINER": container,
+        "SECRET_STORE": "local",
+        "LOCAL_SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "CONNECT_TIMEOUT_SECONDS": "3",
+        "AUTH_MODE": "entra",
+        "ENTRA_TENANT_ID": TENANT,
+        "ENTRA_AUDIENCE": AUDIENCE,
+        "ENTRA_ISSUER": ISSUER,
+        **extra,
+    }
+
+
+@pytest.fixture
+def clean_caches() -> Iterator[None]:
+    _reset_caches()
+    yield
+    _reset_caches()
+
+
+@pytest.fixture
+def api_env(idp: IdentityProvider, table_prefix: str, blob_container: str) -> dict[str, str]:
+    return api_environment(table_prefix, blob_container, ENTRA_JWKS_URL=idp.url)
+
+
+class Api:
+    """The emulator, with a token per role."""
+
+    def __init__(self, emu: Any, idp: IdentityProvider) -> None:
+        self.emu = emu
+        self.idp = idp
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        role: str | None = "admin",
+        *,
+        token: str | None = None,
+        json: Any = None,
+        data: bytes | None = None,
+        params: dict[str, str] | None = None,
+        key: bool | str = True,
+    ) -> Any:
+        headers = {}
+        bearer = token if token is not None else (self.idp.token(role) if role else None)
+        if bearer:
+            headers["Authorization"] = f"Bearer {bearer}"
+        options: dict[str, Any] = {"headers": headers, "params": params, "key": key}
+        if json is not None:
+            options["json"] = json
+        if data is not None:
+            options["data"] = data
+        return await self.emu.request(method, f"/api/{path.lstrip('/')}", **options)
+
+
+@pytest.fixture
+async def api(
+    idp: IdentityProvider, api_env: dict[str, str], tmp_path: Path, clean_caches: None
+) -> AsyncIterator[Api]:
+    from emulator.testing import run_emulator
+
+    async with run_emulator(ROOT, tmp_path / "state.sqlite", env=api_env) as emu:
+        yield Api(emu, idp)
+
+
+def name(prefix: str = "t") -> str:
+    return unique_name(prefix)
+
+
+TokenFactory = Callable[..., str]

@@ -1,0 +1,123 @@
+"""Servers through the emulator: CRUD, connection tests, discovery, bulk add, delete rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.conftest import Api, name
+
+pytestmark = pytest.mark.asyncio
+
+
+def mariadb_server(**overrides: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "name": "local mariadb",
+        "engine": "mariadb",
+        "host": "127.0.0.1",
+        "port": 3306,
+        "username": "root",
+        "tls_mode": "disable",
+    }
+    body.update(overrides)
+    return body
+
+
+async def test_create_read_update_list_delete(api: Api) -> None:
+    created = await api.call("POST", "servers", json=mariadb_server(id=name("s")))
+    assert created.status == 201, created.text
+    server = created.json()
+    assert server["has_password"] is False and "password" not in server
+
+    got = await api.call("GET", f"servers/{server['id']}", "reader")
+    assert got.status == 200 and got.json()["host"] == "127.0.0.1"
+
+    patched = await api.call("PATCH", f"servers/{server['id']}", json={"port": 3307})
+    assert patched.status == 200 and patched.json()["port"] == 3307
+
+    listed = await api.call("GET", "servers", "reader")
+    assert [item["id"] for item in listed.json()["items"]] == [server["id"]]
+
+    deleted = await api.call("DELETE", f"servers/{server['id']}")
+    assert deleted.status == 204
+    assert (await api.call("GET", f"servers/{server['id']}", "reader")).status == 404
+
+
+async def test_password_is_write_only(api: Api) -> None:
+    secret = "S3cret-" + name("p")
+    created = await api.call("POST", "servers", json=mariadb_server(password=secret))
+    assert created.status == 201
+    assert created.json()["has_password"] is True
+    assert secret not in created.text
+    audit = await api.call("GET", "audit", params={"action": "server.create"})
+    assert audit.status == 200 and len(audit.json()["items"]) == 1
+    assert secret not in audit.text
+
+
+async def test_connection_test_with_stored_and_new_credentials(api: Api) -> None:
+    server = (await api.call("POST", "servers", json=mariadb_server())).json()
+    stored = await api.call("POST", f"servers/{server['id']}/test", "operator")
+    assert stored.status == 200, stored.text
+    assert stored.json()["ok"] is True and stored.json()["credentials"] == "stored"
+
+    wrong = "not-the-password-" + name()
+    fresh = await api.call(
+        "POST", f"servers/{server['id']}/test", "operator",
+        json={"host": "127.0.0.1", "port": 3306, "username": "root", "password": wrong},
+    )  # fmt: skip
+    assert fresh.status == 200
+    assert fresh.json()["ok"] is False and fresh.json()["credentials"] == "request"
+    assert fresh.json()["error_kind"] == "auth_failed"
+    assert wrong not in fresh.text
+
+    # A host without credentials would mean "stored credentials against this host": refused.
+    half = await api.call(
+        "POST", f"servers/{server['id']}/test", "operator", json={"host": "10.1.2.3"}
+    )
+    assert half.status == 422
+
+    audit = await api.call("GET", "audit", params={"action": "server.test"})
+    outcomes = sorted(entry["outcome"] for entry in audit.json()["items"])
+    assert outcomes == ["failed", "failed", "succeeded"]
+    assert wrong not in audit.text
+
+
+async def test_discover_and_add_databases(api: Api, mariadb_database: str) -> None:
+    server = (await api.call("POST", "servers", json=mariadb_server())).json()
+    found = await api.call("GET", f"servers/{server['id']}/discover", "operator")
+    assert found.status == 200, found.text
+    by_name = {item["name"]: item for item in found.json()["databases"]}
+    assert by_name[mariadb_database]["added"] is False
+    assert by_name["mysql"]["is_system"] is True
+
+    added = await api.call(
+        "POST", f"servers/{server['id']}/databases",
+        json={"databases": [{"name": mariadb_database}]},
+    )  # fmt: skip
+    assert added.status == 201, added.text
+    database_id = added.json()["created"][0]["id"]
+
+    again = await api.call("GET", f"servers/{server['id']}/discover", "operator")
+    entry = {item["name"]: item for item in again.json()["databases"]}[mariadb_database]
+    assert entry["added"] is True and entry["database_id"] == database_id
+
+    twice = await api.call(
+        "POST", f"servers/{server['id']}/databases",
+        json={"databases": [{"name": mariadb_database}]},
+    )  # fmt: skip
+    assert twice.status == 409
+
+
+async def test_delete_refused_while_databases_use_it(api: Api) -> None:
+    server = (await api.call("POST", "servers", json=mariadb_server())).json()
+    database = await api.call(
+        "POST", "databases", json={"server_id": server["id"], "name": "app"}
+    )
+    assert database.status == 201, database.text
+    refused = await api.call("DELETE", f"servers/{server['id']}")
+    assert refused.status == 409
+    assert refused.json()["error"]["code"] == "conflict"
+    assert (await api.call("GET", f"databases/{database.json()['id']}")).status == 200
+
+    cascaded = await api.call("DELETE", f"servers/{server['id']}", params={"cascade": "true"})
+    assert cascaded.status == 204
+    assert (await api.call("GET", f"databases/{database.json()['id']}")).status == 404

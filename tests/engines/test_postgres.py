@@ -1,0 +1,234 @@
+"""PostgreSQL engine against the machine's PostgreSQL 15 and a throwaway PostgreSQL 18."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from shared.engines.base import ConnectionErrorKind, ConnectionSpec, EngineError
+from shared.engines.postgres import COMPLETION_MARKER, PostgresEngine, classify_message
+from shared.models import TlsMode
+from tests.conftest import unique_name
+from tests.engines.conftest import AWKWARD_PASSWORD, Pg18, pg15_spec, run_dump, run_restore
+
+ENGINE = PostgresEngine()
+
+# Awkward content: quoted identifiers, binary, unicode, NULLs, large text, a view, a
+# function, a trigger, sequences and a partitioned table.
+SAMPLE_SCHEMA = r'''
+CREATE SCHEMA "Odd ""Schema""";
+CREATE TABLE "Odd ""Schema"""."weird.name; drop" (id serial PRIMARY KEY, note text);
+INSERT INTO "Odd ""Schema"""."weird.name; drop" (note) VALUES ('a'), (NULL), ('c');
+CREATE TABLE items (
+    id bigserial PRIMARY KEY, label text NOT NULL, payload bytea, big text, touched int DEFAULT 0
+);
+INSERT INTO items (label, payload, big)
+SELECT 'ünïcødé ✓ ' || g, decode(md5(g::text), 'hex') || '\x00ff'::bytea,
+       CASE WHEN g % 10 = 0 THEN NULL ELSE repeat(md5(g::text), 40) END
+FROM generate_series(1, 1500) AS g;
+CREATE VIEW item_labels AS SELECT id, label FROM items;
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN NEW.touched := NEW.touched + 1; RETURN NEW; END $$;
+CREATE TRIGGER items_touch BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION touch();
+CREATE TABLE events (at date NOT NULL, what text) PARTITION BY RANGE (at);
+CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+INSERT INTO events VALUES ('2026-05-01', 'x'), ('2026-06-01', NULL);
+CREATE TABLE empty_one (x int);
+'''
+
+
+def load_sample(spec: ConnectionSpec) -> None:
+    with psycopg.connect(
+        host=spec.host,
+        port=spec.port,
+        user=spec.username,
+        password=spec.password.get_secret_value() or None,
+        dbname=spec.database,
+        autocommit=True,
+    ) as conn:
+        conn.execute(SAMPLE_SCHEMA)
+
+
+# --- connection test ----------------------------------------------------------------------
+
+
+def test_connection_ok_reports_version(postgres_database: str) -> None:
+    result = ENGINE.test_connection(pg15_spec(postgres_database))
+    assert result.ok and result.server_version and result.server_version.startswith("15.")
+    assert result.latency_ms is not None and result.latency_ms >= 0
+
+
+@pytest.mark.parametrize(
+    ("changes", "kind"),
+    [
+        ({"database": "no_such_db_x1"}, ConnectionErrorKind.DATABASE_MISSING),
+        ({"port": 1}, ConnectionErrorKind.UNREACHABLE),
+        ({"host": "no-such-host.invalid"}, ConnectionErrorKind.UNREACHABLE),
+        ({"tls_mode": TlsMode.REQUIRE}, ConnectionErrorKind.TLS),
+    ],
+)
+def test_connection_failures_on_pg15(changes: dict[str, object], kind: ConnectionErrorKind) -> None:
+    spec = pg15_spec("postgres").model_copy(update=changes)
+    result = ENGINE.test_connection(spec)
+    assert not result.ok
+    assert result.error_kind is kind, result.message
+    assert result.message
+
+
+def test_wrong_password_is_auth_failed_and_never_echoed(pg18: Pg18, pg18_database: str) -> None:
+    wrong = "Wrong:pass\\word-" + unique_name("")
+    result = ENGINE.test_connection(pg18.spec(pg18_database, password=wrong))
+    assert result.error_kind is ConnectionErrorKind.AUTH_FAILED, result.message
+    assert wrong not in (result.message or "")
+    with pytest.raises(EngineError) as raised:
+        ENGINE.manifest(pg18.spec(pg18_database, password=wrong))
+    assert wrong not in str(raised.value) and wrong not in repr(raised.value.__cause__ or "")
+
+
+def test_right_password_connects_to_pg18(pg18: Pg18, pg18_database: str) -> None:
+    result = ENGINE.test_connection(pg18.spec(pg18_database))
+    assert result.ok and result.server_version and result.server_version.startswith("18.")
+
+
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        ("connection to server failed: timeout expired", ConnectionErrorKind.TIMEOUT),
+        ('FATAL:  password authentication failed for user "x"', ConnectionErrorKind.AUTH_FAILED),
+        (
+            'no pg_hba.conf entry for host "1.2.3.4", user "u", database "d", no encryption',
+            ConnectionErrorKind.TLS,
+        ),
+        ("something else entirely", ConnectionErrorKind.UNKNOWN),
+    ],
+)
+def test_messages_map_to_kinds(message: str, kind: ConnectionErrorKind) -> None:
+    assert classify_message(message) is kind
+
+
+# --- discovery and manifest ---------------------------------------------------------------
+
+
+def test_discovery_flags_system_databases(postgres_database: str) -> None:
+    found = {d.name: d for d in ENGINE.list_databases(pg15_spec("postgres"))}
+    assert found["template1"].is_system and found["postgres"].is_system
+    assert not found[postgres_database].is_system
+    assert found[postgres_database].size_bytes and found[postgres_database].size_bytes > 0
+
+
+def test_manifest_counts_every_table_with_odd_names(postgres_database: str) -> None:
+    spec = pg15_spec(postgres_database)
+    load_sample(spec)
+    manifest = ENGINE.manifest(spec)
+    counts = {(t.schema_name, t.name): t.rows for t in manifest.tables}
+    assert counts == {
+        ('Odd "Schema"', "weird.name; drop"): 3,
+        ("public", "items"): 1500,
+        ("public", "events"): 2,
+        ("public", "events_2026"): 2,
+        ("public", "empty_one"): 0,
+    }
+    assert manifest.tool_version.startswith("pg_dump (PostgreSQL) 18")
+    assert manifest.server_version.startswith("15.")
+
+
+def test_is_empty_and_create_database(postgres_database: str) -> None:
+    spec = pg15_spec(postgres_database)
+    assert ENGINE.is_empty(spec)
+    load_sample(spec)
+    assert not ENGINE.is_empty(spec)
+    with pytest.raises(EngineError) as raised:
+        ENGINE.create_database(spec)
+    assert raised.value.kind is ConnectionErrorKind.INVALID_REQUEST
+
+
+# --- dump and restore -----------------------------------------------------------------------
+
+
+def _round_trip(source: ConnectionSpec, target: ConnectionSpec, workdir: Path) -> None:
+    with ENGINE.dump_command(source, workdir) as command:
+        dump = run_dump(command, workdir / "dump.sql")
+    assert dump.returncode == 0, dump.stderr
+    assert COMPLETION_MARKER in dump.path.read_bytes()[-4096:]
+    ENGINE.create_database(target)
+    with ENGINE.restore_command(target, workdir) as command:
+        restored = run_restore(command, dump.path)
+    assert restored.returncode == 0, restored.stderr
+    assert ENGINE.manifest(target).tables == ENGINE.manifest(source).tables
+    assert not list(workdir.glob(".pgpass-*")), "password file left behind"
+
+
+def _drop_pg15(name: str) -> None:
+    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_round_trip_on_pg15(postgres_database: str, tmp_path: Path) -> None:
+    source = pg15_spec(postgres_database)
+    load_sample(source)
+    target = pg15_spec(unique_name("pg_restored_"))
+    try:
+        _round_trip(source, target, tmp_path)
+    finally:
+        _drop_pg15(target.database)
+
+
+def test_round_trip_on_pg18_with_password(pg18: Pg18, pg18_database: str, tmp_path: Path) -> None:
+    source = pg18.spec(pg18_database)
+    load_sample(source)
+    target = pg18.spec(unique_name("pg18_restored_"))
+    try:
+        _round_trip(source, target, tmp_path)
+    finally:
+        with pg18.admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
+
+
+def test_password_never_on_the_dump_command_line(
+    pg18: Pg18, pg18_database: str, tmp_path: Path
+) -> None:
+    source = pg18.spec(pg18_database)
+    load_sample(source)  # ~1.3 MB of dump: more than a pipe buffer, so it runs while sampled
+    with ENGINE.dump_command(source, tmp_path) as command:
+        assert all(AWKWARD_PASSWORD not in part for part in command.argv)
+        assert all(AWKWARD_PASSWORD not in value for value in command.env.values())
+        passfile = Path(command.env["PGPASSFILE"])
+        assert passfile.stat().st_mode & 0o777 == 0o600
+        dump = run_dump(command, tmp_path / "dump.sql")
+    assert dump.returncode == 0, dump.stderr
+    assert dump.cmdlines, "the dump process was never sampled while running"
+    assert all(AWKWARD_PASSWORD.encode() not in line for line in dump.cmdlines)
+    assert all(pg18_database.encode() not in line for line in dump.cmdlines)
+    assert not passfile.exists()
+
+
+def test_dump_fails_cleanly_with_a_wrong_password(
+    pg18: Pg18, pg18_database: str, tmp_path: Path
+) -> None:
+    wrong = "nope-" + unique_name("")
+    with ENGINE.dump_command(pg18.spec(pg18_database, password=wrong), tmp_path) as command:
+        dump = run_dump(command, tmp_path / "dump.sql")
+    assert dump.returncode != 0
+    assert b"password authentication failed" in dump.stderr
+    assert wrong.encode() not in dump.stderr
+
+
+@pytest.mark.parametrize("name", ["-oops", "x; drop", "--help", "a'b", "", "a=b", "a/b"])
+def test_bad_database_names_are_refused_before_any_command(name: str, tmp_path: Path) -> None:
+    spec = pg15_spec(name)
+    for build in (ENGINE.dump_command, ENGINE.restore_command):
+        with pytest.raises(EngineError) as raised, build(spec, tmp_path):
+            pass
+        assert raised.value.kind is ConnectionErrorKind.INVALID_REQUEST
+    with pytest.raises(EngineError):
+        ENGINE.create_database(spec)
+    assert not list(tmp_path.iterdir())
+
+
+def test_database_name_travels_in_the_environment_only(tmp_path: Path) -> None:
+    with ENGINE.dump_command(pg15_spec("name with space"), tmp_path) as command:
+        assert command.env["PGDATABASE"] == "name with space"
+        assert "name with space" not in command.argv
+        assert command.env["PGPASSFILE"] == "/dev/null"  # no password: no ~/.pgpass either

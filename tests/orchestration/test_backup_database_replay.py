@@ -1,0 +1,145 @@
+"""`backup_database` replayed by the SDK against hand-built histories (tests/orchestration/replay.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import function_app  # noqa: F401  (registers every blueprint)
+from orchestrators.backup_database import backup_database
+from shared import jobs
+from shared.models import Tier
+from tests.orchestration.replay import Call, Failure, Replay
+
+SLOT = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+INSTANCE = jobs.backup_instance_id("db1", SLOT)
+JOB = jobs.BackupJob(database_id="db1", slot_time=SLOT, tiers=[Tier.DAILY, Tier.WEEKLY])
+
+
+def prepared(**extra: Any) -> dict[str, Any]:
+    values = {
+        "record_id": jobs.backup_record_id(INSTANCE), "server_id": "srv1", "server_limit": 1,
+        "lease_seconds": 3600, "dump_max_attempts": 3, "dump_retry_seconds": 30, **extra,
+    }
+    return jobs.dump_json(jobs.PreparedBackup(**values))
+
+
+class Script:
+    """Answers every call; `dump_fails` makes every dump attempt fail; `busy_polls` makes
+    the database entity refuse the lock that many times first."""
+
+    def __init__(self, *, dump_fails: bool = False, busy_polls: int = 0, failures_before: int = 0):
+        self.dump_fails = dump_fails
+        self.busy_polls = busy_polls
+        self.failures_before = failures_before
+
+    def __call__(self, call: Call) -> Any:
+        if call.kind == "activity":
+            return self.activity(call)
+        if call.kind == "entity":
+            return self.entity(call)
+        return None
+
+    def activity(self, call: Call) -> Any:
+        if call.name == jobs.PREPARE_BACKUP:
+            return prepared()
+        if call.name == jobs.CHECK_CONNECTION:
+            return {"ok": True, "server_version": "15"}
+        if call.name == jobs.DUMP_DATABASE:
+            if self.dump_fails:
+                return Failure(f"dump attempt {call.attempt} failed")
+            record_id = call.input["record_id"]
+            return {"record_id": record_id, "blob_name": "b", "raw_bytes": 10, "stored_bytes": 5, "sha256": "0" * 64}
+        if call.name == jobs.FINISH_BACKUP:
+            status = "succeeded" if call.input["succeeded"] else "failed"
+            return {"record_id": call.input["record_id"], "status": status, "error": call.input["error"]}
+        if call.name == jobs.APPLY_RETENTION:
+            return {"database_id": "db1", "deleted": ["old1"], "kept": 3, "decisions": []}
+        if call.name == jobs.SEND_NOTIFICATION:
+            return True
+        raise AssertionError(f"unexpected activity {call.name}")
+
+    def entity(self, call: Call) -> Any:
+        if call.name == "acquire":
+            if call.target == "@database@db1" and self.busy_polls > 0:
+                self.busy_polls -= 1
+                return {"granted": False, "holder": "other", "expires_at": "2026-03-01T02:10:00Z"}
+            return {"granted": True, "holder": call.input["owner"], "expires_at": "2026-03-01T03:00:00Z"}
+        if call.name == "record_outcome":
+            if call.input["succeeded"]:
+                previous = self.failures_before
+                return {"consecutive_failures": 0, "recovered": previous > 0, "previous_failures": previous}
+            return {"consecutive_failures": self.failures_before + 1}
+        raise AssertionError(f"unexpected entity operation {call.name}")
+
+
+def run(script: Script) -> Any:
+    replay = Replay(backup_database, jobs.dump_json(JOB), script, start=SLOT, instance_id=INSTANCE)
+    return replay.run()
+
+
+def names(outcome: Any, kind: str = "activity") -> list[str]:
+    return [call.name for call in outcome.calls if call.kind == kind]
+
+
+def test_a_backup_takes_both_leases_dumps_records_and_releases_both() -> None:
+    outcome = run(Script())
+    assert outcome.status == "completed", outcome.error
+    assert names(outcome) == [
+        jobs.PREPARE_BACKUP, jobs.CHECK_CONNECTION, jobs.DUMP_DATABASE,
+        jobs.FINISH_BACKUP, jobs.APPLY_RETENTION,
+    ]
+    entity_calls = [(c.target, c.name) for c in outcome.calls if c.kind == "entity"]
+    assert entity_calls == [
+        ("@database@db1", "acquire"), ("@server@srv1", "acquire"), ("@database@db1", "record_outcome"),
+    ]
+    signals = [(c.target, c.name) for c in outcome.calls if c.kind == "signal"]
+    assert sorted(signals) == [("@database@db1", "release"), ("@server@srv1", "release")]
+    server_acquire = next(c for c in outcome.calls if c.target == "@server@srv1" and c.name == "acquire")
+    assert server_acquire.input["limit"] == 1 and server_acquire.input["owner"] == INSTANCE
+    output = jobs.BackupOutput.model_validate(outcome.output)
+    assert output.status == "succeeded" and output.record_id == jobs.backup_record_id(INSTANCE)
+    assert output.tiers == [Tier.DAILY, Tier.WEEKLY] and output.retention_deleted == ["old1"]
+    assert outcome.custom_status["phase"] == "done" and outcome.custom_status["bytes"] == 10
+
+
+def test_a_held_database_lock_is_polled_with_durable_timers() -> None:
+    outcome = run(Script(busy_polls=3))
+    assert outcome.status == "completed", outcome.error
+    acquires = [c for c in outcome.calls if c.target == "@database@db1" and c.name == "acquire"]
+    assert len(acquires) == 4
+    assert outcome.now > SLOT  # the clock moved with the polling timers
+    # the dump only starts once the lock was granted
+    assert names(outcome).index(jobs.DUMP_DATABASE) > 0
+
+
+def test_a_failing_dump_is_retried_then_recorded_failed_and_notified() -> None:
+    outcome = run(Script(dump_fails=True))
+    assert outcome.status == "completed", outcome.error
+    dumps = [c for c in outcome.calls if c.name == jobs.DUMP_DATABASE]
+    assert [c.attempt for c in dumps] == [1, 2, 3]
+    finish = next(c for c in outcome.calls if c.name == jobs.FINISH_BACKUP)
+    assert finish.input["succeeded"] is False and "dump attempt 3 failed" in finish.input["error"]
+    note = next(c for c in outcome.calls if c.name == jobs.SEND_NOTIFICATION)
+    assert note.input["event"] == "backup_failed" and note.input["consecutive_failures"] == 1
+    signals = sorted((c.target, c.name) for c in outcome.calls if c.kind == "signal")
+    assert signals == [("@database@db1", "release"), ("@server@srv1", "release")]
+    assert jobs.BackupOutput.model_validate(outcome.output).status == "failed"
+
+
+def test_the_first_success_after_failures_notifies_a_recovery() -> None:
+    outcome = run(Script(failures_before=2))
+    note = next(c for c in outcome.calls if c.name == jobs.SEND_NOTIFICATION)
+    assert note.input["event"] == "backup_recovered" and note.input["consecutive_failures"] == 2
+
+
+def test_a_slot_already_backed_up_does_nothing_more() -> None:
+    def script(call: Call) -> Any:
+        if call.name == jobs.PREPARE_BACKUP:
+            return prepared(already_done=True, status="succeeded")
+        raise AssertionError(f"unexpected call {call}")
+
+    replay = Replay(backup_database, jobs.dump_json(JOB), script, start=SLOT, instance_id=INSTANCE)
+    outcome = replay.run()
+    assert outcome.status == "completed" and names(outcome) == [jobs.PREPARE_BACKUP]
+    assert jobs.BackupOutput.model_validate(outcome.output).status == "succeeded"

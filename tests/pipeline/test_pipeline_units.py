@@ -1,0 +1,101 @@
+"""Pure pieces of the pipeline: names, block sizes, sanitising, manifest comparison."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from shared.models import DumpManifest, Engine, TableManifest
+from shared.pipeline.blocks import MAX_BLOCK_SIZE, MAX_BLOCKS, block_size_for
+from shared.pipeline.manifests import compare_manifests
+from shared.pipeline.naming import backup_blob_name
+from shared.pipeline.sanitize import sanitize, tail_text
+from shared.storage.blobs import block_id, safe_tags
+
+MIB = 1024 * 1024
+
+
+def test_blob_name_layout_is_utc_and_per_engine() -> None:
+    at = datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone(timedelta(hours=2)))
+    assert (
+        backup_blob_name("srv-1", "db-2", at, "rec-3", Engine.POSTGRESQL)
+        == "srv-1/db-2/2026/03/04/20260304T030607Z-rec-3.sql.zst"
+    )
+    assert backup_blob_name("s", "d", at, "r", Engine.SQLSERVER).endswith("-r.bak")
+
+
+@pytest.mark.parametrize("bad", ["../x", "a/b", "UPPER", "", "-lead"])
+def test_blob_name_rejects_unsafe_ids(bad: str) -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    with pytest.raises(ValueError):
+        backup_blob_name(bad, "db", at, "rec", Engine.MARIADB)
+    with pytest.raises(ValueError):
+        backup_blob_name("srv", "db", at, bad, Engine.MARIADB)
+
+
+def test_blob_name_needs_an_aware_time() -> None:
+    with pytest.raises(ValueError):
+        backup_blob_name("s", "d", datetime(2026, 1, 1), "r", Engine.MYSQL)
+
+
+def blocks_needed(total: int, initial: int = 8 * MIB) -> int:
+    index = done = 0
+    while done < total:
+        done += block_size_for(index, initial)
+        index += 1
+    return index
+
+
+def test_ten_tebibytes_stored_stay_far_below_the_block_cap() -> None:
+    assert block_size_for(0, 8 * MIB) == 8 * MIB
+    assert block_size_for(999, 8 * MIB) == 8 * MIB
+    assert block_size_for(1000, 8 * MIB) == 16 * MIB
+    assert block_size_for(10**6, 8 * MIB) == MAX_BLOCK_SIZE
+    needed = blocks_needed(10 * 1024**4)
+    assert needed < MAX_BLOCKS * 0.6, needed
+    assert blocks_needed(1024**3) == 128  # a 1 GiB dump keeps its 8 MiB blocks
+
+
+def test_block_ids_have_one_length() -> None:
+    assert len({len(block_id(i)) for i in (0, 9, 10_000, 49_999)}) == 1
+
+
+def test_sanitize_removes_password_forms() -> None:
+    text = (
+        "password=hunter2 PWD=abc; Password: 'x y' "
+        "https://acct.blob.core.windows.net/c?sv=1&sig=SECRETSIG&se=2 "
+        "postgresql://user:topsecret@host/db and the literal Zq9-value"
+    )
+    clean = sanitize(text, ["Zq9-value"])
+    for secret in ("hunter2", "abc", "x y", "SECRETSIG", "topsecret", "Zq9-value"):
+        assert secret not in clean
+    assert "sig=***" in clean and "host/db" in clean
+
+
+def test_tail_text_keeps_the_end_and_sanitises_first() -> None:
+    data = b"x" * 5000 + b" password=verysecret\nlast line"
+    tail = tail_text(data, limit=100)
+    assert tail.endswith("last line") and "verysecret" not in tail and len(tail) <= 100
+
+
+def test_tags_are_cleaned_to_what_blob_storage_accepts() -> None:
+    tags = safe_tags({"server_version": "10.11.6-MariaDB-0+deb12u1 (Debian)", "a": "ok"})
+    assert tags["server_version"] == "10.11.6-MariaDB-0+deb12u1 _Debian_"
+
+
+def test_manifest_comparison_reports_missing_extra_and_changed() -> None:
+    def manifest(database: str, tables: dict[str, int]) -> DumpManifest:
+        return DumpManifest(
+            engine=Engine.MARIADB,
+            database=database,
+            server_version="1",
+            tool_version="1",
+            tables=[TableManifest(schema_name=database, name=n, rows=r) for n, r in tables.items()],
+        )
+
+    source = manifest("src", {"a": 1, "b": 2, "c": 3})
+    target = manifest("dst", {"a": 1, "b": 5, "d": 0})
+    found = [(d.table, d.expected_rows, d.actual_rows) for d in compare_manifests(source, target)]
+    assert found == [("b", 2, 5), ("c", 3, None), ("d", None, 0)]
+    assert compare_manifests(source, manifest("other", {"a": 1, "b": 2, "c": 3})) == []

@@ -1,17 +1,18 @@
 """The activities of one backup: prepare the record, test the connection, dump, finish.
 
-Each may run more than once (retries, at-least-once delivery): each reads the record first
-and does only what is still missing. The dump's blob name is fixed by the record, and the
-pipeline commits with if-none-match, so a re-run never yields a second committed blob.
+Each may run more than once (retries, at-least-once delivery) and does only what is still
+missing. The dump's blob name is fixed by the record, and the pipeline commits with
+if-none-match, so a re-run never yields a second committed blob. prepare_backup hands the
+catalog rows and the record to the later activities, which saves storage round trips.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from activities import bp
 from activities.backup_records import (
-    Loaded,
     ProgressWriter,
     clean_error,
     load,
@@ -20,14 +21,17 @@ from activities.backup_records import (
     save,
 )
 from activities.dump_seam import WorkRequest, backup_worker
+from activities.policy_plan import effective_policy_id
 from activities.tuning import job_tuning, lease_seconds
 from activities.wiring import services
-from shared.engines.base import ConnectionErrorKind
+from shared.credentials import CredentialsError
+from shared.engines.base import ConnectionErrorKind, ConnectionResult
 from shared.jobs import (
     CHECK_CONNECTION,
     DUMP_DATABASE,
     FINISH_BACKUP,
     PREPARE_BACKUP,
+    BackupTarget,
     CheckConnectionInput,
     ConnectionCheck,
     DumpInput,
@@ -41,6 +45,7 @@ from shared.jobs import (
 from shared.models import BackupRecord, BackupStatus
 from shared.pipeline.naming import backup_blob_name
 from shared.pipeline.results import BackupFailed
+from shared.storage.tables import AlreadyExists
 
 # Worth another attempt; anything else (bad password, no such database) will not heal.
 TRANSIENT = {
@@ -55,52 +60,77 @@ class AttemptFailed(Exception):
     """One attempt failed; the message is sanitised (it is stored and shown)."""
 
 
+def _queued_record(ask: PrepareBackupInput, server_id: str) -> BackupRecord:
+    job = ask.job
+    return BackupRecord(
+        id=ask.record_id,
+        database_id=job.database_id,
+        server_id=server_id,
+        status=BackupStatus.QUEUED,
+        tiers=job.tiers,
+        trigger=job.trigger,
+        slot_time=job.slot_time,
+        created_at=ask.now,
+    )
+
+
+def _existing_or_new(ask: PrepareBackupInput, server_id: str) -> BackupRecord:
+    """Creates the queued record; a re-run finds it (and requeues it unless it finished)."""
+    backups = services().repositories.backups
+    try:
+        return backups.create(_queued_record(ask, server_id))
+    except AlreadyExists:
+        record = backups.get(ask.job.database_id, ask.record_id)
+        assert record is not None
+        if record.status in FINISHED:
+            return record
+        return save(services(), record.model_copy(update={"status": BackupStatus.QUEUED}))
+
+
 @bp.activity_trigger(input_name="data", activity=PREPARE_BACKUP)
 def prepare_backup(data: dict) -> dict:
     ask = PrepareBackupInput.model_validate(data)
-    loaded = load(services(), ask.job.database_id, ask.record_id, must_exist=False)
-    record = loaded.record
-    if record is None or record.status not in FINISHED:
-        record = BackupRecord(
-            id=ask.record_id,
-            database_id=loaded.database.id,
-            server_id=loaded.server.id,
-            status=BackupStatus.QUEUED,
-            tiers=ask.job.tiers,
-            trigger=ask.job.trigger,
-            slot_time=ask.job.slot_time,
-            created_at=record.created_at if record else ask.now,
-        )
-        save(services(), record)
+    database, server = load(services(), ask.job.database_id)
+    record = _existing_or_new(ask, server.id)
     settings, tuning = services().settings, job_tuning()
-    limit = getattr(loaded.server, "max_concurrent_backups", None)
-    return dump_json(
-        PreparedBackup(
-            record_id=record.id,
-            server_id=loaded.server.id,
-            already_done=record.status in FINISHED,
-            status=record.status,
-            server_limit=limit or settings.server_max_concurrent_backups,
-            lease_seconds=lease_seconds(settings.dump_timeout_seconds, tuning),
-            dump_max_attempts=tuning.dump_max_attempts,
-            dump_retry_seconds=tuning.dump_retry_seconds,
-        )
+    limit = getattr(server, "max_concurrent_backups", None)
+    prepared = PreparedBackup(
+        record_id=record.id,
+        server_id=server.id,
+        status=record.status,
+        target=BackupTarget(server=server, database=database, record=record),
+        policy_id=effective_policy_id(database, {server.id: server}),
+        already_done=record.status in FINISHED,
+        server_limit=limit or settings.server_max_concurrent_backups,
+        lease_seconds=lease_seconds(settings.dump_timeout_seconds, tuning),
+        dump_max_attempts=tuning.dump_max_attempts,
+        dump_retry_seconds=tuning.dump_retry_seconds,
     )
+    return dump_json(prepared)
+
+
+def _request(target: BackupTarget, **extra: Any) -> WorkRequest:
+    return WorkRequest(services(), target.server, target.database, target.record, **extra)
+
+
+def _test(target: BackupTarget) -> ConnectionResult:
+    try:
+        return backup_worker(job_tuning().backup_worker).check_connection(_request(target))
+    except CredentialsError as exc:
+        return ConnectionResult(
+            ok=False, error_kind=ConnectionErrorKind.AUTH_FAILED, message=str(exc)
+        )
 
 
 @bp.activity_trigger(input_name="data", activity=CHECK_CONNECTION)
 def check_connection(data: dict) -> dict:
-    ask = CheckConnectionInput.model_validate(data)
-    loaded = load(services(), ask.database_id, ask.record_id)
-    worker = backup_worker(job_tuning().backup_worker)
-    result = worker.check_connection(
-        WorkRequest(services(), loaded.server, loaded.database, loaded.record)
-    )
+    target = CheckConnectionInput.model_validate(data).target
+    result = _test(target)
     if result.ok:
         return dump_json(ConnectionCheck(ok=True, server_version=result.server_version))
     kind = result.error_kind or ConnectionErrorKind.UNKNOWN
     message = clean_error(f"connection test failed ({kind}): {result.message or 'no detail'}")
-    save(services(), loaded.record.model_copy(update={"error": message}))
+    save(services(), target.record.model_copy(update={"error": message}))
     if kind in TRANSIENT:
         raise AttemptFailed(message)
     return dump_json(ConnectionCheck(ok=False, error=message))
@@ -109,59 +139,57 @@ def check_connection(data: dict) -> dict:
 @bp.activity_trigger(input_name="data", activity=DUMP_DATABASE)
 def dump_database(data: dict) -> dict:
     ask = DumpInput.model_validate(data)
-    loaded = load(services(), ask.database_id, ask.record_id)
-    record, blobs = loaded.record, services().blobs
+    target, blobs = ask.target, services().blobs
+    record = target.record
     assert record.created_at is not None  # set by prepare_backup
-    name = backup_blob_name(
-        loaded.server.id, loaded.database.id, record.created_at, record.id, loaded.server.engine
-    )
+    server, database = target.server, target.database
+    name = backup_blob_name(server.id, database.id, record.created_at, record.id, server.engine)
     if blobs.exists(name):  # an earlier attempt committed it; its result was lost
-        return _succeeded(loaded, outcome_from_blob(blobs.info(name)))
-    record = save(
-        services(),
-        record.model_copy(update={"status": BackupStatus.RUNNING, "started_at": ask.now}),
-    )
-    request = WorkRequest(
-        services(), loaded.server, loaded.database, record, name, ProgressWriter(services(), record)
-    )
+        return _succeeded(record, outcome_from_blob(blobs.info(name)), ask)
+    running = {"status": BackupStatus.RUNNING, "started_at": ask.now, "error": None}
+    record = save(services(), record.model_copy(update=running))
+    request = _request(target, blob_name=name, progress=ProgressWriter(services(), record))
     try:
         outcome = backup_worker(job_tuning().backup_worker).dump(request)
     except BackupFailed as exc:
         if exc.reason == "exists":
-            return _succeeded(loaded, outcome_from_blob(blobs.info(name)))
+            return _succeeded(record, outcome_from_blob(blobs.info(name)), ask)
         save(services(), record.model_copy(update={"error": clean_error(exc.message)}))
         raise AttemptFailed(clean_error(exc.message)) from None
-    return _succeeded(loaded, outcome_fields(outcome))
+    fields = outcome_fields(outcome)
+    fields["finished_at"] = ask.now + timedelta(seconds=outcome.duration_seconds)
+    return _succeeded(record, fields, ask)
 
 
-def _succeeded(loaded: Loaded, fields: dict[str, Any]) -> dict:
-    """Stores what the dump produced (the status stays running until finish_backup)."""
-    record = save(services(), loaded.record.model_copy(update={**fields, "error": None}))
+def _succeeded(record: BackupRecord, fields: dict[str, Any], ask: DumpInput) -> dict:
+    """The record becomes succeeded with what the dump produced, in one write."""
+    update = {"status": BackupStatus.SUCCEEDED, "error": None, "started_at": ask.now}
+    update.setdefault("finished_at", ask.now)
+    record = save(services(), record.model_copy(update={**update, **fields}))
     assert record.blob_name and record.sha256 is not None
-    return dump_json(
-        DumpResult(
-            record_id=record.id,
-            blob_name=record.blob_name,
-            raw_bytes=record.raw_bytes or 0,
-            stored_bytes=record.stored_bytes or 0,
-            sha256=record.sha256,
-        )
+    result = DumpResult(
+        record_id=record.id,
+        blob_name=record.blob_name,
+        raw_bytes=record.raw_bytes or 0,
+        stored_bytes=record.stored_bytes or 0,
+        sha256=record.sha256,
     )
+    return dump_json(result)
 
 
 @bp.activity_trigger(input_name="data", activity=FINISH_BACKUP)
 def finish_backup(data: dict) -> dict:
+    """A successful dump already recorded its success; a failure is recorded here."""
     ask = FinishBackupInput.model_validate(data)
-    loaded = load(services(), ask.database_id, ask.record_id)
-    record = loaded.record
-    if record.status in FINISHED or (record.status is BackupStatus.FAILED and not ask.succeeded):
+    if ask.succeeded:
+        return dump_json(FinishedBackup(record_id=ask.record_id, status=BackupStatus.SUCCEEDED))
+    record = services().repositories.backups.get(ask.database_id, ask.record_id)
+    assert record is not None
+    if record.status is BackupStatus.FAILED or record.status in FINISHED:
         return dump_json(
             FinishedBackup(record_id=record.id, status=record.status, error=record.error)
         )
-    if ask.succeeded:
-        update = {"status": BackupStatus.SUCCEEDED, "error": None}
-    else:
-        reason = record.error or clean_error(ask.error or "backup failed")
-        update = {"status": BackupStatus.FAILED, "error": reason, "blob_name": None}
-    record = save(services(), record.model_copy(update={**update, "finished_at": ask.now}))
+    reason = record.error or clean_error(ask.error or "backup failed")
+    update = {"status": BackupStatus.FAILED, "error": reason, "finished_at": ask.now}
+    record = save(services(), record.model_copy(update=update))
     return dump_json(FinishedBackup(record_id=record.id, status=record.status, error=record.error))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from activities.wiring import Services
@@ -22,15 +21,8 @@ class MissingConfiguration(Exception):
     """The database, its server or the record is gone."""
 
 
-@dataclass(frozen=True)
-class Loaded:
-    database: Database
-    server: Server
-    record: BackupRecord
-
-
-def load(services: Services, database_id: str, record_id: str, *, must_exist: bool = True) -> Any:
-    """The database, its server and the record (None when `must_exist` is False and absent)."""
+def load(services: Services, database_id: str) -> tuple[Database, Server]:
+    """The database and its server; MissingConfiguration when either is gone."""
     repositories = services.repositories
     database = repositories.databases.get(database_id)
     if database is None:
@@ -38,10 +30,7 @@ def load(services: Services, database_id: str, record_id: str, *, must_exist: bo
     server = repositories.servers.get(database.server_id)
     if server is None:
         raise MissingConfiguration(f"server {database.server_id} does not exist")
-    record = repositories.backups.get(database_id, record_id)
-    if record is None and must_exist:
-        raise MissingConfiguration(f"backup record {record_id} does not exist")
-    return Loaded(database=database, server=server, record=record)  # type: ignore[arg-type]
+    return database, server
 
 
 def save(services: Services, record: BackupRecord) -> BackupRecord:

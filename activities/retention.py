@@ -23,22 +23,44 @@ from shared.jobs import (
 from shared.models import BackupRecord, BackupStatus
 from shared.retention import RetentionAction, RetentionPlan, plan_retention
 from shared.storage.blobs import BlobNotFound
+from shared.storage.codec import from_entity
+
+# Expired records are history: only those whose blob is still named (a deletion that was
+# interrupted) need retention's attention. Reading just the rest keeps a run's cost flat
+# however long the history grows (an hourly policy adds 8,760 records a year).
+_LIVE = "PartitionKey eq @pk and status ne @expired"
+_UNFINISHED = "PartitionKey eq @pk and status eq @expired and blob_name gt @empty"
+
+
+def live_records(services: Services, database_id: str) -> list[BackupRecord]:
+    """The records retention decides on: all but expired records whose blob is gone."""
+    table = services.repositories.backups.table
+    parameters = {"pk": database_id, "expired": BackupStatus.EXPIRED.value, "empty": ""}
+    found = [*table.query_all(_LIVE, parameters), *table.query_all(_UNFINISHED, parameters)]
+    return [from_entity(BackupRecord, entity) for entity in found]
+
+
+def _policy_of(services: Services, database_id: str) -> str | None:
+    repositories = services.repositories
+    database = repositories.databases.get(database_id)
+    if database is None:
+        return None
+    server = repositories.servers.get(database.server_id)
+    return effective_policy_id(database, {server.id: server} if server else {})
 
 
 def plan_for_database(
-    services: Services, database_id: str, now: datetime
+    services: Services, database_id: str, now: datetime, policy_id: str | None = None
 ) -> tuple[RetentionPlan | None, dict[str, BackupRecord]]:
-    """The plan for one database under its effective policy (None without a policy)."""
+    """The plan for one database under its effective policy (None without a policy).
+    Also what a retention dry run shows."""
     repositories, settings = services.repositories, services.settings
-    database = repositories.databases.get(database_id)
-    if database is None:
-        return None, {}
-    server = repositories.servers.get(database.server_id)
-    policy_id = effective_policy_id(database, {server.id: server} if server else {})
+    if policy_id is None:
+        policy_id = _policy_of(services, database_id)
     policy = repositories.policies.get(policy_id) if policy_id else None
     if policy is None:
         return None, {}
-    records = {record.id: record for record in repositories.backups.iter_by_database(database_id)}
+    records = {record.id: record for record in live_records(services, database_id)}
     plan = plan_retention(
         list(records.values()),
         policy,
@@ -67,7 +89,7 @@ def expire(services: Services, record: BackupRecord) -> None:
 @bp.activity_trigger(input_name="data", activity=APPLY_RETENTION)
 def apply_retention(data: dict) -> dict:
     ask = RetentionInput.model_validate(data)
-    plan, records = plan_for_database(services(), ask.database_id, ask.now)
+    plan, records = plan_for_database(services(), ask.database_id, ask.now, ask.policy_id)
     result = RetentionResult(database_id=ask.database_id)
     if plan is None:
         return dump_json(result)

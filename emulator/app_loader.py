@@ -46,7 +46,8 @@ class LoadedApp:
     orchestrators: dict[str, Any] = field(default_factory=dict)
     activities: dict[str, Any] = field(default_factory=dict)
     entities: dict[str, Any] = field(default_factory=dict)
-    module_names: list[str] = field(default_factory=list)
+    # modules present before the app was imported: everything else under app_dir is the app's
+    preexisting: frozenset[str] = frozenset()
 
 
 def load_local_settings(app_dir: Path) -> list[str]:
@@ -94,8 +95,8 @@ def _resolve_setting(value: str) -> str:
     return value
 
 
-def import_function_app(app_dir: Path) -> tuple[func.FunctionRegister, list[str]]:
-    """Imports app_dir/function_app.py; returns the app and the modules the import added."""
+def import_function_app(app_dir: Path) -> tuple[func.FunctionRegister, frozenset[str]]:
+    """Imports app_dir/function_app.py; returns the app and the modules present before."""
     script = app_dir / f"{APP_MODULE}.py"
     if not script.is_file():
         raise AppLoadError(f"{script} does not exist")
@@ -109,8 +110,7 @@ def import_function_app(app_dir: Path) -> tuple[func.FunctionRegister, list[str]
     module = importlib.util.module_from_spec(spec)
     sys.modules[APP_MODULE] = module
     spec.loader.exec_module(module)
-    added = [name for name in sys.modules if name not in before]
-    return _single_app(module, script), added
+    return _single_app(module, script), frozenset(before)
 
 
 def _single_app(module: Any, script: Path) -> func.FunctionRegister:
@@ -164,19 +164,22 @@ def load_app(app_dir: Path) -> LoadedApp:
     app_dir = app_dir.resolve()
     load_local_settings(app_dir)
     config = read_host_config(app_dir)
-    register, modules = import_function_app(app_dir)
-    loaded = LoadedApp(app_dir=app_dir, config=config, module_names=modules)
+    register, preexisting = import_function_app(app_dir)
+    loaded = LoadedApp(app_dir=app_dir, config=config, preexisting=preexisting)
     functions = [f for f in register.get_functions() if not is_disabled(f)]
     classify(loaded, functions)
     return loaded
 
 
 def unload_app(app: LoadedApp) -> None:
-    """Forgets the app's modules so another app folder can be imported in this process."""
-    for name in app.module_names:
-        module = sys.modules.get(name)
-        origin = getattr(module, "__file__", None) or ""
-        own = origin.startswith(str(app.app_dir)) and "site-packages" not in origin
+    """Forgets the app's modules so another app folder can be imported in this process.
+
+    Only modules imported since the app was loaded, from files under the app folder, go;
+    installed packages and the emulator itself stay."""
+    keep_under = (str(Path(__file__).resolve().parent), "site-packages")
+    for name in [n for n in sys.modules if n not in app.preexisting]:
+        origin = getattr(sys.modules.get(name), "__file__", None) or ""
+        own = origin.startswith(str(app.app_dir)) and not any(k in origin for k in keep_under)
         if name == APP_MODULE or own:
             sys.modules.pop(name, None)
     entry = str(app.app_dir)

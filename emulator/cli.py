@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from emulator.app_loader import AppLoadError
@@ -70,6 +72,21 @@ async def serve(options: HostOptions) -> None:
         await host.stop()
 
 
+def _exit_now_if_functions_still_run() -> None:
+    """A sync function still running in a worker thread would keep the process alive; its
+    durable work is redelivered at the next start (at-least-once), so leave without it."""
+    workers = [t for t in threading.enumerate() if t.name.startswith("emulator-")]
+    for worker in workers:
+        worker.join(timeout=0.2)  # idle pool threads leave at once after shutdown
+    busy = [t for t in workers if t.is_alive()]
+    if busy:
+        log.warning(
+            "leaving %d function(s) still running; they run again at the next start", len(busy)
+        )
+        logging.shutdown()
+        os._exit(0)
+
+
 def main(argv: list[str] | None = None) -> None:
     configure_logging()
     options = parse_args(argv)
@@ -81,3 +98,4 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as exc:
         log.error("cannot start: %s", exc)
         raise SystemExit(1) from exc
+    _exit_now_if_functions_still_run()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -36,13 +37,17 @@ from emulator.contracts import (
     RuntimeApi,
 )
 
+log = logging.getLogger("emulator")
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 RUNNING_STATES = {"Running", "Pending", "ContinuedAsNew", "Suspended"}
 RETRY_AFTER_SECONDS = "10"
 
 
-def json_response(status: int, body: Any = None, headers: dict[str, str] | None = None):
+def json_response(
+    status: int, body: Any = None, headers: dict[str, str] | None = None
+) -> web.Response:
     text = "" if body is None else json.dumps(body)
     return web.Response(
         status=status, text=text, content_type="application/json", headers=headers or {}
@@ -65,6 +70,12 @@ def map_errors(handler: Handler) -> Handler:
             return _error(400, str(exc))
         except NotSupported as exc:
             return json_response(501, str(exc) or "not supported by the emulator")
+        except web.HTTPException:
+            raise
+        except Exception as exc:
+            # the client parses every body as JSON, so even a crash answers JSON
+            log.exception("durable API %s %s failed", request.method, request.path)
+            return json_response(500, f"{type(exc).__name__}: {exc}")
 
     return wrapped
 
@@ -142,7 +153,9 @@ class ClientApi:
         origin = f"{request.scheme}://{request.host}"
         return ClientUrls(origin=origin, hub_name=self.hub_name, system_key=self._keys.system_key)
 
-    def check_status(self, request: web.Request, instance_id: str, status: int = 202):
+    def check_status(
+        self, request: web.Request, instance_id: str, status: int = 202
+    ) -> web.Response:
         payload = self.urls(request).check_status_payload(instance_id)
         headers = {"Location": payload["statusQueryGetUri"], "Retry-After": RETRY_AFTER_SECONDS}
         return json_response(status, payload, headers)
@@ -162,17 +175,19 @@ class ClientApi:
         instance_id = await self._runtime.start_new(name, instance_id, input_text, version)
         return await self._respond_started(request, instance_id)
 
-    async def _respond_started(self, request: web.Request, instance_id: str):
+    async def _respond_started(self, request: web.Request, instance_id: str) -> web.Response:
         timeout = request.query.get("timeout")
         if timeout is None:
             return self.check_status(request, instance_id)
         interval = request.query.get("pollingInterval") or "1"
         return await self._wait(request, instance_id, _seconds(timeout), _seconds(interval))
 
-    async def _wait(self, request: web.Request, instance_id: str, timeout: float, every: float):
+    async def _wait(
+        self, request: web.Request, instance_id: str, limit: float, every: float
+    ) -> web.Response:
         """createAndWait: the output once finished, else the check-status response."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + limit
         while True:
             status = await self._runtime.get_status(instance_id)
             state = (status or {}).get("runtimeStatus")
@@ -290,15 +305,17 @@ class ClientApi:
 
 
 async def _orchestration_input(request: web.Request) -> str | None:
-    """The input as JSON text: the Python client posts JSON text wrapped in a JSON string."""
+    """The body as received: a JSON token, stored as the extension stores it.
+
+    The Python client posts the input's JSON text wrapped in a JSON string (protocol 2.7)."""
     body = await request.text()
     if not body.strip():
         return None
     try:
-        value = json.loads(body)
+        json.loads(body)
     except ValueError as exc:
         raise InvalidRequest("The request body must be JSON.") from exc
-    return value if isinstance(value, str) else body
+    return body
 
 
 def _seconds(text: str) -> float:

@@ -113,7 +113,9 @@ async def run_episode(ep: EpisodeInput, invoker: OrchestratorInvoker | None) -> 
     except NonDeterminismError as exc:
         reason = f"Non-Deterministic workflow detected: {exc}"
         return _failed(ep, episode, [], reason, "NonDeterministicOrchestrationException")
-    scheduled = [event(d.kind, ep.now, d.event_id, **d.fields) for d in replay.new_decisions]
+    scheduled = [
+        event(d.kind, ep.now, d.event_id, **d.history_fields()) for d in replay.new_decisions
+    ]
     if error is not None:
         reason = f"Orchestrator function '{ep.name}' failed: {error}"
         outcome = _failed(ep, episode + scheduled, replay.new_decisions, reason, "Exception")

@@ -64,7 +64,9 @@ SCHEDULING_EVENTS = frozenset(
 
 def iso(when: datetime) -> str:
     """Timestamp text as in history (UTC, microseconds, `Z`)."""
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if when.tzinfo is not UTC:
+        when = when.astimezone(UTC)
+    return when.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def iso_seconds(when: datetime) -> str:
@@ -145,28 +147,21 @@ _COMPLETIONS = {
     EventType.SubOrchestrationInstanceFailed,
 }
 _DROPPED = {EventType.OrchestratorStarted, EventType.OrchestratorCompleted}
+_SCHEDULES_FUNCTIONS = {EventType.TaskScheduled, EventType.SubOrchestrationInstanceCreated}
 _REMOVED_KEYS = ("EventId", "IsPlayed", "TimerId")
 
 
 def reshape_history(events: list[Event], show_output: bool) -> list[dict[str, Any]]:
     """History as `DurableClient.GetDurableOrchestrationStatusAsync` returns it."""
-    scheduled = {
-        e["EventId"]: e
-        for e in events
-        if e["EventType"] in (EventType.TaskScheduled, EventType.SubOrchestrationInstanceCreated)
-    }
+    scheduled = {e["EventId"]: e for e in events if e["EventType"] in _SCHEDULES_FUNCTIONS}
     matched = {e["TaskScheduledId"] for e in events if e["EventType"] in _COMPLETIONS}
     shaped: list[dict[str, Any]] = []
     for e in events:
         kind = EventType(e["EventType"])
-        if kind in _DROPPED or (kind in scheduled_kinds() and e["EventId"] in matched):
+        if kind in _DROPPED or (kind in _SCHEDULES_FUNCTIONS and e["EventId"] in matched):
             continue
         shaped.append(_reshape_one(e, kind, scheduled, show_output))
     return shaped
-
-
-def scheduled_kinds() -> frozenset[EventType]:
-    return frozenset({EventType.TaskScheduled, EventType.SubOrchestrationInstanceCreated})
 
 
 def _reshape_one(

@@ -94,10 +94,14 @@ class InvocationContext(func.Context):
         return _RetryContext()
 
 
-def default_executor() -> ThreadPoolExecutor:
-    """The worker's pool: PYTHON_THREADPOOL_THREAD_COUNT threads, else Python's default."""
+def default_executor(activity_concurrency: int) -> ThreadPoolExecutor:
+    """The worker's pool: PYTHON_THREADPOOL_THREAD_COUNT threads, else Python's default size,
+    grown so that busy activities cannot starve HTTP and timer functions."""
     count = os.environ.get("PYTHON_THREADPOOL_THREAD_COUNT")
-    workers = int(count) if count and count.isdigit() and int(count) > 0 else None
+    if count and count.isdigit() and int(count) > 0:
+        workers = int(count)
+    else:
+        workers = max(min(32, (os.cpu_count() or 1) + 4), activity_concurrency + 4)
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="emulator-fn")
 
 
@@ -182,24 +186,32 @@ def text_invoker(invoker: Invoker) -> Callable[[str], Any]:
 
 
 class InvokerFactory:
+    """Makes invokers. Orchestrator episodes and entity batches get a thread of their own, so
+    long-running sync activities never hold up replays."""
+
     def __init__(self, app: LoadedApp, client_binding: Callable[[], str]) -> None:
-        self.executor = default_executor()
+        self.executor = default_executor(app.config.max_concurrent_activities)
+        self._durable_executor = ThreadPoolExecutor(1, thread_name_prefix="emulator-durable")
         self._app = app
         self._client_binding = client_binding
 
-    def make(self, function: Any) -> Invoker:
-        return Invoker(function, self.executor, self._client_binding, str(self._app.app_dir))
+    def make(self, function: Any, executor: ThreadPoolExecutor | None = None) -> Invoker:
+        pool = executor or self.executor
+        return Invoker(function, pool, self._client_binding, str(self._app.app_dir))
 
     def registry(self) -> FunctionRegistry:
-        app = self._app
+        app, durable = self._app, self._durable_executor
         return FunctionRegistry(
-            orchestrators={n: text_invoker(self.make(f)) for n, f in app.orchestrators.items()},
+            orchestrators={
+                n: text_invoker(self.make(f, durable)) for n, f in app.orchestrators.items()
+            },
             activities={n: activity_invoker(self.make(f)) for n, f in app.activities.items()},
-            entities={n: text_invoker(self.make(f)) for n, f in app.entities.items()},
+            entities={n: text_invoker(self.make(f, durable)) for n, f in app.entities.items()},
         )
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self._durable_executor.shutdown(wait=False, cancel_futures=True)
 
 
 __all__ = ["InvocationContext", "Invoker", "InvokerFactory", "trigger_name"]

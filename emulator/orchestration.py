@@ -12,7 +12,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from emulator import entities
 from emulator.episode import EpisodeInput, Outcome, run_episode
 from emulator.history import (
     TERMINAL_STATUSES,
@@ -37,7 +36,6 @@ _CONTROL = {
     EventType.ExecutionSuspended,
     EventType.ExecutionResumed,
 }
-_ENTITY_BATCH_LIMIT = 100
 
 PostCommit = list[Callable[[], None]]
 
@@ -55,8 +53,9 @@ class OrchestrationMixin:
             with store.transaction():
                 store.delete_messages(m.id for m in messages)
             return
-        live = [m for m in messages if m.execution_id in (None, instance.execution_id)]
-        stale = [m.id for m in messages if m not in live]
+        current = (None, instance.execution_id)
+        live = [m for m in messages if m.execution_id in current]
+        stale = [m.id for m in messages if m.execution_id not in current]
         kinds = {m.body["EventType"] for m in live}
         if EventType.ExecutionTerminated in kinds:
             self._terminate_now(instance, messages)
@@ -104,6 +103,10 @@ class OrchestrationMixin:
         now: datetime,
     ) -> None:
         store = self._store
+        latest = store.get_instance(instance.instance_id)
+        if latest is None or latest.execution_id != instance.execution_id:
+            log.info("instance %s was purged or replaced during its episode", instance.instance_id)
+            return
         cached = self._cached_history(instance)
         post: PostCommit = []
         with store.transaction():
@@ -218,7 +221,7 @@ class OrchestrationMixin:
             )
             post.append(lambda: self._enqueue_activity(row))
         elif kind == "timer":
-            fire_at = decision.fields["FireAt"]
+            fire_at = work["fire_at"]
             self._store.add_timer(
                 instance.instance_id, instance.execution_id, decision.event_id, fire_at
             )
@@ -271,15 +274,21 @@ class OrchestrationMixin:
         request = next(m for m in messages if m.body["EventType"] == EventType.ExecutionTerminated)
         reason = request.body.get("Input")
         output = json.dumps(reason)
+        cached = self._cached_history(instance)
+        started = [
+            m.body
+            for m in messages
+            if m.body["EventType"] == EventType.ExecutionStarted and not cached.events
+        ]
         appended = [
             event(EventType.OrchestratorStarted, now),
+            *started[:1],
             request.body,
             execution_completed(now, Status.Terminated, output),
             event(EventType.OrchestratorCompleted, now),
         ]
         outcome = Outcome(appended=appended, status=Status.Terminated, output_text=output)
         outcome.failure_reason = f"Orchestration '{instance.name}' was terminated: {reason}"
-        cached = self._cached_history(instance)
         post: PostCommit = []
         with self._store.transaction():
             self._store.append_history(
@@ -336,8 +345,9 @@ class OrchestrationMixin:
 
         cached = self._histories.get(instance.instance_id)
         if cached is None or cached.execution_id != instance.execution_id:
-            events = self._store.load_history(instance.instance_id)
-            cached = CachedHistory(instance.execution_id, events, [_played(e) for e in events])
+            texts = self._store.load_history_texts(instance.instance_id)
+            events = json.loads("[" + ",".join(texts) + "]")
+            cached = CachedHistory(instance.execution_id, events, [_played_text(t) for t in texts])
             self._histories[instance.instance_id] = cached
         return cached
 
@@ -395,83 +405,15 @@ class OrchestrationMixin:
         )
         store.send(instance_id, started, execution_id)
 
-    # --- entities ------------------------------------------------------------------------
-
-    async def _run_entity(self: DurableRuntime, target: str) -> None:
-        store = self._store
-        messages = store.inbox(target, limit=_ENTITY_BATCH_LIMIT)
-        if not messages:
-            return
-        name, key = entities.split_target(target)
-        exists, state = store.get_entity(target) or (False, None)
-        requests = [m.body for m in messages]
-        log.info("entity %s started a batch of %d operation(s)", target, len(requests))
-        result = await self._invoke_entity(name, key, exists, state, requests)
-        now = self.clock.now()
-        post: PostCommit = []
-        with store.transaction():
-            store.put_entity(target, name, key, result.exists, result.state, iso(now))
-            store.delete_messages(m.id for m in messages)
-            for request, answer in zip(requests, result.results, strict=False):
-                self._answer_entity_call(request, answer, now, post)
-        for action in post:
-            action()
-        if len(messages) == _ENTITY_BATCH_LIMIT:
-            self._mark_ready(target)
-        for request, answer in zip(requests, result.results, strict=False):
-            if answer.get("isError"):
-                log.warning(
-                    "entity %s operation %s failed: %s",
-                    target,
-                    request.get("op"),
-                    answer.get("result"),
-                )
-        log.info("entity %s finished its batch", target)
-        self._notify_changed()
-
-    async def _invoke_entity(
-        self: DurableRuntime,
-        name: str,
-        key: str,
-        exists: bool,
-        state: str | None,
-        requests: list[dict[str, Any]],
-    ) -> entities.BatchResult:
-        invoker = self.registry.entities.get(name)
-        if invoker is None:
-            message = (
-                f"The function '{name}' doesn't exist, is disabled, or is not an entity function."
-            )
-            return entities.failed_batch(len(requests), exists, state, message)
-        try:
-            text = await invoker(entities.build_batch(name, key, exists, state, requests))
-            return entities.parse_result(text, len(requests), exists, state)
-        except Exception as exc:
-            message = str(exc) or type(exc).__name__
-            return entities.failed_batch(len(requests), exists, state, message)
-
-    def _answer_entity_call(
-        self: DurableRuntime,
-        request: dict[str, Any],
-        answer: dict[str, Any],
-        now: datetime,
-        post: PostCommit,
-    ) -> None:
-        parent = request.get("parent")
-        if request.get("signal") or not parent:
-            return
-        response = event(
-            EventType.EventRaised,
-            now,
-            Name=request.get("id"),
-            Input=entities.response_input(answer),
-        )
-        self._store.send(parent, response, request.get("parentExecution"))
-        post.append(lambda: self._mark_ready(parent))
-
 
 def _played(e: Event) -> str:
     return json.dumps({**e, "IsPlayed": True})
+
+
+def _played_text(text: str) -> str:
+    """A stored event's JSON with IsPlayed set. Inside JSON strings quotes are escaped, so the
+    first unescaped `"IsPlayed": false` is the event's own key."""
+    return text.replace('"IsPlayed": false', '"IsPlayed": true', 1)
 
 
 def _parent_event_field(parent: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -14,11 +14,11 @@ import json
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from emulator.history import Event, EventType, iso, parse_time
+from emulator.history import SCHEDULING_EVENTS, Event, EventType, iso, parse_time
 
 HTTP_ACTIVITY = "BuiltIn::HttpActivity"
 
@@ -84,9 +84,25 @@ class Decision:
     event_id: int
     kind: EventType
     name: str | None
-    fields: dict[str, Any]
-    work: dict[str, Any] = field(default_factory=dict)
+    work: dict[str, Any]
     recorded: bool = False
+
+    def history_fields(self) -> dict[str, Any]:
+        """The type-specific fields of its history event (built only for new decisions)."""
+        work = self.work
+        kind = work["kind"]
+        if kind == "activity":
+            return {"Name": self.name, "Version": "", "Input": json.dumps([work["input"]])}
+        if kind == "timer":
+            return {"FireAt": work["fire_at"]}
+        if kind == "sub":
+            return {
+                "Name": self.name,
+                "Version": work.get("version") or "",
+                "InstanceId": work["instance_id"],
+                "Input": work["input"],
+            }
+        return {"InstanceId": work["target"], "Name": "op", "Input": json.dumps(work["request"])}
 
 
 @dataclass
@@ -96,6 +112,16 @@ class ReplayResult:
     continue_as_new_input: str | None = None
     walk_finished: bool = False
 
+
+_STARTED = int(EventType.OrchestratorStarted)
+_EXECUTION_STARTED = int(EventType.ExecutionStarted)
+_TASK_COMPLETED = int(EventType.TaskCompleted)
+_SUB_COMPLETED = int(EventType.SubOrchestrationInstanceCompleted)
+_TASK_FAILED = int(EventType.TaskFailed)
+_SUB_FAILED = int(EventType.SubOrchestrationInstanceFailed)
+_TIMER_FIRED = int(EventType.TimerFired)
+_EVENT_RAISED = int(EventType.EventRaised)
+_SCHEDULING = tuple(int(k) for k in SCHEDULING_EVENTS)
 
 _KIND_WORDS = {
     EventType.TaskScheduled: "an activity task",
@@ -125,28 +151,42 @@ class Replayer:
 
     def run(self, history: list[Event]) -> ReplayResult:
         """Walks the history; raises NonDeterminismError on a mismatch."""
+        handlers = {
+            _STARTED: self._on_orchestrator_started,
+            _EXECUTION_STARTED: self._on_execution_started,
+            _TASK_COMPLETED: self._on_succeeded,
+            _SUB_COMPLETED: self._on_succeeded,
+            _TASK_FAILED: self._on_failed,
+            _SUB_FAILED: self._on_failed,
+            _TIMER_FIRED: self._on_timer_fired,
+            _EVENT_RAISED: self._on_event_raised,
+            **dict.fromkeys(_SCHEDULING, self._match),
+        }
         for e in history:
-            self._process(e)
+            handler = handlers.get(e["EventType"])
+            if handler is not None:
+                handler(e)
         new = [d for d in self._decisions.values() if not d.recorded]
         new.sort(key=lambda d: d.event_id)
         return ReplayResult(new, self._continue_as_new, self._continue_input, self._walk_finished)
 
-    def _process(self, e: Event) -> None:
-        kind = e["EventType"]
-        if kind == EventType.OrchestratorStarted:
-            self._now = parse_time(e["Timestamp"])
-        elif kind == EventType.ExecutionStarted:
-            self._advance()
-        elif kind in (EventType.TaskCompleted, EventType.SubOrchestrationInstanceCompleted):
-            self._complete(e["TaskScheduledId"], failed=False)
-        elif kind in (EventType.TaskFailed, EventType.SubOrchestrationInstanceFailed):
-            self._complete(e["TaskScheduledId"], failed=True)
-        elif kind == EventType.TimerFired:
-            self._complete(e["TimerId"], failed=False)
-        elif kind == EventType.EventRaised:
-            self._raise(e.get("Name") or "")
-        elif kind in _KIND_WORDS:
-            self._match(e)
+    def _on_orchestrator_started(self, e: Event) -> None:
+        self._now = parse_time(e["Timestamp"])
+
+    def _on_execution_started(self, e: Event) -> None:
+        self._advance()
+
+    def _on_succeeded(self, e: Event) -> None:
+        self._complete(e["TaskScheduledId"], failed=False)
+
+    def _on_failed(self, e: Event) -> None:
+        self._complete(e["TaskScheduledId"], failed=True)
+
+    def _on_timer_fired(self, e: Event) -> None:
+        self._complete(e["TimerId"], failed=False)
+
+    def _on_event_raised(self, e: Event) -> None:
+        self._raise(e.get("Name") or "")
 
     def _complete(self, event_id: int, failed: bool) -> None:
         task = self._open.pop(event_id, None)
@@ -161,26 +201,19 @@ class Replayer:
             self._buffered[name] += 1
 
     def _match(self, e: Event) -> None:
-        kind = EventType(e["EventType"])
         event_id = e["EventId"]
         decision = self._decisions.get(event_id)
-        recorded = f"{_KIND_WORDS[kind]} with sequence ID {event_id} named {_label(e)!r}"
-        if decision is None or decision.recorded:
-            raise NonDeterminismError(
-                f"A previous execution of this orchestration scheduled {recorded}, but the "
-                "current replay execution hasn't (yet?) scheduled it. Was a change made to the "
-                "orchestrator code after this instance had already started running?"
-            )
-        if decision.kind != kind or _label(e) != _label_of(decision):
-            raise NonDeterminismError(
-                f"A previous execution of this orchestration scheduled {recorded}, but the "
-                f"current replay execution scheduled {_KIND_WORDS[decision.kind]} named "
-                f"{_label_of(decision)!r} at that sequence ID. Was a change made to the "
-                "orchestrator code after this instance had already started running?"
-            )
-        decision.recorded = True
-        if kind == EventType.EventSent:
-            self._rekey_request(decision, e)
+        if (
+            decision is not None
+            and not decision.recorded
+            and decision.kind == e["EventType"]
+            and _label(e) == _label_of(decision)
+        ):
+            decision.recorded = True
+            if decision.kind == EventType.EventSent:
+                self._rekey_request(decision, e)
+            return
+        raise NonDeterminismError(_mismatch(e, decision))
 
     def _rekey_request(self, decision: Decision, e: Event) -> None:
         recorded_id = json.loads(e["Input"]).get("id")
@@ -282,12 +315,10 @@ class Replayer:
 
     # --- scheduling calls (each takes the next sequence id) ----------------------------
 
-    def _decide(
-        self, kind: EventType, name: str | None, fields: dict[str, Any], work: dict[str, Any]
-    ) -> int:
+    def _decide(self, kind: EventType, name: str | None, work: dict[str, Any]) -> int:
         event_id = self._next_id
         self._next_id += 1
-        self._decisions[event_id] = Decision(event_id, kind, name, fields, work)
+        self._decisions[event_id] = Decision(event_id, kind, name, work)
         return event_id
 
     def _opened(self, event_id: int) -> _Task:
@@ -296,9 +327,8 @@ class Replayer:
         return task
 
     def _activity(self, name: str, input_text: str | None) -> _Task:
-        fields = {"Name": name, "Version": "", "Input": json.dumps([input_text])}
         work = {"kind": "activity", "name": name, "input": input_text}
-        return self._opened(self._decide(EventType.TaskScheduled, name, fields, work))
+        return self._opened(self._decide(EventType.TaskScheduled, name, work))
 
     def _sub_orchestration(self, action: dict[str, Any]) -> _Task:
         event_id = self._next_id
@@ -306,20 +336,14 @@ class Replayer:
         text = action.get("input")
         input_text = None if text is None else json.dumps(text)
         name = action["functionName"]
-        fields = {
-            "Name": name,
-            "Version": action.get("version") or "",
-            "InstanceId": child_id,
-            "Input": input_text,
-        }
         work = {"kind": "sub", "name": name, "instance_id": child_id, "input": input_text}
         work["version"] = action.get("version")
-        self._decide(EventType.SubOrchestrationInstanceCreated, name, fields, work)
+        self._decide(EventType.SubOrchestrationInstanceCreated, name, work)
         return self._opened(event_id)
 
     def _timer(self, fire_at: datetime, cancelled: bool) -> _Task:
-        fields = {"FireAt": iso(fire_at)}
-        event_id = self._decide(EventType.TimerCreated, None, fields, {"kind": "timer"})
+        work = {"kind": "timer", "fire_at": iso(fire_at)}
+        event_id = self._decide(EventType.TimerCreated, None, work)
         task = self._opened(event_id)
         if cancelled:
             self._open.pop(event_id, None)
@@ -342,9 +366,8 @@ class Replayer:
             "timestamp": iso(self._now) if self._now else None,
         }
         target = action.get("instanceId") or ""
-        fields = {"InstanceId": target, "Name": "op", "Input": json.dumps(request)}
         work = {"kind": "entity", "target": target, "request": request, "request_id": request_id}
-        self._decide(EventType.EventSent, action.get("operation"), fields, work)
+        self._decide(EventType.EventSent, action.get("operation"), work)
         return request_id
 
     def _with_retry(self, attempt: Callable[[], _Task], options: dict[str, Any]) -> _Task:
@@ -378,6 +401,23 @@ class Replayer:
 
         start()
         return outer
+
+
+def _mismatch(e: Event, decision: Decision | None) -> str:
+    kind = EventType(e["EventType"])
+    recorded = f"{_KIND_WORDS[kind]} with sequence ID {e['EventId']} named {_label(e)!r}"
+    if decision is None or decision.recorded:
+        current = "hasn't (yet?) scheduled it"
+    else:
+        current = (
+            f"scheduled {_KIND_WORDS[decision.kind]} named {_label_of(decision)!r} "
+            "at that sequence ID"
+        )
+    return (
+        f"A previous execution of this orchestration scheduled {recorded}, but the current "
+        f"replay execution {current}. Was a change made to the orchestrator code after this "
+        "instance had already started running?"
+    )
 
 
 def _label(e: Event) -> str | None:

@@ -18,10 +18,13 @@ from typing import Any
 
 from emulator.clock import Clock, SystemClock
 from emulator.contracts import FunctionRegistry
+from emulator.entity_dispatch import EntityMixin
 from emulator.history import Event, EventType, event, iso, parse_time
+from emulator.http_activity import call_http
 from emulator.management import ManagementMixin
 from emulator.orchestration import OrchestrationMixin
 from emulator.replay import HTTP_ACTIVITY
+from emulator.sdk_speedups import install as install_sdk_speedups
 from emulator.store import ActivityRow, Store
 
 log = logging.getLogger("emulator")
@@ -38,7 +41,7 @@ class CachedHistory:
     played: list[str]  # the events as JSON with IsPlayed true, reused by every replay
 
 
-class DurableRuntime(OrchestrationMixin, ManagementMixin):
+class DurableRuntime(OrchestrationMixin, EntityMixin, ManagementMixin):
     def __init__(
         self,
         registry: FunctionRegistry,
@@ -66,6 +69,7 @@ class DurableRuntime(OrchestrationMixin, ManagementMixin):
         self._busy_token: contextlib.AbstractContextManager[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._histories: dict[str, CachedHistory] = {}
+        self._completions: list[tuple[ActivityRow, Event]] = []
 
     @property
     def _store(self) -> Store:
@@ -76,6 +80,7 @@ class DurableRuntime(OrchestrationMixin, ManagementMixin):
     # --- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
+        install_sdk_speedups()
         self._state_path.parent.mkdir(parents=True, exist_ok=True)
         self._store_ = Store(self._state_path)
         for target in self._store.targets_with_messages():
@@ -101,6 +106,17 @@ class DurableRuntime(OrchestrationMixin, ManagementMixin):
         if self._store_ is not None:
             self._store_.close()
             self._store_ = None
+        self._forget_in_memory_work()
+
+    def _forget_in_memory_work(self) -> None:
+        """After stop: what was pending lives on in the store and is picked up by start()."""
+        self._ready.clear()
+        self._activity_queue = asyncio.Queue()
+        self._activities_running = 0
+        self._completions = []
+        self._histories.clear()
+        self._pending = 0
+        self._idle.set()
 
     async def wait_until_idle(self, timeout: float = 30) -> None:  # noqa: ASYNC109
         """Returns once no episode, entity batch or activity is runnable or running."""
@@ -210,9 +226,13 @@ class DurableRuntime(OrchestrationMixin, ManagementMixin):
             "activity %s started (instance %s, task %d)", row.name, row.instance_id, row.task_id
         )
         try:
-            if invoker is None:
+            input_text = row.input if row.input is not None else "null"
+            if invoker is None and row.name == HTTP_ACTIVITY:
+                result = await call_http(input_text)
+            elif invoker is None:
                 raise LookupError(_missing_activity(row.name))
-            result = await invoker(row.input if row.input is not None else "null")
+            else:
+                result = await invoker(input_text)
         except Exception as exc:
             message = str(exc) or type(exc).__name__
             log.warning("activity %s failed (instance %s): %s", row.name, row.instance_id, message)
@@ -235,12 +255,29 @@ class DurableRuntime(OrchestrationMixin, ManagementMixin):
         self._complete_activity(row, outcome)
 
     def _complete_activity(self, row: ActivityRow, outcome: Event) -> None:
-        with self._store.transaction():
-            if not self._store.activity_exists(row.id):
-                return  # the instance ended or was purged meanwhile
-            self._store.delete_activity(row.id)
-            self._store.send(row.instance_id, outcome, row.execution_id)
-        self._mark_ready(row.instance_id)
+        """Queues the completion; completions finishing together are committed together."""
+        if not self._completions:
+            self._work_started()  # held until the flush, so idleness waits for it
+            asyncio.get_running_loop().call_soon(self._flush_completions)
+        self._completions.append((row, outcome))
+
+    def _flush_completions(self) -> None:
+        batch, self._completions = self._completions, []
+        targets: list[str] = []
+        try:
+            if self._store_ is None:  # stopped meanwhile: these activities will run again
+                return
+            with self._store.transaction():
+                for row, outcome in batch:
+                    if not self._store.activity_exists(row.id):
+                        continue  # the instance ended or was purged meanwhile
+                    self._store.delete_activity(row.id)
+                    self._store.send(row.instance_id, outcome, row.execution_id)
+                    targets.append(row.instance_id)
+            for target in targets:
+                self._mark_ready(target)
+        finally:
+            self._work_done()
 
     # --- durable timers ------------------------------------------------------------------
 
@@ -284,6 +321,4 @@ _FINISHED = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
 
 
 def _missing_activity(name: str) -> str:
-    if name == HTTP_ACTIVITY:
-        return "call_http is not supported by this emulator."
     return f"The function '{name}' doesn't exist, is disabled, or is not an activity function."

@@ -184,10 +184,13 @@ class Store:
     # --- history -------------------------------------------------------------------------
 
     def load_history(self, instance_id: str) -> list[Event]:
+        return [json.loads(text) for text in self.load_history_texts(instance_id)]
+
+    def load_history_texts(self, instance_id: str) -> list[str]:
         rows = self._db.execute(
             "SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,)
         ).fetchall()
-        return [json.loads(r[0]) for r in rows]
+        return [r[0] for r in rows]
 
     def append_history(
         self, instance_id: str, execution_id: str, first_seq: int, events: Iterable[Event]

@@ -11,6 +11,7 @@ exit, and the app's modules are forgotten, so another app folder can be hosted n
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json as jsonlib
 import os
@@ -94,8 +95,14 @@ class RunningEmulator:
             body = await response.read()
             return EmulatorResponse(response.status, dict(response.headers), body)
 
-    async def wait_until_idle(self) -> None:
-        await self.host.runtime.wait_until_idle()
+    async def wait_until_idle(self, seconds: float = 120) -> None:
+        """Until no orchestration episode, entity batch or activity is runnable or running;
+        TimeoutError after `seconds`."""
+        await self.host.runtime.wait_until_idle(seconds)
+
+    async def wait_for_instance(self, instance_id: str, seconds: float = 30) -> dict[str, Any]:
+        """Until the instance is Completed, Failed, Terminated or Canceled; its status."""
+        return dict(await self.host.runtime.wait_for_instance(instance_id, seconds))
 
 
 @contextlib.contextmanager
@@ -118,6 +125,8 @@ async def _close_sdk_session() -> None:
         from azure.durable_functions.models.utils import http_utils
 
         await http_utils._close_session()
+        # its lock binds to a loop on first contention; the next test runs on another loop
+        http_utils._session_lock = asyncio.Lock()
 
 
 @contextlib.asynccontextmanager

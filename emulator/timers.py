@@ -143,7 +143,9 @@ def build_timer_functions(functions: list[Any], factory: InvokerFactory) -> list
 
 
 class TimerScheduler:
-    def __init__(self, functions: list[TimerFunction], clock: Clock, store: ScheduleStatusStore):
+    def __init__(
+        self, functions: list[TimerFunction], clock: Clock, store: ScheduleStatusStore
+    ) -> None:
         self.functions = functions
         self._clock = clock
         self._store = store
@@ -164,6 +166,14 @@ class TimerScheduler:
         self._tasks.clear()
 
     async def _run_forever(self, function: TimerFunction) -> None:
+        try:
+            await self._schedule_loop(function)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("timer trigger %s stopped", function.name)
+
+    async def _schedule_loop(self, function: TimerFunction) -> None:
         due = self._missed_due(function)
         if function.run_on_startup or due is not None:
             await self._fire(function, past_due=due is not None, last=due)
@@ -180,7 +190,7 @@ class TimerScheduler:
         due = _parse(status.get("Next"))
         return due if due is not None and due <= self._clock.now() else None
 
-    def _remember(self, function: TimerFunction, last: datetime | None, next_due: datetime):
+    def _remember(self, function: TimerFunction, last: datetime | None, next_due: datetime) -> None:
         if not function.use_monitor:
             return
         previous = self._store.get(function.name) or {}
@@ -210,8 +220,11 @@ class TimerScheduler:
             meta.Datum(type="json", value=json.dumps(payload)), trigger_metadata=None
         )
         reason = f"Timer fired at {_iso(now)}" + (" (past due)" if past_due else "")
-        with contextlib.suppress(Exception), self._clock.busy():
-            with logged_invocation(function.name, reason) as invocation:
-                self.runs[function.name] += 1
-                await function.invoker(request, invocation)
+        with (
+            contextlib.suppress(Exception),
+            self._clock.busy(),
+            logged_invocation(function.name, reason) as invocation,
+        ):
+            self.runs[function.name] += 1
+            await function.invoker(request, invocation)
         self._remember(function, last=last or now, next_due=next_due)

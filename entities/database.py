@@ -12,8 +12,16 @@ from typing import Any
 import azure.durable_functions as df
 
 from entities import bp
-from shared.jobs import DATABASE_ENTITY, LeaseRelease, LeaseRequest, OutcomeReport, dump_json
-from shared.locks import DatabaseState, acquire_lock, record_outcome, release_lock
+from shared.jobs import DATABASE_ENTITY, dump_json
+from shared.locks import (
+    DatabaseState,
+    LeaseRelease,
+    LeaseRequest,
+    OutcomeReport,
+    acquire_lock,
+    record_outcome,
+    release_lock,
+)
 
 
 def _acquire(state: DatabaseState, data: Any) -> tuple[DatabaseState, Any]:

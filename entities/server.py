@@ -12,8 +12,8 @@ from typing import Any
 import azure.durable_functions as df
 
 from entities import bp
-from shared.jobs import SERVER_ENTITY, LeaseRelease, LeaseRequest, dump_json
-from shared.locks import ServerState, acquire_slot, release_slot
+from shared.jobs import SERVER_ENTITY, dump_json
+from shared.locks import LeaseRelease, LeaseRequest, ServerState, acquire_slot, release_slot
 
 
 def _acquire(state: ServerState, data: Any) -> tuple[ServerState, Any]:

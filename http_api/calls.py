@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import azure.functions as func
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from http_api.errors import ApiError, validation_error
 from shared.audit import AuditOutcome, audit_entry
@@ -115,7 +115,3 @@ class Call:
         except Exception as exc:
             log.error("audit record for %s could not be written: %s", action, type(exc).__name__)
             raise
-
-
-def dump(model: BaseModel | None) -> dict[str, Any] | None:
-    return None if model is None else model.model_dump(mode="json")

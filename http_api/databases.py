@@ -11,7 +11,7 @@ import azure.functions as func
 from http_api import bp
 from http_api.calls import Call, Reply
 from http_api.durable import wake_policy_loops
-from http_api.errors import invalid, not_found
+from http_api.errors import conflict, invalid, not_found
 from http_api.ids import new_id
 from http_api.lookups import (
     check_policy_reference,
@@ -172,6 +172,7 @@ def _create(call: Call) -> Change:
     if found.repos.servers.get(body.server_id) is None:
         raise invalid("body.server_id", f"server {body.server_id!r} does not exist")
     check_policy_reference(found, "policy_id", body.policy_id)
+    _name_is_free(found, body.server_id, body.name)
     fields = body.model_dump(exclude={"id", "password"})
     database = Database(
         id=body.id or new_id(body.name), has_password=body.password is not None, **fields
@@ -181,6 +182,13 @@ def _create(call: Call) -> Change:
         _store_password(found, database, body.password.get_secret_value(), created=True)
     call.audit(f"databases/{database.id}", after=database)
     return None, database, [effective_policy_id(found, database)]
+
+
+def _name_is_free(found: Services, server_id: str, name: str) -> None:
+    """One record per database of a server: two would mean two backups of everything."""
+    for database in found.repos.databases.all_by_server(server_id):
+        if database.name == name:
+            raise conflict(f"{name!r} is already added as {database.id!r}")
 
 
 def _store_password(found: Services, database: Database, password: str, *, created: bool) -> None:
@@ -205,6 +213,8 @@ def _update(call: Call) -> Change:
     if body.password is not None:
         changes["has_password"] = True
     after = rebuilt(before, changes)
+    if after.name != before.name:
+        _name_is_free(found, after.server_id, after.name)
     if body.password is not None:
         _store_password(found, after, body.password.get_secret_value(), created=False)
     after = found.repos.databases.update(after, etag)

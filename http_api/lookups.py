@@ -31,6 +31,7 @@ def database_or_404(services: Services, database_id: str) -> Database:
 
 
 def policy_or_404(services: Services, policy_id: str) -> Policy:
+    ensure_seeded_policies(services)
     policy = services.repos.policies.get(policy_id)
     if policy is None:
         raise not_found("policy", policy_id)

@@ -84,7 +84,9 @@ def _responses(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
             "content": {"application/json": {"schema": schema}},
         }
     error = {"application/json": {"schema": refs[(ErrorResponse, "serialization")]}}
-    for status in sorted({*COMMON_ERRORS, *op.errors}):
+    # Every change may meet a concurrent one (409 changed_meanwhile).
+    changing = (409,) if op.method != "GET" else ()
+    for status in sorted({*COMMON_ERRORS, *op.errors, *changing}):
         responses[str(status)] = {"description": ERROR_TEXT[status], "content": error}
     return responses
 

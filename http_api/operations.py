@@ -13,17 +13,20 @@ import inspect
 import logging
 import traceback
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import azure.functions as func
+from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from pydantic import BaseModel, TypeAdapter
 
 from http_api.calls import Call, Reply
 from http_api.errors import ApiError, error_response, json_response
 from shared.audit import AuditOutcome
 from shared.auth import AuthError, Principal, Role, authenticator
+from shared.secrets import SecretStoreError
 from shared.settings import SettingsError
+from shared.storage.blobs import BlobStoreError
 from shared.storage.tables import AlreadyExists, ConcurrencyConflict, InvalidContinuation, NotFound
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,8 @@ Handler = Callable[[Call], Any] | Callable[[Call], Awaitable[Any]]
 # Keyed by (method, path): a module imported again (a host reloading the app) replaces its own.
 REGISTRY: dict[tuple[str, str], Operation] = {}
 INTERNAL = ApiError(500, "internal_error", "the request could not be completed")
+# A dependency down or unreachable: worth a retry, never the caller's fault.
+UNAVAILABLE = (SecretStoreError, BlobStoreError, ServiceRequestError, ServiceResponseError)
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,6 @@ class Operation:
     action: str | None = None
     errors: tuple[int, ...] = ()
     description: str = ""
-    path_params: dict[str, str] = field(default_factory=dict)
 
     @property
     def route(self) -> str:
@@ -141,6 +145,8 @@ def _translate(exc: Exception) -> ApiError | None:
         return ApiError(404, "not_found", "the resource does not exist")
     if isinstance(exc, SettingsError):
         return ApiError(503, "misconfigured", "the service is not configured correctly")
+    if isinstance(exc, UNAVAILABLE):
+        return ApiError(503, "storage_unavailable", "a storage service is unavailable; retry")
     return None
 
 

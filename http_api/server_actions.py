@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import azure.durable_functions as df
@@ -31,6 +32,8 @@ from shared.engines.base import ConnectionSpec, EngineError
 from shared.models import Database, Server
 from shared.storage.tables import AlreadyExists
 
+log = logging.getLogger(__name__)
+
 PATH = "/servers/{server_id}"
 
 TEST = operation(
@@ -58,7 +61,7 @@ DISCOVER = operation(
 ADD = operation(
     "POST", PATH + "/databases", Role.ADMIN, "Add discovered databases", tag="servers",
     body=AddDatabasesBody, response=AddDatabasesResult, status=201,
-    action="server.add_databases",
+    action="server.add_databases", errors=(409,),
 )  # fmt: skip
 
 
@@ -112,27 +115,36 @@ def _request_spec(found: Services, server: Server, body: ConnectionTestBody) -> 
     )
 
 
+def _attempt(server: Server, spec: ConnectionSpec, credentials: str) -> ConnectionTestResult:
+    try:
+        outcome = _engine(server).test_connection(spec)
+    except EngineError as exc:
+        return ConnectionTestResult(
+            ok=False, credentials=credentials, error_kind=exc.kind.value, message=exc.message
+        )
+    except Exception as exc:  # the driver's own errors may quote what it was given
+        log.warning("connection test of %s failed with %s", server.id, type(exc).__name__)
+        message = "the connection could not be attempted with these settings"
+        return ConnectionTestResult(
+            ok=False, credentials=credentials, error_kind="unknown", message=message
+        )
+    return ConnectionTestResult(
+        ok=outcome.ok,
+        credentials=credentials,
+        server_version=outcome.server_version,
+        error_kind=outcome.error_kind.value if outcome.error_kind else None,
+        message=outcome.message,
+        latency_ms=outcome.latency_ms,
+    )
+
+
 def _test(call: Call) -> ConnectionTestResult:
     server_id = call.path_id("server_id")
     body: ConnectionTestBody = call.body()
     found = services()
     server = server_or_404(found, server_id)
     spec = _request_spec(found, server, body) if body.is_new else _stored_spec(found, server)
-    try:
-        outcome = _engine(server).test_connection(spec)
-        result = ConnectionTestResult(
-            ok=outcome.ok,
-            credentials="request" if body.is_new else "stored",
-            server_version=outcome.server_version,
-            error_kind=outcome.error_kind.value if outcome.error_kind else None,
-            message=outcome.message,
-            latency_ms=outcome.latency_ms,
-        )
-    except EngineError as exc:
-        result = ConnectionTestResult(
-            ok=False, credentials="request" if body.is_new else "stored",
-            error_kind=exc.kind.value, message=exc.message,
-        )  # fmt: skip
+    result = _attempt(server, spec, "request" if body.is_new else "stored")
     details = {"credentials": result.credentials, "host": spec.host, "port": spec.port}
     call.audit(
         f"servers/{server_id}",
@@ -150,6 +162,9 @@ def _discover(call: Call) -> DiscoveryResult:
         discovered = _engine(server).list_databases(_stored_spec(found, server))
     except EngineError as exc:
         raise ApiError(409, f"connection_{exc.kind.value}", exc.message) from None
+    except Exception as exc:  # the driver's own errors may quote what it was given
+        log.warning("discovery on %s failed with %s", server_id, type(exc).__name__)
+        raise ApiError(409, "connection_unknown", "the server could not be reached") from None
     known = {
         database.name: database.id for database in found.repos.databases.all_by_server(server_id)
     }

@@ -11,7 +11,7 @@ from pydantic import Field
 from http_api import bp
 from http_api.calls import Call, Reply
 from http_api.durable import wake_policy_loops
-from http_api.errors import conflict, not_found
+from http_api.errors import conflict, invalid, not_found
 from http_api.ids import new_id
 from http_api.lookups import check_policy_reference, rebuilt, server_or_404
 from http_api.operations import operation
@@ -155,11 +155,20 @@ def _update(call: Call) -> tuple[Server, Server]:
     if body.password is not None:
         changes["has_password"] = True
     after = rebuilt(before, changes)
+    _password_follows_no_move(before, after, body)
     if body.password is not None:
         found.secrets.set(server_secret_name(server_id), body.password.get_secret_value())
     after = found.repos.servers.update(after, etag)
     call.audit(f"servers/{server_id}", before=before, after=after)
     return before, after
+
+
+def _password_follows_no_move(before: Server, after: Server, body: ServerUpdate) -> None:
+    """A stored password is never sent to a new address: moving a server that has one
+    needs the password again, so a stolen admin token cannot redirect it to its own host."""
+    moved = (before.host, before.port) != (after.host, after.port)
+    if moved and before.has_password and body.password is None:
+        raise invalid("body.password", "required when host or port changes")
 
 
 def _delete(call: Call) -> list[str | None]:

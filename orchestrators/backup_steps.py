@@ -12,21 +12,96 @@ from shared.jobs import (
     APPLY_RETENTION,
     CHECK_CONNECTION,
     DUMP_DATABASE,
+    FINISH_BACKUP,
+    PREPARE_BACKUP,
     SEND_NOTIFICATION,
     BackupJob,
+    BackupOutput,
     CheckConnectionInput,
     ConnectionCheck,
     DumpInput,
     DumpResult,
+    FinishBackupInput,
+    FinishedBackup,
     Notification,
-    OutcomeAck,
+    PrepareBackupInput,
     PreparedBackup,
     RetentionInput,
     RetentionResult,
+    backup_record_id,
     dump_json,
 )
+from shared.locks import OutcomeAck, OutcomeReport
+from shared.models import BackupStatus
 
 Steps = Generator[Any, Any, Any]
+
+
+def prepare(
+    context: df.DurableOrchestrationContext, job: BackupJob
+) -> Generator[Any, Any, PreparedBackup]:
+    """Creates (or finds) the record; its id comes from the instance id."""
+    record_id = backup_record_id(context.instance_id)
+    ask = PrepareBackupInput(job=job, record_id=record_id, now=context.current_utc_datetime)
+    prepared = yield context.call_activity(PREPARE_BACKUP, dump_json(ask))
+    return PreparedBackup.model_validate(prepared)
+
+
+def record_result(
+    context: df.DurableOrchestrationContext,
+    job: BackupJob,
+    record_id: str,
+    dump: DumpResult | None,
+    error: str | None,
+) -> Generator[Any, Any, FinishedBackup]:
+    finish = FinishBackupInput(
+        database_id=job.database_id,
+        record_id=record_id,
+        succeeded=dump is not None,
+        dump=dump,
+        error=error,
+        now=context.current_utc_datetime,
+    )
+    return FinishedBackup.model_validate(
+        (yield context.call_activity(FINISH_BACKUP, dump_json(finish)))
+    )
+
+
+def report_outcome(
+    context: df.DurableOrchestrationContext,
+    database: df.EntityId,
+    job: BackupJob,
+    finished: FinishedBackup,
+) -> Generator[Any, Any, OutcomeAck]:
+    """The database entity counts consecutive failures and says whether this is a recovery."""
+    report = OutcomeReport(
+        record_id=finished.record_id,
+        succeeded=finished.status is BackupStatus.SUCCEEDED,
+        tiers=job.tiers,
+        at=context.current_utc_datetime,
+        error=finished.error,
+    )
+    ack = yield context.call_entity(database, "record_outcome", dump_json(report))
+    return OutcomeAck.model_validate(ack)
+
+
+def backup_output(
+    job: BackupJob,
+    record_id: str,
+    status: BackupStatus,
+    finished: FinishedBackup | None = None,
+    dump: DumpResult | None = None,
+    deleted: list[str] | None = None,
+) -> BackupOutput:
+    return BackupOutput(
+        **job.model_dump(),
+        record_id=record_id,
+        status=status,
+        error=finished.error if finished else None,
+        blob_name=dump.blob_name if dump else None,
+        stored_bytes=dump.stored_bytes if dump else None,
+        retention_deleted=deleted or [],
+    )
 
 
 def set_phase(
@@ -45,34 +120,33 @@ def retry_options(prepared: PreparedBackup) -> df.RetryOptions:
 
 
 def check_and_dump(
-    context: df.DurableOrchestrationContext, job: BackupJob, prepared: PreparedBackup
+    context: df.DurableOrchestrationContext, prepared: PreparedBackup
 ) -> Generator[Any, Any, tuple[DumpResult | None, str | None]]:
     """Tests the connection, then dumps; transient failures are retried by both activities.
     Returns (dump, None) or (None, reason)."""
     retry = retry_options(prepared)
-    ids = {"database_id": job.database_id, "record_id": prepared.record_id}
+    assert prepared.target is not None  # set whenever there is work to do
+    check_input = dump_json(CheckConnectionInput(target=prepared.target))
     try:
-        check = ConnectionCheck.model_validate(
-            (
-                yield context.call_activity_with_retry(
-                    CHECK_CONNECTION, retry, dump_json(CheckConnectionInput(**ids))
-                )
-            )
-        )
+        checked = yield context.call_activity_with_retry(CHECK_CONNECTION, retry, check_input)
+        check = ConnectionCheck.model_validate(checked)
         if not check.ok:
             return None, check.error or "connection test failed"
         set_phase(context, "dumping", prepared.record_id)
-        result = yield context.call_activity_with_retry(
-            DUMP_DATABASE, retry, dump_json(DumpInput(**ids, now=context.current_utc_datetime))
-        )
+        dump_input = DumpInput(target=prepared.target, now=context.current_utc_datetime)
+        result = yield context.call_activity_with_retry(DUMP_DATABASE, retry, dump_json(dump_input))
         return DumpResult.model_validate(result), None
     except Exception as exc:  # the last attempt failed: the finish activity sanitises the text
         return None, str(exc)
 
 
-def apply_retention(context: df.DurableOrchestrationContext, database_id: str) -> Steps:
+def apply_retention(
+    context: df.DurableOrchestrationContext, database_id: str, policy_id: str | None
+) -> Steps:
     """Never fails the backup: a retention problem is retried by the next run."""
-    request = RetentionInput(database_id=database_id, now=context.current_utc_datetime)
+    request = RetentionInput(
+        database_id=database_id, now=context.current_utc_datetime, policy_id=policy_id
+    )
     try:
         result = yield context.call_activity(APPLY_RETENTION, dump_json(request))
     except Exception:

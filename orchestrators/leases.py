@@ -11,8 +11,8 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from shared.jobs import LeaseGrant, LeaseRelease, LeaseRequest, dump_json
-from shared.locks import next_poll
+from shared.jobs import dump_json
+from shared.locks import LeaseGrant, LeaseRelease, LeaseRequest, next_poll
 
 
 def wait_for_lease(

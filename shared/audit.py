@@ -38,15 +38,19 @@ def scrub(value: Any) -> Any:
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
     if isinstance(value, dict):
-        return {
-            str(key): REDACTED if SECRET_FIELD.search(str(key)) else scrub(item)
-            for key, item in value.items()
-        }
+        return {str(key): _scrub_field(str(key), item) for key, item in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [scrub(item) for item in value]
     if isinstance(value, datetime):
         return value.isoformat()
     return value
+
+
+def _scrub_field(key: str, item: Any) -> Any:
+    # A flag such as has_password says whether a secret exists, never what it is.
+    if SECRET_FIELD.search(key) and not isinstance(item, bool | None):
+        return REDACTED
+    return scrub(item)
 
 
 def audit_entry(

@@ -14,7 +14,17 @@ from typing import Any
 
 from pydantic import Field
 
-from shared.models import BackupStatus, Identifier, Model, Policy, Tier, Trigger
+from shared.models import (
+    BackupRecord,
+    BackupStatus,
+    Database,
+    Identifier,
+    Model,
+    Policy,
+    Server,
+    Tier,
+    Trigger,
+)
 
 # --- orchestrators ------------------------------------------------------------------------
 POLICY_LOOP = "policy_loop"
@@ -148,11 +158,23 @@ class PrepareBackupInput(Model):
     now: datetime
 
 
+class BackupTarget(Model):
+    """The database, its server and the record as prepare_backup left them, handed to the
+    next activities so they need not read them again (catalog rows hold no secret)."""
+
+    server: Server
+    database: Database
+    record: BackupRecord
+
+
 class PreparedBackup(Model):
     """The record exists (queued) and the tuning the orchestration must use is fixed."""
 
     record_id: Identifier
     server_id: Identifier
+    target: BackupTarget | None = None
+    # The database's effective policy (retention applies it).
+    policy_id: Identifier | None = None
     # True when this record already finished (a re-run of a completed slot): nothing to do.
     already_done: bool = False
     status: BackupStatus = BackupStatus.QUEUED
@@ -163,8 +185,7 @@ class PreparedBackup(Model):
 
 
 class CheckConnectionInput(Model):
-    database_id: Identifier
-    record_id: Identifier
+    target: BackupTarget
 
 
 class ConnectionCheck(Model):
@@ -174,8 +195,7 @@ class ConnectionCheck(Model):
 
 
 class DumpInput(Model):
-    database_id: Identifier
-    record_id: Identifier
+    target: BackupTarget
     # The orchestration's clock when the dump was scheduled: the record's started_at.
     now: datetime
 
@@ -207,6 +227,8 @@ class RetentionInput(Model):
     database_id: Identifier
     now: datetime
     dry_run: bool = False
+    # When known, the database's effective policy (saves looking it up again).
+    policy_id: Identifier | None = None
 
 
 class RetentionDecisionOut(Model):
@@ -282,47 +304,6 @@ class RestoreOutput(Model):
     ok: bool
     differences: list[str] = Field(default_factory=list)
     error: str | None = None
-
-
-# --- entities -------------------------------------------------------------------------------
-
-
-class LeaseRequest(Model):
-    """Ask an entity for the lock (database) or a slot (server), or renew one already held."""
-
-    owner: str = Field(min_length=1, max_length=256)
-    now: datetime
-    lease_seconds: int = Field(ge=1)
-    record_id: str | None = None
-    # Server entity only: how many holders at most.
-    limit: int = Field(default=1, ge=1)
-
-
-class LeaseRelease(Model):
-    owner: str = Field(min_length=1, max_length=256)
-
-
-class LeaseGrant(Model):
-    granted: bool
-    holder: str | None = None
-    expires_at: datetime | None = None
-
-
-class OutcomeReport(Model):
-    """A finished backup, reported to the database entity."""
-
-    record_id: str
-    succeeded: bool
-    tiers: list[Tier] = Field(default_factory=list)
-    at: datetime
-    error: str | None = None
-
-
-class OutcomeAck(Model):
-    consecutive_failures: int
-    # The first success after one or more failures.
-    recovered: bool = False
-    previous_failures: int = 0
 
 
 def dump_json(model: Model) -> dict[str, Any]:

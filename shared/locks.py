@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 
 from pydantic import Field
 
-from shared.jobs import LeaseGrant, LeaseRequest, OutcomeAck, OutcomeReport
 from shared.models import Model, Tier
 
 # While another owner holds the lock, callers poll with these delays (doubling, capped).
@@ -21,6 +20,47 @@ FIRST_POLL = timedelta(seconds=2)
 MAX_POLL = timedelta(seconds=30)
 # Errors kept on the entity are for people: cut them short.
 MAX_ERROR_CHARS = 500
+
+
+# --- what the entities are asked and answer ---------------------------------------
+
+
+class LeaseRequest(Model):
+    """Ask an entity for the lock (database) or a slot (server), or renew one already held."""
+
+    owner: str = Field(min_length=1, max_length=256)
+    now: datetime
+    lease_seconds: int = Field(ge=1)
+    record_id: str | None = None
+    # Server entity only: how many holders at most.
+    limit: int = Field(default=1, ge=1)
+
+
+class LeaseRelease(Model):
+    owner: str = Field(min_length=1, max_length=256)
+
+
+class LeaseGrant(Model):
+    granted: bool
+    holder: str | None = None
+    expires_at: datetime | None = None
+
+
+class OutcomeReport(Model):
+    """A finished backup, reported to the database entity."""
+
+    record_id: str
+    succeeded: bool
+    tiers: list[Tier] = Field(default_factory=list)
+    at: datetime
+    error: str | None = None
+
+
+class OutcomeAck(Model):
+    consecutive_failures: int
+    # The first success after one or more failures.
+    recovered: bool = False
+    previous_failures: int = 0
 
 
 class DatabaseState(Model):

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
@@ -49,6 +50,7 @@ __all__ = [
 ]
 
 _EPOCH = datetime.min.replace(tzinfo=UTC)
+_TIER_ORDER = tuple(Tier)
 CAP_RULE = "kept: deletion cap reached, next run"
 
 
@@ -127,20 +129,22 @@ def record_time(record: BackupRecord) -> datetime:
 
 
 def newest_first(records: Iterable[BackupRecord]) -> list[BackupRecord]:
+    """Records in decision order: newest `record_time` first, then id descending."""
     return sorted(records, key=lambda record: (record_time(record), record.id), reverse=True)
 
 
 # --- one database --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
 class _Ages:
-    def __init__(self, now: datetime, manual_days: int, failed_days: int) -> None:
-        self.now = now
-        self.manual_days = manual_days
-        self.failed_days = failed_days
+    now: datetime
+    manual_days: int
+    failed_days: int
 
     def age(self, record: BackupRecord) -> timedelta:
-        return self.now - record_time(record)
+        # A clock slightly behind a record's own time must not make it look negative-aged.
+        return max(self.now - record_time(record), timedelta(0))
 
 
 def _decide_database(
@@ -176,17 +180,26 @@ def _tier_positions(succeeded: list[BackupRecord], policy: Policy) -> dict[str, 
 def _decide_backup(
     record: BackupRecord, policy: Policy, protections: list[str], ages: _Ages
 ) -> RetentionDecision:
-    removals = [_why_tier_lets_go(tier, policy) for tier in _ordered(record.tiers)]
-    if record.trigger == Trigger.MANUAL or not record.tiers:
-        kind = "manual" if record.trigger == Trigger.MANUAL else "untiered"
-        age = ages.age(record)
-        if age <= timedelta(days=ages.manual_days):
-            protections.append(f"{kind}, {age.days} days old, kept {ages.manual_days}")
-        else:
-            removals.append(f"{kind} older than {ages.manual_days} days")
+    manual_rule = _manual_age_rule(record, ages)
+    if manual_rule and not manual_rule[0]:
+        protections.append(manual_rule[1])
     if protections:
         return _decision(record, RetentionAction.KEEP, "kept: " + ", ".join(protections))
+    removals = [_why_tier_lets_go(tier, policy) for tier in _ordered(record.tiers)]
+    if manual_rule:
+        removals.append(manual_rule[1])
     return _decision(record, RetentionAction.DELETE, "deleted: " + ", ".join(removals))
+
+
+def _manual_age_rule(record: BackupRecord, ages: _Ages) -> tuple[bool, str] | None:
+    """For manual and untiered backups: (too old?, the reason); None for tiered ones."""
+    if record.trigger != Trigger.MANUAL and record.tiers:
+        return None
+    kind = "manual" if record.trigger == Trigger.MANUAL else "untiered"
+    age = ages.age(record)
+    if age <= timedelta(days=ages.manual_days):
+        return False, f"{kind}, {age.days} days old, kept {ages.manual_days}"
+    return True, f"{kind} older than {ages.manual_days} days"
 
 
 def _why_tier_lets_go(tier: Tier, policy: Policy) -> str:
@@ -238,4 +251,4 @@ def _decision(record: BackupRecord, action: RetentionAction, rule: str) -> Reten
 
 def _ordered(tiers: Iterable[Tier]) -> list[Tier]:
     present = set(tiers)
-    return [tier for tier in Tier if tier in present]
+    return [tier for tier in _TIER_ORDER if tier in present]

@@ -26,6 +26,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, field_serializer, field_validator
@@ -167,13 +168,23 @@ def _previous_fire(rule: TierRule, zone: ZoneInfo, at_or_before: datetime) -> da
     return None  # pragma: no cover
 
 
-def _wall_times(rule: TierRule) -> list[time]:
+def _wall_times(rule: TierRule) -> tuple[time, ...]:
     """The local times of day at which a tier fires on its fire dates, earliest first."""
     if isinstance(rule, HourlyRule):
-        return [time(hour, rule.minute) for hour in range(0, 24, rule.every_hours)]
+        return _hourly_times(rule.every_hours, rule.minute)
     assert isinstance(rule, DailyRule | WeeklyRule | MonthlyRule | YearlyRule)
-    hours, minutes = rule.time.split(":")
-    return [time(int(hours), int(minutes))]
+    return _clock(rule.time)
+
+
+@cache
+def _hourly_times(every_hours: int, minute: int) -> tuple[time, ...]:
+    return tuple(time(hour, minute) for hour in range(0, 24, every_hours))
+
+
+@cache
+def _clock(text: str) -> tuple[time, ...]:
+    hours, minutes = text.split(":")
+    return (time(int(hours), int(minutes)),)
 
 
 def _fire_dates(rule: TierRule, start: date, *, forward: bool) -> Iterator[date]:

@@ -66,14 +66,14 @@ class ConnectionTestBody(Model):
 
     @model_validator(mode="after")
     def _all_or_nothing(self) -> ConnectionTestBody:
-        given = self.model_fields_set
-        if given and not {"host", "port", "username"} <= given:
+        if self.is_new and None in (self.host, self.port, self.username):
             raise ValueError("host, port and username are required when testing new credentials")
         return self
 
     @property
     def is_new(self) -> bool:
-        return bool(self.model_fields_set)
+        """True when the body brings credentials of its own (any field set, not null)."""
+        return any(getattr(self, name) is not None for name in type(self).model_fields)
 
 
 class ConnectionTestResult(Model):

@@ -21,7 +21,7 @@ from shared.auth.tokens import TokenValidator
 DEVELOPER = Principal(subject="development", name="local developer", role=Role.ADMIN)
 
 # Set by App Service / Azure Functions on every instance; development mode never runs there.
-AZURE_MARKERS = ("WEBSITE_INSTANCE_ID", "WEBSITE_SITE_NAME", "CONTAINER_NAME")
+AZURE_MARKERS = ("WEBSITE_INSTANCE_ID", "WEBSITE_SITE_NAME", "WEBSITE_HOSTNAME")
 # A proxy in front of the app means the caller did not reach the loopback address itself.
 PROXY_HEADERS = ("x-forwarded-for", "x-forwarded-host", "forwarded", "x-original-host")
 

@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
@@ -74,13 +74,17 @@ class DiscoveredDatabase(BaseModel):
 
 @dataclass(frozen=True)
 class ToolCommand:
-    """A client tool invocation: argv carries no secret; env and private files carry them."""
+    """A client tool invocation: argv carries no secret; env and private files carry them.
+    `env` holds only what to add to the environment: start the tool with process_env()."""
 
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
     # The dump's own last words, checked by verify (e.g. b"-- Dump completed").
     completion_marker: bytes | None = None
     tool_version: str | None = None
+    # Restores only: exact lines to remove from the start of the input before the tool
+    # reads it (see shared/engines/header_filter.py: HeaderLineFilter does it).
+    drop_header_lines: tuple[bytes, ...] = ()
 
     def process_env(self) -> dict[str, str]:
         """The complete environment to start `argv` with: this process's environment
@@ -125,3 +129,16 @@ class DatabaseEngine(Protocol):
         ...
 
     def is_empty(self, spec: ConnectionSpec) -> bool: ...
+
+
+@runtime_checkable
+class SnapshotDumper(Protocol):
+    """Optional, for engines that can share one snapshot between the manifest and the
+    dump (PostgreSQL): the row counts then describe exactly the dumped data, even while
+    the database is being written to. Use it instead of manifest() + dump_command()
+    when `isinstance(engine, SnapshotDumper)`; the snapshot lives while the context is
+    open, so run the dump to its end inside it."""
+
+    def dump_with_manifest(
+        self, spec: ConnectionSpec, workdir: Path
+    ) -> AbstractContextManager[tuple[DumpManifest, ToolCommand]]: ...

@@ -28,6 +28,12 @@ def require_database_name(name: str) -> str:
     return name
 
 
+def plain_host(spec: ConnectionSpec) -> str:
+    """The host as drivers and tools take it: an IPv6 literal without its brackets."""
+    host = spec.host
+    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
+
+
 def scrub(message: str, spec: ConnectionSpec) -> str:
     """`message` with the spec's password removed, wherever a driver might echo it."""
     password = spec.password.get_secret_value()

@@ -42,6 +42,7 @@ from shared.engines.base import (
 )
 from shared.engines.common import (
     engine_error,
+    plain_host,
     private_file,
     reject_line_breaks,
     require_database_name,
@@ -72,6 +73,10 @@ class MySqlEngine:
 
     def __init__(self, engine: Engine = Engine.MARIADB) -> None:
         self.engine = engine
+
+    def _names(self, tools: tuple[str, str]) -> tuple[str, ...]:
+        """The server's own flavour of client first: (mariadb, mysql) names for MariaDB."""
+        return tools if self.engine is Engine.MARIADB else tools[::-1]
 
     def test_connection(self, spec: ConnectionSpec) -> ConnectionResult:
         started = time.monotonic()
@@ -105,7 +110,7 @@ class MySqlEngine:
 
     def manifest(self, spec: ConnectionSpec) -> DumpManifest:
         database = require_database_name(spec.database)
-        with _connect(spec) as conn, conn.cursor() as cursor:
+        with _connect(spec, long_queries=True) as conn, conn.cursor() as cursor:
             cursor.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
             version = str(_scalar(conn, "SELECT VERSION()"))
             cursor.execute(
@@ -116,7 +121,7 @@ class MySqlEngine:
             names = [row[0] for row in cursor.fetchall()]
             tables = [_count_rows(conn, database, name) for name in names]
             conn.rollback()
-        tool = find_any(DUMP_TOOLS)
+        tool = find_any(self._names(DUMP_TOOLS))
         return DumpManifest(
             engine=self.engine,
             database=database,
@@ -128,7 +133,7 @@ class MySqlEngine:
     @contextmanager
     def dump_command(self, spec: ConnectionSpec, workdir: Path) -> Iterator[ToolCommand]:
         database = require_database_name(spec.database)
-        tool = find_any(DUMP_TOOLS)
+        tool = find_any(self._names(DUMP_TOOLS))
         with _defaults_file(spec, tool, workdir) as defaults:
             argv = [str(tool.path), f"--defaults-extra-file={defaults}"]
             argv += _COMMON_DUMP_OPTIONS
@@ -140,7 +145,7 @@ class MySqlEngine:
     def restore_command(self, spec: ConnectionSpec, workdir: Path) -> Iterator[ToolCommand]:
         """The client reading the dump on stdin; it stops at the first error."""
         database = require_database_name(spec.database)
-        tool = find_any(CLIENT_TOOLS)
+        tool = find_any(self._names(CLIENT_TOOLS))
         with _defaults_file(spec, tool, workdir) as defaults:
             argv = [
                 str(tool.path),
@@ -158,11 +163,7 @@ class MySqlEngine:
         database = require_database_name(spec.database)
         statement = f"CREATE DATABASE {quote_identifier(database)} CHARACTER SET utf8mb4"
         with _connect(spec, database="") as conn, conn.cursor() as cursor:
-            try:
-                cursor.execute(statement)
-            except pymysql.err.MySQLError as error:
-                kind = ConnectionErrorKind.INVALID_REQUEST if _code(error) == 1007 else None
-                raise engine_error(kind or classify(error), error, spec) from error
+            cursor.execute(statement)
 
     def is_empty(self, spec: ConnectionSpec) -> bool:
         """True when the database holds no table, view, routine or event."""
@@ -214,20 +215,35 @@ def _ssl_arguments(mode: TlsMode) -> dict[str, Any]:
     return {}
 
 
-def _connect(spec: ConnectionSpec, database: str | None = None) -> pymysql.connections.Connection:
-    """A connection, or an EngineError of the right kind (never holding the password)."""
+@contextmanager
+def _connect(
+    spec: ConnectionSpec, database: str | None = None, long_queries: bool = False
+) -> Iterator[pymysql.connections.Connection]:
+    """A connection, closed afterwards. Driver errors, while connecting or querying,
+    become EngineErrors of the right kind (never holding the password).
+
+    PyMySQL's connect_timeout covers only the TCP connect; the server's greeting is
+    read under read_timeout, so a server that accepts and then stays silent would hang
+    us forever without one. Every read is bounded by the connect timeout, except with
+    `long_queries` (row counts of big tables), where it is lifted once connected."""
     name = spec.database if database is None else database
     try:
-        return pymysql.connect(
-            host=spec.host,
+        with pymysql.connect(
+            host=plain_host(spec),
             port=spec.port,
             user=spec.username,
             password=spec.password.get_secret_value(),
             database=name or None,
             connect_timeout=spec.connect_timeout_seconds,
+            read_timeout=spec.connect_timeout_seconds,
+            write_timeout=spec.connect_timeout_seconds,
             charset="utf8mb4",
             **_ssl_arguments(spec.tls_mode),
-        )
+        ) as conn:
+            if long_queries:
+                # No public setter: PyMySQL re-applies this before each read.
+                conn._read_timeout = None
+            yield conn
     except pymysql.err.MySQLError as error:
         raise engine_error(classify(error), error, spec) from error
 
@@ -243,6 +259,7 @@ _CODE_KINDS = {
     1251: ConnectionErrorKind.AUTH_FAILED,  # authentication protocol not supported
     1698: ConnectionErrorKind.AUTH_FAILED,  # access denied (plugin)
     1049: ConnectionErrorKind.DATABASE_MISSING,
+    1007: ConnectionErrorKind.INVALID_REQUEST,  # database exists (create_database)
     2026: ConnectionErrorKind.TLS,  # TLS handshake failed or not offered
     3159: ConnectionErrorKind.TLS,  # insecure transport prohibited (MySQL)
     9002: ConnectionErrorKind.TLS,  # "SSL connection is required" (Azure)
@@ -297,7 +314,7 @@ def defaults_file_text(spec: ConnectionSpec, tool: ResolvedTool) -> str:
         "[client]",
         f"user={option_value(spec.username)}",
         f"password={option_value(spec.password.get_secret_value())}",
-        f"host={option_value(spec.host)}",
+        f"host={option_value(plain_host(spec))}",
         f"port={int(spec.port)}",
         "protocol=tcp",
         *_tls_options(spec.tls_mode, tool),

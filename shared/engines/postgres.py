@@ -8,6 +8,8 @@ neither the password nor the database name ever appears on argv.
 from __future__ import annotations
 
 import math
+import re
+import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,12 +28,12 @@ from shared.engines.base import (
 )
 from shared.engines.common import (
     engine_error,
+    plain_host,
     private_file,
     reject_line_breaks,
     require_database_name,
-    scrub,
 )
-from shared.engines.tools import ResolvedTool, find_tool
+from shared.engines.tools import ResolvedTool, find_postgres_tool
 from shared.models import DumpManifest, Engine, TableManifest, TlsMode
 
 COMPLETION_MARKER = b"-- PostgreSQL database dump complete"
@@ -39,6 +41,8 @@ SYSTEM_DATABASES = frozenset(
     {"template0", "template1", "postgres", "azure_maintenance", "azure_sys"}
 )
 _APPLICATION_NAME = "dilux-backup"
+TRANSACTION_TIMEOUT_LINES = (b"SET transaction_timeout = 0;",)
+_SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?")
 
 _LIST_DATABASES = """
     SELECT datname,
@@ -54,6 +58,14 @@ _LIST_TABLES = """
       AND n.nspname NOT IN ('pg_catalog', 'information_schema')
       AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
     ORDER BY n.nspname, c.relname
+"""
+# Relations (tables, views, sequences, indexes...) and functions outside system schemas.
+_COUNT_OWN_OBJECTS = """
+    SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+               AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%')
+         + (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+             WHERE n.nspname NOT IN ('pg_catalog', 'information_schema'))
 """
 
 
@@ -73,6 +85,10 @@ class PostgresEngine:
         with _connect(spec) as conn:
             return str(conn.execute("SHOW server_version").fetchone()[0])
 
+    def server_major(self, spec: ConnectionSpec) -> int:
+        with _connect(spec) as conn:
+            return _major(conn)
+
     def list_databases(self, spec: ConnectionSpec) -> list[DiscoveredDatabase]:
         with _connect(spec) as conn:
             rows = conn.execute(_LIST_DATABASES).fetchall()
@@ -83,34 +99,55 @@ class PostgresEngine:
 
     def manifest(self, spec: ConnectionSpec) -> DumpManifest:
         require_database_name(spec.database)
-        with _connect(spec) as conn:
-            # One snapshot for every count, read only.
-            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-            conn.read_only = True
-            version = str(conn.execute("SHOW server_version").fetchone()[0])
-            tables = [_count_rows(conn, schema, name) for schema, name in _tables(conn)]
-        return DumpManifest(
-            engine=self.engine,
-            database=spec.database,
-            server_version=version,
-            tool_version=find_tool("pg_dump").version,
-            tables=tables,
-        )
+        with _snapshot_connection(spec) as conn:
+            return self._manifest(conn, spec)
 
     @contextmanager
     def dump_command(self, spec: ConnectionSpec, workdir: Path) -> Iterator[ToolCommand]:
         require_database_name(spec.database)
-        tool = find_tool("pg_dump")
-        argv = [str(tool.path), "--no-password", "--format=plain"]
+        tool = find_postgres_tool("pg_dump", self.server_major(spec))
         with _tool_env(spec, tool, workdir) as env:
-            yield ToolCommand(argv, env, COMPLETION_MARKER, tool.version)
+            yield ToolCommand(_dump_argv(tool), env, COMPLETION_MARKER, tool.version)
+
+    @contextmanager
+    def dump_with_manifest(
+        self, spec: ConnectionSpec, workdir: Path
+    ) -> Iterator[tuple[DumpManifest, ToolCommand]]:
+        """Counts rows in a transaction whose snapshot pg_dump then adopts (--snapshot),
+        so the manifest describes exactly the dumped data. The transaction stays open,
+        holding the snapshot, until the context closes."""
+        require_database_name(spec.database)
+        with _snapshot_connection(spec) as conn:
+            snapshot = str(conn.execute("SELECT pg_export_snapshot()").fetchone()[0])
+            if not _SNAPSHOT_ID.fullmatch(snapshot):
+                raise EngineError(ConnectionErrorKind.UNKNOWN, "unexpected snapshot id")
+            manifest = self._manifest(conn, spec)
+            tool = find_postgres_tool("pg_dump", _major(conn))
+            argv = [*_dump_argv(tool), f"--snapshot={snapshot}"]
+            with _tool_env(spec, tool, workdir) as env:
+                yield manifest, ToolCommand(argv, env, COMPLETION_MARKER, tool.version)
+
+    def _manifest(self, conn: psycopg.Connection, spec: ConnectionSpec) -> DumpManifest:
+        version = str(conn.execute("SHOW server_version").fetchone()[0])
+        tables = [_count_rows(conn, schema, name) for schema, name in _tables(conn)]
+        return DumpManifest(
+            engine=self.engine,
+            database=spec.database,
+            server_version=version,
+            tool_version=find_postgres_tool("pg_dump", _major(conn)).version,
+            tables=tables,
+        )
 
     @contextmanager
     def restore_command(self, spec: ConnectionSpec, workdir: Path) -> Iterator[ToolCommand]:
         """psql reading the plain dump on stdin, all or nothing: it stops at the first
-        error and rolls the whole restore back. Query output goes to /dev/null."""
+        error and rolls the whole restore back. Query output goes to /dev/null.
+        Targets before 17 reject pg_dump 17+'s `SET transaction_timeout`: that header
+        line is then to be dropped (ToolCommand.drop_header_lines)."""
         require_database_name(spec.database)
-        tool = find_tool("psql")
+        target_major = self.server_major(spec)
+        drop = TRANSACTION_TIMEOUT_LINES if target_major < 17 else ()
+        tool = find_postgres_tool("psql", None)
         argv = [
             str(tool.path),
             "--no-password",
@@ -122,37 +159,27 @@ class PostgresEngine:
             "--file=-",
         ]
         with _tool_env(spec, tool, workdir) as env:
-            yield ToolCommand(argv, env, None, tool.version)
+            yield ToolCommand(argv, env, None, tool.version, drop_header_lines=drop)
 
     def create_database(self, spec: ConnectionSpec) -> None:
         name = require_database_name(spec.database)
         with _connect(spec, database="postgres") as conn:
             conn.autocommit = True
-            try:
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            except psycopg.errors.DuplicateDatabase as error:
-                raise EngineError(
-                    ConnectionErrorKind.INVALID_REQUEST, f"database {name!r} already exists"
-                ) from error
-            except psycopg.Error as error:
-                raise engine_error(ConnectionErrorKind.UNKNOWN, error, spec) from error
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
     def is_empty(self, spec: ConnectionSpec) -> bool:
         """True when the database holds no table, view, sequence or function of its own."""
         require_database_name(spec.database)
         with _connect(spec) as conn:
-            row = conn.execute(
-                """
-                SELECT (SELECT count(*) FROM pg_class c
-                          JOIN pg_namespace n ON n.oid = c.relnamespace
-                         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
-                           AND n.nspname NOT LIKE 'pg\\_toast%')
-                     + (SELECT count(*) FROM pg_proc p
-                          JOIN pg_namespace n ON n.oid = p.pronamespace
-                         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema'))
-                """
-            ).fetchone()
-        return row[0] == 0
+            return conn.execute(_COUNT_OWN_OBJECTS).fetchone()[0] == 0
+
+
+def _dump_argv(tool: ResolvedTool) -> list[str]:
+    return [str(tool.path), "--no-password", "--format=plain"]
+
+
+def _major(conn: psycopg.Connection) -> int:
+    return conn.info.server_version // 10000
 
 
 def _tables(conn: psycopg.Connection) -> list[tuple[str, str]]:
@@ -168,14 +195,25 @@ def _count_rows(conn: psycopg.Connection, schema: str, name: str) -> TableManife
 # --- connections ------------------------------------------------------------------------
 
 
+@contextmanager
+def _snapshot_connection(spec: ConnectionSpec) -> Iterator[psycopg.Connection]:
+    """A read-only REPEATABLE READ connection: every query sees one snapshot."""
+    with _connect(spec) as conn:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        yield conn
+
+
 def _sslmode(mode: TlsMode) -> str:
     return mode.value  # libpq's names are ours: disable, prefer, require, verify-full
 
 
-def _connect(spec: ConnectionSpec, database: str | None = None) -> psycopg.Connection:
-    """A connection, or an EngineError of the right kind (never holding the password)."""
+@contextmanager
+def _connect(spec: ConnectionSpec, database: str | None = None) -> Iterator[psycopg.Connection]:
+    """A connection, closed afterwards. Driver errors, while connecting or querying,
+    become EngineErrors of the right kind (never holding the password)."""
     params = {
-        "host": spec.host,
+        "host": plain_host(spec),
         "port": spec.port,
         "user": spec.username,
         "password": spec.password.get_secret_value() or None,
@@ -188,7 +226,10 @@ def _connect(spec: ConnectionSpec, database: str | None = None) -> psycopg.Conne
     if spec.tls_mode is TlsMode.VERIFY_FULL:
         params["sslrootcert"] = "system"
     try:
-        return psycopg.connect(**{k: v for k, v in params.items() if v is not None})
+        with psycopg.connect(**{k: v for k, v in params.items() if v is not None}) as conn:
+            yield conn
+    except psycopg.errors.DuplicateDatabase as error:
+        raise EngineError(ConnectionErrorKind.INVALID_REQUEST, "database already exists") from error
     except psycopg.Error as error:
         raise engine_error(classify(error), error, spec) from error
 
@@ -250,7 +291,7 @@ def _tool_env(spec: ConnectionSpec, tool: ResolvedTool, workdir: Path) -> Iterat
     that exists only while the context is open."""
     env = {
         **tool.env,
-        "PGHOST": spec.host,
+        "PGHOST": plain_host(spec),
         "PGPORT": str(spec.port),
         "PGUSER": spec.username,
         "PGDATABASE": spec.database,
@@ -262,12 +303,10 @@ def _tool_env(spec: ConnectionSpec, tool: ResolvedTool, workdir: Path) -> Iterat
         env["PGSSLROOTCERT"] = "system"  # the OS trust store (libpq 16+)
     password = spec.password.get_secret_value()
     if not password:
-        env["PGPASSFILE"] = "/dev/null"
+        # A file that does not exist: libpq then reads no ~/.pgpass either.
+        env["PGPASSFILE"] = str(workdir / f".pgpass-none-{secrets.token_hex(8)}")
         yield env
         return
     with private_file(workdir, "pgpass", pgpass_line(password)) as passfile:
         env["PGPASSFILE"] = str(passfile)
         yield env
-
-
-__all__ = ["COMPLETION_MARKER", "PostgresEngine", "classify", "pgpass_line", "scrub"]

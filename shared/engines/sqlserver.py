@@ -6,11 +6,9 @@ UNVERIFIED against a real server: no SQL Server can run where this was written. 
 cover the statements built, the identifier quoting and the error mapping through a fake
 connection passed as `connect` (the seam of this module).
 
-Statements bind every value as a parameter, including database names and URLs, which
-BACKUP, RESTORE and MOVE accept as variables. The SAS token travels as a parameter too:
-the server itself quotes it into CREATE/ALTER CREDENTIAL, so it appears in no statement
-text we build, no log and no error message. Only CREATE DATABASE needs a name spliced
-in, quoted with `quote_name` (']' doubled) after validation.
+The statements (and why nothing secret or user-given is spliced into them) live in
+sqlserver_sql.py. The SAS token appears in no statement text we build, no log and no
+error message.
 
 Azure SQL Database (EngineEdition 5) has no BACKUP TO URL: backups and restores answer
 NOT_SUPPORTED. On Managed Instance (8) files are placed by the service, so no MOVE.
@@ -18,7 +16,6 @@ NOT_SUPPORTED. On Managed Instance (8) files are placed by the service, so no MO
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -36,28 +33,25 @@ from shared.engines.base import (
     ToolCommand,
 )
 from shared.engines.common import engine_error, require_database_name
-from shared.models import DumpManifest, Engine, TableManifest, TlsMode
+from shared.engines.sqlserver_sql import (
+    CREDENTIAL_BATCH,
+    backup_statement,
+    classify,
+    connection_string,
+    container_url,
+    plan_moves,
+    quote_name,
+    restore_statement,
+    url_variables,
+)
+from shared.models import DumpManifest, Engine, TableManifest
 
 SYSTEM_DATABASES = frozenset({"master", "tempdb", "model", "msdb"})
 AZURE_SQL_DATABASE = 5
 MANAGED_INSTANCE = 8
-# Microsoft's advice for backups to block blobs: 4 MiB transfers, 64 KiB blocks.
-_BACKUP_OPTIONS = "COPY_ONLY, CHECKSUM, COMPRESSION, MAXTRANSFERSIZE = 4194304, BLOCKSIZE = 65536"
-_BLOB_URL = re.compile(r"^https://[a-z0-9]{3,24}\.blob\.core\.windows\.net/[a-z0-9-]{3,63}/\S+$")
-
 # (connection string, login timeout in seconds) -> a DB-API connection in autocommit mode.
 Connector = Callable[[str, int], Any]
 
-_CREDENTIAL = """
-DECLARE @name sysname = ?;
-DECLARE @secret nvarchar(max) = ?;
-DECLARE @verb nvarchar(10) = CASE WHEN EXISTS (SELECT 1 FROM sys.credentials WHERE name = @name)
-    THEN N'ALTER' ELSE N'CREATE' END;
-DECLARE @sql nvarchar(max) = @verb + N' CREDENTIAL ' + QUOTENAME(@name)
-    + N' WITH IDENTITY = N''SHARED ACCESS SIGNATURE'', SECRET = N'''
-    + REPLACE(@secret, N'''', N'''''') + N'''';
-EXEC (@sql);
-"""
 _LIST_DATABASES = """
 SELECT d.name, SUM(CAST(f.size AS bigint)) * 8192
 FROM sys.databases d LEFT JOIN sys.master_files f ON f.database_id = d.database_id
@@ -165,7 +159,7 @@ class SqlServerEngine:
         """BACKUP DATABASE to one or more block blobs (stripes: each holds at most about
         200 GB). The blobs must not exist yet: no FORMAT, nothing is overwritten."""
         database = require_database_name(spec.database)
-        container = _container_url(urls)
+        container = container_url(urls)
         with self._session(spec, database="master") as cursor:
             self._require_native_backup(cursor)
             version = _version(cursor)
@@ -195,7 +189,7 @@ class SqlServerEngine:
         (Managed Instance places them itself). Never over an existing database unless
         `replace`."""
         database = require_database_name(spec.database)
-        container = _container_url(urls)
+        container = container_url(urls)
         with self._session(spec, database="master") as cursor:
             edition = self._require_native_backup(cursor)
             if _database_exists(cursor, database) and not replace:
@@ -209,26 +203,27 @@ class SqlServerEngine:
 
     def verify_url(self, spec: ConnectionSpec, urls: Sequence[str], sas_token: SecretStr) -> None:
         """RESTORE VERIFYONLY with checksums: the backup is complete and readable."""
-        container = _container_url(urls)
+        container = container_url(urls)
         with self._session(spec, database="master") as cursor:
             self._require_native_backup(cursor)
             self._set_sas_credential(spec, cursor, container, sas_token)
-            declares, names = _url_variables(urls)
+            declares, names = url_variables(urls)
             sources = ", ".join(f"URL = {name}" for name in names)
             statement = f"{declares}\nRESTORE VERIFYONLY FROM {sources} WITH CHECKSUM;"
             self._run(spec, cursor, statement, list(urls))
 
     def _set_sas_credential(
-        self, spec: ConnectionSpec, cursor: Any, container_url: str, sas_token: SecretStr
+        self, spec: ConnectionSpec, cursor: Any, container: str, sas_token: SecretStr
     ) -> None:
         """Creates or replaces the credential named after the container URL, which is
         how BACKUP/RESTORE TO/FROM URL find it. A leading '?' is not part of a SAS."""
         secret = sas_token.get_secret_value().lstrip("?")
         try:
-            _execute(cursor, _CREDENTIAL, (container_url, secret))
+            _execute(cursor, CREDENTIAL_BATCH, (container, secret))
         except Exception as error:
             message = str(error).replace(secret, "***") if secret else str(error)
-            raise engine_error(classify(message), message, spec) from error
+            # `from None`: a logged traceback must not show the driver's raw message.
+            raise engine_error(classify(message), message, spec) from None
 
     # --- helpers --------------------------------------------------------------------------
 
@@ -263,7 +258,7 @@ class SqlServerEngine:
     def _moves(
         self, spec: ConnectionSpec, cursor: Any, urls: Sequence[str], database: str
     ) -> list[tuple[str, str]]:
-        declares, names = _url_variables(urls)
+        declares, names = url_variables(urls)
         sources = ", ".join(f"URL = {name}" for name in names)
         statement = f"{declares}\nRESTORE FILELISTONLY FROM {sources};"
         try:
@@ -277,140 +272,6 @@ class SqlServerEngine:
             raise engine_error(classify(str(error)), error, spec) from error
         # FILELISTONLY columns: LogicalName, PhysicalName, Type ('D' data, 'L' log, ...).
         return plan_moves(database, [(row[0], row[2]) for row in files], paths[0], paths[1])
-
-
-# --- statements (pure functions, tested directly) ------------------------------------------
-
-
-def quote_name(name: str) -> str:
-    """A SQL Server identifier in brackets, embedded ']' doubled."""
-    return "[" + name.replace("]", "]]") + "]"
-
-
-def _url_variables(urls: Sequence[str]) -> tuple[str, list[str]]:
-    names = [f"@url{index}" for index in range(len(urls))]
-    declares = "\n".join(f"DECLARE {name} nvarchar(2048) = ?;" for name in names)
-    return declares, names
-
-
-def backup_statement(database: str, urls: Sequence[str]) -> tuple[str, list[str]]:
-    """The BACKUP batch and its parameters (database, then each URL)."""
-    declares, names = _url_variables(urls)
-    targets = ", ".join(f"URL = {name}" for name in names)
-    statement = (
-        "DECLARE @database sysname = ?;\n"
-        f"{declares}\n"
-        f"BACKUP DATABASE @database TO {targets} WITH {_BACKUP_OPTIONS};"
-    )
-    return statement, [database, *urls]
-
-
-def restore_statement(
-    database: str, urls: Sequence[str], moves: Sequence[tuple[str, str]], replace: bool
-) -> tuple[str, list[str]]:
-    """The RESTORE batch and its parameters (database, URLs, then logical/physical pairs)."""
-    declares, names = _url_variables(urls)
-    move_lines = [
-        f"DECLARE @logical{i} nvarchar(128) = ?; DECLARE @physical{i} nvarchar(260) = ?;"
-        for i in range(len(moves))
-    ]
-    options = ["CHECKSUM", *(f"MOVE @logical{i} TO @physical{i}" for i in range(len(moves)))]
-    if replace:
-        options.append("REPLACE")
-    sources = ", ".join(f"URL = {name}" for name in names)
-    statement = "\n".join(
-        [
-            "DECLARE @database sysname = ?;",
-            declares,
-            *move_lines,
-            f"RESTORE DATABASE @database FROM {sources} WITH {', '.join(options)};",
-        ]
-    )
-    params = [database, *urls, *(value for pair in moves for value in pair)]
-    return statement, params
-
-
-def plan_moves(
-    database: str, files: Sequence[tuple[str, str]], data_dir: str, log_dir: str
-) -> list[tuple[str, str]]:
-    """(logical name, new physical path) for each file of the backup, named after the
-    target database so a restore next to the source never collides with its files."""
-    moves = []
-    for index, (logical, file_type) in enumerate(files):
-        is_log = file_type == "L"
-        folder = log_dir if is_log else data_dir
-        extension = "ldf" if is_log else ("mdf" if index == 0 else "ndf")
-        safe_logical = re.sub(r"[^A-Za-z0-9_]", "_", logical)
-        safe_database = re.sub(r"[^A-Za-z0-9_]", "_", database)
-        separator = "" if folder.endswith(("/", "\\")) else ("\\" if "\\" in folder else "/")
-        moves.append((logical, f"{folder}{separator}{safe_database}_{safe_logical}.{extension}"))
-    return moves
-
-
-def connection_string(spec: ConnectionSpec, database: str | None = None) -> str:
-    """An ODBC connection string; every value braced with '}' doubled."""
-    encrypt, trust = {
-        TlsMode.DISABLE: ("no", "no"),
-        TlsMode.PREFER: ("optional", "no"),
-        TlsMode.REQUIRE: ("yes", "yes"),
-        TlsMode.VERIFY_FULL: ("yes", "no"),
-    }[spec.tls_mode]
-    parts = {
-        "Server": f"tcp:{spec.host},{spec.port}",
-        "Database": database or spec.database or "master",
-        "UID": spec.username,
-        "PWD": spec.password.get_secret_value(),
-        "Encrypt": encrypt,
-        "TrustServerCertificate": trust,
-    }
-    return "".join(f"{key}={_brace(value)};" for key, value in parts.items())
-
-
-def _brace(value: str) -> str:
-    return "{" + value.replace("}", "}}") + "}"
-
-
-def _container_url(urls: Sequence[str]) -> str:
-    """The credential name BACKUP TO URL looks up: the URL up to the container."""
-    if not urls or not all(_BLOB_URL.match(url) for url in urls):
-        raise EngineError(
-            ConnectionErrorKind.INVALID_REQUEST,
-            "backup URLs must be https://<account>.blob.core.windows.net/<container>/<blob>",
-        )
-    containers = {url.split("/", 4)[3] for url in urls}
-    if len(containers) != 1:
-        raise EngineError(ConnectionErrorKind.INVALID_REQUEST, "all stripes in one container")
-    return "/".join(urls[0].split("/", 4)[:4])
-
-
-# --- errors ------------------------------------------------------------------------------
-
-_MESSAGE_KINDS: list[tuple[str, ConnectionErrorKind]] = [
-    ("login timeout expired", ConnectionErrorKind.TIMEOUT),
-    ("hyt00", ConnectionErrorKind.TIMEOUT),
-    ("cannot open database", ConnectionErrorKind.DATABASE_MISSING),
-    ("(4060)", ConnectionErrorKind.DATABASE_MISSING),
-    ("does not exist", ConnectionErrorKind.DATABASE_MISSING),
-    ("login failed", ConnectionErrorKind.AUTH_FAILED),
-    ("(18456)", ConnectionErrorKind.AUTH_FAILED),
-    ("ssl provider", ConnectionErrorKind.TLS),
-    ("certificate", ConnectionErrorKind.TLS),
-    ("encryption", ConnectionErrorKind.TLS),
-    ("tcp provider", ConnectionErrorKind.UNREACHABLE),
-    ("server was not found", ConnectionErrorKind.UNREACHABLE),
-    ("network-related", ConnectionErrorKind.UNREACHABLE),
-    ("08001", ConnectionErrorKind.UNREACHABLE),
-]
-
-
-def classify(message: str) -> ConnectionErrorKind:
-    """The kind of a failure from the driver's message (ODBC messages carry the server's
-    error number in parentheses, e.g. 'Login failed for user ... (18456)')."""
-    lowered = message.lower()
-    for fragment, kind in _MESSAGE_KINDS:
-        if fragment in lowered:
-            return kind
-    return ConnectionErrorKind.UNKNOWN
 
 
 def _no_tool(message: str) -> EngineError:

@@ -28,7 +28,7 @@ class BlockSink:
         self.hasher = hashlib.sha256()
         self.stored_bytes = 0
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> int:
         """Appends compressed output; a large write is cut across several blocks."""
         view = memoryview(data)
         while view:
@@ -38,6 +38,7 @@ class BlockSink:
             self._pending += len(piece)
             if self._pending >= target:
                 self._cut()
+        return len(data)
 
     def _cut(self) -> None:
         block = b"".join(self._parts)
@@ -51,6 +52,27 @@ class BlockSink:
             self._cut()
 
 
+class _CountingReader:
+    """The tool's stdout as zstd reads it: counts raw bytes and reports progress."""
+
+    def __init__(
+        self, source: BinaryIO, sink: BlockSink, progress: Callable[[int, int], None] | None
+    ) -> None:
+        self._source = source
+        self._sink = sink
+        self._progress = progress
+        self._next_report = PROGRESS_EVERY
+        self.raw_bytes = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._source.read(size)
+        self.raw_bytes += len(data)
+        if self._progress is not None and self.raw_bytes >= self._next_report:
+            self._progress(self.raw_bytes, self._sink.stored_bytes)
+            self._next_report = self.raw_bytes + PROGRESS_EVERY
+        return data
+
+
 def compress_stream(
     source: BinaryIO,
     sink: BlockSink,
@@ -60,19 +82,12 @@ def compress_stream(
     chunk_size: int,
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Compresses `source` to its end into `sink`; returns the raw byte count."""
+    """Compresses `source` to its end into `sink`; returns the raw byte count.
+    zstd's copy loop runs in C, calling back into Python once per MiB read or written."""
     compressor = zstandard.ZstdCompressor(level=level, threads=threads, write_checksum=True)
-    stream = compressor.compressobj()
-    raw = 0
-    next_report = PROGRESS_EVERY
-    while chunk := source.read(chunk_size):
-        raw += len(chunk)
-        sink.write(stream.compress(chunk))
-        if progress is not None and raw >= next_report:
-            progress(raw, sink.stored_bytes)
-            next_report = raw + PROGRESS_EVERY
-    sink.write(stream.flush())
+    reader = _CountingReader(source, sink, progress)
+    compressor.copy_stream(reader, sink, read_size=chunk_size, write_size=chunk_size)
     sink.close()
     if progress is not None:
-        progress(raw, sink.stored_bytes)
-    return raw
+        progress(reader.raw_bytes, sink.stored_bytes)
+    return reader.raw_bytes

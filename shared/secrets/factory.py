@@ -15,9 +15,10 @@ _stores: dict[Settings, SecretStore] = {}
 def _build(settings: Settings) -> SecretStore:
     if settings.secret_store is SecretStoreKind.KEYVAULT:
         from shared.secrets.keyvault import KeyVaultSecretStore
+        from shared.storage.clients import default_credential
 
         assert settings.key_vault_url is not None  # guaranteed by Settings
-        return KeyVaultSecretStore(settings.key_vault_url)
+        return KeyVaultSecretStore(settings.key_vault_url, default_credential())
     from shared.secrets.local import LocalSecretStore
     from shared.secrets.local_key import load_key
     from shared.storage.clients import table_service_client

@@ -60,14 +60,26 @@ class BackupRecordRepository:
 
     # --- reads ---------------------------------------------------------------------
 
-    def _find(self, database_id: str, record_id: str) -> tuple[dict[str, Any], str] | None:
+    def _find(
+        self, database_id: str, record_id: str, created_at: datetime | None = None
+    ) -> tuple[dict[str, Any], str] | None:
+        """The record's entity and etag: a point read when created_at is known (and
+        right), else a query of the database's partition by id."""
         if not (is_valid_id(database_id) and is_valid_id(record_id)):
             return None
+        if created_at is not None:
+            found = self.table.get_with_etag(database_id, newest_first_key(created_at, record_id))
+            if found is not None:
+                return found
         query = "PartitionKey eq @pk and id eq @id"
         parameters = {"pk": database_id, "id": record_id}
         for entity in self.table.query_all(query, parameters):
             return self.table.get_with_etag(database_id, entity["RowKey"])
         return None
+
+    def _existing(self, record: BackupRecord) -> BackupRecord | None:
+        found = self._find(record.database_id, record.id, record.created_at)
+        return None if found is None else from_entity(BackupRecord, found[0])
 
     def get(self, database_id: str, record_id: str) -> BackupRecord | None:
         found = self._find(database_id, record_id)
@@ -143,7 +155,7 @@ class BackupRecordRepository:
 
     def create(self, record: BackupRecord) -> BackupRecord:
         """Stores a new record; AlreadyExists if its id is taken in its database."""
-        if self._find(record.database_id, record.id) is not None:
+        if self._existing(record) is not None:
             raise AlreadyExists(f"backup record {record.id} already exists")
         record = self._stamped(record)
         self.table.create(self._entity(record))
@@ -151,14 +163,14 @@ class BackupRecordRepository:
 
     def upsert(self, record: BackupRecord) -> BackupRecord:
         """Stores the record, keeping the created_at (hence the row) of an existing one."""
-        existing = self.get(record.database_id, record.id)
+        existing = self._existing(record)
         record = self._stamped(record, existing.created_at if existing else None)
         self.table.upsert(self._entity(record))
         return record
 
     def update(self, record: BackupRecord, etag: str) -> BackupRecord:
         """Replaces the record read at `etag`; ConcurrencyConflict or NotFound otherwise."""
-        existing = self.get(record.database_id, record.id)
+        existing = self._existing(record)
         if existing is None:
             raise NotFound(f"backup record {record.id} does not exist")
         record = self._stamped(record, existing.created_at)

@@ -19,7 +19,7 @@ _clients: dict[tuple[str, str], Any] = {}
 _credential: Any = None
 
 
-def _default_credential() -> Any:
+def default_credential() -> Any:
     """One DefaultAzureCredential per process: it caches tokens across clients."""
     global _credential
     if _credential is None:
@@ -41,7 +41,7 @@ def _build_blob(settings: Settings) -> BlobServiceClient:
     if secret is not None:
         return BlobServiceClient.from_connection_string(secret.get_secret_value())
     account = settings.backup_storage_account_name
-    return BlobServiceClient(f"https://{account}.blob.core.windows.net", _default_credential())
+    return BlobServiceClient(f"https://{account}.blob.core.windows.net", default_credential())
 
 
 def _build_table(settings: Settings) -> TableServiceClient:
@@ -50,7 +50,7 @@ def _build_table(settings: Settings) -> TableServiceClient:
         return TableServiceClient.from_connection_string(secret.get_secret_value())
     account = settings.backup_storage_account_name
     return TableServiceClient(
-        endpoint=f"https://{account}.table.core.windows.net", credential=_default_credential()
+        endpoint=f"https://{account}.table.core.windows.net", credential=default_credential()
     )
 
 

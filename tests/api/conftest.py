@@ -4,11 +4,13 @@ tokens for each role, and the product app running in the emulator on Azurite."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,4 +189,14 @@ def name(prefix: str = "t") -> str:
     return unique_name(prefix)
 
 
-TokenFactory = Callable[..., str]
+def hmac_confused_token(payload: dict[str, object], secret: bytes, kid: str) -> str:
+    """An HS256 token whose HMAC secret is the RSA public key: the classic algorithm
+    confusion. PyJWT refuses to build one, so it is built by hand."""
+
+    def part(value: object) -> str:
+        raw = json.dumps(value, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    signing_input = f"{part({'alg': 'HS256', 'typ': 'JWT', 'kid': kid})}.{part(payload)}"
+    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{base64.urlsafe_b64encode(signature).decode().rstrip('=')}"

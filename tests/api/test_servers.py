@@ -109,9 +109,7 @@ async def test_discover_and_add_databases(api: Api, mariadb_database: str) -> No
 
 async def test_delete_refused_while_databases_use_it(api: Api) -> None:
     server = (await api.call("POST", "servers", json=mariadb_server())).json()
-    database = await api.call(
-        "POST", "databases", json={"server_id": server["id"], "name": "app"}
-    )
+    database = await api.call("POST", "databases", json={"server_id": server["id"], "name": "app"})
     assert database.status == 201, database.text
     refused = await api.call("DELETE", f"servers/{server['id']}")
     assert refused.status == 409
@@ -121,3 +119,31 @@ async def test_delete_refused_while_databases_use_it(api: Api) -> None:
     cascaded = await api.call("DELETE", f"servers/{server['id']}", params={"cascade": "true"})
     assert cascaded.status == 204
     assert (await api.call("GET", f"databases/{database.json()['id']}")).status == 404
+
+
+async def test_driver_errors_are_a_failed_test_not_a_500(api: Api) -> None:
+    server = (await api.call("POST", "servers", json=mariadb_server())).json()
+    path = f"servers/{server['id']}/test"
+    fields = {"host": "127.0.0.1", "port": 3306, "username": "root"}
+    euro = await api.call("POST", path, "operator", json={**fields, "password": "€uro-pässwörd"})
+    assert euro.status == 200, euro.text
+    assert euro.json()["ok"] is False
+    # A lone surrogate is not text: refused as a field error, never passed to a driver.
+    broken = await api.call("POST", path, "operator", json={**fields, "password": "\udcff"})
+    assert broken.status == 422
+    assert broken.json()["error"]["details"][0]["field"] == "body.password"
+
+
+async def test_moving_a_server_needs_its_password_again(api: Api) -> None:
+    server = (await api.call("POST", "servers", json=mariadb_server(password="old"))).json()
+    moved = await api.call("PATCH", f"servers/{server['id']}", json={"host": "198.51.100.7"})
+    assert moved.status == 422
+    assert moved.json()["error"]["details"][0]["field"] == "body.password"
+    unchanged = await api.call("GET", f"servers/{server['id']}")
+    assert unchanged.json()["host"] == "127.0.0.1"
+    both = await api.call(
+        "PATCH", f"servers/{server['id']}", json={"host": "198.51.100.7", "password": "new"}
+    )
+    assert both.status == 200 and both.json()["host"] == "198.51.100.7"
+    renamed = await api.call("PATCH", f"servers/{server['id']}", json={"name": "other"})
+    assert renamed.status == 200

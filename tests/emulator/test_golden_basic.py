@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from emulator.contracts import OrchestratorInvoker
 from tests.emulator.runtime_support import json_input, orchestrator, registry, running, shape
 
@@ -54,9 +56,7 @@ async def test_chain_history_and_output(tmp_path: Path) -> None:
 
 
 async def test_fan_out_fan_in_history(tmp_path: Path) -> None:
-    functions = registry(
-        {"fan": fan_out}, {"double": lambda x: 2 * x, "sum": lambda xs: sum(xs)}
-    )
+    functions = registry({"fan": fan_out}, {"double": lambda x: 2 * x, "sum": lambda xs: sum(xs)})
     async with running(functions, tmp_path / "s.db") as runtime:
         instance_id = await runtime.start_new("fan", None, json_input({"count": 4}))
         status = await runtime.wait_for_instance(instance_id)
@@ -171,3 +171,33 @@ async def test_context_json_marks_played_events(tmp_path: Path) -> None:
     assert first["input"] == json.dumps([1, 2]) and first["instanceId"] == "ctx-1"
     assert first["isReplaying"] is False and second["isReplaying"] is True
     assert [e["IsPlayed"] for e in second["history"]] == [True] * 4 + [False, False]
+
+
+def timer_instead(ctx: Any) -> Any:
+    yield ctx.create_timer(ctx.current_utc_datetime)
+    yield ctx.wait_for_external_event("go")
+    return "done"
+
+
+def skips_the_call(ctx: Any) -> Any:
+    yield ctx.wait_for_external_event("go")
+    return "done"
+
+
+@pytest.mark.filterwarnings("ignore:Potential duplicate Task completion")
+@pytest.mark.parametrize(
+    ("changed", "expected"),
+    [(timer_instead, "a durable timer"), (skips_the_call, "hasn't (yet?) scheduled it")],
+)
+async def test_other_kinds_of_changed_code(tmp_path: Path, changed: Any, expected: str) -> None:
+    functions = registry({"flow": version_one}, {"greet": greet})
+    async with running(functions, tmp_path / "s.db") as runtime:
+        instance_id = await runtime.start_new("flow", None, None)
+        await runtime.wait_until_idle()
+        functions.orchestrators["flow"] = orchestrator(changed)
+        await runtime.raise_event(instance_id, "go", "null")
+        status = await runtime.wait_for_instance(instance_id)
+
+    assert status["runtimeStatus"] == "Failed"
+    assert "scheduled an activity task with sequence ID 0 named 'greet'" in status["output"]
+    assert expected in status["output"]

@@ -78,9 +78,7 @@ async def test_exhausted_retry_adds_a_final_timer_then_fails(tmp_path: Path) -> 
 def fan_of_retries(ctx: Any) -> Any:
     options = df.RetryOptions(first_retry_interval_in_milliseconds=1000, max_number_of_attempts=3)
     names = ctx.get_input()
-    results = yield ctx.task_all(
-        [ctx.call_activity_with_retry("flaky", options, n) for n in names]
-    )
+    results = yield ctx.task_all([ctx.call_activity_with_retry("flaky", options, n) for n in names])
     return results
 
 

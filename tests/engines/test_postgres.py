@@ -7,11 +7,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from shared.engines.base import ConnectionErrorKind, ConnectionSpec, EngineError
+from shared.engines import postgres, tools
+from shared.engines.base import ConnectionErrorKind, ConnectionSpec, EngineError, SnapshotDumper
 from shared.engines.postgres import COMPLETION_MARKER, PostgresEngine, classify_message
 from shared.models import TlsMode
 from tests.conftest import unique_name
-from tests.engines.conftest import AWKWARD_PASSWORD, Pg18, pg15_spec, run_dump, run_restore
+from tests.engines.conftest import AWKWARD_PASSWORD, Pg18, changed, pg15_spec, run_dump, run_restore
 
 ENGINE = PostgresEngine()
 
@@ -39,15 +40,32 @@ CREATE TABLE empty_one (x int);
 '''
 
 
-def load_sample(spec: ConnectionSpec) -> None:
-    with psycopg.connect(
+def _conn(spec: ConnectionSpec) -> psycopg.Connection:
+    return psycopg.connect(
         host=spec.host,
         port=spec.port,
         user=spec.username,
         password=spec.password.get_secret_value() or None,
         dbname=spec.database,
         autocommit=True,
-    ) as conn:
+    )
+
+
+def content_digests(spec: ConnectionSpec) -> dict[str, str]:
+    """An ordered checksum of every table's rows, by table."""
+    digests = {}
+    with _conn(spec) as conn:
+        for table in ENGINE.manifest(spec).tables:
+            ident = psycopg.sql.Identifier(table.schema_name or "public", table.name)
+            query = psycopg.sql.SQL(
+                "SELECT md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) FROM {} t"
+            ).format(ident)
+            digests[f"{table.schema_name}.{table.name}"] = conn.execute(query).fetchone()[0]
+    return digests
+
+
+def load_sample(spec: ConnectionSpec) -> None:
+    with _conn(spec) as conn:
         conn.execute(SAMPLE_SCHEMA)
 
 
@@ -70,11 +88,17 @@ def test_connection_ok_reports_version(postgres_database: str) -> None:
     ],
 )
 def test_connection_failures_on_pg15(changes: dict[str, object], kind: ConnectionErrorKind) -> None:
-    spec = pg15_spec("postgres").model_copy(update=changes)
+    spec = changed(pg15_spec("postgres"), **changes)
     result = ENGINE.test_connection(spec)
     assert not result.ok
     assert result.error_kind is kind, result.message
     assert result.message
+
+
+def test_a_silent_server_is_a_timeout(silent_port: int) -> None:
+    spec = pg15_spec("postgres", port=silent_port, connect_timeout_seconds=1)
+    result = ENGINE.test_connection(spec)
+    assert result.error_kind is ConnectionErrorKind.TIMEOUT, result.message
 
 
 def test_wrong_password_is_auth_failed_and_never_echoed(pg18: Pg18, pg18_database: str) -> None:
@@ -130,7 +154,6 @@ def test_manifest_counts_every_table_with_odd_names(postgres_database: str) -> N
         ("public", "events_2026"): 2,
         ("public", "empty_one"): 0,
     }
-    assert manifest.tool_version.startswith("pg_dump (PostgreSQL) 18")
     assert manifest.server_version.startswith("15.")
 
 
@@ -154,10 +177,39 @@ def _round_trip(source: ConnectionSpec, target: ConnectionSpec, workdir: Path) -
     assert COMPLETION_MARKER in dump.path.read_bytes()[-4096:]
     ENGINE.create_database(target)
     with ENGINE.restore_command(target, workdir) as command:
-        restored = run_restore(command, dump.path)
-    assert restored.returncode == 0, restored.stderr
+        returncode, stderr = run_restore(command, dump.path)
+    assert returncode == 0, stderr
     assert ENGINE.manifest(target).tables == ENGINE.manifest(source).tables
+    digests = content_digests(source)
+    assert len(set(digests.values())) >= 4  # distinct contents, really read
+    assert content_digests(target) == digests
     assert not list(workdir.glob(".pgpass-*")), "password file left behind"
+
+
+def test_pg18_client_dump_restores_into_pg15(
+    postgres_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dump by pg_dump 18 holds SET transaction_timeout; a restore into 15 drops it."""
+    source = pg15_spec(postgres_database)
+    load_sample(source)
+    newest = tools.find_postgres_tool("pg_dump", None)
+    assert newest.major == 18
+    monkeypatch.setattr(postgres, "find_postgres_tool", lambda name, major: newest)
+    with ENGINE.dump_command(source, tmp_path) as command:
+        dump = run_dump(command, tmp_path / "dump.sql")
+    assert dump.returncode == 0, dump.stderr
+    assert b"\nSET transaction_timeout = 0;\n" in dump.path.read_bytes()[:4096]
+    monkeypatch.undo()
+    target = pg15_spec(unique_name("pg_restored_"))
+    ENGINE.create_database(target)
+    try:
+        with ENGINE.restore_command(target, tmp_path) as command:
+            assert command.drop_header_lines == (b"SET transaction_timeout = 0;",)
+            returncode, stderr = run_restore(command, dump.path)
+        assert returncode == 0, stderr
+        assert ENGINE.manifest(target).tables == ENGINE.manifest(source).tables
+    finally:
+        _drop_pg15(target.database)
 
 
 def _drop_pg15(name: str) -> None:
@@ -204,15 +256,18 @@ def test_password_never_on_the_dump_command_line(
     assert not passfile.exists()
 
 
-def test_dump_fails_cleanly_with_a_wrong_password(
+def test_dump_with_a_wrong_password_fails_before_running(
     pg18: Pg18, pg18_database: str, tmp_path: Path
 ) -> None:
     wrong = "nope-" + unique_name("")
-    with ENGINE.dump_command(pg18.spec(pg18_database, password=wrong), tmp_path) as command:
-        dump = run_dump(command, tmp_path / "dump.sql")
-    assert dump.returncode != 0
-    assert b"password authentication failed" in dump.stderr
-    assert wrong.encode() not in dump.stderr
+    with (
+        pytest.raises(EngineError) as raised,
+        ENGINE.dump_command(pg18.spec(pg18_database, password=wrong), tmp_path),
+    ):
+        pass
+    assert raised.value.kind is ConnectionErrorKind.AUTH_FAILED
+    assert wrong not in str(raised.value)
+    assert not list(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("name", ["-oops", "x; drop", "--help", "a'b", "", "a=b", "a/b"])
@@ -228,7 +283,59 @@ def test_bad_database_names_are_refused_before_any_command(name: str, tmp_path: 
 
 
 def test_database_name_travels_in_the_environment_only(tmp_path: Path) -> None:
-    with ENGINE.dump_command(pg15_spec("name with space"), tmp_path) as command:
-        assert command.env["PGDATABASE"] == "name with space"
-        assert "name with space" not in command.argv
-        assert command.env["PGPASSFILE"] == "/dev/null"  # no password: no ~/.pgpass either
+    name = unique_name("with space ")
+    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with ENGINE.dump_command(pg15_spec(name), tmp_path) as command:
+            assert command.env["PGDATABASE"] == name
+            assert name not in command.argv
+            # No password: PGPASSFILE names a file that does not exist, so no ~/.pgpass.
+            assert not Path(command.env["PGPASSFILE"]).exists()
+            dump = run_dump(command, tmp_path / "dump.sql")
+        assert dump.returncode == 0, dump.stderr
+    finally:
+        _drop_pg15(name)
+
+
+def test_pg15_is_dumped_by_a_pg_dump_of_its_own_major(postgres_database: str) -> None:
+    """pg_dump 18 writes SET transaction_timeout, which PostgreSQL 15 rejects."""
+    manifest = ENGINE.manifest(pg15_spec(postgres_database))
+    assert "pg_dump (PostgreSQL) 15" in manifest.tool_version
+
+
+# --- one snapshot for the manifest and the dump -------------------------------------------
+
+
+def test_snapshot_dump_matches_its_manifest_while_rows_are_written(
+    postgres_database: str, tmp_path: Path
+) -> None:
+    source = pg15_spec(postgres_database)
+    load_sample(source)
+    assert isinstance(ENGINE, SnapshotDumper)
+    with ENGINE.dump_with_manifest(source, tmp_path) as (manifest, command):
+        with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={postgres_database}") as c:
+            c.execute("INSERT INTO items (label) SELECT 'late' FROM generate_series(1, 100)")
+        assert any(part.startswith("--snapshot=") for part in command.argv)
+        dump = run_dump(command, tmp_path / "dump.sql")
+    assert dump.returncode == 0, dump.stderr
+    live = {t.name: t.rows for t in ENGINE.manifest(source).tables}
+    assert live["items"] == 1600  # the writes happened...
+    assert {t.name: t.rows for t in manifest.tables}["items"] == 1500  # ...after the snapshot
+    target = pg15_spec(unique_name("pg_restored_"))
+    ENGINE.create_database(target)
+    try:
+        with ENGINE.restore_command(target, tmp_path) as restore:
+            returncode, stderr = run_restore(restore, dump.path)
+        assert returncode == 0, stderr
+        assert ENGINE.manifest(target).tables == manifest.tables
+    finally:
+        _drop_pg15(target.database)
+
+
+def test_query_errors_become_engine_errors(pg18: Pg18, pg18_database: str) -> None:
+    with pg18.admin(pg18_database) as conn:
+        conn.execute("CREATE TABLE private_to_admin (x int)")
+    with pytest.raises(EngineError) as raised:
+        ENGINE.manifest(pg18.spec(pg18_database))
+    assert "permission denied" in raised.value.message

@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.jobs import LeaseGrant, LeaseRequest, OutcomeReport
 from shared.locks import (
     MAX_POLL,
     DatabaseState,
+    LeaseGrant,
+    LeaseRequest,
+    OutcomeReport,
     ServerState,
     acquire_lock,
     acquire_slot,
@@ -25,7 +27,8 @@ T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 
 
 def ask(owner: str, at: datetime = T0, lease: int = 600, limit: int = 1) -> LeaseRequest:
-    return LeaseRequest(owner=owner, now=at, lease_seconds=lease, limit=limit, record_id=f"r-{owner}")
+    record_id = f"r-{owner}"
+    return LeaseRequest(owner=owner, now=at, lease_seconds=lease, limit=limit, record_id=record_id)
 
 
 def test_database_lock_is_exclusive_until_released() -> None:
@@ -111,7 +114,7 @@ operations = st.lists(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(operations, st.integers(min_value=1, max_value=3))
 def test_server_never_has_more_live_holders_than_its_limit(ops, limit) -> None:
     state, now = ServerState(), T0
@@ -127,7 +130,7 @@ def test_server_never_has_more_live_holders_than_its_limit(ops, limit) -> None:
         assert len(live) <= limit
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(operations)
 def test_database_lock_has_one_live_owner_at_a_time(ops) -> None:
     state, now = DatabaseState(), T0

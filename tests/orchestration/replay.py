@@ -88,7 +88,10 @@ class Replay:
 
     def run(self, max_episodes: int = 500) -> Outcome:
         started = self.event(
-            STARTED, Name="orchestrator", Version="", Input=self.input_text,
+            STARTED,
+            Name="orchestrator",
+            Version="",
+            Input=self.input_text,
             OrchestrationInstance={"InstanceId": self.instance_id, "ExecutionId": "e1"},
         )
         new_events = [self.event(ORCH_STARTED), started]
@@ -105,9 +108,14 @@ class Replay:
             item["IsPlayed"] = True
         self.history.extend(new_events)
         context = {
-            "history": self.history, "input": self.input_text, "instanceId": self.instance_id,
-            "isReplaying": False, "parentInstanceId": None, "upperSchemaVersion": 1,
-            "upperSchemaVersionNew": 2, "maximumShortTimerDuration": "6.00:00:00",
+            "history": self.history,
+            "input": self.input_text,
+            "instanceId": self.instance_id,
+            "isReplaying": False,
+            "parentInstanceId": None,
+            "upperSchemaVersion": 1,
+            "upperSchemaVersionNew": 2,
+            "maximumShortTimerDuration": "6.00:00:00",
             "longRunningTimerIntervalDuration": "3.00:00:00",
         }
         try:
@@ -153,8 +161,13 @@ class Replay:
                 scheduled.append(self.activity(action, completions, attempts=1, retry_ms=0))
             elif kind == CALL_RETRY:
                 options = action["retryOptions"]
-                attempts, wait = options["maxNumberOfAttempts"], options["firstRetryIntervalInMilliseconds"]
-                scheduled.append(self.activity(action, completions, attempts=attempts, retry_ms=wait))
+                attempts, wait = (
+                    options["maxNumberOfAttempts"],
+                    options["firstRetryIntervalInMilliseconds"],
+                )
+                scheduled.append(
+                    self.activity(action, completions, attempts=attempts, retry_ms=wait)
+                )
             elif kind == CALL_SUB:
                 scheduled.append(self.sub_orchestration(action, completions))
             elif kind == TIMER:
@@ -165,7 +178,9 @@ class Replay:
             self.pending.append(completions)
         return scheduled
 
-    def activity(self, action: dict[str, Any], completions: list, *, attempts: int, retry_ms: int) -> dict:
+    def activity(
+        self, action: dict[str, Any], completions: list, *, attempts: int, retry_ms: int
+    ) -> dict:
         name = action["functionName"]
         data = json.loads(action["input"]) if action.get("input") else None
         first = self.take_id()
@@ -177,9 +192,13 @@ class Replay:
             if attempt > 1:
                 completions.append(self.event(TASK_SCHEDULED, event_id, Name=name))
             if not isinstance(result, Failure):
-                completions.append(self.event(TASK_COMPLETED, TaskScheduledId=event_id, Result=json.dumps(result)))
+                completions.append(
+                    self.event(TASK_COMPLETED, TaskScheduledId=event_id, Result=json.dumps(result))
+                )
                 return self.event(TASK_SCHEDULED, first, Name=name)
-            completions.append(self.event(TASK_FAILED, TaskScheduledId=event_id, Reason=str(result), Details=""))
+            completions.append(
+                self.event(TASK_FAILED, TaskScheduledId=event_id, Reason=str(result), Details="")
+            )
             if attempts > 1:  # the retry timer (after the last attempt: DTFx's extra one)
                 timer_id = self.take_id()
                 fire_at = _iso(self.now + timedelta(milliseconds=retry_ms))
@@ -196,10 +215,16 @@ class Replay:
         self.calls.append(call)
         result = self.respond(call)
         if isinstance(result, Failure):
-            completions.append(self.event(SUB_FAILED, TaskScheduledId=event_id, Reason=str(result), Details=""))
+            completions.append(
+                self.event(SUB_FAILED, TaskScheduledId=event_id, Reason=str(result), Details="")
+            )
         else:
-            completions.append(self.event(SUB_COMPLETED, TaskScheduledId=event_id, Result=json.dumps(result)))
-        return self.event(SUB_CREATED, event_id, Name=action["functionName"], InstanceId=action.get("instanceId"))
+            completions.append(
+                self.event(SUB_COMPLETED, TaskScheduledId=event_id, Result=json.dumps(result))
+            )
+        return self.event(
+            SUB_CREATED, event_id, Name=action["functionName"], InstanceId=action.get("instanceId")
+        )
 
     def timer(self, action: dict[str, Any]) -> dict:
         event_id = self.take_id()
@@ -211,14 +236,18 @@ class Replay:
         event_id = self.take_id()
         request_id = f"req-{event_id}"
         data = json.loads(action["input"]) if action.get("input") else None
-        call = Call("signal" if signal else "entity", action["operation"], action["instanceId"], data)
+        call = Call(
+            "signal" if signal else "entity", action["operation"], action["instanceId"], data
+        )
         self.calls.append(call)
         result = self.respond(call)
         if not signal:
             payload = json.dumps({"result": json.dumps(result)})
             completions.append(self.event(EVENT_RAISED, Name=request_id, Input=payload))
         message = json.dumps({"id": request_id, "op": action["operation"], "signal": signal})
-        return self.event(EVENT_SENT, event_id, InstanceId=action["instanceId"], Name="op", Input=message)
+        return self.event(
+            EVENT_SENT, event_id, InstanceId=action["instanceId"], Name="op", Input=message
+        )
 
     def next_completions(self) -> list[dict[str, Any]]:
         """Whatever is due next: pending task completions first, then the earliest of the

@@ -1,4 +1,4 @@
-"""`backup_database` replayed by the SDK against hand-built histories (tests/orchestration/replay.py)."""
+"""`backup_database` replayed by the SDK against hand-built histories (see replay.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import function_app  # noqa: F401  (registers every blueprint)
 from orchestrators.backup_database import backup_database
 from shared import jobs
-from shared.models import Tier
+from shared.models import BackupRecord, Database, Engine, Server, Tier
 from tests.orchestration.replay import Call, Failure, Replay
 
 SLOT = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
@@ -16,10 +16,26 @@ INSTANCE = jobs.backup_instance_id("db1", SLOT)
 JOB = jobs.BackupJob(database_id="db1", slot_time=SLOT, tiers=[Tier.DAILY, Tier.WEEKLY])
 
 
+def target() -> jobs.BackupTarget:
+    server = Server(
+        id="srv1", name="s", engine=Engine.POSTGRESQL, host="h", port=5432, username="u"
+    )
+    database = Database(id="db1", server_id="srv1", name="d")
+    record = BackupRecord(id=jobs.backup_record_id(INSTANCE), database_id="db1", server_id="srv1")
+    return jobs.BackupTarget(server=server, database=database, record=record)
+
+
 def prepared(**extra: Any) -> dict[str, Any]:
     values = {
-        "record_id": jobs.backup_record_id(INSTANCE), "server_id": "srv1", "server_limit": 1,
-        "lease_seconds": 3600, "dump_max_attempts": 3, "dump_retry_seconds": 30, **extra,
+        "record_id": jobs.backup_record_id(INSTANCE),
+        "server_id": "srv1",
+        "server_limit": 1,
+        "lease_seconds": 3600,
+        "dump_max_attempts": 3,
+        "dump_retry_seconds": 30,
+        "target": target(),
+        "policy_id": "development",
+        **extra,
     }
     return jobs.dump_json(jobs.PreparedBackup(**values))
 
@@ -48,11 +64,21 @@ class Script:
         if call.name == jobs.DUMP_DATABASE:
             if self.dump_fails:
                 return Failure(f"dump attempt {call.attempt} failed")
-            record_id = call.input["record_id"]
-            return {"record_id": record_id, "blob_name": "b", "raw_bytes": 10, "stored_bytes": 5, "sha256": "0" * 64}
+            record_id = call.input["target"]["record"]["id"]
+            return {
+                "record_id": record_id,
+                "blob_name": "b",
+                "raw_bytes": 10,
+                "stored_bytes": 5,
+                "sha256": "0" * 64,
+            }
         if call.name == jobs.FINISH_BACKUP:
             status = "succeeded" if call.input["succeeded"] else "failed"
-            return {"record_id": call.input["record_id"], "status": status, "error": call.input["error"]}
+            return {
+                "record_id": call.input["record_id"],
+                "status": status,
+                "error": call.input["error"],
+            }
         if call.name == jobs.APPLY_RETENTION:
             return {"database_id": "db1", "deleted": ["old1"], "kept": 3, "decisions": []}
         if call.name == jobs.SEND_NOTIFICATION:
@@ -64,11 +90,19 @@ class Script:
             if call.target == "@database@db1" and self.busy_polls > 0:
                 self.busy_polls -= 1
                 return {"granted": False, "holder": "other", "expires_at": "2026-03-01T02:10:00Z"}
-            return {"granted": True, "holder": call.input["owner"], "expires_at": "2026-03-01T03:00:00Z"}
+            return {
+                "granted": True,
+                "holder": call.input["owner"],
+                "expires_at": "2026-03-01T03:00:00Z",
+            }
         if call.name == "record_outcome":
             if call.input["succeeded"]:
                 previous = self.failures_before
-                return {"consecutive_failures": 0, "recovered": previous > 0, "previous_failures": previous}
+                return {
+                    "consecutive_failures": 0,
+                    "recovered": previous > 0,
+                    "previous_failures": previous,
+                }
             return {"consecutive_failures": self.failures_before + 1}
         raise AssertionError(f"unexpected entity operation {call.name}")
 
@@ -86,16 +120,23 @@ def test_a_backup_takes_both_leases_dumps_records_and_releases_both() -> None:
     outcome = run(Script())
     assert outcome.status == "completed", outcome.error
     assert names(outcome) == [
-        jobs.PREPARE_BACKUP, jobs.CHECK_CONNECTION, jobs.DUMP_DATABASE,
-        jobs.FINISH_BACKUP, jobs.APPLY_RETENTION,
+        jobs.PREPARE_BACKUP,
+        jobs.CHECK_CONNECTION,
+        jobs.DUMP_DATABASE,
+        jobs.FINISH_BACKUP,
+        jobs.APPLY_RETENTION,
     ]
     entity_calls = [(c.target, c.name) for c in outcome.calls if c.kind == "entity"]
     assert entity_calls == [
-        ("@database@db1", "acquire"), ("@server@srv1", "acquire"), ("@database@db1", "record_outcome"),
+        ("@database@db1", "acquire"),
+        ("@server@srv1", "acquire"),
+        ("@database@db1", "record_outcome"),
     ]
     signals = [(c.target, c.name) for c in outcome.calls if c.kind == "signal"]
     assert sorted(signals) == [("@database@db1", "release"), ("@server@srv1", "release")]
-    server_acquire = next(c for c in outcome.calls if c.target == "@server@srv1" and c.name == "acquire")
+    server_acquire = next(
+        c for c in outcome.calls if c.target == "@server@srv1" and c.name == "acquire"
+    )
     assert server_acquire.input["limit"] == 1 and server_acquire.input["owner"] == INSTANCE
     output = jobs.BackupOutput.model_validate(outcome.output)
     assert output.status == "succeeded" and output.record_id == jobs.backup_record_id(INSTANCE)

@@ -1,4 +1,4 @@
-"""`policy_loop` replayed by the SDK against hand-built histories (tests/orchestration/replay.py)."""
+"""`policy_loop` replayed by the SDK against hand-built histories (see replay.py)."""
 
 from __future__ import annotations
 
@@ -36,8 +36,12 @@ def script(plan_result: Any = None, sub_result: Any = None):
 def run(start: datetime, last_slot: datetime | None, respond, events=None) -> Any:
     state = jobs.PolicyLoopInput(policy_id=POLICY.id, last_slot=last_slot)
     replay = Replay(
-        policy_loop, jobs.dump_json(state), respond, start=start,
-        instance_id=jobs.policy_loop_instance_id(POLICY.id), events=events,
+        policy_loop,
+        jobs.dump_json(state),
+        respond,
+        start=start,
+        instance_id=jobs.policy_loop_instance_id(POLICY.id),
+        events=events,
     )
     return replay.run()
 

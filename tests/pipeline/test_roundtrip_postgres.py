@@ -3,10 +3,12 @@ compared table by table: row counts and an ordered content checksum computed in 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 
 import psycopg
 import pytest
+import zstandard
 from psycopg import sql
 
 from shared.engines.base import ConnectionSpec
@@ -19,6 +21,7 @@ from shared.pipeline.verify import verify_backup
 from shared.storage.blobs import AzureBlobStore
 from tests.conftest import unique_name
 
+MARKER = b"-- PostgreSQL database dump complete"
 ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
 AWKWARD_SCHEMA = r"""
@@ -152,6 +155,26 @@ def test_postgres_round_trip_keeps_every_table_byte_for_byte(
         new_id = conn.execute("INSERT INTO txt (body) VALUES ('x') RETURNING id").fetchone()[0]
         assert conn.execute("SELECT count(*) FROM audit").fetchone()[0] == before + 1
         assert new_id == 9  # the identity continues after the 8 rows that were dumped
+
+
+def test_verify_catches_corruption_and_a_cut_short_postgres_dump(
+    awkward_pg: str, blob_store: AzureBlobStore
+) -> None:
+    outcome = backup_of(awkward_pg, blob_store)
+    stored = b"".join(blob_store.read_chunks(outcome.blob_name))
+    damaged = bytearray(stored)
+    damaged[len(damaged) // 3] ^= 0x01
+    blob_store.upload("damaged.sql.zst", bytes(damaged))
+    result = verify_backup(blob_store, "damaged.sql.zst", outcome.sha256, MARKER)
+    assert not result.ok and "corrupted" in (result.reason or "")
+
+    # A dump that stopped early but still compressed cleanly: only the marker tells.
+    raw = zstandard.ZstdDecompressor().decompressobj().decompress(stored)
+    assert MARKER in raw[-300:]
+    cut = zstandard.ZstdCompressor().compress(raw[: raw.rindex(MARKER)])
+    blob_store.upload("cut.sql.zst", cut)
+    result = verify_backup(blob_store, "cut.sql.zst", hashlib.sha256(cut).hexdigest(), MARKER)
+    assert not result.ok and "incomplete" in (result.reason or "")
 
 
 def test_postgres_restore_refuses_a_non_empty_target(

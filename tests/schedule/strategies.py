@@ -123,9 +123,9 @@ with_seconds = st.integers(0, 59_999_999).map(lambda micro: timedelta(microsecon
 
 
 @st.composite
-def dst_cases(draw: st.DrawFn) -> tuple[Policy, datetime]:
+def dst_cases(draw: st.DrawFn) -> tuple[Policy, datetime, timedelta]:
     """A policy whose every tier fires at a wall time a DST transition skips or repeats,
-    with an instant a little before that transition."""
+    a start a little before that transition and a window reaching past it."""
     zone_name = draw(st.sampled_from([z for z in ZONES if z != "UTC"]))
     year = draw(st.integers(1995, 2045))
     known = transitions(zone_name, year)
@@ -138,7 +138,8 @@ def dst_cases(draw: st.DrawFn) -> tuple[Policy, datetime]:
     low, high = sorted([before + timedelta(minutes=1), after])
     span = int((high - low).total_seconds() // 60)
     wall = low + timedelta(minutes=draw(st.integers(0, max(span - 1, 0))))
-    return _policy_at(zone_name, wall, draw), moment - timedelta(hours=draw(st.integers(1, 30)))
+    start = moment - timedelta(minutes=draw(st.integers(1, 6 * 60)))
+    return _policy_at(zone_name, wall, draw), start, timedelta(hours=10)
 
 
 def _policy_at(zone_name: str, wall: datetime, draw: st.DrawFn) -> Policy:
@@ -159,7 +160,7 @@ def _policy_at(zone_name: str, wall: datetime, draw: st.DrawFn) -> Policy:
 
 
 @st.composite
-def month_end_cases(draw: st.DrawFn) -> tuple[Policy, datetime]:
+def month_end_cases(draw: st.DrawFn) -> tuple[Policy, datetime, timedelta]:
     """Monthly day 28-31 and yearly end-of-February policies near a month's end."""
     zone = draw(st.sampled_from(ZONES))
     clock = draw(times)
@@ -170,6 +171,8 @@ def month_end_cases(draw: st.DrawFn) -> tuple[Policy, datetime]:
         monthly=MonthlyRule(keep_count=1, day=draw(st.integers(28, 31)), time=clock),
         yearly=YearlyRule(keep_count=1, month=2, day=draw(st.integers(28, 29)), time=clock),
     )
-    year, month = draw(st.integers(1995, 2045)), draw(st.integers(1, 12))
+    year = draw(st.integers(1995, 2045))
+    month = draw(st.sampled_from([2, 4, 6, 9, 11]) | st.integers(1, 12))  # short months first
     first_of_next = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
-    return policy, first_of_next - timedelta(hours=draw(st.integers(0, 5 * 24)))
+    # Local month ends lie within 14 hours of the UTC one: a 3-day window holds one.
+    return policy, first_of_next - timedelta(hours=draw(st.integers(36, 40))), timedelta(days=3)

@@ -17,7 +17,7 @@ def table_service(storage_connection_string: str) -> TableServiceClient:
 
 @pytest.fixture
 def repos(table_service: TableServiceClient, table_prefix: str) -> Iterator[Repositories]:
-    yield Repositories.create(table_service, table_prefix)
+    yield Repositories(table_service, table_prefix)
     for table in list(table_service.list_tables()):
         if table.name.startswith(table_prefix):
             table_service.delete_table(table.name)

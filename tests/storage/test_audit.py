@@ -105,3 +105,11 @@ def test_default_window_ends_now(repos: Repositories) -> None:
     repos.audit.append(entry(1, now - timedelta(days=400)))
     repos.audit.append(entry(2, now - timedelta(seconds=5)))
     assert _walk(repos, 10)[0] == ["a-002", "a-001"]
+
+
+def test_scrubbed_details_are_stored_as_given(repos: Repositories) -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    details = {"after": {"password": "[redacted]", "tags": {"tier": "gold"}}, "count": 3}
+    repos.audit.append(entry(1, at).model_copy(update={"details": details}))
+    page = repos.audit.list(until=at + timedelta(days=1))
+    assert [item.details for item in page.items] == [details]

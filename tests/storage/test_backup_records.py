@@ -163,3 +163,61 @@ def test_delete_and_iterate(repos: Repositories) -> None:
     assert repos.backups.delete("db-1", ids[0]) is False
     assert repos.backups.delete("db-2", ids[1]) is False
     assert [r.id for r in repos.backups.iter_by_database("db-1")] == ids[1:]
+
+
+def test_a_token_from_another_database_cannot_leak_its_records(repos: Repositories) -> None:
+    _fill(repos, "db-1", 3)
+    _fill(repos, "db-2", 3)
+    other = repos.backups.list_by_database("db-2", page_size=1)
+    assert other.continuation is not None
+    page = repos.backups.list_by_database("db-1", page_size=10, continuation=other.continuation)
+    # The token only moves the start; the partition filter still holds (db-2 sorts after db-1).
+    assert page.items == []
+    assert len(repos.backups.list_by_database("db-1", page_size=10).items) == 3
+
+
+def test_the_manifest_of_a_database_with_thousands_of_tables_fits(repos: Repositories) -> None:
+    """One table property holds 64 KiB; a 5,000-table manifest is ~300 KB of JSON."""
+    tables = [
+        TableManifest(schema_name=f"schema_{n % 7}", name=f"table_number_{n}", rows=n * 1000)
+        for n in range(5000)
+    ]
+    manifest = DumpManifest(
+        engine="mariadb", database="big", server_version="11", tool_version="11", tables=tables
+    )
+    long_error = "stderr line\n" * 5000
+    repos.backups.create(record("r1", "db-1", T0, manifest=manifest, error=long_error))
+    stored = repos.backups.get("db-1", "r1")
+    assert stored is not None
+    assert stored.manifest == manifest
+    assert stored.error == long_error.strip()  # models strip surrounding whitespace
+    smaller = manifest.model_copy(update={"tables": tables[:2]})
+    repos.backups.upsert(stored.model_copy(update={"manifest": smaller, "error": None}))
+    after = repos.backups.get("db-1", "r1")
+    assert after is not None and after.manifest == smaller and after.error is None
+
+
+def test_latest_backups_are_one_partition_query(
+    storage_connection_string: str, table_prefix: str, repos: Repositories
+) -> None:
+    """Watch the requests: one query, bounded to the database's partition, values quoted."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from azure.data.tables import TableServiceClient
+
+    _fill(repos, "db-1", 3)
+    sent: list[str] = []
+    watched = TableServiceClient.from_connection_string(
+        storage_connection_string, raw_request_hook=lambda r: sent.append(r.http_request.url)
+    )
+    backups = Repositories(watched, table_prefix).backups
+    backups.list_by_database("db-1", page_size=2)  # the table exists: created by _fill
+    queries = [parse_qs(urlsplit(url).query) for url in sent]
+    assert len(queries) == 1
+    assert queries[0]["$filter"] == ["PartitionKey eq 'db-1'"]
+    assert queries[0]["$top"] == ["2"]
+
+    sent.clear()
+    backups.list_by_database("db-1", status=INJECTION)  # type: ignore[arg-type]
+    (query,) = [parse_qs(urlsplit(url).query) for url in sent]
+    assert query["$filter"] == ["PartitionKey eq 'db-1' and status eq 'x'' or PartitionKey ne '''"]

@@ -142,3 +142,15 @@ def test_all_yields_every_policy(repos: Repositories) -> None:
     for n in range(3):
         repos.policies.create(policy(f"p-{n}"))
     assert [p.id for p in repos.policies.all()] == ["p-0", "p-1", "p-2"]
+
+
+def test_only_one_of_two_concurrent_editors_wins(repos: Repositories) -> None:
+    repos.servers.create(server("pg-1"))
+    first = repos.servers.get_with_etag("pg-1")
+    second = repos.servers.get_with_etag("pg-1")
+    assert first is not None and second is not None
+    repos.servers.update(first[0].model_copy(update={"name": "first"}), first[1])
+    with pytest.raises(ConcurrencyConflict):
+        repos.servers.update(second[0].model_copy(update={"name": "second"}), second[1])
+    stored = repos.servers.get("pg-1")
+    assert stored is not None and stored.name == "first"

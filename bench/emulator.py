@@ -1,0 +1,196 @@
+"""Emulator benchmark: what the durable runtime adds on top of the functions it runs.
+
+1. A 1,000-activity fan-out through the runtime, against calling the same activity invoker
+   1,000 times directly in this run: the difference per activity is the runtime's overhead
+   (scheduling, SQLite commits, completion messages, the replays that apply them).
+2. The replay of a 1,000-event history: one episode (context JSON, SDK replay, action replay,
+   commit) on an instance whose history holds about 1,000 events, both with the history
+   cached in memory and right after a restart (history read back from SQLite).
+
+Prints a table, then one JSON line: {"activity_overhead_ms": ..., "replay_1000_ms": ...}.
+Targets: <= 5 ms and <= 100 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import azure.durable_functions as df
+from azure.functions import meta
+from azure.functions.durable_functions import ActivityTriggerConverter
+
+from emulator.clock import VirtualClock
+from emulator.contracts import FunctionRegistry
+from emulator.runtime import DurableRuntime
+
+FAN_OUT = 1000
+REPLAY_FAN_OUT = 500  # 500 TaskScheduled + 500 TaskCompleted + framing ~ 1,010 events
+TICKS = 9
+_START = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def activity_invoker(fn: Callable[[Any], Any]) -> Callable[[str], Any]:
+    async def invoke(text: str) -> str:
+        value = ActivityTriggerConverter.decode(
+            meta.Datum(value=text, type="string"), trigger_metadata=None
+        )
+        return ActivityTriggerConverter.encode(fn(value), expected_type=None).value
+
+    return invoke
+
+
+def orchestrator_invoker(fn: Callable[[Any], Any]) -> Callable[[str], Any]:
+    handle = df.Orchestrator.create(fn)
+
+    async def invoke(context: str) -> str:
+        return handle(context)
+
+    return invoke
+
+
+def digest(n: int) -> str:
+    """The activity's own work: a little hashing."""
+    data = str(n).encode() * 2000
+    return hashlib.sha256(data).hexdigest()[:8]
+
+
+def fan_out(ctx: Any) -> Any:
+    count = ctx.get_input()
+    results = yield ctx.task_all([ctx.call_activity("digest", i) for i in range(count)])
+    return len(results)
+
+
+def fan_out_then_tick(ctx: Any) -> Any:
+    yield ctx.task_all([ctx.call_activity("digest", i) for i in range(REPLAY_FAN_OUT)])
+    for _ in range(TICKS + 1):
+        yield ctx.wait_for_external_event("tick")
+    return "done"
+
+
+def registry() -> FunctionRegistry:
+    return FunctionRegistry(
+        orchestrators={
+            "fan": orchestrator_invoker(fan_out),
+            "ticks": orchestrator_invoker(fan_out_then_tick),
+        },
+        activities={"digest": activity_invoker(digest)},
+    )
+
+
+async def direct_calls(functions: FunctionRegistry) -> float:
+    invoker = functions.activities["digest"]
+    started = time.perf_counter()
+    for i in range(FAN_OUT):
+        await invoker(json.dumps(i))
+    return time.perf_counter() - started
+
+
+def new_runtime(functions: FunctionRegistry, state: Path) -> DurableRuntime:
+    return DurableRuntime(functions, state, hub_name="Bench", clock=VirtualClock(_START))
+
+
+async def fan_out_run(functions: FunctionRegistry, state: Path) -> float:
+    runtime = new_runtime(functions, state)
+    await runtime.start()
+    try:
+        started = time.perf_counter()
+        instance_id = await runtime.start_new("fan", None, json.dumps(json.dumps(FAN_OUT)))
+        status = await runtime.wait_for_instance(instance_id, timeout=600)
+        elapsed = time.perf_counter() - started
+    finally:
+        await runtime.stop()
+    assert status["output"] == FAN_OUT, status
+    return elapsed
+
+
+async def one_tick(runtime: DurableRuntime, instance_id: str) -> float:
+    started = time.perf_counter()
+    await runtime.raise_event(instance_id, "tick", "null")
+    await runtime.wait_until_idle(timeout=60)
+    return time.perf_counter() - started
+
+
+async def replay_runs(functions: FunctionRegistry, state: Path) -> tuple[int, list[float], float]:
+    runtime = new_runtime(functions, state)
+    await runtime.start()
+    try:
+        instance_id = await runtime.start_new("ticks", "replay", None)
+        await runtime.wait_until_idle(timeout=600)
+        events = len(runtime.get_history(instance_id))
+        warm = [await one_tick(runtime, instance_id) for _ in range(TICKS - 1)]
+    finally:
+        await runtime.stop()
+    runtime = new_runtime(functions, state)  # a restart: the history comes back from SQLite
+    await runtime.start()
+    try:
+        cold = await one_tick(runtime, instance_id)
+    finally:
+        await runtime.stop()
+    return events, warm, cold
+
+
+async def sdk_alone(functions: FunctionRegistry, context: str) -> float:
+    """The SDK's own share: the orchestrator invoker on the same 1,000-event context."""
+    invoker = functions.orchestrators["ticks"]
+    times = []
+    for _ in range(TICKS):
+        started = time.perf_counter()
+        await invoker(context)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def capturing(functions: FunctionRegistry, seen: list[str]) -> FunctionRegistry:
+    inner = functions.orchestrators["ticks"]
+
+    async def invoke(context: str) -> str:
+        seen.append(context)
+        return await inner(context)
+
+    orchestrators = {**functions.orchestrators, "ticks": invoke}
+    return FunctionRegistry(orchestrators, functions.activities, functions.entities)
+
+
+async def main() -> None:
+    functions = registry()
+    contexts: list[str] = []
+    with tempfile.TemporaryDirectory() as folder:
+        await direct_calls(functions)  # warm-up
+        direct = await direct_calls(functions)
+        through = await fan_out_run(functions, Path(folder) / "fan.db")
+        replay_functions = capturing(functions, contexts)
+        events, warm, cold = await replay_runs(replay_functions, Path(folder) / "replay.db")
+        sdk = await sdk_alone(functions, contexts[-1])
+    overhead_ms = max(0.0, (through - direct) * 1000 / FAN_OUT)
+    warm_ms, cold_ms, sdk_ms = statistics.median(warm) * 1000, cold * 1000, sdk * 1000
+    rows = [
+        ("direct activity calls (1,000)", f"{direct * 1000:.1f} ms"),
+        ("fan-out through the runtime (1,000)", f"{through * 1000:.1f} ms"),
+        ("overhead per activity", f"{overhead_ms:.3f} ms  (target <= 5)"),
+        (f"replay, {events}-event history, cached (median)", f"{warm_ms:.1f} ms"),
+        (f"replay, {events}-event history, after restart", f"{cold_ms:.1f} ms  (target <= 100)"),
+        ("  of which the SDK's own replay (median)", f"{sdk_ms:.1f} ms"),
+        ("  runtime share, after restart", f"{max(0.0, cold_ms - sdk_ms):.1f} ms"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}")
+    replay_ms = max(warm_ms, cold_ms)
+    result = {"activity_overhead_ms": round(overhead_ms, 3), "replay_1000_ms": round(replay_ms, 1)}
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

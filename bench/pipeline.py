@@ -1,0 +1,357 @@
+"""Benchmark of the backup pipeline against the shell pipeline a DBA would write.
+
+For PostgreSQL and MariaDB it generates a database of md5 text (about --pg-mb and
+--mysql-mb megabytes of dump), then measures, with the very argv and environment our
+engines give the dump tool (so the same pg_dump binary):
+
+    dump > /dev/null                 the dump tool alone
+    dump | zstd -3 -T2 > /dev/null   the shell pipeline (processes chained without a shell)
+    run_backup → Azurite             ours: zstd + SHA-256 + staged blocks + commit
+
+Ours runs in a child process so that its peak RSS (VmHWM) is its own; it is measured at
+the full size and at a tenth of it. Each timing is the best of --repeat runs. A table is
+printed, then one JSON line (last) with pg_ratio, mysql_ratio (our wall / shell
+pipeline's), pg_peak_rss_mb, mysql_peak_rss_mb and rss_growth (peak at full size / at a
+tenth, the larger of the two engines).
+
+Databases are named by size (bench_pg_<mb>, bench_my_<mb>) and reused when a previous run
+left them complete (--keep); otherwise they are dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+import pymysql  # noqa: E402
+
+from shared.engines.base import ConnectionSpec  # noqa: E402
+from shared.engines.registry import engine_for  # noqa: E402
+from shared.models import Engine  # noqa: E402
+
+AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+# One generated row: an id and three md5 strings, about 110 bytes in either dump.
+ROW_BYTES = 110
+CONTAINER = "bench-pipeline"
+
+
+def storage_connection_string() -> str:
+    explicit = os.environ.get("BENCH_STORAGE_CONNECTION_STRING")
+    if explicit:
+        return explicit
+    port = os.environ.get("AZURITE_BLOB_PORT", "10100")
+    return (
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+        f"AccountKey={AZURITE_KEY};BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+    )
+
+
+def spec_for(engine: Engine, database: str) -> ConnectionSpec:
+    if engine is Engine.POSTGRESQL:
+        return ConnectionSpec(
+            engine=engine, host="127.0.0.1", port=5432, username="postgres", database=database
+        )
+    return ConnectionSpec(
+        engine=engine, host="127.0.0.1", port=3306, username="root", database=database
+    )
+
+
+# --- data generation -------------------------------------------------------------------
+
+
+def ensure_postgres(name: str, megabytes: int) -> bool:
+    """Creates the database unless a complete one exists; True if it was created now."""
+    rows = megabytes * 1_000_000 // ROW_BYTES
+    admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            if _postgres_complete(name, rows):
+                return False
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    with psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={name}") as conn:
+        # Unlogged and without an index: generated fast; pg_dump reads it like any table.
+        conn.execute("CREATE UNLOGGED TABLE data (id bigint, a text, b text, c text)")
+        conn.execute(
+            "INSERT INTO data SELECT i, md5(i::text), md5((i * 2)::text), md5((i * 3)::text)"
+            " FROM generate_series(1, %s) i",
+            (rows,),
+        )
+        conn.execute("CREATE TABLE bench_complete (rows bigint)")
+        conn.execute("INSERT INTO bench_complete VALUES (%s)", (rows,))
+    return True
+
+
+def _postgres_complete(name: str, rows: int) -> bool:
+    try:
+        with psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={name}") as conn:
+            found = conn.execute("SELECT rows FROM bench_complete").fetchone()
+    except psycopg.Error:
+        return False
+    return bool(found and found[0] == rows)
+
+
+def drop_postgres(name: str) -> None:
+    admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _mysql() -> pymysql.connections.Connection:
+    return pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", autocommit=True)
+
+
+def ensure_mariadb(name: str, megabytes: int) -> bool:
+    rows = megabytes * 1_000_000 // ROW_BYTES
+    conn = _mysql()
+    try:
+        with conn.cursor() as cursor:
+            if _mariadb_complete(cursor, name, rows):
+                return False
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+            cursor.execute(f"CREATE DATABASE `{name}`")
+            cursor.execute(f"USE `{name}`")  # the seq_1_to_N tables need a current database
+            cursor.execute(
+                f"CREATE TABLE `{name}`.data (id BIGINT PRIMARY KEY, a CHAR(32), b CHAR(32),"
+                " c CHAR(32)) ENGINE=InnoDB"
+            )
+            for start in range(0, rows, 500_000):
+                count = min(500_000, rows - start)
+                cursor.execute(
+                    f"INSERT INTO `{name}`.data SELECT seq + {start}, MD5(seq + {start}),"
+                    f" MD5(2 * (seq + {start})), MD5(3 * (seq + {start})) FROM seq_1_to_{count}"
+                )
+            cursor.execute(f"CREATE TABLE `{name}`.bench_complete (`rows` BIGINT)")
+            cursor.execute(f"INSERT INTO `{name}`.bench_complete VALUES ({rows})")
+    finally:
+        conn.close()
+    return True
+
+
+def _mariadb_complete(cursor: pymysql.cursors.Cursor, name: str, rows: int) -> bool:
+    try:
+        cursor.execute(f"SELECT `rows` FROM `{name}`.bench_complete")
+    except pymysql.err.MySQLError:
+        return False
+    found = cursor.fetchone()
+    return bool(found and found[0] == rows)
+
+
+def drop_mariadb(name: str) -> None:
+    conn = _mysql()
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    finally:
+        conn.close()
+
+
+# --- measurements ----------------------------------------------------------------------
+
+
+@contextmanager
+def dump_command(engine: Engine, database: str) -> Iterator[tuple[list[str], dict[str, str]]]:
+    """The argv and full environment our engine gives the dump tool."""
+    with tempfile.TemporaryDirectory() as workdir:
+        engine_object = engine_for(engine)
+        with engine_object.dump_command(spec_for(engine, database), Path(workdir)) as command:
+            yield command.argv, command.process_env()
+
+
+def timed(run: Callable[[], None], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def dump_alone(argv: list[str], env: dict[str, str]) -> None:
+    subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, check=True)
+
+
+def shell_pipeline(argv: list[str], env: dict[str, str]) -> None:
+    """`dump | zstd -3 -T2 > /dev/null`, chained like a shell does it."""
+    dump = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE)
+    zstd = subprocess.Popen(
+        ["zstd", "-3", "-T2", "-q", "-c"], stdin=dump.stdout, stdout=subprocess.DEVNULL
+    )
+    assert dump.stdout is not None
+    dump.stdout.close()
+    if zstd.wait() != 0 or dump.wait() != 0:
+        raise RuntimeError("the shell pipeline failed")
+
+
+@dataclass
+class Ours:
+    seconds: float
+    peak_rss_mb: float
+    raw_bytes: int
+    stored_bytes: int
+
+
+def ours(engine: Engine, database: str) -> Ours:
+    """run_backup in a child process; its own wall time and peak RSS."""
+    child = subprocess.run(
+        [sys.executable, __file__, "child", engine.value, database],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if child.returncode != 0:
+        raise RuntimeError(f"our pipeline failed: {child.stderr.strip()[-2000:]}")
+    return Ours(**json.loads(child.stdout.strip().splitlines()[-1]))
+
+
+def best_ours(engine: Engine, database: str, repeat: int) -> Ours:
+    return min((ours(engine, database) for _ in range(repeat)), key=lambda o: o.seconds)
+
+
+def child_main(engine_name: str, database: str) -> None:
+    """Runs one backup into Azurite and prints its wall time and this process's VmHWM."""
+    from shared.pipeline.dump import run_backup
+    from shared.pipeline.results import PipelineOptions
+    from shared.storage.blobs import AzureBlobStore
+
+    engine = Engine(engine_name)
+    store = AzureBlobStore.from_connection_string(storage_connection_string(), CONTAINER)
+    store.create_container()
+    name = f"bench/{database}/{uuid.uuid4().hex}.sql.zst"
+    started = time.perf_counter()
+    outcome = run_backup(
+        engine_for(engine),
+        spec_for(engine, database),
+        store,
+        record_id="bench",
+        server_id="bench",
+        database_id="bench",
+        blob_name=name,
+        options=PipelineOptions(),
+    )
+    seconds = time.perf_counter() - started
+    store.delete(name)  # Azurite keeps blobs in memory
+    result = {
+        "seconds": seconds,
+        "peak_rss_mb": _vm_hwm_kib() / 1024,
+        "raw_bytes": outcome.raw_bytes,
+        "stored_bytes": outcome.stored_bytes,
+    }
+    print(json.dumps(result))
+
+
+def _vm_hwm_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+# --- the run ---------------------------------------------------------------------------
+
+
+@dataclass
+class EngineResult:
+    label: str
+    dump_seconds: float
+    shell_seconds: float
+    ours: Ours
+    tenth: Ours
+
+    @property
+    def ratio(self) -> float:
+        return self.ours.seconds / self.shell_seconds
+
+    @property
+    def rss_growth(self) -> float:
+        return self.ours.peak_rss_mb / self.tenth.peak_rss_mb
+
+
+def measure(engine: Engine, full: str, tenth: str, repeat: int) -> EngineResult:
+    with dump_command(engine, full) as (argv, env):
+        print(f"  {Path(argv[0]).name}: {argv[0]}", flush=True)
+        dump_seconds = timed(lambda: dump_alone(argv, env), repeat)
+        shell_seconds = timed(lambda: shell_pipeline(argv, env), repeat)
+    full_result = best_ours(engine, full, repeat)
+    tenth_result = best_ours(engine, tenth, repeat)
+    return EngineResult(engine.value, dump_seconds, shell_seconds, full_result, tenth_result)
+
+
+def print_table(results: list[EngineResult]) -> None:
+    header = (
+        f"{'engine':<11}{'dump MB':>9}{'stored MB':>10}{'dump>null':>11}{'|zstd -T2':>11}"
+        f"{'ours':>8}{'ratio':>7}{'peak MB':>9}{'tenth MB':>10}{'growth':>8}"
+    )
+    print(header)
+    for r in results:
+        print(
+            f"{r.label:<11}{r.ours.raw_bytes / 1e6:>9.0f}{r.ours.stored_bytes / 1e6:>10.0f}"
+            f"{r.dump_seconds:>10.2f}s{r.shell_seconds:>10.2f}s{r.ours.seconds:>7.2f}s"
+            f"{r.ratio:>7.2f}{r.ours.peak_rss_mb:>9.0f}{r.tenth.peak_rss_mb:>10.0f}"
+            f"{r.rss_growth:>8.2f}"
+        )
+
+
+def run(args: argparse.Namespace) -> None:
+    plans = [
+        (Engine.POSTGRESQL, "bench_pg", args.pg_mb, ensure_postgres, drop_postgres),
+        (Engine.MARIADB, "bench_my", args.mysql_mb, ensure_mariadb, drop_mariadb),
+    ]
+    results: list[EngineResult] = []
+    for engine, prefix, megabytes, ensure, drop in plans:
+        full, tenth = f"{prefix}_{megabytes}", f"{prefix}_{max(1, megabytes // 10)}"
+        print(f"{engine.value}: preparing {full} and {tenth}", flush=True)
+        started = time.perf_counter()
+        for name, size in ((full, megabytes), (tenth, max(1, megabytes // 10))):
+            created = ensure(name, size)
+            print(f"  {name}: {'generated' if created else 'reused'}", flush=True)
+        print(f"  ready in {time.perf_counter() - started:.1f}s; measuring", flush=True)
+        try:
+            results.append(measure(engine, full, tenth, args.repeat))
+        finally:
+            if not args.keep:
+                drop(full)
+                drop(tenth)
+    print_table(results)
+    pg, my = results
+    summary = {
+        "pg_ratio": round(pg.ratio, 3),
+        "mysql_ratio": round(my.ratio, 3),
+        "pg_peak_rss_mb": round(pg.ours.peak_rss_mb, 1),
+        "mysql_peak_rss_mb": round(my.ours.peak_rss_mb, 1),
+        "rss_growth": round(max(pg.rss_growth, my.rss_growth), 3),
+    }
+    print(json.dumps(summary))
+
+
+def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "child":
+        child_main(sys.argv[2], sys.argv[3])
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pg-mb", type=int, default=1000, help="PostgreSQL dump size (MB)")
+    parser.add_argument("--mysql-mb", type=int, default=300, help="MariaDB dump size (MB)")
+    parser.add_argument("--repeat", type=int, default=2, help="runs per measurement (best)")
+    parser.add_argument("--keep", action="store_true", help="keep the databases for reuse")
+    run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""A first backup, download, verify, restore and delete, end to end through the emulator
+and the real durable client, on the machine's PostgreSQL and Azurite."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Iterator
+
+import aiohttp
+import psycopg
+import pytest
+
+from tests.api.conftest import Api, name
+
+TERMINAL = {"Completed", "Failed", "Terminated", "Canceled"}
+PG = "host=127.0.0.1 port=5432 user=postgres dbname={}"
+
+
+@pytest.fixture
+def filled_database(postgres_database: str) -> str:
+    with psycopg.connect(PG.format(postgres_database)) as conn:
+        conn.execute("CREATE TABLE items (id serial PRIMARY KEY, label text NOT NULL)")
+        conn.execute("INSERT INTO items (label) SELECT 'item ' || n FROM generate_series(1, 200) n")
+    return postgres_database
+
+
+@pytest.fixture
+def restore_target() -> Iterator[str]:
+    target = name("pg_restored_")
+    yield target
+    with psycopg.connect(PG.format("postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
+
+
+async def finished_job(api: Api, accepted: dict, role: str = "reader") -> dict:
+    for _ in range(600):
+        response = await api.call("GET", accepted["status_url"].removeprefix("/api/"), role)
+        assert response.status == 200, response.text
+        if response.json()["runtime_status"] in TERMINAL:
+            return response.json()
+        await asyncio.sleep(0.1)
+    raise AssertionError("the job did not finish")
+
+
+async def add_database(api: Api, database: str) -> str:
+    server = await api.call(
+        "POST", "servers",
+        json={"name": "pg", "engine": "postgresql", "host": "127.0.0.1", "port": 5432,
+              "username": "postgres", "tls_mode": "disable"},
+    )  # fmt: skip
+    assert server.status == 201
+    added = await api.call(
+        "POST", f"servers/{server.json()['id']}/databases", json={"databases": [{"name": database}]}
+    )
+    assert added.status == 201
+    return added.json()["created"][0]["id"]
+
+
+async def test_backup_download_verify_restore_delete(
+    api: Api, filled_database: str, restore_target: str
+) -> None:
+    database_id = await add_database(api, filled_database)
+
+    started = await api.call("POST", f"databases/{database_id}/backups", "operator")
+    assert started.status == 202, started.text
+    assert started.headers["Location"] == started.json()["status_url"]
+    job = await finished_job(api, started.json())
+    assert job["runtime_status"] == "Completed", job
+
+    listed = await api.call("GET", "backups", "reader", params={"database_id": database_id})
+    [record] = listed.json()["items"]
+    assert record["status"] == "succeeded" and record["trigger"] == "manual"
+    assert record["id"] == started.json()["record_id"]
+    merged = await api.call("GET", "backups", "reader")
+    assert [item["id"] for item in merged.json()["items"]] == [record["id"]]
+
+    link = await api.call("GET", f"backups/{database_id}/{record['id']}/download", "operator")
+    assert link.status == 200, link.text
+    async with aiohttp.ClientSession() as session, session.get(link.json()["url"]) as blob:
+        assert blob.status == 200
+        content = await blob.read()
+    assert hashlib.sha256(content).hexdigest() == record["sha256"]
+    async with aiohttp.ClientSession() as session:
+        put = await session.put(
+            link.json()["url"], data=b"x", headers={"x-ms-blob-type": "BlockBlob"}
+        )
+        assert put.status == 403  # read-only
+
+    verify = await api.call("POST", f"backups/{database_id}/{record['id']}/verify", "operator")
+    assert verify.status == 202, verify.text
+    verified = await finished_job(api, verify.json())
+    assert verified["runtime_status"] == "Completed" and verified["output"]["ok"] is True
+
+    restore = await api.call(
+        "POST", f"backups/{database_id}/{record['id']}/restore",
+        json={"target_database": restore_target},
+    )  # fmt: skip
+    assert restore.status == 202, restore.text
+    restored = await finished_job(api, restore.json())
+    assert restored["runtime_status"] == "Completed" and restored["output"]["ok"] is True, restored
+    with psycopg.connect(PG.format(restore_target)) as conn:
+        assert conn.execute("SELECT count(*) FROM items").fetchone()[0] == 200
+
+    audit = await api.call("GET", "audit")
+    actions = {entry["action"] for entry in audit.json()["items"]}
+    assert {"backup.start", "backup.download", "backup.verify", "backup.restore"} <= actions
+    assert link.json()["url"].split("?")[1] not in audit.text  # no signature in the log
+
+    assert (await api.call("DELETE", f"backups/{database_id}/{record['id']}")).status == 204
+    assert (await api.call("GET", f"backups/{database_id}/{record['id']}")).status == 404
+
+
+async def test_unknown_job_is_404(api: Api) -> None:
+    assert (await api.call("GET", "jobs/manual-nothing-here", "reader")).status == 404
+    assert (await api.call("GET", "jobs/bad%20id", "reader")).status == 400

@@ -1,0 +1,114 @@
+"""Status: totals, success rates, stale databases; and the audit list filters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from shared.models import BackupRecord, BackupStatus, Tier, Trigger
+from shared.settings import load_settings
+from shared.storage.repositories import Repositories
+from tests.api.conftest import Api
+
+
+def repositories(env: dict[str, str]) -> Repositories:
+    settings = load_settings(
+        backup_storage_connection_string=env["BACKUP_STORAGE_CONNECTION_STRING"],
+        table_prefix=env["TABLE_PREFIX"],
+        secret_store="local",
+    )
+    return Repositories.from_settings(settings)
+
+
+def record(database_id: str, server_id: str, status: BackupStatus, age: timedelta) -> BackupRecord:
+    moment = datetime.now(UTC) - age
+    return BackupRecord(
+        id=f"r-{status.value}-{int(age.total_seconds())}", database_id=database_id,
+        server_id=server_id, status=status, tiers=[Tier.DAILY], trigger=Trigger.SCHEDULE,
+        started_at=moment, finished_at=moment, created_at=moment,
+        stored_bytes=100 if status is BackupStatus.SUCCEEDED else None,
+        raw_bytes=400 if status is BackupStatus.SUCCEEDED else None,
+        blob_name="srv/db/x.sql.zst" if status is BackupStatus.SUCCEEDED else None,
+    )  # fmt: skip
+
+
+async def test_status_reports_totals_rates_and_stale_databases(
+    api: Api, api_env: dict[str, str]
+) -> None:
+    server = await api.call(
+        "POST", "servers",
+        json={"id": "srv", "name": "s", "engine": "postgresql", "host": "127.0.0.1",
+              "port": 5432, "username": "postgres", "default_policy_id": "development"},
+    )  # fmt: skip
+    assert server.status == 201, server.text
+    await api.call("POST", "databases", json={"id": "db", "server_id": "srv", "name": "d"})
+    repos = repositories(api_env)
+    repos.backups.create(record("db", "srv", BackupStatus.SUCCEEDED, timedelta(days=3)))
+    repos.backups.create(record("db", "srv", BackupStatus.FAILED, timedelta(hours=2)))
+
+    status = await api.call("GET", "status", "reader")
+    assert status.status == 200, status.text
+    report = status.json()
+    assert report["storage"] == {"backups": 1, "stored_bytes": 100, "raw_bytes": 400}
+    assert report["last_24h"] == {"succeeded": 0, "failed": 1, "success_rate": 0.0}
+    assert report["last_7d"] == {"succeeded": 1, "failed": 1, "success_rate": 0.5}
+    [stale] = report["stale_databases"]
+    assert stale["database_id"] == "db" and stale["allowed_hours"] == 25.0
+
+    await api.call("POST", "databases/db/disable")
+    report = (await api.call("GET", "status", "reader")).json()
+    assert report["stale_databases"] == []
+
+
+async def test_audit_filters(api: Api) -> None:
+    for index in range(3):
+        await api.call("POST", "policies", json={"id": f"p{index}", "name": f"P{index}"})
+    await api.call("DELETE", "policies/p1")
+    everything = (await api.call("GET", "audit")).json()["items"]
+    assert [entry["action"] for entry in everything][:4] == [
+        "policy.delete", "policy.create", "policy.create", "policy.create"
+    ]  # fmt: skip
+    deletes = await api.call("GET", "audit", params={"action": "policy.delete"})
+    assert [entry["resource"] for entry in deletes.json()["items"]] == ["policies/p1"]
+    one = await api.call("GET", "audit", params={"resource": "policies/p2"})
+    assert len(one.json()["items"]) == 1
+    paged = await api.call("GET", "audit", params={"page_size": "2"})
+    assert len(paged.json()["items"]) == 2 and paged.json()["continuation"]
+    rest = await api.call(
+        "GET", "audit", params={"page_size": "2", "continuation": paged.json()["continuation"]}
+    )
+    assert rest.status == 200 and len(rest.json()["items"]) == 2
+
+
+async def test_backup_list_is_newest_first_across_databases_with_paging(
+    api: Api, api_env: dict[str, str]
+) -> None:
+    await api.call(
+        "POST", "servers",
+        json={"id": "srv", "name": "s", "engine": "postgresql", "host": "127.0.0.1",
+              "port": 5432, "username": "postgres"},
+    )  # fmt: skip
+    for database in ("a", "b", "c"):
+        await api.call(
+            "POST", "databases", json={"id": database, "server_id": "srv", "name": database}
+        )
+    repos = repositories(api_env)
+    expected = []
+    for hours in range(1, 10):
+        database = "abc"[hours % 3]
+        made = record(database, "srv", BackupStatus.SUCCEEDED, timedelta(hours=hours))
+        repos.backups.create(made)
+        expected.append(made.id)
+    seen: list[str] = []
+    continuation = None
+    for _ in range(10):
+        params = {"page_size": "4", **({"continuation": continuation} if continuation else {})}
+        page = (await api.call("GET", "backups", "reader", params=params)).json()
+        seen += [item["id"] for item in page["items"]]
+        continuation = page["continuation"]
+        if not continuation:
+            break
+    assert seen == expected  # created 1 h, 2 h, … ago: newest first, each once
+    only_a = await api.call("GET", "backups", "reader", params={"database_id": "a"})
+    assert {item["database_id"] for item in only_a.json()["items"]} == {"a"}
+    weekly = await api.call("GET", "backups", "reader", params={"tier": "weekly"})
+    assert weekly.json()["items"] == []

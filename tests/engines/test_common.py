@@ -1,0 +1,106 @@
+"""Shared engine helpers: names, private files, password file escaping, header filter."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shared.engines.base import ConnectionErrorKind, ConnectionSpec, EngineError
+from shared.engines.common import plain_host, private_file, require_database_name
+from shared.engines.header_filter import HeaderLineFilter
+from shared.engines.mysql import option_value
+from shared.engines.postgres import pgpass_line
+from shared.engines.registry import engine_for
+from shared.models import Engine
+
+
+@pytest.mark.parametrize("name", ["sales", "Sales_2026", "with space", "a.b-c$d", "_x"])
+def test_good_database_names_pass(name: str) -> None:
+    assert require_database_name(name) == name
+
+
+@pytest.mark.parametrize(
+    "name", ["-oops", "--help", "x; drop", "a'b", 'a"b', "a`b", "a=b", "", "x" * 200, "a\nb"]
+)
+def test_bad_database_names_fail(name: str) -> None:
+    with pytest.raises(EngineError) as raised:
+        require_database_name(name)
+    assert raised.value.kind is ConnectionErrorKind.INVALID_REQUEST
+
+
+def test_private_file_is_0600_new_and_removed(tmp_path: Path) -> None:
+    with private_file(tmp_path, "secret", "content") as path:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert path.read_text(encoding="utf-8") == "content"
+        with private_file(tmp_path, "secret", "other") as second:
+            assert second != path
+    assert not list(tmp_path.iterdir())
+
+
+def test_private_file_is_removed_on_error(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError), private_file(tmp_path, "secret", "x"):
+        raise RuntimeError("boom")
+    assert not list(tmp_path.iterdir())
+
+
+def _pgpass_unescape(field: str) -> str:
+    out, escaped = [], False
+    for char in field:
+        if escaped or char != "\\":
+            out.append(char)
+            escaped = False
+        else:
+            escaped = True
+    return "".join(out)
+
+
+@given(st.text(alphabet=st.characters(blacklist_characters="\r\n\x00"), min_size=1))
+def test_pgpass_line_escapes_round_trip(password: str) -> None:
+    line = pgpass_line(password)
+    fields = line.rstrip("\n").split(":", 4)
+    assert fields[:4] == ["*", "*", "*", "*"]
+    assert _pgpass_unescape(fields[4]) == password
+
+
+def test_line_breaks_are_refused_in_files() -> None:
+    for build in (pgpass_line, option_value):
+        with pytest.raises(EngineError):
+            build("a\nb")
+
+
+def test_option_value_quotes_and_escapes() -> None:
+    assert option_value('a"b\\c #d') == '"a\\"b\\\\c #d"'
+
+
+def test_header_filter_drops_only_exact_header_lines() -> None:
+    body = b"SET transaction_timeout = 0;\n" + b"x" * 100_000 + b"\nSET transaction_timeout = 0;\n"
+    dump = b"SET a = 1;\nSET transaction_timeout = 0;\nSET b = 2;\n" + body
+    header = HeaderLineFilter([b"SET transaction_timeout = 0;"], window=64)
+    out = b"".join(header.feed(dump[i : i + 7]) for i in range(0, len(dump), 7)) + header.flush()
+    # The window ends inside the body's first line: only whole lines before it are looked at.
+    assert out == b"SET a = 1;\nSET b = 2;\n" + body
+
+
+def test_header_filter_short_stream_and_no_lines() -> None:
+    header = HeaderLineFilter([b"DROP ME"])
+    assert header.feed(b"keep\nDROP ME\nkeep too") == b""
+    assert header.flush() == b"keep\nkeep too"
+    passthrough = HeaderLineFilter([])
+    assert passthrough.feed(b"DROP ME\n") == b"DROP ME\n"
+
+
+def test_registry_gives_each_engine() -> None:
+    assert engine_for(Engine.POSTGRESQL).engine is Engine.POSTGRESQL
+    assert engine_for(Engine.MYSQL).engine is Engine.MYSQL
+    assert engine_for(Engine.MARIADB).engine is Engine.MARIADB
+    assert engine_for(Engine.SQLSERVER).engine is Engine.SQLSERVER
+
+
+def test_plain_host_unwraps_ipv6_literals() -> None:
+    spec = ConnectionSpec(engine=Engine.MARIADB, host="[::1]", port=1, username="u", database="d")
+    assert plain_host(spec) == "::1"
+    assert plain_host(spec.model_copy(update={"host": "db.example.net"})) == "db.example.net"

@@ -1,0 +1,82 @@
+"""Fixtures for running the product app through the emulator: storage, catalog rows, env."""
+
+from __future__ import annotations
+
+import base64
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import azurite_connection_string
+
+APP_DIR = Path(__file__).resolve().parents[2]
+FAKE_WORKER = "tests.orchestration.fake_worker:FAKE_WORKER"
+_APP_PACKAGES = ("function_app", "orchestrators", "activities", "entities", "http_api")
+
+
+def forget_app_modules() -> None:
+    """The emulator imports the app itself; drop copies other tests imported, so module-level
+    settings (the watchdog schedule) and per-process caches are read afresh."""
+    for name in list(sys.modules):
+        if name.split(".")[0] in _APP_PACKAGES:
+            del sys.modules[name]
+    # The emulator drops the app folder from sys.path when it unloads the app, even when
+    # pytest had put it there (it is also the project root): put it back.
+    if str(APP_DIR) not in sys.path:
+        sys.path.insert(0, str(APP_DIR))
+    from shared.settings import reset_settings
+    from shared.storage.clients import reset_clients
+
+    reset_settings()
+    reset_clients()
+
+
+def app_environment(table_prefix: str, container: str, **extra: str) -> dict[str, str]:
+    return {
+        "BACKUP_STORAGE_CONNECTION_STRING": azurite_connection_string(),
+        "TABLE_PREFIX": table_prefix,
+        "BACKUP_CONTAINER": container,
+        "SECRET_STORE": "local",
+        "LOCAL_SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "CONNECT_TIMEOUT_SECONDS": "3",
+        "AUTH_MODE": "development",
+        **extra,
+    }
+
+
+@dataclass
+class Catalog:
+    """Repositories on the test's tables, for arranging servers, databases and policies."""
+
+    env: dict[str, str]
+
+    @property
+    def repositories(self) -> Any:
+        from shared.settings import load_settings
+        from shared.storage.repositories import Repositories
+
+        names = ("BACKUP_STORAGE_CONNECTION_STRING", "TABLE_PREFIX", "BACKUP_CONTAINER")
+        settings = load_settings(
+            **{name.lower(): self.env[name] for name in names}, secret_store="local"
+        )
+        return Repositories.from_settings(settings)
+
+    def records(self, database_id: str) -> list[Any]:
+        return list(self.repositories.backups.iter_by_database(database_id))
+
+
+@pytest.fixture
+def app_env(table_prefix: str, blob_container: str) -> Iterator[dict[str, str]]:
+    forget_app_modules()
+    yield app_environment(table_prefix, blob_container)
+    forget_app_modules()
+
+
+@pytest.fixture
+def catalog(app_env: dict[str, str]) -> Catalog:
+    return Catalog(app_env)

@@ -1,0 +1,51 @@
+"""A fast stand-in for the real dump, plugged in at the activity seam (BACKUP_WORKER).
+
+It answers the connection test without a server and "dumps" by committing a small real blob
+under the record's blob name (if-none-match, like the pipeline), so everything after the
+dump — records, retention deleting blobs — runs for real.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from activities.dump_seam import WorkRequest
+from shared.engines.base import ConnectionResult
+from shared.models import DumpManifest
+from shared.pipeline.results import BackupFailed, BackupOutcome
+from shared.storage.blobs import BlobAlreadyExists
+
+
+class FakeWorker:
+    def check_connection(self, request: WorkRequest) -> ConnectionResult:
+        return ConnectionResult(ok=True, server_version="fake-1.0")
+
+    def dump(self, request: WorkRequest) -> BackupOutcome:
+        data = f"-- fake dump of {request.database.id} for {request.record.id}\n".encode()
+        sha256 = hashlib.sha256(data).hexdigest()
+        metadata = {"record_id": request.record.id, "sha256": sha256, "raw_bytes": str(len(data))}
+        try:
+            request.services.blobs.upload(request.blob_name, data, metadata=metadata)
+        except BlobAlreadyExists as exc:
+            raise BackupFailed(str(exc), reason="exists") from None
+        manifest = DumpManifest(
+            engine=request.server.engine,
+            database=request.database.name,
+            server_version="fake-1.0",
+            tool_version="fake",
+        )
+        return BackupOutcome(
+            blob_name=request.blob_name,
+            raw_bytes=len(data),
+            stored_bytes=len(data),
+            sha256=sha256,
+            compression="none",
+            tool_version="fake",
+            server_version="fake-1.0",
+            manifest=manifest,
+            duration_seconds=0.0,
+            block_count=1,
+        )
+
+
+FAKE_WORKER = FakeWorker()

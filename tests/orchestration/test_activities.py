@@ -1,0 +1,197 @@
+"""Activities called directly (no host) against Azurite: idempotence and retention steps."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from shared import jobs
+from shared.models import BackupRecord, BackupStatus, Database, Engine, Server, Tier, Trigger
+from shared.notify import NotificationFailed, post_json
+from shared.seed_policies import seeded_policy
+from tests.orchestration.conftest import FAKE_WORKER, Catalog
+
+NOW = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def activities(app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
+    for name, value in {**app_env, "BACKUP_WORKER": FAKE_WORKER}.items():
+        monkeypatch.setenv(name, value)
+    import activities.backup
+    import activities.retention
+
+    return activities
+
+
+def call(function: Any, data: Any) -> Any:
+    return function._function._func(data)
+
+
+def arrange(catalog: Catalog) -> None:
+    repositories = catalog.repositories
+    repositories.policies.upsert(seeded_policy("development"))
+    repositories.servers.upsert(
+        Server(
+            id="srv",
+            name="s",
+            engine=Engine.POSTGRESQL,
+            host="127.0.0.1",
+            port=5432,
+            username="postgres",
+            default_policy_id="development",
+            max_concurrent_backups=1,
+        )
+    )
+    repositories.databases.upsert(Database(id="db", server_id="srv", name="d"))
+
+
+def prepare(activities: Any, record_id: str = "rec-1") -> jobs.PreparedBackup:
+    job = jobs.BackupJob(database_id="db", slot_time=NOW, tiers=[Tier.DAILY])
+    ask = jobs.PrepareBackupInput(job=job, record_id=record_id, now=NOW)
+    return jobs.PreparedBackup.model_validate(
+        call(activities.backup.prepare_backup, jobs.dump_json(ask))
+    )
+
+
+def test_prepare_and_dump_are_idempotent(activities: Any, catalog: Catalog) -> None:
+    arrange(catalog)
+    first, again = prepare(activities), prepare(activities)
+    assert first.server_limit == 1 and first.policy_id == "development" and not first.already_done
+    assert again.record_id == first.record_id and len(catalog.records("db")) == 1
+    assert first.target is not None
+    dump_input = jobs.dump_json(jobs.DumpInput(target=first.target, now=NOW))
+    one = call(activities.backup.dump_database, dump_input)
+    two = call(activities.backup.dump_database, dump_input)  # a re-run after a lost result
+    assert one == two
+    (record,) = catalog.records("db")
+    assert record.status is BackupStatus.SUCCEEDED and record.blob_name == one["blob_name"]
+    assert prepare(activities).already_done
+
+
+def test_a_failure_is_recorded_once_with_a_sanitised_reason(
+    activities: Any, catalog: Catalog
+) -> None:
+    arrange(catalog)
+    prepared = prepare(activities)
+    secret_text = "dump died\npassword=hunter2 \nTraceback (most recent call last):\n  File x"
+    finish = jobs.FinishBackupInput(
+        database_id="db", record_id=prepared.record_id, succeeded=False, error=secret_text, now=NOW
+    )
+    result = call(activities.backup.finish_backup, jobs.dump_json(finish))
+    assert result["status"] == "failed"
+    (record,) = catalog.records("db")
+    assert record.status is BackupStatus.FAILED and record.error is not None
+    assert "hunter2" not in record.error and "Traceback" not in record.error
+    assert "dump died" in record.error
+
+
+def old_record(record_id: str, days: int, **extra: Any) -> BackupRecord:
+    values = {
+        "id": record_id,
+        "database_id": "db",
+        "server_id": "srv",
+        "status": BackupStatus.SUCCEEDED,
+        "tiers": [Tier.DAILY],
+        "trigger": Trigger.SCHEDULE,
+        "slot_time": NOW - timedelta(days=days),
+        "created_at": NOW - timedelta(days=days),
+        **extra,
+    }
+    return BackupRecord(**values)
+
+
+def test_retention_finishes_a_half_done_deletion_and_deletes_beyond_keep(
+    activities: Any, catalog: Catalog
+) -> None:
+    arrange(catalog)
+    from activities.wiring import services
+
+    blobs, repositories = services().blobs, catalog.repositories
+    for days in range(9):  # development keeps 7 daily
+        name = f"srv/db/{days}.sql.zst"
+        blobs.upload(name, b"x")
+        record = old_record(f"d{days}", days, blob_name=name, sha256="0" * 64)
+        if days == 8:  # an earlier run marked it expired, then stopped before the blob
+            record = record.model_copy(update={"status": BackupStatus.EXPIRED})
+        repositories.backups.upsert(record)
+    repositories.backups.upsert(old_record("f1", 10, status=BackupStatus.FAILED, tiers=[]))
+
+    ask = jobs.RetentionInput(database_id="db", now=NOW)
+    result = jobs.RetentionResult.model_validate(
+        call(activities.retention.apply_retention, jobs.dump_json(ask))
+    )
+    assert sorted(result.deleted) == ["d7", "d8", "f1"]
+    records = {r.id: r for r in catalog.records("db")}
+    assert "f1" not in records  # old failed records are removed
+    for record_id in ("d7", "d8"):
+        assert (
+            records[record_id].status is BackupStatus.EXPIRED
+            and records[record_id].blob_name is None
+        )
+        assert not blobs.exists(f"srv/db/{record_id[1:]}.sql.zst")
+    assert all(records[f"d{d}"].status is BackupStatus.SUCCEEDED for d in range(7))
+    again = call(activities.retention.apply_retention, jobs.dump_json(ask))
+    assert again["deleted"] == []
+    dry = jobs.RetentionInput(database_id="db", now=NOW, dry_run=True)
+    rules = {
+        d["record_id"]: d["rule"]
+        for d in call(activities.retention.apply_retention, jobs.dump_json(dry))["decisions"]
+    }
+    assert rules["d0"].startswith("kept: newest successful backup, daily 1 of 7")
+
+
+def serve_webhook(status: int) -> tuple[str, list[dict[str, Any]], Any]:
+    received: list[dict[str, Any]] = []
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    holder: dict[str, Any] = {}
+
+    async def receive(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.Response(status=status)
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_post("/hook", receive)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        holder["port"] = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        holder["runner"] = runner
+        ready.set()
+
+    thread = threading.Thread(target=lambda: (loop.run_until_complete(main()), loop.run_forever()))
+    thread.start()
+    ready.wait(10)
+
+    def stop() -> None:
+        asyncio.run_coroutine_threadsafe(holder["runner"].cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+    return f"http://127.0.0.1:{holder['port']}/hook", received, stop
+
+
+def test_notifications_are_posted_as_json_and_refusals_raise_without_the_url() -> None:
+    url, received, stop = serve_webhook(204)
+    try:
+        assert post_json(url, {"event": "backup_failed", "n": 1}) == 204
+    finally:
+        stop()
+    assert received == [{"event": "backup_failed", "n": 1}]
+    url, _, stop = serve_webhook(500)
+    try:
+        with pytest.raises(NotificationFailed) as failure:
+            post_json(url + "?token=s3cret", {"event": "x"})
+    finally:
+        stop()
+    assert "500" in str(failure.value) and "s3cret" not in str(failure.value)
+    with pytest.raises(NotificationFailed):
+        post_json("file:///etc/passwd", {})

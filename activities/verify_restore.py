@@ -69,7 +69,7 @@ def run_verify(data: dict) -> dict:
         "sha256_ok": outcome.sha256 == record.sha256,
         "raw_bytes": outcome.raw_bytes,
     }
-    update["marker_ok"] = outcome.ok or None
+    update["marker_ok"] = True if outcome.ok else None  # a failure does not say which check
     update["error"] = clean_error(outcome.reason) if outcome.reason else None
     return dump_json(output.model_copy(update=update))
 

@@ -9,7 +9,8 @@ engines give the dump tool (so the same pg_dump binary):
     run_backup → Azurite             ours: zstd + SHA-256 + staged blocks + commit
 
 Ours runs in a child process so that its peak RSS (VmHWM) is its own; it is measured at
-the full size and at a tenth of it. Each timing is the best of --repeat runs. A table is
+the full size and at a tenth of it. Rounds are interleaved and each timing is the best of
+--repeat rounds. A table is
 printed, then one JSON line (last) with pg_ratio, mysql_ratio (our wall / shell
 pipeline's), pg_peak_rss_mb, mysql_peak_rss_mb and rss_growth (peak at full size / at a
 tenth, the larger of the two engines).
@@ -37,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import psutil  # noqa: E402
 import psycopg  # noqa: E402
 import pymysql  # noqa: E402
 
@@ -175,13 +177,10 @@ def dump_command(engine: Engine, database: str) -> Iterator[tuple[list[str], dic
             yield command.argv, command.process_env()
 
 
-def timed(run: Callable[[], None], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        started = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - started)
-    return best
+def timed(run: Callable[[], None]) -> float:
+    started = time.perf_counter()
+    run()
+    return time.perf_counter() - started
 
 
 def dump_alone(argv: list[str], env: dict[str, str]) -> None:
@@ -206,10 +205,15 @@ class Ours:
     peak_rss_mb: float
     raw_bytes: int
     stored_bytes: int
+    manifest_seconds: float
+    azurite_cpu_seconds: float = 0.0
 
 
 def ours(engine: Engine, database: str) -> Ours:
-    """run_backup in a child process; its own wall time and peak RSS."""
+    """run_backup in a child process; its own wall time and peak RSS, and the CPU time
+    Azurite spent meanwhile (it shares the machine's cores with the pipeline)."""
+    azurite = azurite_process()
+    before = _cpu_seconds(azurite)
     child = subprocess.run(
         [sys.executable, __file__, "child", engine.value, database],
         capture_output=True,
@@ -218,11 +222,24 @@ def ours(engine: Engine, database: str) -> Ours:
     )
     if child.returncode != 0:
         raise RuntimeError(f"our pipeline failed: {child.stderr.strip()[-2000:]}")
-    return Ours(**json.loads(child.stdout.strip().splitlines()[-1]))
+    result = Ours(**json.loads(child.stdout.strip().splitlines()[-1]))
+    result.azurite_cpu_seconds = _cpu_seconds(azurite) - before
+    return result
 
 
-def best_ours(engine: Engine, database: str, repeat: int) -> Ours:
-    return min((ours(engine, database) for _ in range(repeat)), key=lambda o: o.seconds)
+def azurite_process() -> psutil.Process | None:
+    port = int(os.environ.get("AZURITE_BLOB_PORT", "10100"))
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
+            return psutil.Process(conn.pid)
+    return None
+
+
+def _cpu_seconds(process: psutil.Process | None) -> float:
+    if process is None:
+        return 0.0
+    times = process.cpu_times()
+    return float(times.user + times.system)
 
 
 def child_main(engine_name: str, database: str) -> None:
@@ -235,6 +252,10 @@ def child_main(engine_name: str, database: str) -> None:
     store = AzureBlobStore.from_connection_string(storage_connection_string(), CONTAINER)
     store.create_container()
     name = f"bench/{database}/{uuid.uuid4().hex}.sql.zst"
+    # Shown apart: the row counts run_backup takes before the dump (it runs them again).
+    started = time.perf_counter()
+    engine_for(engine).manifest(spec_for(engine, database))
+    manifest_seconds = time.perf_counter() - started
     started = time.perf_counter()
     outcome = run_backup(
         engine_for(engine),
@@ -253,6 +274,7 @@ def child_main(engine_name: str, database: str) -> None:
         "peak_rss_mb": _vm_hwm_kib() / 1024,
         "raw_bytes": outcome.raw_bytes,
         "stored_bytes": outcome.stored_bytes,
+        "manifest_seconds": manifest_seconds,
     }
     print(json.dumps(result))
 
@@ -285,28 +307,35 @@ class EngineResult:
 
 
 def measure(engine: Engine, full: str, tenth: str, repeat: int) -> EngineResult:
+    """Interleaved rounds (dump, shell pipeline, ours), best of each: a burst of load
+    from elsewhere then hurts every contender alike. The tenth-size run is for RSS only."""
+    dumps, shells, runs = [], [], []
     with dump_command(engine, full) as (argv, env):
         print(f"  {Path(argv[0]).name}: {argv[0]}", flush=True)
-        dump_seconds = timed(lambda: dump_alone(argv, env), repeat)
-        shell_seconds = timed(lambda: shell_pipeline(argv, env), repeat)
-    full_result = best_ours(engine, full, repeat)
-    tenth_result = best_ours(engine, tenth, repeat)
-    return EngineResult(engine.value, dump_seconds, shell_seconds, full_result, tenth_result)
+        for _ in range(repeat):
+            dumps.append(timed(lambda: dump_alone(argv, env)))
+            shells.append(timed(lambda: shell_pipeline(argv, env)))
+            runs.append(ours(engine, full))
+    best = min(runs, key=lambda o: o.seconds)
+    return EngineResult(engine.value, min(dumps), min(shells), best, ours(engine, tenth))
 
 
 def print_table(results: list[EngineResult]) -> None:
-    header = (
-        f"{'engine':<11}{'dump MB':>9}{'stored MB':>10}{'dump>null':>11}{'|zstd -T2':>11}"
-        f"{'ours':>8}{'ratio':>7}{'peak MB':>9}{'tenth MB':>10}{'growth':>8}"
+    print(
+        f"{'engine':<11}{'dump MB':>8}{'stored':>7}{'dump>null':>10}{'|zstd':>8}{'ours':>8}"
+        f"{'ratio':>6}{'manifest':>9}{'azurite cpu':>12}{'peak MB':>8}{'tenth':>6}{'growth':>7}"
     )
-    print(header)
     for r in results:
         print(
-            f"{r.label:<11}{r.ours.raw_bytes / 1e6:>9.0f}{r.ours.stored_bytes / 1e6:>10.0f}"
-            f"{r.dump_seconds:>10.2f}s{r.shell_seconds:>10.2f}s{r.ours.seconds:>7.2f}s"
-            f"{r.ratio:>7.2f}{r.ours.peak_rss_mb:>9.0f}{r.tenth.peak_rss_mb:>10.0f}"
-            f"{r.rss_growth:>8.2f}"
+            f"{r.label:<11}{r.ours.raw_bytes / 1e6:>8.0f}{r.ours.stored_bytes / 1e6:>7.0f}"
+            f"{r.dump_seconds:>9.2f}s{r.shell_seconds:>7.2f}s{r.ours.seconds:>7.2f}s"
+            f"{r.ratio:>6.2f}{r.ours.manifest_seconds:>8.2f}s{r.ours.azurite_cpu_seconds:>11.2f}s"
+            f"{r.ours.peak_rss_mb:>8.0f}{r.tenth.peak_rss_mb:>6.0f}{r.rss_growth:>7.2f}"
         )
+    print(
+        "ours = run_backup into Azurite, row-count manifest included; azurite cpu = CPU time "
+        "the emulator spent on the same cores meanwhile"
+    )
 
 
 def run(args: argparse.Namespace) -> None:

@@ -22,20 +22,16 @@ from aiohttp import web
 
 from emulator.auth import Access, Keys, unauthorized
 from emulator.client_binding import RPC_PATH, WEBHOOK_PATH, ClientUrls
-from emulator.client_params import (
-    bool_param,
-    date_param,
-    new_instance_id,
-    statuses_param,
-    validate_instance_id,
-)
+from emulator.client_params import bool_param, date_param, statuses_param
 from emulator.contracts import (
     InstanceGone,
     InstanceNotFound,
     InvalidRequest,
     NotSupported,
     RuntimeApi,
+    missing_function,
 )
+from emulator.instance_ids import new_instance_id
 
 log = logging.getLogger("emulator")
 
@@ -164,12 +160,8 @@ class ClientApi:
     async def start(self, request: web.Request) -> web.StreamResponse:
         name = self._names.get(request.match_info["name"].lower())
         if name is None:
-            raise InvalidRequest(
-                f"The function '{request.match_info['name']}' doesn't exist, is disabled, "
-                "or is not an orchestrator function."
-            )
+            raise InvalidRequest(missing_function(request.match_info["name"], "orchestrator"))
         instance_id = request.match_info.get("instance_id") or new_instance_id()
-        validate_instance_id(instance_id)
         input_text = await _orchestration_input(request)
         version = request.query.get("version")
         instance_id = await self._runtime.start_new(name, instance_id, input_text, version)

@@ -1,17 +1,23 @@
-"""Query parameters and instance ids of the durable HTTP API, read like the real extension."""
+"""Query parameters of the durable HTTP API, read like the real extension."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
 from aiohttp import web
 from dateutil import parser as date_parser
 
 from emulator.contracts import InvalidRequest
+from emulator.instance_ids import new_instance_id, validate_instance_id
 
-MAX_INSTANCE_ID_LENGTH = 256
-_FORBIDDEN_ID_CHARS = set("/\\#?")
+__all__ = [
+    "bool_param",
+    "date_param",
+    "new_instance_id",
+    "statuses_param",
+    "validate_instance_id",
+]
+
 RUNTIME_STATUSES = {
     "running": "Running",
     "completed": "Completed",
@@ -22,28 +28,6 @@ RUNTIME_STATUSES = {
     "pending": "Pending",
     "suspended": "Suspended",
 }
-
-
-def new_instance_id() -> str:
-    """A GUID in .NET's "N" format, as the extension generates."""
-    return uuid.uuid4().hex
-
-
-def validate_instance_id(instance_id: str) -> None:
-    """The rules of DurableClient.StartNewAsync."""
-    if not instance_id:
-        raise InvalidRequest("Instance ID must not be empty.")
-    if len(instance_id) > MAX_INSTANCE_ID_LENGTH:
-        raise InvalidRequest(
-            f"Instance ID lengths must not exceed {MAX_INSTANCE_ID_LENGTH} characters."
-        )
-    if instance_id.startswith("@"):
-        raise InvalidRequest(f"Orchestration instance ids must not start with @: {instance_id}")
-    bad = [c for c in instance_id if c in _FORBIDDEN_ID_CHARS or ord(c) < 32 or ord(c) == 127]
-    if bad:
-        raise InvalidRequest(
-            f"Instance ID must not contain /, \\, #, ? or control characters: {instance_id!r}"
-        )
 
 
 def bool_param(request: web.Request, name: str, default: bool = False) -> bool:

@@ -32,6 +32,11 @@ class FunctionRegistry:
     entities: dict[str, EntityInvoker] = field(default_factory=dict)
 
 
+def missing_function(name: str, kind: str) -> str:
+    """The extension's message for an unknown (or disabled) function of a kind."""
+    return f"The function '{name}' doesn't exist, is disabled, or is not an {kind} function."
+
+
 class RuntimeError_(Exception):
     """Base of the errors the runtime raises to the host; the host maps them to HTTP."""
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from emulator import entities
+from emulator.contracts import missing_function
 from emulator.history import EventType, event, iso
 
 if TYPE_CHECKING:
@@ -64,9 +65,7 @@ class EntityMixin:
     ) -> entities.BatchResult:
         invoker = self.registry.entities.get(name)
         if invoker is None:
-            message = (
-                f"The function '{name}' doesn't exist, is disabled, or is not an entity function."
-            )
+            message = missing_function(name, "entity")
             return entities.failed_batch(len(requests), exists, state, message)
         try:
             text = await invoker(entities.build_batch(name, key, exists, state, requests))

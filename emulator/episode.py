@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from emulator.contracts import OrchestratorInvoker
+from emulator.contracts import OrchestratorInvoker, missing_function
+from emulator.decisions import Decision
 from emulator.history import (
     Event,
     EventType,
@@ -18,8 +19,9 @@ from emulator.history import (
     event,
     execution_completed,
     failure_details,
+    json_value,
 )
-from emulator.replay import Decision, NonDeterminismError, Replayer
+from emulator.replay import NonDeterminismError, Replayer
 
 OUT_OF_PROC_LABEL = "\n\n$OutOfProcData$:"
 _CONTEXT_CONSTANTS = {
@@ -59,7 +61,7 @@ class Outcome:
 def build_context(ep: EpisodeInput, episode: list[Event]) -> str:
     """The context JSON (protocol 2.1), reusing the cached text of past events."""
     fields = {
-        "input": _input_token(ep.input_text),
+        "input": json_value(ep.input_text),
         "instanceId": ep.instance_id,
         "isReplaying": bool(ep.past),
         "parentInstanceId": ep.parent_instance_id,
@@ -69,23 +71,12 @@ def build_context(ep: EpisodeInput, episode: list[Event]) -> str:
     return '{"history":[' + ",".join(parts) + "]," + json.dumps(fields)[1:]
 
 
-def _input_token(input_text: str | None) -> Any:
-    if input_text is None:
-        return None
-    try:
-        return json.loads(input_text)
-    except ValueError:
-        return input_text
-
-
 async def invoke(
     invoker: OrchestratorInvoker | None, name: str, context: str
 ) -> tuple[dict[str, Any], str | None]:
     """(OrchestratorState dict, error text or None), following the failure contract (2.4)."""
     if invoker is None:
-        return {}, (
-            f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function."
-        )
+        return {}, missing_function(name, "orchestrator")
     try:
         text = await invoker(context)
     except Exception as exc:

@@ -9,8 +9,14 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from emulator import entities
-from emulator.contracts import InstanceGone, InstanceNotFound, InvalidRequest, NotSupported
+from emulator import entities, instance_ids
+from emulator.contracts import (
+    InstanceGone,
+    InstanceNotFound,
+    InvalidRequest,
+    NotSupported,
+    missing_function,
+)
 from emulator.history import (
     TERMINAL_STATUSES,
     EventType,
@@ -26,23 +32,6 @@ from emulator.store import Instance
 if TYPE_CHECKING:
     from emulator.runtime import DurableRuntime
 
-_FORBIDDEN_ID_CHARS = set("/\\#?")
-_MAX_ID_LENGTH = 256
-
-
-def validate_instance_id(instance_id: str) -> None:
-    """The rules of `DurableClient.StartNewAsync`; raises InvalidRequest."""
-    if not instance_id:
-        raise InvalidRequest("Instance ID must not be empty.")
-    if len(instance_id) > _MAX_ID_LENGTH:
-        raise InvalidRequest(f"Instance ID must not exceed {_MAX_ID_LENGTH} characters.")
-    if instance_id.startswith("@"):
-        raise InvalidRequest("Instance ID must not start with '@'.")
-    if any(c in _FORBIDDEN_ID_CHARS or ord(c) < 32 or ord(c) == 127 for c in instance_id):
-        raise InvalidRequest(
-            "Instance ID must not contain '/', '\\', '#', '?' or control characters."
-        )
-
 
 class ManagementMixin:
     async def start_new(
@@ -53,18 +42,12 @@ class ManagementMixin:
         version: str | None = None,
     ) -> str:
         if name not in self.registry.orchestrators:
-            raise InvalidRequest(
-                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator "
-                "function."
-            )
-        instance_id = instance_id or uuid.uuid4().hex
-        validate_instance_id(instance_id)
+            raise InvalidRequest(missing_function(name, "orchestrator"))
+        instance_id = instance_id or instance_ids.new_instance_id()
+        instance_ids.validate_instance_id(instance_id)
         with self._store.transaction():
             existing = self._store.get_instance(instance_id)
-            if existing is not None and existing.status not in TERMINAL_STATUSES:
-                raise InvalidRequest(
-                    f"An Orchestration instance with the status {existing.status} already exists."
-                )
+            instance_ids.ensure_replaceable(existing.status if existing else None)
             self.create_instance(instance_id, name, version, input_text, None, self.clock.now())
         self._mark_ready(instance_id)
         self._notify_changed()
@@ -153,13 +136,14 @@ class ManagementMixin:
         instance = self._store.get_instance(instance_id)
         if instance is None:
             raise InstanceNotFound(instance_id)
-        target = uuid.uuid4().hex if new_instance_id else instance_id
+        target = instance_ids.new_instance_id() if new_instance_id else instance_id
         return await self.start_new(instance.name, target, instance.input, instance.version)
 
     async def purge(self: DurableRuntime, instance_id: str) -> int:
         with self._store.transaction():
             deleted = self._store.delete_instance(instance_id)
-        self._histories.pop(instance_id, None)
+        self._histories.forget(instance_id)
+        self._timer_changed.set()
         return deleted
 
     async def purge_by(
@@ -172,7 +156,8 @@ class ManagementMixin:
         with self._store.transaction():
             for instance in self._matching(created_from, created_to, statuses, None):
                 deleted += self._store.delete_instance(instance.instance_id)
-                self._histories.pop(instance.instance_id, None)
+                self._histories.forget(instance.instance_id)
+        self._timer_changed.set()
         return deleted
 
     async def signal_entity(

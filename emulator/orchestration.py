@@ -1,41 +1,36 @@
-"""Running orchestration episodes and entity batches, and committing each in one transaction.
+"""Running orchestration episodes and committing each in one transaction, with the work it
+schedules (activities, timers, sub-orchestrations, entity messages).
 
 A mixin of `DurableRuntime`: it uses the runtime's store, registry, clock and ready queue.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from emulator.contracts import InvalidRequest, missing_function
+from emulator.decisions import Decision
 from emulator.episode import EpisodeInput, Outcome, run_episode
 from emulator.history import (
     TERMINAL_STATUSES,
-    Event,
     EventType,
     Status,
     event,
-    execution_completed,
     execution_started,
     iso,
 )
-from emulator.replay import Decision
-from emulator.store import ActivityRow, Instance, Message
+from emulator.history_cache import CachedHistory
+from emulator.instance_ids import ensure_replaceable, validate_instance_id
+from emulator.store import Instance, Message
 
 if TYPE_CHECKING:
     from emulator.runtime import DurableRuntime
 
 log = logging.getLogger("emulator")
-
-_CONTROL = {
-    EventType.ExecutionTerminated,
-    EventType.ExecutionSuspended,
-    EventType.ExecutionResumed,
-}
 
 PostCommit = list[Callable[[], None]]
 
@@ -136,7 +131,7 @@ class OrchestrationMixin:
         if outcome.status in (Status.Completed, Status.Failed):
             instance.output = outcome.output_text
             instance.completed = iso(now)
-            self._store.clear_work(instance.instance_id)
+            self._clear_work(instance.instance_id, post)
             self._notify_parent(instance, outcome, now, post)
         self._store.put_instance(instance)
 
@@ -152,7 +147,7 @@ class OrchestrationMixin:
         instance.input = input_text
         instance.generation += 1
         store.clear_history(instance.instance_id)
-        store.clear_work(instance.instance_id)
+        self._clear_work(instance.instance_id, post)
         store.put_instance(instance)
         started = execution_started(
             now,
@@ -166,6 +161,12 @@ class OrchestrationMixin:
         )
         store.send(instance.instance_id, started, instance.execution_id)
         post.append(lambda: self._mark_ready(instance.instance_id))
+
+    def _clear_work(self: DurableRuntime, instance_id: str, post: PostCommit) -> None:
+        """Drops pending timers and activities; the timer loop then forgets their deadlines,
+        so a virtual clock does not jump to a timer that no longer exists."""
+        self._store.clear_work(instance_id)
+        post.append(self._timer_changed.set)
 
     def _notify_parent(
         self: DurableRuntime, child: Instance, outcome: Outcome, now: datetime, post: PostCommit
@@ -204,15 +205,7 @@ class OrchestrationMixin:
         work = decision.work
         kind = work.get("kind")
         if kind == "activity":
-            row_id = self._store.add_activity(
-                instance.instance_id,
-                instance.execution_id,
-                decision.event_id,
-                work["name"],
-                work["input"],
-            )
-            row = ActivityRow(
-                row_id,
+            row = self._store.add_activity(
                 instance.instance_id,
                 instance.execution_id,
                 decision.event_id,
@@ -237,15 +230,7 @@ class OrchestrationMixin:
     ) -> None:
         work = decision.work
         child_id: str = work["instance_id"]
-        existing = self._store.get_instance(child_id)
-        problem = None
-        if work["name"] not in self.registry.orchestrators:
-            problem = (
-                f"The function '{work['name']}' doesn't exist, is disabled, or is not an "
-                "orchestrator function."
-            )
-        elif existing is not None and existing.status not in TERMINAL_STATUSES:
-            problem = f"An Orchestration instance with the status {existing.status} already exists."
+        problem = self._child_problem(work["name"], child_id)
         if problem is not None:
             failed = event(
                 EventType.SubOrchestrationInstanceFailed,
@@ -267,96 +252,31 @@ class OrchestrationMixin:
         self.create_instance(child_id, work["name"], work.get("version"), work["input"], link, now)
         post.append(lambda: self._mark_ready(child_id))
 
-    # --- control messages ----------------------------------------------------------------
-
-    def _terminate_now(self: DurableRuntime, instance: Instance, messages: list[Message]) -> None:
-        now = self.clock.now()
-        request = next(m for m in messages if m.body["EventType"] == EventType.ExecutionTerminated)
-        reason = request.body.get("Input")
-        output = json.dumps(reason)
-        cached = self._cached_history(instance)
-        started = [
-            m.body
-            for m in messages
-            if m.body["EventType"] == EventType.ExecutionStarted and not cached.events
-        ]
-        appended = [
-            event(EventType.OrchestratorStarted, now),
-            *started[:1],
-            request.body,
-            execution_completed(now, Status.Terminated, output),
-            event(EventType.OrchestratorCompleted, now),
-        ]
-        outcome = Outcome(appended=appended, status=Status.Terminated, output_text=output)
-        outcome.failure_reason = f"Orchestration '{instance.name}' was terminated: {reason}"
-        post: PostCommit = []
-        with self._store.transaction():
-            self._store.append_history(
-                instance.instance_id, instance.execution_id, len(cached.events), appended
-            )
-            self._store.delete_messages(m.id for m in messages)
-            self._store.clear_work(instance.instance_id)
-            instance.status, instance.output = "Terminated", output
-            instance.updated = instance.completed = iso(now)
-            self._store.put_instance(instance)
-            self._notify_parent(instance, outcome, now, post)
-        self._histories.pop(instance.instance_id, None)
-        for action in post:
-            action()
-        log.info("orchestration %s terminated (instance %s)", instance.name, instance.instance_id)
-        self._notify_changed()
-
-    def _consume_only(
-        self: DurableRuntime,
-        instance: Instance,
-        consumed: list[int],
-        recorded: list[Message],
-        status: str | None = None,
-    ) -> None:
-        """Records control events (suspension) without running the orchestrator."""
-        now = self.clock.now()
-        cached = self._cached_history(instance)
-        appended: list[Event] = []
-        if recorded:
-            appended = [
-                event(EventType.OrchestratorStarted, now),
-                *(m.body for m in recorded),
-                event(EventType.OrchestratorCompleted, now),
-            ]
-        with self._store.transaction():
-            self._store.append_history(
-                instance.instance_id, instance.execution_id, len(cached.events), appended
-            )
-            self._store.delete_messages(consumed)
-            if status is not None:
-                instance.status, instance.updated = status, iso(now)
-                self._store.put_instance(instance)
-        self._remember(instance, cached, Outcome(appended=appended))
-        if status is not None:
-            log.info(
-                "orchestration %s suspended (instance %s)", instance.name, instance.instance_id
-            )
-            self._notify_changed()
+    def _child_problem(self: DurableRuntime, name: str, child_id: str) -> str | None:
+        """Why the sub-orchestration cannot start, or None. Like on Azure Storage, the id of
+        a finished instance is reused (its old history is replaced); a live one is refused."""
+        if name not in self.registry.orchestrators:
+            return missing_function(name, "orchestrator")
+        try:
+            validate_instance_id(child_id)
+            existing = self._store.get_instance(child_id)
+            ensure_replaceable(existing.status if existing else None)
+        except InvalidRequest as exc:
+            return str(exc)
+        return None
 
     # --- history cache -------------------------------------------------------------------
 
-    def _cached_history(self: DurableRuntime, instance: Instance) -> Any:
-        from emulator.runtime import CachedHistory
+    def _cached_history(self: DurableRuntime, instance: Instance) -> CachedHistory:
+        return self._histories.get(self._store, instance.instance_id, instance.execution_id)
 
-        cached = self._histories.get(instance.instance_id)
-        if cached is None or cached.execution_id != instance.execution_id:
-            texts = self._store.load_history_texts(instance.instance_id)
-            events = json.loads("[" + ",".join(texts) + "]")
-            cached = CachedHistory(instance.execution_id, events, [_played_text(t) for t in texts])
-            self._histories[instance.instance_id] = cached
-        return cached
-
-    def _remember(self: DurableRuntime, instance: Instance, cached: Any, outcome: Outcome) -> None:
+    def _remember(
+        self: DurableRuntime, instance: Instance, cached: CachedHistory, outcome: Outcome
+    ) -> None:
         if instance.status in TERMINAL_STATUSES or outcome.status == Status.ContinuedAsNew:
-            self._histories.pop(instance.instance_id, None)
-            return
-        cached.events.extend(outcome.appended)
-        cached.played.extend(_played(e) for e in outcome.appended)
+            self._histories.forget(instance.instance_id)
+        else:
+            cached.extend(outcome.appended)
 
     def _log_outcome(self: DurableRuntime, instance: Instance, outcome: Outcome) -> None:
         name, instance_id = instance.name, instance.instance_id
@@ -386,7 +306,7 @@ class OrchestrationMixin:
         """Inside a transaction: (re)creates the instance as Pending with its ExecutionStarted."""
         store = self._store
         store.delete_instance(instance_id)
-        self._histories.pop(instance_id, None)
+        self._histories.forget(instance_id)
         execution_id = uuid.uuid4().hex
         stamp = iso(now)
         instance = Instance(
@@ -404,16 +324,6 @@ class OrchestrationMixin:
             parent=_parent_event_field(parent),
         )
         store.send(instance_id, started, execution_id)
-
-
-def _played(e: Event) -> str:
-    return json.dumps({**e, "IsPlayed": True})
-
-
-def _played_text(text: str) -> str:
-    """A stored event's JSON with IsPlayed set. Inside JSON strings quotes are escaped, so the
-    first unescaped `"IsPlayed": false` is the event's own key."""
-    return text.replace('"IsPlayed": false', '"IsPlayed": true', 1)
 
 
 def _parent_event_field(parent: dict[str, Any] | None) -> dict[str, Any] | None:

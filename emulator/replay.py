@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
+from emulator.decisions import Decision, mismatch_message
+from emulator.dtfx_tasks import Task, all_of, any_of
 from emulator.history import SCHEDULING_EVENTS, Event, EventType, iso, parse_time
 
 HTTP_ACTIVITY = "BuiltIn::HttpActivity"
@@ -25,84 +27,6 @@ HTTP_ACTIVITY = "BuiltIn::HttpActivity"
 
 class NonDeterminismError(Exception):
     pass
-
-
-class _Task:
-    """A DTFx task: completes once, runs its continuations synchronously."""
-
-    __slots__ = ("_then", "done", "failed")
-
-    def __init__(self, done: bool = False, failed: bool = False) -> None:
-        self.done = done
-        self.failed = failed
-        self._then: list[Callable[[], None]] = []
-
-    def then(self, callback: Callable[[], None]) -> None:
-        if self.done:
-            callback()
-        else:
-            self._then.append(callback)
-
-    def finish(self, failed: bool = False) -> None:
-        if self.done:
-            return
-        self.done, self.failed = True, failed
-        callbacks, self._then = self._then, []
-        for callback in callbacks:
-            callback()
-
-
-def _all_of(tasks: list[_Task]) -> _Task:
-    """Task.WhenAll: completes when every child has (a failure does not cut it short)."""
-    outer = _Task()
-    remaining = [len(tasks)]
-
-    def one_done() -> None:
-        remaining[0] -= 1
-        if remaining[0] == 0:
-            outer.finish(failed=any(t.failed for t in tasks))
-
-    if not tasks:
-        outer.finish()
-    for task in tasks:
-        task.then(one_done)
-    return outer
-
-
-def _any_of(tasks: list[_Task]) -> _Task:
-    """Task.WhenAny: completes (successfully) with the first child."""
-    outer = _Task()
-    for task in tasks:
-        task.then(outer.finish)
-    return outer
-
-
-@dataclass
-class Decision:
-    """A scheduling call of the walk: becomes a history event (and work) when new."""
-
-    event_id: int
-    kind: EventType
-    name: str | None
-    work: dict[str, Any]
-    recorded: bool = False
-
-    def history_fields(self) -> dict[str, Any]:
-        """The type-specific fields of its history event (built only for new decisions)."""
-        work = self.work
-        kind = work["kind"]
-        if kind == "activity":
-            return {"Name": self.name, "Version": "", "Input": json.dumps([work["input"]])}
-        if kind == "timer":
-            return {"FireAt": work["fire_at"]}
-        if kind == "sub":
-            return {
-                "Name": self.name,
-                "Version": work.get("version") or "",
-                "InstanceId": work["instance_id"],
-                "Input": work["input"],
-            }
-        return {"InstanceId": work["target"], "Name": "op", "Input": json.dumps(work["request"])}
 
 
 @dataclass
@@ -123,13 +47,6 @@ _TIMER_FIRED = int(EventType.TimerFired)
 _EVENT_RAISED = int(EventType.EventRaised)
 _SCHEDULING = tuple(int(k) for k in SCHEDULING_EVENTS)
 
-_KIND_WORDS = {
-    EventType.TaskScheduled: "an activity task",
-    EventType.SubOrchestrationInstanceCreated: "a sub-orchestration",
-    EventType.TimerCreated: "a durable timer",
-    EventType.EventSent: "an entity message",
-}
-
 
 class Replayer:
     def __init__(self, instance_id: str, execution_id: str, actions: list[dict[str, Any]]) -> None:
@@ -140,8 +57,8 @@ class Replayer:
         self._next_id = 0
         self._now: datetime | None = None
         self._decisions: dict[int, Decision] = {}
-        self._open: dict[int, _Task] = {}
-        self._waiters: defaultdict[str, deque[_Task]] = defaultdict(deque)
+        self._open: dict[int, Task] = {}
+        self._waiters: defaultdict[str, deque[Task]] = defaultdict(deque)
         self._buffered: defaultdict[str, int] = defaultdict(int)
         self._walk_finished = False
         self._continue_as_new = False
@@ -203,17 +120,12 @@ class Replayer:
     def _match(self, e: Event) -> None:
         event_id = e["EventId"]
         decision = self._decisions.get(event_id)
-        if (
-            decision is not None
-            and not decision.recorded
-            and decision.kind == e["EventType"]
-            and _label(e) == _label_of(decision)
-        ):
+        if decision is not None and not decision.recorded and decision.matches(e):
             decision.recorded = True
             if decision.kind == EventType.EventSent:
                 self._rekey_request(decision, e)
             return
-        raise NonDeterminismError(_mismatch(e, decision))
+        raise NonDeterminismError(mismatch_message(e, decision))
 
     def _rekey_request(self, decision: Decision, e: Event) -> None:
         recorded_id = json.loads(e["Input"]).get("id")
@@ -235,41 +147,41 @@ class Replayer:
                 return
         self._walk_finished = True
 
-    def _invoke(self, action: dict[str, Any]) -> _Task:
+    def _invoke(self, action: dict[str, Any]) -> Task:
         kind = action.get("actionType")
         handler = self._HANDLERS.get(kind)
         if handler is None:
             raise NonDeterminismError(f"Unsupported action type {kind!r} from the orchestrator.")
         return handler(self, action)
 
-    def _on_activity(self, action: dict[str, Any]) -> _Task:
+    def _on_activity(self, action: dict[str, Any]) -> Task:
         return self._activity(action["functionName"], action.get("input"))
 
-    def _on_activity_retry(self, action: dict[str, Any]) -> _Task:
+    def _on_activity_retry(self, action: dict[str, Any]) -> Task:
         return self._with_retry(
             lambda: self._activity(action["functionName"], action.get("input")),
             action.get("retryOptions") or {},
         )
 
-    def _on_sub(self, action: dict[str, Any]) -> _Task:
+    def _on_sub(self, action: dict[str, Any]) -> Task:
         return self._sub_orchestration(action)
 
-    def _on_sub_retry(self, action: dict[str, Any]) -> _Task:
+    def _on_sub_retry(self, action: dict[str, Any]) -> Task:
         return self._with_retry(
             lambda: self._sub_orchestration(action), action.get("retryOptions") or {}
         )
 
-    def _on_continue_as_new(self, action: dict[str, Any]) -> _Task:
+    def _on_continue_as_new(self, action: dict[str, Any]) -> Task:
         self._continue_as_new = True
         text = action.get("input")
         self._continue_input = None if text is None else json.dumps(text)
-        return _Task(done=True)
+        return Task(done=True)
 
-    def _on_timer(self, action: dict[str, Any]) -> _Task:
+    def _on_timer(self, action: dict[str, Any]) -> Task:
         return self._timer(parse_time(action["fireAt"]), bool(action.get("isCanceled")))
 
-    def _on_wait_event(self, action: dict[str, Any]) -> _Task:
-        task = _Task()
+    def _on_wait_event(self, action: dict[str, Any]) -> Task:
+        task = Task()
         name = action.get("externalEventName") or ""
         if self._buffered.get(name):
             self._buffered[name] -= 1
@@ -278,26 +190,26 @@ class Replayer:
             self._waiters[name].append(task)
         return task
 
-    def _on_call_entity(self, action: dict[str, Any]) -> _Task:
-        task = _Task()
+    def _on_call_entity(self, action: dict[str, Any]) -> Task:
+        task = Task()
         request_id = self._entity_message(action, signal=False)
         self._waiters[request_id].append(task)
         return task
 
-    def _on_signal_entity(self, action: dict[str, Any]) -> _Task:
+    def _on_signal_entity(self, action: dict[str, Any]) -> Task:
         self._entity_message(action, signal=True)
-        return _Task(done=True)
+        return Task(done=True)
 
-    def _on_http(self, action: dict[str, Any]) -> _Task:
+    def _on_http(self, action: dict[str, Any]) -> Task:
         return self._activity(HTTP_ACTIVITY, json.dumps(action.get("httpRequest")))
 
-    def _on_when_any(self, action: dict[str, Any]) -> _Task:
-        return _any_of([self._invoke(a) for a in action.get("compoundActions") or []])
+    def _on_when_any(self, action: dict[str, Any]) -> Task:
+        return any_of([self._invoke(a) for a in action.get("compoundActions") or []])
 
-    def _on_when_all(self, action: dict[str, Any]) -> _Task:
-        return _all_of([self._invoke(a) for a in action.get("compoundActions") or []])
+    def _on_when_all(self, action: dict[str, Any]) -> Task:
+        return all_of([self._invoke(a) for a in action.get("compoundActions") or []])
 
-    _HANDLERS: ClassVar[dict[int, Callable[[Replayer, dict[str, Any]], _Task]]] = {
+    _HANDLERS: ClassVar[dict[int, Callable[[Replayer, dict[str, Any]], Task]]] = {
         0: _on_activity,
         1: _on_activity_retry,
         2: _on_sub,
@@ -321,16 +233,16 @@ class Replayer:
         self._decisions[event_id] = Decision(event_id, kind, name, work)
         return event_id
 
-    def _opened(self, event_id: int) -> _Task:
-        task = _Task()
+    def _opened(self, event_id: int) -> Task:
+        task = Task()
         self._open[event_id] = task
         return task
 
-    def _activity(self, name: str, input_text: str | None) -> _Task:
+    def _activity(self, name: str, input_text: str | None) -> Task:
         work = {"kind": "activity", "name": name, "input": input_text}
         return self._opened(self._decide(EventType.TaskScheduled, name, work))
 
-    def _sub_orchestration(self, action: dict[str, Any]) -> _Task:
+    def _sub_orchestration(self, action: dict[str, Any]) -> Task:
         event_id = self._next_id
         child_id = action.get("instanceId") or f"{self._execution_id}:{event_id}"
         text = action.get("input")
@@ -341,7 +253,7 @@ class Replayer:
         self._decide(EventType.SubOrchestrationInstanceCreated, name, work)
         return self._opened(event_id)
 
-    def _timer(self, fire_at: datetime, cancelled: bool) -> _Task:
+    def _timer(self, fire_at: datetime, cancelled: bool) -> Task:
         work = {"kind": "timer", "fire_at": iso(fire_at)}
         event_id = self._decide(EventType.TimerCreated, None, work)
         task = self._opened(event_id)
@@ -370,19 +282,19 @@ class Replayer:
         self._decide(EventType.EventSent, action.get("operation"), work)
         return request_id
 
-    def _with_retry(self, attempt: Callable[[], _Task], options: dict[str, Any]) -> _Task:
+    def _with_retry(self, attempt: Callable[[], Task], options: dict[str, Any]) -> Task:
         """DTFx RetryInterceptor: a timer after every failure, one extra after the last."""
         first_ms = float(options.get("firstRetryIntervalInMilliseconds") or 0)
         max_attempts = int(options.get("maxNumberOfAttempts") or 1)
         backoff = float(options.get("backoffCoefficient") or 1.0)
-        outer = _Task()
+        outer = Task()
         retry_count = [0]
 
         def start() -> None:
             task = attempt()
             task.then(lambda: attempt_done(task))
 
-        def attempt_done(task: _Task) -> None:
+        def attempt_done(task: Task) -> None:
             if not task.failed:
                 outer.finish()
                 return
@@ -401,37 +313,3 @@ class Replayer:
 
         start()
         return outer
-
-
-def _mismatch(e: Event, decision: Decision | None) -> str:
-    kind = EventType(e["EventType"])
-    recorded = f"{_KIND_WORDS[kind]} with sequence ID {e['EventId']} named {_label(e)!r}"
-    if decision is None or decision.recorded:
-        current = "hasn't (yet?) scheduled it"
-    else:
-        current = (
-            f"scheduled {_KIND_WORDS[decision.kind]} named {_label_of(decision)!r} "
-            "at that sequence ID"
-        )
-    return (
-        f"A previous execution of this orchestration scheduled {recorded}, but the current "
-        f"replay execution {current}. Was a change made to the orchestrator code after this "
-        "instance had already started running?"
-    )
-
-
-def _label(e: Event) -> str | None:
-    if e["EventType"] == EventType.EventSent:
-        try:
-            return json.loads(e.get("Input") or "{}").get("op")
-        except ValueError:
-            return None
-    if e["EventType"] == EventType.TimerCreated:
-        return None
-    return e.get("Name")
-
-
-def _label_of(decision: Decision) -> str | None:
-    if decision.kind == EventType.TimerCreated:
-        return None
-    return decision.name

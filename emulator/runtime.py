@@ -12,14 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from emulator.clock import Clock, SystemClock
-from emulator.contracts import FunctionRegistry
+from emulator.contracts import FunctionRegistry, missing_function
+from emulator.control import ControlMixin
 from emulator.entity_dispatch import EntityMixin
 from emulator.history import Event, EventType, event, iso, parse_time
+from emulator.history_cache import HistoryCache
 from emulator.http_activity import call_http
 from emulator.management import ManagementMixin
 from emulator.orchestration import OrchestrationMixin
@@ -34,14 +35,7 @@ log = logging.getLogger("emulator")
 _SETTLE_TURNS = 200
 
 
-@dataclass
-class CachedHistory:
-    execution_id: str
-    events: list[Event]
-    played: list[str]  # the events as JSON with IsPlayed true, reused by every replay
-
-
-class DurableRuntime(OrchestrationMixin, EntityMixin, ManagementMixin):
+class DurableRuntime(OrchestrationMixin, ControlMixin, EntityMixin, ManagementMixin):
     def __init__(
         self,
         registry: FunctionRegistry,
@@ -68,7 +62,7 @@ class DurableRuntime(OrchestrationMixin, EntityMixin, ManagementMixin):
         self._pending = 0
         self._busy_token: contextlib.AbstractContextManager[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._histories: dict[str, CachedHistory] = {}
+        self._histories = HistoryCache()
         self._completions: list[tuple[ActivityRow, Event]] = []
 
     @property
@@ -230,7 +224,7 @@ class DurableRuntime(OrchestrationMixin, EntityMixin, ManagementMixin):
             if invoker is None and row.name == HTTP_ACTIVITY:
                 result = await call_http(input_text)
             elif invoker is None:
-                raise LookupError(_missing_activity(row.name))
+                raise LookupError(missing_function(row.name, "activity"))
             else:
                 result = await invoker(input_text)
         except Exception as exc:
@@ -318,7 +312,3 @@ class DurableRuntime(OrchestrationMixin, EntityMixin, ManagementMixin):
 
 
 _FINISHED = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
-
-
-def _missing_activity(name: str) -> str:
-    return f"The function '{name}' doesn't exist, is disabled, or is not an activity function."

@@ -232,13 +232,14 @@ class Store:
 
     def add_activity(
         self, instance_id: str, execution_id: str, task_id: int, name: str, input_text: str | None
-    ) -> int:
+    ) -> ActivityRow:
+        fields = (instance_id, execution_id, task_id, name, input_text)
         cur = self._db.execute(
             "INSERT INTO activities (instance_id, execution_id, task_id, name, input) "
             "VALUES (?,?,?,?,?)",
-            (instance_id, execution_id, task_id, name, input_text),
+            fields,
         )
-        return int(cur.lastrowid or 0)
+        return ActivityRow(int(cur.lastrowid or 0), *fields)
 
     def pending_activities(self) -> list[ActivityRow]:
         rows = self._db.execute(

@@ -10,7 +10,7 @@ import azure.durable_functions as df
 
 from http_api.calls import Reply
 from http_api.schemas.common import JobAccepted, JobStatus
-from shared.jobs import POLICY_CHANGED_EVENT, policy_loop_instance_id
+from orchestrators.policy_client import policy_changed
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +45,12 @@ def job_status(status: Any) -> JobStatus:
 async def wake_policy_loops(
     client: df.DurableOrchestrationClient, policy_ids: Iterable[str | None], reason: str
 ) -> None:
-    """Tells each policy's loop to recompute; a loop not running yet is the watchdog's job."""
+    """Wakes each policy's loop so it reloads what it schedules (starting it if it is not
+    running). A failure here is not the caller's: the watchdog starts missing loops anyway."""
     for policy_id in sorted({pid for pid in policy_ids if pid}):
         try:
-            await client.raise_event(
-                policy_loop_instance_id(policy_id), POLICY_CHANGED_EVENT, {"reason": reason}
-            )
+            await policy_changed(client, policy_id)
         except Exception as exc:
-            log.info("policy loop %s not woken (%s)", policy_id, type(exc).__name__)
+            log.warning(
+                "policy loop %s not woken after %s (%s)", policy_id, reason, type(exc).__name__
+            )

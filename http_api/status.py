@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +19,8 @@ from http_api.services import Services, services
 from shared.auth import Role
 from shared.jobs import POLICY_LOOP
 from shared.models import BackupRecord, BackupStatus, Database, HourlyRule, Policy, Tier
+
+log = logging.getLogger(__name__)
 
 STATUS = operation(
     "GET", "/status", Role.READER, "Get status", tag="status", response=StatusReport,
@@ -134,7 +137,8 @@ def _stale(
 async def _running_jobs(client: df.DurableOrchestrationClient) -> list[RunningJob]:
     try:
         statuses = await client.get_status_by(runtime_status=list(ACTIVE))
-    except Exception:
+    except Exception as exc:
+        log.warning("running jobs could not be listed: %s", type(exc).__name__)
         return []
     jobs = [
         RunningJob(

@@ -7,7 +7,6 @@ as `model_dump(mode="json")` and are validated again on the other side.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -108,10 +107,6 @@ def backup_record_id(instance_id: str) -> str:
     """The record a backup orchestration writes: derived from its instance id, so a replay,
     a retried activity or a restarted instance all address the same record."""
     return str(uuid.uuid5(_RECORD_NAMESPACE, instance_id))
-
-
-def short_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 # --- policy loop ----------------------------------------------------------------------------

@@ -72,7 +72,8 @@ class Settings(BaseSettings):
     retention_max_deletes_per_run: int = Field(default=50, ge=1)
 
     # --- notifications and HTTP auth ---------------------------------------------------
-    notify_webhook_url: str | None = None
+    # Webhook URLs (Teams, Slack, Logic Apps) carry their secret in the URL itself.
+    notify_webhook_url: str | None = Field(default=None, repr=False)
     auth_mode: AuthMode = AuthMode.ENTRA
     entra_tenant_id: str | None = None
     entra_audience: str | None = None

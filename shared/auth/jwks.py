@@ -39,12 +39,16 @@ class JwksCache:
         self._monotonic = monotonic
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at: float | None = None
+        self._last_fetch_failed = False
         self.fetch_count = 0
 
     async def key_for(self, kid: str) -> jwt.PyJWK | None:
         """The RSA signing key with this id, or None if the tenant publishes no such key."""
         if self._stale() or (kid not in self._keys and self._may_refresh()):
             await self._refresh()
+        elif kid not in self._keys and self._last_fetch_failed:
+            # Not asked again yet: the provider was down a moment ago, not the token wrong.
+            raise JwksUnavailable("signing keys could not be fetched")
         return self._keys.get(kid)
 
     def _stale(self) -> bool:
@@ -57,8 +61,10 @@ class JwksCache:
         # Stamped before fetching: a failing endpoint is also asked only once per interval.
         self._fetched_at = self._monotonic()
         self.fetch_count += 1
+        self._last_fetch_failed = True
         document = await self._fetch()
         self._keys = _rsa_signing_keys(document)
+        self._last_fetch_failed = False
 
     async def _fetch(self) -> dict[str, Any]:
         timeout = aiohttp.ClientTimeout(total=_FETCH_TIMEOUT_SECONDS)

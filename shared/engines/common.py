@@ -5,11 +5,17 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from shared.engines.base import ConnectionErrorKind, ConnectionSpec, EngineError
+from shared.engines.base import (
+    ConnectionErrorKind,
+    ConnectionResult,
+    ConnectionSpec,
+    EngineError,
+)
 from shared.models import DATABASE_NAME_PATTERN
 
 _DATABASE_NAME = re.compile(DATABASE_NAME_PATTERN)
@@ -35,11 +41,38 @@ def plain_host(spec: ConnectionSpec) -> str:
 
 
 def scrub(message: str, spec: ConnectionSpec) -> str:
-    """`message` with the spec's password removed, wherever a driver might echo it."""
-    password = spec.password.get_secret_value()
-    if password:
-        message = message.replace(password, "***")
+    """`message` with the spec's password removed, wherever a driver might echo it:
+    as given, and as written into an ODBC connection string, option file or pgpass."""
+    for form in _written_forms(spec.password.get_secret_value()):
+        message = message.replace(form, "***")
     return message.strip()
+
+
+def _written_forms(password: str) -> list[str]:
+    """The password and its escaped forms, longest first (an escaped form contains the
+    raw one's pieces, so it must go before them)."""
+    if not password:
+        return []
+    forms = {
+        password,
+        password.replace("}", "}}"),  # ODBC braces
+        password.replace("\\", "\\\\").replace('"', '\\"'),  # option files
+        password.replace("\\", "\\\\").replace(":", "\\:"),  # pgpass
+    }
+    return sorted(forms, key=len, reverse=True)
+
+
+def timed_connection_test(
+    server_version: Callable[[ConnectionSpec], str], spec: ConnectionSpec
+) -> ConnectionResult:
+    """Every engine's test_connection: ask the version, time it, turn failure into a result."""
+    started = time.monotonic()
+    try:
+        version = server_version(spec)
+    except EngineError as error:
+        return ConnectionResult(ok=False, error_kind=error.kind, message=error.message)
+    latency = (time.monotonic() - started) * 1000
+    return ConnectionResult(ok=True, server_version=version, latency_ms=latency)
 
 
 def engine_error(kind: ConnectionErrorKind, detail: object, spec: ConnectionSpec) -> EngineError:

@@ -24,7 +24,6 @@ restore MariaDB dumps with the mariadb client (found first here).
 from __future__ import annotations
 
 import ssl
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,7 +36,6 @@ from shared.engines.base import (
     ConnectionResult,
     ConnectionSpec,
     DiscoveredDatabase,
-    EngineError,
     ToolCommand,
 )
 from shared.engines.common import (
@@ -46,6 +44,7 @@ from shared.engines.common import (
     private_file,
     reject_line_breaks,
     require_database_name,
+    timed_connection_test,
 )
 from shared.engines.tools import ResolvedTool, find_any
 from shared.models import DumpManifest, Engine, TableManifest, TlsMode
@@ -79,13 +78,7 @@ class MySqlEngine:
         return tools if self.engine is Engine.MARIADB else tools[::-1]
 
     def test_connection(self, spec: ConnectionSpec) -> ConnectionResult:
-        started = time.monotonic()
-        try:
-            version = self.server_version(spec)
-        except EngineError as error:
-            return ConnectionResult(ok=False, error_kind=error.kind, message=error.message)
-        latency = (time.monotonic() - started) * 1000
-        return ConnectionResult(ok=True, server_version=version, latency_ms=latency)
+        return timed_connection_test(self.server_version, spec)
 
     def server_version(self, spec: ConnectionSpec) -> str:
         with _connect(spec) as conn:
@@ -319,6 +312,10 @@ def defaults_file_text(spec: ConnectionSpec, tool: ResolvedTool) -> str:
         "protocol=tcp",
         *_tls_options(spec.tls_mode, tool),
     ]
+    if tool.plugin_dir is not None:
+        # The bundled client's auth plugins (e.g. caching_sha2_password for MySQL 8):
+        # its compiled-in plugin folder does not exist on the host.
+        lines.append(f"plugin-dir={option_value(str(tool.plugin_dir))}")
     return "\n".join(lines) + "\n"
 
 

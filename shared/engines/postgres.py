@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import re
 import secrets
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +31,7 @@ from shared.engines.common import (
     private_file,
     reject_line_breaks,
     require_database_name,
+    timed_connection_test,
 )
 from shared.engines.tools import ResolvedTool, find_postgres_tool
 from shared.models import DumpManifest, Engine, TableManifest, TlsMode
@@ -73,13 +73,7 @@ class PostgresEngine:
     engine = Engine.POSTGRESQL
 
     def test_connection(self, spec: ConnectionSpec) -> ConnectionResult:
-        started = time.monotonic()
-        try:
-            version = self.server_version(spec)
-        except EngineError as error:
-            return ConnectionResult(ok=False, error_kind=error.kind, message=error.message)
-        latency = (time.monotonic() - started) * 1000
-        return ConnectionResult(ok=True, server_version=version, latency_ms=latency)
+        return timed_connection_test(self.server_version, spec)
 
     def server_version(self, spec: ConnectionSpec) -> str:
         with _connect(spec) as conn:

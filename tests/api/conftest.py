@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import os
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -38,12 +39,11 @@ def _reset_caches() -> None:
     reset_authenticator()
     reset_secret_stores()
     reset_clients()
-    try:
-        from http_api.services import reset_services
-
-        reset_services()
-    except ImportError:
-        pass
+    # Caches of the app's own layers, when a previous host left them loaded.
+    for module_name in ("http_api.services", "activities.wiring"):
+        module = sys.modules.get(module_name)
+        if module is not None:
+            module.services.cache_clear()
 
 
 @dataclass

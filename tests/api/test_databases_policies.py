@@ -150,3 +150,17 @@ async def test_a_database_is_added_once_per_server(api: Api) -> None:
     assert renamed.status == 409
     listed = await api.call("GET", "databases")
     assert sorted(item["name"] for item in listed.json()["items"]) == ["blog", "shop"]
+
+
+async def test_adding_a_database_starts_its_policy_loop(api: Api) -> None:
+    server = await make_server(api)
+    created = await api.call(
+        "POST",
+        "databases",
+        json={"server_id": server["id"], "name": "a", "policy_id": "development"},
+    )
+    assert created.status == 201
+    loop = await api.call("GET", "jobs/policy-development", "reader")
+    assert loop.status == 200, loop.text
+    assert loop.json()["name"] == "policy_loop"
+    assert loop.json()["runtime_status"] in {"Pending", "Running", "ContinuedAsNew"}

@@ -147,3 +147,18 @@ async def test_moving_a_server_needs_its_password_again(api: Api) -> None:
     assert both.status == 200 and both.json()["host"] == "198.51.100.7"
     renamed = await api.call("PATCH", f"servers/{server['id']}", json={"name": "other"})
     assert renamed.status == 200
+
+
+async def test_server_list_pages_with_a_continuation(api: Api) -> None:
+    ids = sorted(name("s") for _ in range(5))
+    for server_id in ids:
+        assert (await api.call("POST", "servers", json=mariadb_server(id=server_id))).status == 201
+    seen: list[str] = []
+    params = {"page_size": "2"}
+    for _ in range(5):
+        page = (await api.call("GET", "servers", "reader", params=params)).json()
+        seen += [item["id"] for item in page["items"]]
+        if not page["continuation"]:
+            break
+        params = {"page_size": "2", "continuation": page["continuation"]}
+    assert seen == ids

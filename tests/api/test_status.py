@@ -112,3 +112,18 @@ async def test_backup_list_is_newest_first_across_databases_with_paging(
     assert {item["database_id"] for item in only_a.json()["items"]} == {"a"}
     weekly = await api.call("GET", "backups", "reader", params={"tier": "weekly"})
     assert weekly.json()["items"] == []
+
+
+async def test_running_backups_are_listed_in_status(api: Api) -> None:
+    # A server that never answers (a black-holed address): the backup stays running.
+    await api.call(
+        "POST", "servers",
+        json={"id": "far", "name": "far", "engine": "postgresql", "host": "10.255.255.1",
+              "port": 5432, "username": "postgres"},
+    )  # fmt: skip
+    await api.call("POST", "databases", json={"id": "slow", "server_id": "far", "name": "slow"})
+    started = await api.call("POST", "databases/slow/backups", "operator")
+    assert started.status == 202
+    running = (await api.call("GET", "status", "reader")).json()["running_jobs"]
+    assert [job["instance_id"] for job in running] == [started.json()["instance_id"]]
+    assert running[0]["name"] == "backup_database"

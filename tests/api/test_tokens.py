@@ -181,3 +181,25 @@ async def test_development_mode_is_refused_on_azure(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("WEBSITE_INSTANCE_ID", "abc123")
     with pytest.raises(AuthError):
         await Authenticator(AuthConfig(auth_mode="development")).authenticate(URL, {})
+
+
+async def test_unreachable_key_set_is_503_and_asked_once_per_interval(
+    idp: IdentityProvider,
+) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}/keys"
+    auth = entra(idp, entra_jwks_url=closed, jwks_refresh_min_seconds="3600")
+    for _ in range(3):
+        error = await refused(auth, idp.token("admin"))
+        assert (error.status, error.code) == (503, "auth_unavailable")
+    assert auth._validator._jwks.fetch_count == 1  # type: ignore[union-attr]
+
+
+async def test_keys_are_cached_between_requests(idp: IdentityProvider) -> None:
+    auth = entra(idp)
+    for role in ("reader", "operator", "admin", "reader"):
+        await auth.authenticate(URL, bearer(idp.token(role)))
+    assert len(idp.requests) == 1

@@ -19,7 +19,13 @@ import psycopg
 import pymysql
 import pytest
 
-from shared.engines.base import ConnectionSpec, ToolCommand
+from shared.engines.base import (
+    ConnectionErrorKind,
+    ConnectionSpec,
+    DatabaseEngine,
+    EngineError,
+    ToolCommand,
+)
 from shared.engines.header_filter import HeaderLineFilter
 from shared.models import Engine, TlsMode
 from tests.conftest import unique_name
@@ -155,6 +161,15 @@ def silent_port() -> Iterator[int]:
     listener.listen(8)
     yield listener.getsockname()[1]
     listener.close()
+
+
+def assert_commands_refused(engine: DatabaseEngine, spec: ConnectionSpec, workdir: Path) -> None:
+    """Neither a dump nor a restore command is built for `spec`, and no file is written."""
+    for build in (engine.dump_command, engine.restore_command):
+        with pytest.raises(EngineError) as raised, build(spec, workdir):
+            pass
+        assert raised.value.kind is ConnectionErrorKind.INVALID_REQUEST
+    assert not list(workdir.iterdir())
 
 
 # --- running commands like the pipeline --------------------------------------------------

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.engines.base import ConnectionErrorKind, ConnectionSpec, EngineError
-from shared.engines.common import plain_host, private_file, require_database_name
+from shared.engines.common import plain_host, private_file, require_database_name, scrub
 from shared.engines.header_filter import HeaderLineFilter
 from shared.engines.mysql import option_value
 from shared.engines.postgres import pgpass_line
@@ -104,3 +104,15 @@ def test_plain_host_unwraps_ipv6_literals() -> None:
     spec = ConnectionSpec(engine=Engine.MARIADB, host="[::1]", port=1, username="u", database="d")
     assert plain_host(spec) == "::1"
     assert plain_host(spec.model_copy(update={"host": "db.example.net"})) == "db.example.net"
+
+
+def test_scrub_removes_the_password_in_every_form_a_tool_is_given_it() -> None:
+    password = 'p}w\\"q:x'
+    spec = ConnectionSpec(
+        engine=Engine.SQLSERVER, host="h", port=1, username="u", password=password, database="d"
+    )
+    braced = "{" + password.replace("}", "}}") + "}"
+    for written in (password, braced, option_value(password), pgpass_line(password)):
+        cleaned = scrub(f"driver said: near {written} (42000)", spec)
+        assert "***" in cleaned and "(42000)" in cleaned
+        assert not any(piece in cleaned for piece in ("p}", "}w", "q:x", "q\\:x")), cleaned

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pymysql
@@ -9,6 +12,7 @@ import pytest
 
 from shared.engines import mysql
 from shared.engines.base import ConnectionErrorKind, ConnectionSpec, EngineError, SnapshotDumper
+from shared.engines.common import private_file
 from shared.engines.mysql import (
     COMPLETION_MARKER,
     MySqlEngine,
@@ -19,9 +23,17 @@ from shared.engines.mysql import (
 from shared.engines.tools import ResolvedTool
 from shared.models import Engine, TlsMode
 from tests.conftest import unique_name
-from tests.engines.conftest import AWKWARD_PASSWORD, changed, mariadb_spec, run_dump, run_restore
+from tests.engines.conftest import (
+    AWKWARD_PASSWORD,
+    assert_commands_refused,
+    changed,
+    mariadb_spec,
+    run_dump,
+    run_restore,
+)
 
 ENGINE = MySqlEngine(Engine.MARIADB)
+SYSTEM_PLUGINS = Path("/usr/lib/x86_64-linux-gnu/libmariadb3/plugin")
 
 SAMPLE_STATEMENTS = [
     "CREATE TABLE `we``ird; drop` (id INT AUTO_INCREMENT PRIMARY KEY, note TEXT)",
@@ -215,13 +227,9 @@ def test_dump_with_a_wrong_password_fails_without_echoing_it(
 @pytest.mark.parametrize("name", ["-oops", "x; drop", "--help", "a`b", "", "a'b"])
 def test_bad_database_names_are_refused_before_any_command(name: str, tmp_path: Path) -> None:
     spec = mariadb_spec(name)
-    for build in (ENGINE.dump_command, ENGINE.restore_command):
-        with pytest.raises(EngineError) as raised, build(spec, tmp_path):
-            pass
-        assert raised.value.kind is ConnectionErrorKind.INVALID_REQUEST
+    assert_commands_refused(ENGINE, spec, tmp_path)
     with pytest.raises(EngineError):
         ENGINE.manifest(spec)
-    assert not list(tmp_path.iterdir())
 
 
 # --- option file and flavours ---------------------------------------------------------------
@@ -281,3 +289,39 @@ def test_flavour_options_follow_the_binary_not_its_name(
         assert "--set-gtid-purged=OFF" not in command.argv
         dump = run_dump(command, tmp_path / "dump.sql")
     assert dump.returncode == 0, dump.stderr
+
+
+def test_the_defaults_file_names_a_bundled_plugin_folder() -> None:
+    spec = mariadb_spec("db")
+    bundled = ResolvedTool(
+        "mariadb",
+        Path("/app/tools/bin/mariadb"),
+        MARIADB_CLIENT.version,
+        {},
+        "app",
+        Path("/app/tools/lib/plugin"),
+    )
+    assert 'plugin-dir="/app/tools/lib/plugin"' in defaults_file_text(spec, bundled).splitlines()
+    assert "plugin-dir" not in defaults_file_text(spec, MARIADB_CLIENT)
+
+
+def test_the_client_loads_auth_plugins_from_the_bundled_folder(tmp_path: Path) -> None:
+    """The real client, asked to start with a plugin it must load from disk, loads it
+    from the folder the defaults file names (the dynamic loader reports each dlopen)."""
+    plugins = tmp_path / "plugin"
+    plugins.mkdir()
+    shutil.copy(SYSTEM_PLUGINS / "client_ed25519.so", plugins)
+    client = mysql.find_any(["mariadb"])
+    tool = ResolvedTool(client.name, client.path, client.version, client.env, "app", plugins)
+    with private_file(tmp_path, "my.cnf", defaults_file_text(mariadb_spec(""), tool)) as cnf:
+        argv = [str(tool.path), f"--defaults-extra-file={cnf}", "--default-auth=client_ed25519"]
+        result = subprocess.run(
+            [*argv, "--batch", "-e", "SELECT 1"],
+            capture_output=True,
+            check=False,
+            timeout=30,
+            env={**os.environ, **tool.env, "LD_DEBUG": "files"},
+        )
+    assert result.returncode == 0, result.stderr
+    loaded = f"file={plugins / 'client_ed25519.so'} ".encode()
+    assert loaded in result.stderr

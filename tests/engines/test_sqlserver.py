@@ -297,3 +297,15 @@ def test_verify_reads_the_backup_with_checksums() -> None:
     statement, params = server.executed[-1]
     assert statement.endswith("RESTORE VERIFYONLY FROM URL = @url0 WITH CHECKSUM;")
     assert params == [URL]
+
+
+def test_a_driver_echoing_the_connection_string_reveals_no_password() -> None:
+    """The password is written braced with '}' doubled; that form is scrubbed too, and
+    the raw driver error is not chained (a logged traceback would print it)."""
+    spec = sql_spec()
+    server = FakeServer(connect_error=f"cannot parse '{connection_string(spec)}' (08001)")
+    with pytest.raises(EngineError) as raised:
+        engine_with(server).server_version(spec)
+    assert "pw}}with;odd=chars" not in raised.value.message
+    assert "with;odd" not in raised.value.message and "PWD={***}" in raised.value.message
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 from pathlib import Path
 
@@ -114,3 +115,51 @@ def test_process_env_drops_inherited_client_settings(monkeypatch: pytest.MonkeyP
     env = ToolCommand(["x"], {"PGHOST": "h"}).process_env()
     assert "PGPASSWORD" not in env and "MYSQL_PWD" not in env
     assert env["PGHOST"] == "h" and env["PATH"] == os.environ["PATH"]
+
+
+def _unpacked_without_x_bit(app: Path, name: str, version: str) -> Path:
+    """A bundled tool as a zip unpacked it: readable, not executable."""
+    bundled = fake_tool(app / "tools" / "bin", name, version)
+    bundled.chmod(0o644)
+    (app / "tools" / "lib").mkdir()
+    return bundled
+
+
+def test_a_bundled_tool_without_its_x_bit_is_made_executable(tmp_path: Path) -> None:
+    bundled = _unpacked_without_x_bit(tmp_path / "app", "mariadb", "mariadb Ver 15.1 MariaDB")
+    tool = resolve_tool("mariadb", tmp_path / "app", "")
+    assert (tool.path, tool.source) == (bundled, "app")
+    assert os.access(bundled, os.X_OK)
+
+
+def test_a_read_only_bundled_tool_runs_from_a_private_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = tmp_path / "app"
+    bundled = _unpacked_without_x_bit(app, "mariadb-dump", "mariadb-dump Ver 11.4 MariaDB")
+    monkeypatch.setattr(tools, "_add_owner_execute", lambda path: False)  # a mounted package
+    tool = resolve_tool("mariadb-dump", app, "")
+    assert tool.source == "app" and tool.version == "mariadb-dump Ver 11.4 MariaDB"
+    assert tool.path != bundled and tool.path.read_bytes() == bundled.read_bytes()
+    assert stat.S_IMODE(tool.path.stat().st_mode) == 0o700
+    assert stat.S_IMODE(tool.path.parent.stat().st_mode) == 0o700
+    assert not os.access(bundled, os.X_OK)  # the package itself is left as it is
+    printed = subprocess.run(
+        [str(tool.path)], env={**os.environ, **tool.env}, capture_output=True, check=True
+    ).stdout.decode()
+    assert str(app / "tools" / "lib") in printed  # the copy keeps the bundled libraries
+
+
+def test_bundled_tools_name_their_plugin_folder_when_shipped(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    fake_tool(app / "tools" / "bin", "mariadb", "mariadb Ver 15.1 MariaDB")
+    on_path = fake_tool(tmp_path / "bin", "mariadb", "mariadb Ver 15.0 MariaDB")
+    (app / "tools" / "lib").mkdir()
+    assert [tool.plugin_dir for tool in resolve_all("mariadb", app, str(on_path.parent))] == [
+        None,
+        None,
+    ]
+    (app / "tools" / "lib" / "plugin").mkdir()
+    bundled, system = resolve_all("mariadb", app, str(on_path.parent))
+    assert bundled.plugin_dir == app / "tools" / "lib" / "plugin"
+    assert system.plugin_dir is None

@@ -6,10 +6,13 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from azure.storage.blob import BlobServiceClient
+
 from emulator.testing import run_emulator
 from shared import jobs
-from shared.models import BackupStatus, Database, Engine, HourlyRule, Policy, Server, Trigger
+from shared.models import BackupStatus, Database, Engine, HourlyRule, Policy, Server, Tier, Trigger
 from shared.seed_policies import seeded_policy
+from tests.conftest import azurite_connection_string
 from tests.orchestration.conftest import APP_DIR, FAKE_WORKER, Catalog
 
 START = datetime(2026, 3, 1, 1, 0, tzinfo=UTC)
@@ -91,3 +94,28 @@ async def test_the_watchdog_restarts_a_terminated_loop_which_catches_up_once(
     assert hours == [(10, 10, 0), (11, 11, 30), (12, 12, 0)]
     assert stopped["runtimeStatus"] == "Completed"
     assert stopped["output"]["stopped_because"] == "no enabled databases"
+
+
+async def test_running_a_slot_again_backs_it_up_only_once(
+    tmp_path: Path, app_env: dict[str, str], catalog: Catalog
+) -> None:
+    arrange(catalog)
+    env = {**app_env, "BACKUP_WORKER": FAKE_WORKER}
+    slot = START.replace(hour=2)
+    instance = jobs.backup_instance_id("db1", slot)
+    job = jobs.BackupJob(database_id="db1", slot_time=slot, tiers=[Tier.DAILY])
+    state = tmp_path / "state.db"
+    async with run_emulator(APP_DIR, state, virtual_time=True, env=env, start_time=START) as emu:
+        for _ in range(2):  # e.g. a loop restarted from an older last slot
+            await emu.runtime.start_new(
+                jobs.BACKUP_DATABASE, instance, json.dumps(jobs.dump_json(job))
+            )
+            status = await emu.runtime.wait_for_instance(instance)
+            assert status["runtimeStatus"] == "Completed", status
+    (record,) = catalog.records("db1")
+    assert record.status is BackupStatus.SUCCEEDED and record.slot_time == slot
+    second = jobs.BackupOutput.model_validate(status["output"])
+    assert second.status is BackupStatus.SUCCEEDED and second.blob_name is None  # nothing new
+    service = BlobServiceClient.from_connection_string(azurite_connection_string())
+    blobs = list(service.get_container_client(app_env["BACKUP_CONTAINER"]).list_blobs())
+    assert [blob.name for blob in blobs] == [record.blob_name]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import pytest
 
@@ -10,6 +11,7 @@ from shared.models import DumpManifest, Engine, TableManifest
 from shared.pipeline.blocks import MAX_BLOCK_SIZE, MAX_BLOCKS, block_size_for
 from shared.pipeline.manifests import compare_manifests
 from shared.pipeline.naming import backup_blob_name
+from shared.pipeline.results import PipelineOptions
 from shared.pipeline.sanitize import sanitize, tail_text
 from shared.storage.blobs import block_id, safe_tags
 
@@ -99,3 +101,28 @@ def test_manifest_comparison_reports_missing_extra_and_changed() -> None:
     found = [(d.table, d.expected_rows, d.actual_rows) for d in compare_manifests(source, target)]
     assert found == [("b", 2, 5), ("c", 3, None), ("d", None, 0)]
     assert compare_manifests(source, manifest("other", {"a": 1, "b": 2, "c": 3})) == []
+
+
+def test_options_come_from_the_settings_fields() -> None:
+    settings = SimpleNamespace(
+        compression_level=7,
+        compression_threads=1,
+        block_size_mb=16,
+        upload_concurrency=2,
+        dump_timeout_seconds=60,
+    )
+    options = PipelineOptions.from_settings(settings)
+    assert (options.compression_level, options.compression_threads) == (7, 1)
+    assert (options.block_size, options.upload_concurrency) == (16 * MIB, 2)
+    assert options.timeout_seconds == 60
+
+
+def test_options_from_the_real_settings_defaults() -> None:
+    from shared.settings import Settings
+
+    settings = Settings(
+        backup_storage_connection_string="UseDevelopmentStorage=true",
+        secret_store="local",
+        auth_mode="development",
+    )
+    assert PipelineOptions.from_settings(settings) == PipelineOptions()

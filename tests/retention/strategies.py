@@ -26,21 +26,29 @@ statuses = st.sampled_from(
 )
 
 
+# Built once: a strategy made inside a composite is analysed again on every draw.
+triggers = st.sampled_from([Trigger.SCHEDULE] * 5 + [Trigger.MANUAL])
+tier_sets = st.sets(st.sampled_from(list(Tier)))
+ages = st.integers(0, 24 * 120).map(lambda hours: timedelta(hours=hours))
+database_ids = st.sampled_from(["db-one", "db-one", "db-two"])
+rule_shapes = st.sampled_from(["absent", "enabled", "enabled", "disabled"])
+keep_counts = st.integers(1, 6)
+
+
 @st.composite
 def histories(draw: st.DrawFn, max_size: int = 40) -> list[BackupRecord]:
     size = draw(st.integers(0, max_size))
     records = []
     for index in range(size):
-        trigger = draw(st.sampled_from([Trigger.SCHEDULE] * 5 + [Trigger.MANUAL]))
-        tiers = [] if trigger == Trigger.MANUAL else draw(st.sets(st.sampled_from(list(Tier))))
-        age = timedelta(hours=draw(st.integers(0, 24 * 120)))
+        trigger = draw(triggers)
+        tiers = [] if trigger == Trigger.MANUAL else draw(tier_sets)
         item = record(
             f"r{index:04d}",
-            NOW - age,
+            NOW - draw(ages),
             tiers,
             status=draw(statuses),
             trigger=trigger,
-            database_id=draw(st.sampled_from(["db-one", "db-one", "db-two"])),
+            database_id=draw(database_ids),
         )
         if item.status == BackupStatus.EXPIRED and draw(st.booleans()):
             item = item.model_copy(update={"blob_name": None})
@@ -49,10 +57,10 @@ def histories(draw: st.DrawFn, max_size: int = 40) -> list[BackupRecord]:
 
 
 def _rule(draw: st.DrawFn, factory: type) -> object | None:
-    shape = draw(st.sampled_from(["absent", "enabled", "enabled", "disabled"]))
+    shape = draw(rule_shapes)
     if shape == "absent":
         return None
-    return factory(keep_count=draw(st.integers(1, 6)), enabled=shape == "enabled")
+    return factory(keep_count=draw(keep_counts), enabled=shape == "enabled")
 
 
 @st.composite

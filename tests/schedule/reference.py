@@ -46,12 +46,15 @@ def _skipped_walls(before: datetime, now: datetime) -> Iterator[datetime]:
 
 
 def due_at(policy: Policy, instant: datetime) -> frozenset[Tier]:
-    zone = ZoneInfo(policy.timezone)
+    return _due(policy.rules(), ZoneInfo(policy.timezone), instant)
+
+
+def _due(rules: dict[Tier, TierRule], zone: ZoneInfo, instant: datetime) -> frozenset[Tier]:
     local = instant.astimezone(zone)
     wall = local.replace(tzinfo=None, fold=0)
     before = (instant - MINUTE).astimezone(zone).replace(tzinfo=None, fold=0)
     due = set()
-    for tier, rule in policy.rules().items():
+    for tier, rule in rules.items():
         first_occurrence = local.fold == 0 and matches(tier, rule, wall)
         skipped = any(matches(tier, rule, w) for w in _skipped_walls(before, wall))
         if first_occurrence or skipped:
@@ -61,10 +64,11 @@ def due_at(policy: Policy, instant: datetime) -> frozenset[Tier]:
 
 def reference_slots(policy: Policy, start: datetime, end: datetime) -> list[Slot]:
     """Every slot in (start, end], minute by minute."""
+    rules, zone = policy.rules(), ZoneInfo(policy.timezone)  # the same for every minute
     instant = start.astimezone(UTC).replace(second=0, microsecond=0) + MINUTE
     slots = []
     while instant <= end:
-        tiers = due_at(policy, instant)
+        tiers = _due(rules, zone, instant)
         if tiers:
             slots.append(Slot(at=instant, tiers=tiers))
         instant += MINUTE

@@ -57,23 +57,34 @@ monthly = st.builds(
 )
 
 
+# Built once, not per draw: a strategy made inside a composite is analysed on every draw.
+months = st.integers(1, 12)
+years = st.integers(1995, 2045)
+_LONGEST_DAY = {2: 29, 4: 30, 6: 30, 9: 30, 11: 30}
+_DAYS = {
+    longest: st.sampled_from([1, longest]) | st.integers(1, longest) for longest in (29, 30, 31)
+}
+
+
 @st.composite
 def yearly(draw: st.DrawFn) -> YearlyRule:
-    month = draw(st.integers(1, 12))
-    longest = {2: 29, 4: 30, 6: 30, 9: 30, 11: 30}.get(month, 31)
-    day = draw(st.sampled_from([1, longest]) | st.integers(1, longest))
+    month = draw(months)
+    day = draw(_DAYS[_LONGEST_DAY.get(month, 31)])
     return YearlyRule(keep_count=draw(keep), month=month, day=day, time=draw(times))
+
+
+_OPTIONAL_RULES = {
+    "hourly": st.none() | hourly,
+    "daily": st.none() | daily,
+    "weekly": st.none() | weekly,
+    "monthly": st.none() | monthly,
+    "yearly": st.none() | yearly(),
+}
 
 
 @st.composite
 def policies(draw: st.DrawFn, zones: list[str] | None = None) -> Policy:
-    rules = {
-        "hourly": draw(st.none() | hourly),
-        "daily": draw(st.none() | daily),
-        "weekly": draw(st.none() | weekly),
-        "monthly": draw(st.none() | monthly),
-        "yearly": draw(st.none() | yearly()),
-    }
+    rules = {name: draw(strategy) for name, strategy in _OPTIONAL_RULES.items()}
     if not any(rules.values()):
         rules["daily"] = draw(daily)
     zone = draw(st.sampled_from(zones or ZONES))
@@ -110,13 +121,17 @@ def _bisect(zone: ZoneInfo, low: datetime, high: datetime) -> datetime:
 @st.composite
 def instants(draw: st.DrawFn, zone_name: str) -> datetime:
     """An aware UTC instant, half the time within a day of one of the zone's transitions."""
-    year = draw(st.integers(1995, 2045))
+    year = draw(years)
     known = transitions(zone_name, year)
     if known and draw(st.booleans()):
         base = draw(st.sampled_from(known))
-        return base + timedelta(minutes=draw(st.integers(-26 * 60, 26 * 60)))
+        return base + timedelta(minutes=draw(_NEAR_TRANSITION))
     start = datetime(year, 1, 1, tzinfo=UTC)
-    return start + timedelta(minutes=draw(st.integers(0, 366 * 24 * 60)))
+    return start + timedelta(minutes=draw(_IN_A_YEAR))
+
+
+_NEAR_TRANSITION = st.integers(-26 * 60, 26 * 60)
+_IN_A_YEAR = st.integers(0, 366 * 24 * 60)
 
 
 with_seconds = st.integers(0, 59_999_999).map(lambda micro: timedelta(microseconds=micro))
@@ -174,5 +189,7 @@ def month_end_cases(draw: st.DrawFn) -> tuple[Policy, datetime, timedelta]:
     year = draw(st.integers(1995, 2045))
     month = draw(st.sampled_from([2, 4, 6, 9, 11]) | st.integers(1, 12))  # short months first
     first_of_next = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
-    # Local month ends lie within 14 hours of the UTC one: a 3-day window holds one.
-    return policy, first_of_next - timedelta(hours=draw(st.integers(36, 40))), timedelta(days=3)
+    # The local last day's wall times fall between 38 h before and 12 h after the UTC month
+    # end (offsets span UTC-12 to UTC+14), so this window always holds its firing.
+    start = first_of_next - timedelta(hours=draw(st.integers(38, 40)))
+    return policy, start, timedelta(hours=53)

@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 from azure.data.tables import TableServiceClient
 
-from shared.secrets import SecretStoreError, reset_secret_stores, secret_store_from_settings
+from shared.secrets import (
+    SecretStoreError,
+    local_key,
+    reset_secret_stores,
+    secret_store_from_settings,
+)
 from shared.secrets.local import PARTITION, LocalSecretStore
 from shared.secrets.local_key import PROJECT_ROOT, load_key
 from shared.settings import load_settings
@@ -102,6 +107,19 @@ def test_a_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:
     key_file.chmod(0o644)
     with pytest.raises(SecretStoreError, match="readable by others"):
         load_key(None, key_file)
+
+
+def test_a_key_file_of_another_user_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key_file = tmp_path / "secret.key"
+    key = load_key(None, key_file)
+    owner = key_file.stat().st_uid
+    monkeypatch.setattr(local_key.os, "geteuid", lambda: owner + 1)  # we are someone else
+    with pytest.raises(SecretStoreError, match="belongs to another user"):
+        load_key(None, key_file)
+    monkeypatch.undo()
+    assert load_key(None, key_file) == key
 
 
 def test_a_key_file_inside_the_project_is_refused() -> None:

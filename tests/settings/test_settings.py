@@ -158,3 +158,13 @@ def test_overrides_win_over_the_environment(env: pytest.MonkeyPatch) -> None:
     env.setenv("SECRET_STORE", "local")
     env.setenv("BACKUP_CONTAINER", "fromenv")
     assert load_settings(backup_container="fromcode").backup_container == "fromcode"
+
+
+def test_a_webhook_url_with_its_token_is_kept_out_of_repr(env: pytest.MonkeyPatch) -> None:
+    hook = "https://hooks.example.net/services/T000/B000/s3cr3tt0ken"
+    env.setenv("BACKUP_STORAGE_CONNECTION_STRING", SECRET_CONNECTION)
+    env.setenv("SECRET_STORE", "local")
+    env.setenv("NOTIFY_WEBHOOK_URL", hook)
+    settings = load_settings()
+    assert settings.notify_webhook_url == hook
+    assert "s3cr3tt0ken" not in repr(settings) and "s3cr3tt0ken" not in str(settings)

@@ -1,0 +1,87 @@
+"""Scheduling decisions of the action replay, and how they are checked against history.
+
+A decision is one scheduling call (activity, timer, sub-orchestration, entity message) with the
+sequence id DTFx gives it. A decision already in history must match the recorded event's type
+and name, or the replay is non-deterministic; a new one becomes a history event and work.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from emulator.history import Event, EventType
+
+_KIND_WORDS = {
+    EventType.TaskScheduled: "an activity task",
+    EventType.SubOrchestrationInstanceCreated: "a sub-orchestration",
+    EventType.TimerCreated: "a durable timer",
+    EventType.EventSent: "an entity message",
+}
+
+
+@dataclass
+class Decision:
+    """A scheduling call of the walk: becomes a history event (and work) when new."""
+
+    event_id: int
+    kind: EventType
+    name: str | None
+    work: dict[str, Any]
+    recorded: bool = False
+
+    def history_fields(self) -> dict[str, Any]:
+        """The type-specific fields of its history event (built only for new decisions)."""
+        work = self.work
+        kind = work["kind"]
+        if kind == "activity":
+            return {"Name": self.name, "Version": "", "Input": json.dumps([work["input"]])}
+        if kind == "timer":
+            return {"FireAt": work["fire_at"]}
+        if kind == "sub":
+            return {
+                "Name": self.name,
+                "Version": work.get("version") or "",
+                "InstanceId": work["instance_id"],
+                "Input": work["input"],
+            }
+        return {"InstanceId": work["target"], "Name": "op", "Input": json.dumps(work["request"])}
+
+    def matches(self, e: Event) -> bool:
+        """Whether a recorded scheduling event is this decision (same type and name)."""
+        return self.kind == e["EventType"] and _label(e) == _label_of(self)
+
+
+def mismatch_message(e: Event, decision: Decision | None) -> str:
+    kind = EventType(e["EventType"])
+    recorded = f"{_KIND_WORDS[kind]} with sequence ID {e['EventId']} named {_label(e)!r}"
+    if decision is None or decision.recorded:
+        current = "hasn't (yet?) scheduled it"
+    else:
+        current = (
+            f"scheduled {_KIND_WORDS[decision.kind]} named {_label_of(decision)!r} "
+            "at that sequence ID"
+        )
+    return (
+        f"A previous execution of this orchestration scheduled {recorded}, but the current "
+        f"replay execution {current}. Was a change made to the orchestrator code after this "
+        "instance had already started running?"
+    )
+
+
+def _label(e: Event) -> str | None:
+    if e["EventType"] == EventType.EventSent:
+        try:
+            return json.loads(e.get("Input") or "{}").get("op")
+        except ValueError:
+            return None
+    if e["EventType"] == EventType.TimerCreated:
+        return None
+    return e.get("Name")
+
+
+def _label_of(decision: Decision) -> str | None:
+    if decision.kind == EventType.TimerCreated:
+        return None
+    return decision.name

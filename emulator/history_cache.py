@@ -1,0 +1,52 @@
+"""Histories of running instances kept in memory between episodes.
+
+Each episode needs the past events twice: as dicts (for the action replay) and as JSON text
+with `IsPlayed` true (for the context JSON). Both are kept per instance, read from SQLite only
+after a restart or a new execution, and extended with what each episode appends.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from emulator.history import Event
+from emulator.store import Store
+
+
+@dataclass
+class CachedHistory:
+    execution_id: str
+    events: list[Event]
+    played: list[str]  # the events as JSON with IsPlayed true, reused by every replay
+
+    def extend(self, appended: list[Event]) -> None:
+        self.events.extend(appended)
+        self.played.extend(json.dumps({**e, "IsPlayed": True}) for e in appended)
+
+
+class HistoryCache:
+    def __init__(self) -> None:
+        self._entries: dict[str, CachedHistory] = {}
+
+    def get(self, store: Store, instance_id: str, execution_id: str) -> CachedHistory:
+        """The instance's current history, loaded from the store when not cached."""
+        cached = self._entries.get(instance_id)
+        if cached is None or cached.execution_id != execution_id:
+            texts = store.load_history_texts(instance_id)
+            events = json.loads("[" + ",".join(texts) + "]")
+            cached = CachedHistory(execution_id, events, [_played_text(t) for t in texts])
+            self._entries[instance_id] = cached
+        return cached
+
+    def forget(self, instance_id: str) -> None:
+        self._entries.pop(instance_id, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+def _played_text(text: str) -> str:
+    """A stored event's JSON with IsPlayed set. Inside JSON strings quotes are escaped, so the
+    first unescaped `"IsPlayed": false` is the event's own key."""
+    return text.replace('"IsPlayed": false', '"IsPlayed": true', 1)

@@ -84,7 +84,8 @@ def _existing_or_new(ask: PrepareBackupInput, server_id: str) -> BackupRecord:
         assert record is not None
         if record.status in FINISHED:
             return record
-        return save(services(), record.model_copy(update={"status": BackupStatus.QUEUED}))
+        requeued = {"status": BackupStatus.QUEUED, "error": None, "finished_at": None}
+        return save(services(), record.model_copy(update=requeued))
 
 
 @bp.activity_trigger(input_name="data", activity=PREPARE_BACKUP)

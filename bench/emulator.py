@@ -5,7 +5,8 @@
    (scheduling, SQLite commits, completion messages, the replays that apply them).
 2. The replay of a 1,000-event history: one episode (context JSON, SDK replay, action replay,
    commit) on an instance whose history holds about 1,000 events, both with the history
-   cached in memory and right after a restart (history read back from SQLite).
+   cached in memory and right after a restart (history read back from SQLite); medians of
+   several runs, as the machine may be busy.
 
 Prints a table, then one JSON line: {"activity_overhead_ms": ..., "replay_1000_ms": ...}.
 Targets: <= 5 ms and <= 100 ms.
@@ -38,6 +39,7 @@ from emulator.runtime import DurableRuntime
 FAN_OUT = 1000
 REPLAY_FAN_OUT = 500  # 500 TaskScheduled + 500 TaskCompleted + framing ~ 1,010 events
 TICKS = 9
+RESTARTS = 3  # the after-restart replay is measured this many times (median)
 _START = datetime(2024, 1, 1, tzinfo=UTC)
 
 
@@ -74,7 +76,7 @@ def fan_out(ctx: Any) -> Any:
 
 def fan_out_then_tick(ctx: Any) -> Any:
     yield ctx.task_all([ctx.call_activity("digest", i) for i in range(REPLAY_FAN_OUT)])
-    for _ in range(TICKS + 1):
+    for _ in range(TICKS + RESTARTS):
         yield ctx.wait_for_external_event("tick")
     return "done"
 
@@ -132,13 +134,15 @@ async def replay_runs(functions: FunctionRegistry, state: Path) -> tuple[int, li
         warm = [await one_tick(runtime, instance_id) for _ in range(TICKS - 1)]
     finally:
         await runtime.stop()
-    runtime = new_runtime(functions, state)  # a restart: the history comes back from SQLite
-    await runtime.start()
-    try:
-        cold = await one_tick(runtime, instance_id)
-    finally:
-        await runtime.stop()
-    return events, warm, cold
+    cold = []
+    for _ in range(RESTARTS):
+        runtime = new_runtime(functions, state)  # a restart: the history comes back from SQLite
+        await runtime.start()
+        try:
+            cold.append(await one_tick(runtime, instance_id))
+        finally:
+            await runtime.stop()
+    return events, warm, statistics.median(cold)
 
 
 async def sdk_alone(functions: FunctionRegistry, context: str) -> float:
@@ -175,19 +179,20 @@ async def main() -> None:
         sdk = await sdk_alone(functions, contexts[-1])
     overhead_ms = max(0.0, (through - direct) * 1000 / FAN_OUT)
     warm_ms, cold_ms, sdk_ms = statistics.median(warm) * 1000, cold * 1000, sdk * 1000
+    replay_ms = max(warm_ms, cold_ms)
     rows = [
         ("direct activity calls (1,000)", f"{direct * 1000:.1f} ms"),
         ("fan-out through the runtime (1,000)", f"{through * 1000:.1f} ms"),
         ("overhead per activity", f"{overhead_ms:.3f} ms  (target <= 5)"),
         (f"replay, {events}-event history, cached (median)", f"{warm_ms:.1f} ms"),
-        (f"replay, {events}-event history, after restart", f"{cold_ms:.1f} ms  (target <= 100)"),
+        (f"replay, {events}-event history, after restart (median)", f"{cold_ms:.1f} ms"),
+        ("replay_1000_ms, the larger of the two", f"{replay_ms:.1f} ms  (target <= 100)"),
         ("  of which the SDK's own replay (median)", f"{sdk_ms:.1f} ms"),
         ("  runtime share, after restart", f"{max(0.0, cold_ms - sdk_ms):.1f} ms"),
     ]
     width = max(len(r[0]) for r in rows)
     for label, value in rows:
         print(f"{label:<{width}}  {value}")
-    replay_ms = max(warm_ms, cold_ms)
     result = {"activity_overhead_ms": round(overhead_ms, 3), "replay_1000_ms": round(replay_ms, 1)}
     print(json.dumps(result))
 

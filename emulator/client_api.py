@@ -31,7 +31,6 @@ from emulator.contracts import (
     RuntimeApi,
     missing_function,
 )
-from emulator.instance_ids import new_instance_id
 
 log = logging.getLogger("emulator")
 
@@ -161,7 +160,7 @@ class ClientApi:
         name = self._names.get(request.match_info["name"].lower())
         if name is None:
             raise InvalidRequest(missing_function(request.match_info["name"], "orchestrator"))
-        instance_id = request.match_info.get("instance_id") or new_instance_id()
+        instance_id = request.match_info.get("instance_id")  # None: the runtime makes one
         input_text = await _orchestration_input(request)
         version = request.query.get("version")
         instance_id = await self._runtime.start_new(name, instance_id, input_text, version)

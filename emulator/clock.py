@@ -76,10 +76,6 @@ class VirtualClock:
     def now(self) -> datetime:
         return self._now
 
-    @property
-    def busy_count(self) -> int:
-        return self._busy
-
     async def sleep_until(self, when: datetime) -> None:
         when = _aware(when)
         if when <= self._now:

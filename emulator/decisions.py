@@ -20,6 +20,10 @@ _KIND_WORDS = {
     EventType.EventSent: "an entity message",
 }
 
+# plain ints: compared once per recorded event on every replay
+_EVENT_SENT = int(EventType.EventSent)
+_TIMER_CREATED = int(EventType.TimerCreated)
+
 
 @dataclass
 class Decision:
@@ -50,7 +54,10 @@ class Decision:
 
     def matches(self, e: Event) -> bool:
         """Whether a recorded scheduling event is this decision (same type and name)."""
-        return self.kind == e["EventType"] and _label(e) == _label_of(self)
+        kind = e["EventType"]
+        if kind != self.kind:
+            return False
+        return kind == _TIMER_CREATED or _label(e) == self.name
 
 
 def mismatch_message(e: Event, decision: Decision | None) -> str:
@@ -71,12 +78,13 @@ def mismatch_message(e: Event, decision: Decision | None) -> str:
 
 
 def _label(e: Event) -> str | None:
-    if e["EventType"] == EventType.EventSent:
+    kind = e["EventType"]
+    if kind == _EVENT_SENT:
         try:
             return json.loads(e.get("Input") or "{}").get("op")
         except ValueError:
             return None
-    if e["EventType"] == EventType.TimerCreated:
+    if kind == _TIMER_CREATED:
         return None
     return e.get("Name")
 

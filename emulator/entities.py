@@ -6,9 +6,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from emulator.contracts import InvalidRequest
+
 
 def entity_target(name: str, key: str) -> str:
-    """The scheduler id `@<name lower-cased>@<key>`."""
+    """The scheduler id `@<name lower-cased>@<key>`; InvalidRequest for a name that would
+    make it ambiguous (like .NET's `EntityId`, names may not hold `@`)."""
+    if not name or "@" in name:
+        raise InvalidRequest(f"Entity names must be non-empty and may not contain '@': {name!r}")
     return f"@{name.lower()}@{key}"
 
 

@@ -21,7 +21,7 @@ from emulator.history import (
     failure_details,
     json_value,
 )
-from emulator.replay import NonDeterminismError, Replayer
+from emulator.replay import NonDeterminismError, Replayer, ReplayResult
 
 OUT_OF_PROC_LABEL = "\n\n$OutOfProcData$:"
 _CONTEXT_CONSTANTS = {
@@ -107,21 +107,37 @@ async def run_episode(ep: EpisodeInput, invoker: OrchestratorInvoker | None) -> 
     scheduled = [
         event(d.kind, ep.now, d.event_id, **d.history_fields()) for d in replay.new_decisions
     ]
+    outcome = _closing(ep, state, error, replay, episode + scheduled)
+    outcome.custom_status_text = custom_text
+    return outcome
+
+
+def _closing(
+    ep: EpisodeInput,
+    state: dict[str, Any],
+    error: str | None,
+    replay: ReplayResult,
+    events: list[Event],
+) -> Outcome:
+    """How the episode ends. Like the extension's `ScheduleDurableTaskEvents`, the SDK's
+    verdict (error, done, continue-as-new) counts only once the replay of its actions has run
+    to the end: while a top-level action still waits (a later hop of a long timer that lost a
+    race), the instance keeps running."""
+    decisions = replay.new_decisions
+    if not replay.walk_finished or (error is None and not state.get("isDone")):
+        return _closed(events, decisions, Status.Running, ep)
     if error is not None:
         reason = f"Orchestrator function '{ep.name}' failed: {error}"
-        outcome = _failed(ep, episode + scheduled, replay.new_decisions, reason, "Exception")
-    elif state.get("isDone") and replay.continue_as_new:
-        outcome = _closed(episode + scheduled, replay.new_decisions, Status.ContinuedAsNew, ep)
+        return _failed(ep, events, decisions, reason, "Exception")
+    if replay.continue_as_new:
+        outcome = _closed(events, decisions, Status.ContinuedAsNew, ep)
         outcome.continue_input = replay.continue_as_new_input
         outcome.appended.insert(-1, _continued(ep.now, replay.continue_as_new_input))
-    elif state.get("isDone"):
-        output_text = json.dumps(state.get("output"))
-        outcome = _closed(episode + scheduled, replay.new_decisions, Status.Completed, ep)
-        outcome.output_text = output_text
-        outcome.appended.insert(-1, execution_completed(ep.now, Status.Completed, output_text))
-    else:
-        outcome = _closed(episode + scheduled, replay.new_decisions, Status.Running, ep)
-    outcome.custom_status_text = custom_text
+        return outcome
+    output_text = json.dumps(state.get("output"))
+    outcome = _closed(events, decisions, Status.Completed, ep)
+    outcome.output_text = output_text
+    outcome.appended.insert(-1, execution_completed(ep.now, Status.Completed, output_text))
     return outcome
 
 

@@ -102,24 +102,16 @@ class ManagementMixin:
     async def raise_event(
         self: DurableRuntime, instance_id: str, name: str, data_text: str | None
     ) -> None:
-        self._running_instance(instance_id)
-        raised = event(EventType.EventRaised, self.clock.now(), Name=name, Input=data_text)
-        self._send_control(instance_id, raised)
+        self._send_control(instance_id, EventType.EventRaised, Name=name, Input=data_text)
 
     async def terminate(self: DurableRuntime, instance_id: str, reason: str | None) -> None:
-        self._running_instance(instance_id)
-        request = event(EventType.ExecutionTerminated, self.clock.now(), Input=reason)
-        self._send_control(instance_id, request)
+        self._send_control(instance_id, EventType.ExecutionTerminated, Input=reason)
 
     async def suspend(self: DurableRuntime, instance_id: str, reason: str | None) -> None:
-        self._running_instance(instance_id)
-        request = event(EventType.ExecutionSuspended, self.clock.now(), Reason=reason)
-        self._send_control(instance_id, request)
+        self._send_control(instance_id, EventType.ExecutionSuspended, Reason=reason)
 
     async def resume(self: DurableRuntime, instance_id: str, reason: str | None) -> None:
-        self._running_instance(instance_id)
-        request = event(EventType.ExecutionResumed, self.clock.now(), Reason=reason)
-        self._send_control(instance_id, request)
+        self._send_control(instance_id, EventType.ExecutionResumed, Reason=reason)
 
     async def rewind(self: DurableRuntime, instance_id: str, reason: str | None) -> None:
         instance = self._store.get_instance(instance_id)
@@ -201,9 +193,13 @@ class ManagementMixin:
             )
         return instance
 
-    def _send_control(self: DurableRuntime, instance_id: str, body: dict[str, Any]) -> None:
+    def _send_control(
+        self: DurableRuntime, instance_id: str, kind: EventType, **fields: Any
+    ) -> None:
+        """Queues a message for a live instance (404 when missing, 410 once finished)."""
+        self._running_instance(instance_id)
         with self._store.transaction():
-            self._store.send(instance_id, body)
+            self._store.send(instance_id, event(kind, self.clock.now(), **fields))
         self._mark_ready(instance_id)
 
 

@@ -38,16 +38,7 @@ def server_spec_for(
     password = _password(
         secrets, server_secret_name(server.id), server.has_password, f"server {server.id}"
     )
-    return ConnectionSpec(
-        engine=server.engine,
-        host=server.host,
-        port=server.port,
-        username=server.username,
-        password=password,
-        database=database,
-        tls_mode=server.tls_mode,
-        connect_timeout_seconds=settings.connect_timeout_seconds,
-    )
+    return _spec(server, server.username, password, database, settings)
 
 
 def connection_spec_for(
@@ -63,13 +54,20 @@ def connection_spec_for(
         secrets, database_secret_name(database.id), database.has_password, f"database {database.id}"
     )
     # Only the server's address and TLS mode are shared; no server password is fetched.
+    return _spec(server, database.username or "", password, database.name, settings)
+
+
+def _spec(
+    server: Server, username: str, password: SecretStr, database: str, settings: Settings
+) -> ConnectionSpec:
+    """The server's address and TLS mode with these credentials."""
     return ConnectionSpec(
         engine=server.engine,
         host=server.host,
         port=server.port,
-        username=database.username or "",
+        username=username,
         password=password,
-        database=database.name,
+        database=database,
         tls_mode=server.tls_mode,
         connect_timeout_seconds=settings.connect_timeout_seconds,
     )

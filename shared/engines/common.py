@@ -6,14 +6,16 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 from shared.engines.base import (
     ConnectionErrorKind,
     ConnectionResult,
     ConnectionSpec,
+    DiscoveredDatabase,
     EngineError,
 )
 from shared.models import DATABASE_NAME_PATTERN
@@ -101,3 +103,18 @@ def reject_line_breaks(value: str, what: str) -> str:
             ConnectionErrorKind.INVALID_REQUEST, f"{what} must not contain line breaks"
         )
     return value
+
+
+def discovered(
+    rows: Iterable[tuple[str, Any]], system_names: frozenset[str]
+) -> list[DiscoveredDatabase]:
+    """(name, size or None) rows as discovered databases; system names match in any case
+    (MySQL and SQL Server compare database names case-insensitively on many servers)."""
+    return [
+        DiscoveredDatabase(
+            name=name,
+            is_system=name.lower() in system_names,
+            size_bytes=None if size is None else int(size),
+        )
+        for name, size in rows
+    ]

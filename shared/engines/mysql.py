@@ -39,6 +39,7 @@ from shared.engines.base import (
     ToolCommand,
 )
 from shared.engines.common import (
+    discovered,
     engine_error,
     plain_host,
     private_file,
@@ -92,14 +93,7 @@ class MySqlEngine:
                 " ON t.TABLE_SCHEMA = s.SCHEMA_NAME GROUP BY s.SCHEMA_NAME ORDER BY 1"
             )
             rows = cursor.fetchall()
-        return [
-            DiscoveredDatabase(
-                name=name,
-                is_system=name.lower() in SYSTEM_DATABASES,
-                size_bytes=None if size is None else int(size),
-            )
-            for name, size in rows
-        ]
+        return discovered(rows, SYSTEM_DATABASES)
 
     def manifest(self, spec: ConnectionSpec) -> DumpManifest:
         database = require_database_name(spec.database)

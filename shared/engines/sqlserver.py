@@ -31,7 +31,12 @@ from shared.engines.base import (
     EngineError,
     ToolCommand,
 )
-from shared.engines.common import engine_error, require_database_name, timed_connection_test
+from shared.engines.common import (
+    discovered,
+    engine_error,
+    require_database_name,
+    timed_connection_test,
+)
 from shared.engines.sqlserver_sql import (
     CREDENTIAL_BATCH,
     backup_statement,
@@ -94,14 +99,7 @@ class SqlServerEngine:
     def list_databases(self, spec: ConnectionSpec) -> list[DiscoveredDatabase]:
         with self._session(spec, database="master") as cursor:
             rows = _fetch(cursor, _LIST_DATABASES)
-        return [
-            DiscoveredDatabase(
-                name=name,
-                is_system=name.lower() in SYSTEM_DATABASES,
-                size_bytes=None if size is None else int(size),
-            )
-            for name, size in rows
-        ]
+        return discovered(rows, SYSTEM_DATABASES)
 
     def manifest(self, spec: ConnectionSpec) -> DumpManifest:
         require_database_name(spec.database)

@@ -13,6 +13,7 @@ from typing import BinaryIO
 import zstandard
 
 from shared.pipeline.blocks import BlockUploader, block_size_for
+from shared.pipeline.readahead import ReadAhead
 
 PROGRESS_EVERY = 8 * 1024 * 1024
 
@@ -85,8 +86,14 @@ def compress_stream(
     """Compresses `source` to its end into `sink`; returns the raw byte count.
     zstd's copy loop runs in C, calling back into Python once per MiB read or written."""
     compressor = zstandard.ZstdCompressor(level=level, threads=threads, write_checksum=True)
-    reader = _CountingReader(source, sink, progress)
-    compressor.copy_stream(reader, sink, read_size=chunk_size, write_size=chunk_size)
+    ahead = ReadAhead(source, chunk_size)
+    reader = _CountingReader(ahead, sink, progress)  # type: ignore[arg-type]
+    try:
+        compressor.copy_stream(reader, sink, read_size=chunk_size, write_size=chunk_size)
+    except BaseException:
+        ahead.stop()  # the caller kills the tool; the reader then sees the end of the pipe
+        raise
+    ahead.join()
     sink.close()
     if progress is not None:
         progress(reader.raw_bytes, sink.stored_bytes)

@@ -7,6 +7,7 @@ set and the Function App's managed identity signs in through DefaultAzureCredent
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from azure.data.tables import TableServiceClient
@@ -56,19 +57,21 @@ def _build_table(settings: Settings) -> TableServiceClient:
 
 def blob_service_client(settings: Settings) -> BlobServiceClient:
     """The process's BlobServiceClient for this storage account."""
-    key = _cache_key("blob", settings)
-    with _lock:
-        if key not in _clients:
-            _clients[key] = _build_blob(settings)
-        return _clients[key]
+    client: BlobServiceClient = _cached("blob", settings, _build_blob)
+    return client
 
 
 def table_service_client(settings: Settings) -> TableServiceClient:
     """The process's TableServiceClient for this storage account."""
-    key = _cache_key("table", settings)
+    client: TableServiceClient = _cached("table", settings, _build_table)
+    return client
+
+
+def _cached(kind: str, settings: Settings, build: Callable[[Settings], Any]) -> Any:
+    key = _cache_key(kind, settings)
     with _lock:
         if key not in _clients:
-            _clients[key] = _build_table(settings)
+            _clients[key] = build(settings)
         return _clients[key]
 
 

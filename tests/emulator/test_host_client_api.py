@@ -250,3 +250,6 @@ async def test_entity_endpoints(emulator: RunningEmulator) -> None:
     assert deleted.status == 202
     await emulator.wait_until_idle()
     assert (await emulator.request("GET", url, key=key)).status == 404
+    bad_name = f"{WEBHOOKS}/entities/Coun@ter/e1?op=add"
+    refused = await emulator.request("POST", bad_name, json=json.dumps(1), key=key)
+    assert refused.status == 400

@@ -149,3 +149,41 @@ async def test_invalid_child_id_fails_the_task_and_creates_nothing(tmp_path: Pat
 
     assert "must not start with @" in status["output"]
     assert child is None
+
+
+def long_policy_loop(ctx: Any) -> Any:
+    state = ctx.get_input()
+    if state["round"] == 1:
+        return state
+    timer = ctx.create_timer(ctx.current_utc_datetime + timedelta(days=10))
+    changed = ctx.wait_for_external_event("policy_changed")
+    winner = yield ctx.task_any([timer, changed])
+    if winner is not timer:
+        timer.cancel()
+    ctx.continue_as_new({"round": state["round"] + 1})
+    return None
+
+
+async def test_policy_change_after_a_long_timer_hop_still_continues_as_new(
+    tmp_path: Path,
+) -> None:
+    clock = VirtualClock(START)
+    functions = registry({"policy": long_policy_loop})
+    async with running(functions, tmp_path / "s.db", clock) as runtime:
+        with clock.busy():
+            instance_id = await runtime.start_new("policy", None, json_input({"round": 0}))
+            await runtime.wait_until_idle()
+            clock.advance_to(START + timedelta(days=3))  # the first 3-day hop fires
+            for _ in range(20):
+                await asyncio.sleep(0)
+            await runtime.wait_until_idle()
+            await runtime.raise_event(instance_id, "policy_changed", json_input(1))
+            await runtime.wait_until_idle()
+            changed = await runtime.get_status(instance_id)
+        status = await runtime.wait_for_instance(instance_id)
+        history = runtime.get_history(instance_id)
+
+    assert changed is not None and changed["runtimeStatus"] == "Running"
+    # never completed by the generation that saw the event: it continued as new
+    assert status["output"] == {"round": 1}
+    assert history[1]["Generation"] == 1

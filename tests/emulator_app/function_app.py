@@ -20,7 +20,10 @@ def _mark(kind: str, payload: object) -> None:
     folder = os.environ.get("EMULATOR_TEST_MARK_DIR")
     if folder:
         path = Path(folder) / f"{kind}-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json"
-        path.write_text(json.dumps(payload), encoding="utf-8")
+        # written aside, then renamed: a test polling the folder never reads half a file
+        partial = path.with_suffix(".partial")
+        partial.write_text(json.dumps(payload), encoding="utf-8")
+        os.replace(partial, path)
 
 
 def _json(body: object, status: int = 200) -> func.HttpResponse:

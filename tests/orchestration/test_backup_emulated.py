@@ -18,7 +18,7 @@ from tests.orchestration.conftest import APP_DIR, FAKE_WORKER, Catalog
 START = datetime(2026, 3, 1, 1, 0, tzinfo=UTC)
 
 
-def arrange(catalog: Catalog, suffix: str = "") -> None:
+def arrange(catalog: Catalog) -> None:
     repositories = catalog.repositories
     repositories.policies.upsert(seeded_policy("development"))
     repositories.servers.upsert(

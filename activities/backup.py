@@ -94,7 +94,6 @@ def prepare_backup(data: dict) -> dict:
     database, server = load(services(), ask.job.database_id)
     record = _existing_or_new(ask, server.id)
     settings, tuning = services().settings, job_tuning()
-    limit = getattr(server, "max_concurrent_backups", None)
     prepared = PreparedBackup(
         record_id=record.id,
         server_id=server.id,
@@ -102,7 +101,7 @@ def prepare_backup(data: dict) -> dict:
         target=BackupTarget(server=server, database=database, record=record),
         policy_id=effective_policy_id(database, {server.id: server}),
         already_done=record.status in FINISHED,
-        server_limit=limit or settings.server_max_concurrent_backups,
+        server_limit=server.max_concurrent_backups or settings.server_max_concurrent_backups,
         lease_seconds=lease_seconds(settings.dump_timeout_seconds, tuning),
         dump_max_attempts=tuning.dump_max_attempts,
         dump_retry_seconds=tuning.dump_retry_seconds,

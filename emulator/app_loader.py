@@ -48,6 +48,8 @@ class LoadedApp:
     entities: dict[str, Any] = field(default_factory=dict)
     # modules present before the app was imported: everything else under app_dir is the app's
     preexisting: frozenset[str] = frozenset()
+    # whether loading put app_dir on sys.path (so unloading takes it off again)
+    added_to_path: bool = False
 
 
 def load_local_settings(app_dir: Path) -> list[str]:
@@ -95,22 +97,26 @@ def _resolve_setting(value: str) -> str:
     return value
 
 
-def import_function_app(app_dir: Path) -> tuple[func.FunctionRegister, frozenset[str]]:
-    """Imports app_dir/function_app.py; returns the app and the modules present before."""
+def import_function_app(
+    app_dir: Path,
+) -> tuple[func.FunctionRegister, frozenset[str], bool]:
+    """Imports app_dir/function_app.py; returns the app, the modules present before, and
+    whether app_dir had to be put on sys.path."""
     script = app_dir / f"{APP_MODULE}.py"
     if not script.is_file():
         raise AppLoadError(f"{script} does not exist")
     sys.modules.pop(APP_MODULE, None)
     before = set(sys.modules)
     path_entry = str(app_dir)
-    if path_entry not in sys.path:
+    added_to_path = path_entry not in sys.path
+    if added_to_path:
         sys.path.insert(0, path_entry)
     spec = importlib.util.spec_from_file_location(APP_MODULE, script)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[APP_MODULE] = module
     spec.loader.exec_module(module)
-    return _single_app(module, script), frozenset(before)
+    return _single_app(module, script), frozenset(before), added_to_path
 
 
 def _single_app(module: Any, script: Path) -> func.FunctionRegister:
@@ -164,8 +170,10 @@ def load_app(app_dir: Path) -> LoadedApp:
     app_dir = app_dir.resolve()
     load_local_settings(app_dir)
     config = read_host_config(app_dir)
-    register, preexisting = import_function_app(app_dir)
-    loaded = LoadedApp(app_dir=app_dir, config=config, preexisting=preexisting)
+    register, preexisting, added_to_path = import_function_app(app_dir)
+    loaded = LoadedApp(
+        app_dir=app_dir, config=config, preexisting=preexisting, added_to_path=added_to_path
+    )
     functions = [f for f in register.get_functions() if not is_disabled(f)]
     classify(loaded, functions)
     return loaded
@@ -183,5 +191,6 @@ def unload_app(app: LoadedApp) -> None:
         if name == APP_MODULE or own:
             sys.modules.pop(name, None)
     entry = str(app.app_dir)
-    if entry in sys.path:
+    # Leave an entry someone else put there (pytest puts the project root on the path).
+    if app.added_to_path and entry in sys.path:
         sys.path.remove(entry)

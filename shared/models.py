@@ -90,7 +90,8 @@ class Server(Model):
     username: str = Field(min_length=1, max_length=128)
     tls_mode: TlsMode = TlsMode.PREFER
     default_policy_id: Identifier | None = None
-    max_concurrent_backups: int = Field(default=2, ge=1, le=32)
+    # None: the SERVER_MAX_CONCURRENT_BACKUPS setting decides.
+    max_concurrent_backups: int | None = Field(default=None, ge=1, le=32)
     tags: dict[str, str] = Field(default_factory=dict)
     has_password: bool = False
     created_at: datetime | None = None

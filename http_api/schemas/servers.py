@@ -29,7 +29,7 @@ class ServerCreate(Model):
     password: Password | None = None
     tls_mode: TlsMode = TlsMode.PREFER
     default_policy_id: Identifier | None = None
-    max_concurrent_backups: int = Field(default=2, ge=1, le=32)
+    max_concurrent_backups: int | None = Field(default=None, ge=1, le=32)
     tags: Tags = Field(default_factory=dict)
 
 

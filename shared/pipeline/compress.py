@@ -1,7 +1,8 @@
 """The hot loop: tool stdout → zstd (multi-threaded, in C) → SHA-256 → blocks to upload.
 
-Python only touches each 1 MiB read and each finished block; compression and hashing
-run in C and release the GIL, so the upload threads and zstd's workers run alongside.
+A read-ahead thread drains the pipe; zstd's copy loop runs in C and calls back into Python
+once per MiB read or written and once per finished block; compression and hashing release
+the GIL, so the reader, zstd's workers and the upload threads all run alongside.
 """
 
 from __future__ import annotations

@@ -50,7 +50,10 @@ def run_backup(
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> BackupOutcome:
-    """Dumps `spec.database` into the blob `blob_name`; raises BackupFailed on any failure."""
+    """Dumps `spec.database` into the blob `blob_name`; raises BackupFailed on any failure.
+
+    `progress(raw_bytes, stored_bytes)` is called about every 8 MiB of dump and at the end;
+    setting `cancel` stops the dump like a timeout does (nothing is committed)."""
     started = time.monotonic()
     secrets = [spec.password.get_secret_value()]
     manifest = _manifest(engine, spec, secrets)

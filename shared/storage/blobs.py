@@ -63,7 +63,9 @@ class BlobStore(Protocol):
         """Makes the blob visible; BlobAlreadyExists if a blob of that name exists."""
         ...
 
-    def read_chunks(self, name: str, chunk_size: int = DEFAULT_READ_CHUNK) -> Iterator[bytes]: ...
+    def read_chunks(self, name: str) -> Iterator[bytes]:
+        """The blob in order, in chunks of a few MiB (memory stays bounded)."""
+        ...
 
     def upload(self, name: str, data: bytes, *, metadata: dict[str, str] | None = None) -> None:
         """Writes a small blob in one request; BlobAlreadyExists if it exists."""
@@ -170,7 +172,7 @@ class AzureBlobStore:
         except AzureError as exc:
             raise _fail(exc, "commit", name) from exc
 
-    def read_chunks(self, name: str, chunk_size: int = DEFAULT_READ_CHUNK) -> Iterator[bytes]:
+    def read_chunks(self, name: str) -> Iterator[bytes]:
         try:
             downloader = self._blob(name).download_blob(max_concurrency=1)
             yield from downloader.chunks()
@@ -236,6 +238,9 @@ def _client_options(overrides: dict[str, Any]) -> dict[str, Any]:
         "retry_policy": ExponentialRetry(initial_backoff=2, increment_base=2, retry_total=3),
         "connection_timeout": 20,
         "read_timeout": 120,
+        # Downloads stream in 4 MiB ranges (the SDK's first range is otherwise 32 MiB).
+        "max_single_get_size": DEFAULT_READ_CHUNK,
+        "max_chunk_get_size": DEFAULT_READ_CHUNK,
     }
     options.update(overrides)
     return options

@@ -76,6 +76,16 @@ def test_local_settings_enter_the_environment_without_overriding(
     assert str(folder) not in sys.path
 
 
+def test_unloading_keeps_a_path_entry_the_loader_did_not_add(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _write_app(tmp_path / "app", SETTINGS_APP)
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.delenv("EMU_LOADER_SETTING", raising=False)
+    unload_app(load_app(folder))
+    assert str(folder) in sys.path
+
+
 def test_host_json_settings(tmp_path: Path) -> None:
     host = {
         "extensions": {

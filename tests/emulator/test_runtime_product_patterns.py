@@ -40,7 +40,7 @@ async def test_policy_loop_event_then_timers(tmp_path: Path) -> None:
         history = runtime.get_history(instance_id)
 
     assert status["output"] == {"seen": ["changed", "tick", "tick"]}
-    # the first generation's timer was dropped: only the two later hours passed
+    # the event cut the first wait short; the two later generations each waited their hour
     assert clock.now() == START + timedelta(hours=2)
     assert history[1]["Generation"] == 3
     assert shape(history)[2] == ("ExecutionCompleted", -1, None, None)

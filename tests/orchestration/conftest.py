@@ -25,10 +25,6 @@ def forget_app_modules() -> None:
     for name in list(sys.modules):
         if name.split(".")[0] in _APP_PACKAGES:
             del sys.modules[name]
-    # The emulator drops the app folder from sys.path when it unloads the app, even when
-    # pytest had put it there (it is also the project root): put it back.
-    if str(APP_DIR) not in sys.path:
-        sys.path.insert(0, str(APP_DIR))
     from shared.settings import reset_settings
     from shared.storage.clients import reset_clients
 

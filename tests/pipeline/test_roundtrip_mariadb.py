@@ -239,7 +239,7 @@ def test_password_never_on_the_dump_command_line(
     mariadb_database: str, db_user: tuple[str, str], blob_store: AzureBlobStore
 ) -> None:
     user, password = db_user
-    fill(mariadb_database, 4)
+    fill(mariadb_database, 16)
     seen: list[tuple[str, bytes, bytes]] = []
     result: dict[str, object] = {}
 
@@ -247,7 +247,7 @@ def test_password_never_on_the_dump_command_line(
         result["outcome"] = backup(
             spec(mariadb_database, user, password),
             SlowStore(blob_store, 0.05),  # type: ignore[arg-type]
-            block_size=64 * 1024,
+            block_size=256 * 1024,
             upload_concurrency=1,
             compression_threads=0,
         )
@@ -275,7 +275,7 @@ def test_password_never_on_the_dump_command_line(
 def test_dump_killed_midway_leaves_no_blob(
     mariadb_database: str, blob_store: AzureBlobStore
 ) -> None:
-    fill(mariadb_database, 8)
+    fill(mariadb_database, 24)
     failure: dict[str, BaseException] = {}
     name_holder: list[str] = []
 

@@ -4,8 +4,8 @@ By default it is `PipelineWorker` (the engine's connection test and the real pip
 `shared.pipeline.dump.run_backup`). The setting BACKUP_WORKER ("package.module:attribute")
 swaps it for another object with the same two methods, so the virtual-time simulation can
 replace hours of dumping with a fast fake that still writes a small real blob, without
-touching the activities or the host. It is an app setting: only whoever configures the app
-can set it.
+touching the activities or the host. Only modules of the `tests` package qualify, and the
+deployment package carries no tests: on Azure the setting cannot load anything.
 """
 
 from __future__ import annotations
@@ -87,6 +87,8 @@ def backup_worker(path: str | None) -> BackupWorker:
     module_name, _, attribute = path.partition(":")
     if not module_name or not attribute:
         raise ValueError("BACKUP_WORKER must look like 'package.module:attribute'")
+    if not module_name.startswith("tests."):
+        raise ValueError("BACKUP_WORKER may only name a test double (a tests.* module)")
     found = getattr(importlib.import_module(module_name), attribute)
     for method in ("check_connection", "dump"):
         if not callable(getattr(found, method, None)):

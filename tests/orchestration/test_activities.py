@@ -195,3 +195,14 @@ def test_notifications_are_posted_as_json_and_refusals_raise_without_the_url() -
     assert "500" in str(failure.value) and "s3cret" not in str(failure.value)
     with pytest.raises(NotificationFailed):
         post_json("file:///etc/passwd", {})
+
+
+def test_the_backup_worker_seam_takes_only_test_doubles() -> None:
+    from activities.dump_seam import PipelineWorker, backup_worker
+
+    assert isinstance(backup_worker(None), PipelineWorker)
+    assert backup_worker(FAKE_WORKER).dump is not None
+    with pytest.raises(ValueError, match="test double"):
+        backup_worker("os:system")
+    with pytest.raises(ValueError, match=r"package\.module:attribute"):
+        backup_worker("tests.orchestration.fake_worker")

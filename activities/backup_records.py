@@ -34,7 +34,8 @@ def load(services: Services, database_id: str) -> tuple[Database, Server]:
 
 
 def save(services: Services, record: BackupRecord) -> BackupRecord:
-    return services.repositories.backups.upsert(record)
+    """Rewrites a record this job read or created (so its created_at names its row)."""
+    return services.repositories.backups.replace(record)
 
 
 def clean_error(text: str) -> str:

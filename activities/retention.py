@@ -79,11 +79,11 @@ def expire(services: Services, record: BackupRecord) -> None:
         backups.delete(record.database_id, record.id)
         return
     if record.status is not BackupStatus.EXPIRED:
-        record = backups.upsert(record.model_copy(update={"status": BackupStatus.EXPIRED}))
+        record = backups.replace(record.model_copy(update={"status": BackupStatus.EXPIRED}))
     if record.blob_name:
         with contextlib.suppress(BlobNotFound):
             services.blobs.delete(record.blob_name)
-        backups.upsert(record.model_copy(update={"blob_name": None}))
+        backups.replace(record.model_copy(update={"blob_name": None}))
 
 
 @bp.activity_trigger(input_name="data", activity=APPLY_RETENTION)

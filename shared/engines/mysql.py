@@ -219,7 +219,9 @@ def _connect(
             host=plain_host(spec),
             port=spec.port,
             user=spec.username,
-            password=spec.password.get_secret_value(),
+            # As bytes: PyMySQL would encode a str as Latin-1, and the client tools send
+            # the option file's UTF-8, so a password like "€uro" must be UTF-8 here too.
+            password=spec.password.get_secret_value().encode(),
             database=name or None,
             connect_timeout=spec.connect_timeout_seconds,
             read_timeout=spec.connect_timeout_seconds,

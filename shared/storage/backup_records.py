@@ -168,6 +168,15 @@ class BackupRecordRepository:
         self.table.upsert(self._entity(record))
         return record
 
+    def replace(self, record: BackupRecord) -> BackupRecord:
+        """Rewrites a record read from this repository in one round trip: its created_at
+        names its row, so no read is needed (use upsert when that is not certain)."""
+        if record.created_at is None:
+            raise ValueError(f"backup record {record.id} has no created_at: use upsert")
+        record = self._stamped(record)
+        self.table.upsert(self._entity(record))
+        return record
+
     def update(self, record: BackupRecord, etag: str) -> BackupRecord:
         """Replaces the record read at `etag`; ConcurrencyConflict or NotFound otherwise."""
         existing = self._existing(record)

@@ -33,7 +33,7 @@ from shared.models import Engine, TlsMode
 from tests.conftest import unique_name
 
 # Awkward on purpose: pgpass needs ':' and '\' escaped, option files need '"', '#', spaces.
-AWKWARD_PASSWORD = 'Pa:ss\\w"o#rd $x y'
+AWKWARD_PASSWORD = 'Pa:ss\\w"o#rd $x y €uro-pässwörd'
 
 
 def pg15_spec(database: str, **changes: object) -> ConnectionSpec:

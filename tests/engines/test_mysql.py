@@ -75,7 +75,7 @@ def _connect(spec: ConnectionSpec) -> pymysql.connections.Connection:
         host=spec.host,
         port=spec.port,
         user=spec.username,
-        password=spec.password.get_secret_value(),
+        password=spec.password.get_secret_value().encode(),
         database=spec.database,
         charset="utf8mb4",
     )
@@ -256,7 +256,7 @@ def test_tls_options_per_client_flavour(
     mariadb_text = defaults_file_text(spec, MARIADB_CLIENT).splitlines()
     assert mariadb_text[-len(mariadb_lines) :] == mariadb_lines
     assert defaults_file_text(spec, MYSQL_CLIENT).splitlines()[-1] == mysql_line
-    assert 'password="Pa:ss\\\\w\\"o#rd $x y"' in mariadb_text
+    assert 'password="Pa:ss\\\\w\\"o#rd $x y €uro-pässwörd"' in mariadb_text
 
 
 def test_mysql_client_gets_its_own_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

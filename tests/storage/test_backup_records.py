@@ -221,3 +221,12 @@ def test_latest_backups_are_one_partition_query(
     backups.list_by_database("db-1", status=INJECTION)  # type: ignore[arg-type]
     (query,) = [parse_qs(urlsplit(url).query) for url in sent]
     assert query["$filter"] == ["PartitionKey eq 'db-1' and status eq 'x'' or PartitionKey ne '''"]
+
+
+def test_replace_rewrites_the_row_its_created_at_names(repos: Repositories) -> None:
+    stored = repos.backups.create(record("r1", "db-1", T0))
+    repos.backups.replace(stored.model_copy(update={"status": BackupStatus.RUNNING}))
+    items = repos.backups.list_by_database("db-1").items
+    assert [(r.id, r.status, r.created_at) for r in items] == [("r1", BackupStatus.RUNNING, T0)]
+    with pytest.raises(ValueError, match="no created_at"):
+        repos.backups.replace(stored.model_copy(update={"created_at": None}))

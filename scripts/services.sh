@@ -32,10 +32,12 @@ start_azurite() {
     return 0
   fi
   mkdir -p .state
-  nohup node_modules/.bin/azurite --silent --skipApiVersionCheck --loose --disableTelemetry \
+  # Its own session, and no stdin (it exits when stdin closes): it outlives the shell
+  # that started it, and a later run reuses it.
+  setsid nohup node_modules/.bin/azurite --silent --skipApiVersionCheck --loose --disableTelemetry \
     --blobHost 127.0.0.1 --queueHost 127.0.0.1 --tableHost 127.0.0.1 \
     --blobPort "$blob" --queuePort "$queue" --tablePort "$table" \
-    "${persistence[@]}" > ".state/azurite-$blob.log" 2>&1 &
+    "${persistence[@]}" > ".state/azurite-$blob.log" 2>&1 < /dev/null &
   wait_port "$blob" Azurite
   wait_port "$table" Azurite
 }

@@ -28,8 +28,8 @@ from shared.engines.base import (
     EngineError,
     ToolCommand,
 )
-from shared.models import DumpManifest, Engine
-from shared.pipeline.compat import PostgresPreambleFix
+from shared.engines.header_filter import HeaderLineFilter
+from shared.models import DumpManifest
 from shared.pipeline.manifests import compare_manifests
 from shared.pipeline.process import ToolProcess, Watchdog
 from shared.pipeline.results import RestoreFailed, RestoreOutcome
@@ -46,7 +46,6 @@ class _Job:
     store: BlobStore
     blob_name: str
     expected_sha256: str
-    engine: Engine
     secrets: list[str]
     timeout_seconds: float
     cancel: threading.Event | None
@@ -68,7 +67,7 @@ def restore_backup(
     """Restores `blob_name` into `target_spec.database`; raises RestoreFailed on any failure."""
     started = time.monotonic()
     secrets = [target_spec.password.get_secret_value()]
-    job = _Job(store, blob_name, expected_sha256, engine.engine, secrets, timeout_seconds, cancel)
+    job = _Job(store, blob_name, expected_sha256, secrets, timeout_seconds, cancel)
     try:
         _prepare_target(engine, target_spec, allow_non_empty=allow_non_empty, create=create)
         with (
@@ -120,7 +119,8 @@ def _feed(command: ToolCommand, job: _Job) -> tuple[HashingReader, TailWriter]:
     assert tool.process.stdin is not None
     stdin = io.BufferedWriter(tool.process.stdin, IO_SIZE)  # type: ignore[arg-type]
     reader = HashingReader(job.store.read_chunks(job.blob_name))
-    writer = TailWriter(keep=0, forward=_compatible(job.engine, stdin))
+    forward = _HeaderDropper(command.drop_header_lines, stdin)
+    writer = TailWriter(keep=0, forward=forward)  # type: ignore[arg-type]
     try:
         with Watchdog(tool.kill, job.timeout_seconds, job.cancel) as watchdog:
             problem = _pump(reader, writer, job)
@@ -139,10 +139,25 @@ def _feed(command: ToolCommand, job: _Job) -> tuple[HashingReader, TailWriter]:
     return reader, writer
 
 
-def _compatible(engine: Engine, stdin: io.BufferedWriter) -> BinaryIO:
-    if engine is Engine.POSTGRESQL:
-        return PostgresPreambleFix(stdin)  # type: ignore[return-value]
-    return stdin
+class _HeaderDropper:
+    """Writes the decompressed dump on, less the header lines the restore command names
+    (e.g. a setting an older target server does not know)."""
+
+    def __init__(self, lines: tuple[bytes, ...], forward: BinaryIO) -> None:
+        self._filter = HeaderLineFilter(lines)
+        self._forward = forward
+
+    def write(self, data: bytes) -> int:
+        ready = self._filter.feed(data)
+        if ready:
+            self._forward.write(ready)
+        return len(data)
+
+    def flush(self) -> None:
+        rest = self._filter.flush()
+        if rest:
+            self._forward.write(rest)
+        self._forward.flush()
 
 
 def _pump(reader: HashingReader, writer: TailWriter, job: _Job) -> str | None:

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.storage.blob import BlobServiceClient
 
+from shared.models import Engine, Server
 from tests.conftest import azurite_connection_string
 
 APP_DIR = Path(__file__).resolve().parents[2]
@@ -76,3 +78,21 @@ def app_env(table_prefix: str, blob_container: str) -> Iterator[dict[str, str]]:
 @pytest.fixture
 def catalog(app_env: dict[str, str]) -> Catalog:
     return Catalog(app_env)
+
+
+def pg_server(server_id: str, **extra: Any) -> Server:
+    """A server row for the machine's PostgreSQL (tests that fake the dump never reach it)."""
+    return Server(
+        id=server_id,
+        name=server_id,
+        engine=Engine.POSTGRESQL,
+        host="127.0.0.1",
+        port=5432,
+        username="postgres",
+        **extra,
+    )
+
+
+def blob_names(container: str) -> set[str]:
+    service = BlobServiceClient.from_connection_string(azurite_connection_string())
+    return {blob.name for blob in service.get_container_client(container).list_blobs()}

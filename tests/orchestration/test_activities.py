@@ -11,10 +11,10 @@ import pytest
 from aiohttp import web
 
 from shared import jobs
-from shared.models import BackupRecord, BackupStatus, Database, Engine, Server, Tier, Trigger
+from shared.models import BackupRecord, BackupStatus, Database, Tier, Trigger
 from shared.notify import NotificationFailed, post_json
 from shared.seed_policies import seeded_policy
-from tests.orchestration.conftest import FAKE_WORKER, Catalog
+from tests.orchestration.conftest import FAKE_WORKER, Catalog, pg_server
 
 NOW = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
 
@@ -37,16 +37,7 @@ def arrange(catalog: Catalog) -> None:
     repositories = catalog.repositories
     repositories.policies.upsert(seeded_policy("development"))
     repositories.servers.upsert(
-        Server(
-            id="srv",
-            name="s",
-            engine=Engine.POSTGRESQL,
-            host="127.0.0.1",
-            port=5432,
-            username="postgres",
-            default_policy_id="development",
-            max_concurrent_backups=1,
-        )
+        pg_server("srv", default_policy_id="development", max_concurrent_backups=1)
     )
     repositories.databases.upsert(Database(id="db", server_id="srv", name="d"))
 

@@ -10,10 +10,10 @@ from azure.storage.blob import BlobServiceClient
 
 from emulator.testing import run_emulator
 from shared import jobs
-from shared.models import BackupStatus, Database, Engine, HourlyRule, Policy, Server, Tier, Trigger
+from shared.models import BackupStatus, Database, HourlyRule, Policy, Tier, Trigger
 from shared.seed_policies import seeded_policy
 from tests.conftest import azurite_connection_string
-from tests.orchestration.conftest import APP_DIR, FAKE_WORKER, Catalog
+from tests.orchestration.conftest import APP_DIR, FAKE_WORKER, Catalog, pg_server
 
 START = datetime(2026, 3, 1, 1, 0, tzinfo=UTC)
 
@@ -21,17 +21,7 @@ START = datetime(2026, 3, 1, 1, 0, tzinfo=UTC)
 def arrange(catalog: Catalog) -> None:
     repositories = catalog.repositories
     repositories.policies.upsert(seeded_policy("development"))
-    repositories.servers.upsert(
-        Server(
-            id="srv1",
-            name="s",
-            engine=Engine.POSTGRESQL,
-            host="127.0.0.1",
-            port=5432,
-            username="postgres",
-            default_policy_id="development",
-        )
-    )
+    repositories.servers.upsert(pg_server("srv1", default_policy_id="development"))
     repositories.databases.upsert(Database(id="db1", server_id="srv1", name="fake_db"))
 
 
@@ -62,17 +52,7 @@ async def test_the_watchdog_restarts_a_terminated_loop_which_catches_up_once(
     policy = Policy(id="hourly", name="hourly", hourly=HourlyRule(keep_count=5))
     repositories = catalog.repositories
     repositories.policies.upsert(policy)
-    repositories.servers.upsert(
-        Server(
-            id="srv1",
-            name="s",
-            engine=Engine.POSTGRESQL,
-            host="127.0.0.1",
-            port=5432,
-            username="postgres",
-            default_policy_id="hourly",
-        )
-    )
+    repositories.servers.upsert(pg_server("srv1", default_policy_id="hourly"))
     repositories.databases.upsert(Database(id="db1", server_id="srv1", name="fake_db"))
     # The watchdog runs at 09:30 and 11:30 only, so the loop stays dead from 10:10 to 11:30.
     env = {**app_env, "BACKUP_WORKER": FAKE_WORKER, "WATCHDOG_SCHEDULE": "0 30 9,11 * * *"}

@@ -17,7 +17,6 @@ import psycopg
 import pymysql
 import pytest
 from aiohttp import web
-from azure.storage.blob import BlobServiceClient
 
 from emulator.testing import RunningEmulator, run_emulator
 from shared import jobs
@@ -30,8 +29,8 @@ from shared.models import (
     Server,
     Trigger,
 )
-from tests.conftest import azurite_connection_string, unique_name
-from tests.orchestration.conftest import APP_DIR, Catalog
+from tests.conftest import unique_name
+from tests.orchestration.conftest import APP_DIR, Catalog, blob_names, pg_server
 
 START = datetime(2026, 5, 4, 9, 40, tzinfo=UTC)
 PG = "host=127.0.0.1 port=5432 user=postgres dbname={}"
@@ -62,23 +61,6 @@ def fill_mariadb(database: str) -> None:
         conn.commit()
     finally:
         conn.close()
-
-
-def pg_server(server_id: str, **extra: Any) -> Server:
-    return Server(
-        id=server_id,
-        name=server_id,
-        engine=Engine.POSTGRESQL,
-        host="127.0.0.1",
-        port=5432,
-        username="postgres",
-        **extra,
-    )
-
-
-def blob_names(container: str) -> set[str]:
-    service = BlobServiceClient.from_connection_string(azurite_connection_string())
-    return {blob.name for blob in service.get_container_client(container).list_blobs()}
 
 
 async def start(emu: RunningEmulator, name: str, instance_id: str, data: Any) -> None:

@@ -28,14 +28,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from azure.storage.blob import BlobServiceClient
 
 from emulator.testing import run_emulator
-from shared.models import BackupRecord, BackupStatus, Database, Engine, Server, Tier
+from shared.models import BackupRecord, BackupStatus, Database, Tier
 from shared.schedule import slots_between
 from shared.seed_policies import seeded_policy
-from tests.conftest import azurite_connection_string
-from tests.orchestration.conftest import APP_DIR, FAKE_WORKER, Catalog, forget_app_modules
+from tests.orchestration.conftest import (
+    APP_DIR,
+    FAKE_WORKER,
+    Catalog,
+    blob_names,
+    forget_app_modules,
+    pg_server,
+)
 
 DAYS = int(os.environ.get("SIMULATED_DAYS", "400"))
 START = datetime(2025, 12, 31, 23, 50, tzinfo=UTC)
@@ -52,16 +57,7 @@ POLICY = seeded_policy("production-standard").model_copy(
 def arrange(catalog: Catalog) -> None:
     repositories = catalog.repositories
     repositories.policies.upsert(POLICY)
-    server = Server(
-        id="srv1",
-        name="fake",
-        engine=Engine.POSTGRESQL,
-        host="127.0.0.1",
-        port=5432,
-        username="postgres",
-        default_policy_id=POLICY.id,
-        max_concurrent_backups=2,
-    )
+    server = pg_server("srv1", default_policy_id=POLICY.id, max_concurrent_backups=2)
     repositories.servers.upsert(server)
     for database_id in DATABASES:
         repositories.databases.upsert(Database(id=database_id, server_id="srv1", name=database_id))
@@ -71,11 +67,6 @@ async def run_until(env: dict[str, str], state: Path, start: datetime, until: da
     forget_app_modules()
     async with run_emulator(APP_DIR, state, virtual_time=True, env=env, start_time=start) as emu:
         await emu.clock.sleep_until(until)
-
-
-def blob_names(container: str) -> set[str | None]:
-    service = BlobServiceClient.from_connection_string(azurite_connection_string())
-    return {blob.name for blob in service.get_container_client(container).list_blobs()}
 
 
 def kept_by_tier(records: list[BackupRecord]) -> dict[Tier, list[str]]:

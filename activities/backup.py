@@ -22,7 +22,6 @@ from activities.backup_records import (
 )
 from activities.dump_seam import WorkRequest, backup_worker
 from activities.policy_plan import effective_policy_id
-from activities.tuning import job_tuning, lease_seconds
 from activities.wiring import services
 from shared.credentials import CredentialsError
 from shared.engines.base import ConnectionErrorKind, ConnectionResult
@@ -93,7 +92,7 @@ def prepare_backup(data: dict) -> dict:
     ask = PrepareBackupInput.model_validate(data)
     database, server = load(services(), ask.job.database_id)
     record = _existing_or_new(ask, server.id)
-    settings, tuning = services().settings, job_tuning()
+    settings = services().settings
     prepared = PreparedBackup(
         record_id=record.id,
         server_id=server.id,
@@ -102,9 +101,9 @@ def prepare_backup(data: dict) -> dict:
         policy_id=effective_policy_id(database, {server.id: server}),
         already_done=record.status in FINISHED,
         server_limit=server.max_concurrent_backups or settings.server_max_concurrent_backups,
-        lease_seconds=lease_seconds(settings.dump_timeout_seconds, tuning),
-        dump_max_attempts=tuning.dump_max_attempts,
-        dump_retry_seconds=tuning.dump_retry_seconds,
+        lease_seconds=settings.backup_lease_seconds,
+        dump_max_attempts=settings.dump_max_attempts,
+        dump_retry_seconds=settings.dump_retry_seconds,
     )
     return dump_json(prepared)
 
@@ -115,7 +114,7 @@ def _request(target: BackupTarget, **extra: Any) -> WorkRequest:
 
 def _test(target: BackupTarget) -> ConnectionResult:
     try:
-        return backup_worker(job_tuning().backup_worker).check_connection(_request(target))
+        return backup_worker(services().settings.backup_worker).check_connection(_request(target))
     except CredentialsError as exc:
         return ConnectionResult(
             ok=False, error_kind=ConnectionErrorKind.AUTH_FAILED, message=str(exc)
@@ -150,7 +149,7 @@ def dump_database(data: dict) -> dict:
     record = save(services(), record.model_copy(update=running))
     request = _request(target, blob_name=name, progress=ProgressWriter(services(), record))
     try:
-        outcome = backup_worker(job_tuning().backup_worker).dump(request)
+        outcome = backup_worker(services().settings.backup_worker).dump(request)
     except BackupFailed as exc:
         if exc.reason == "exists":
             return _succeeded(record, outcome_from_blob(blobs.info(name)), ask)

@@ -7,13 +7,18 @@ engines give the dump tool (so the same pg_dump binary):
     dump > /dev/null                 the dump tool alone
     dump | zstd -3 -T2 > /dev/null   the shell pipeline (processes chained without a shell)
     run_backup → Azurite             ours: zstd + SHA-256 + staged blocks + commit
+    run_backup → discard             ours again, the blocks dropped in-process instead of
+                                     uploaded: what the pipeline costs without Azurite, which
+                                     otherwise shares the machine's cores with it (on Azure
+                                     the storage service runs elsewhere)
 
 Ours runs in a child process so that its peak RSS (VmHWM) is its own; it is measured at
 the full size and at a tenth of it. Rounds are interleaved and each timing is the best of
 --repeat rounds. A table is
-printed, then one JSON line (last) with pg_ratio, mysql_ratio (our wall / shell
+printed, then one JSON line (last) with pg_ratio, mysql_ratio (our wall into Azurite / shell
 pipeline's), pg_peak_rss_mb, mysql_peak_rss_mb and rss_growth (peak at full size / at a
-tenth, the larger of the two engines).
+tenth, the larger of the two engines), and, for information, pg_ratio_discard and
+mysql_ratio_discard (our wall with the blocks dropped / shell pipeline's).
 
 Databases are named by size (bench_pg_<mb>, bench_my_<mb>) and reused when a previous run
 left them complete (--keep); otherwise they are dropped at the end.
@@ -33,6 +38,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -209,13 +215,13 @@ class Ours:
     azurite_cpu_seconds: float = 0.0
 
 
-def ours(engine: Engine, database: str) -> Ours:
+def ours(engine: Engine, database: str, target: str = "azurite") -> Ours:
     """run_backup in a child process; its own wall time and peak RSS, and the CPU time
     Azurite spent meanwhile (it shares the machine's cores with the pipeline)."""
     azurite = azurite_process()
     before = _cpu_seconds(azurite)
     child = subprocess.run(
-        [sys.executable, __file__, "child", engine.value, database],
+        [sys.executable, __file__, "child", engine.value, database, target],
         capture_output=True,
         text=True,
         check=False,
@@ -242,17 +248,34 @@ def _cpu_seconds(process: psutil.Process | None) -> float:
     return float(times.user + times.system)
 
 
-def child_main(engine_name: str, database: str) -> None:
-    """Runs one backup into Azurite and prints its wall time and this process's VmHWM."""
+class DiscardingStore:
+    """The two calls run_backup makes, with the blocks dropped: the pipeline without Azurite."""
+
+    def stage_block(self, name: str, block_id: str, data: bytes) -> None:
+        pass
+
+    def commit_blocks(self, name: str, block_ids: list[str], **labels: object) -> None:
+        pass
+
+    def delete(self, name: str) -> None:
+        pass
+
+
+def child_main(engine_name: str, database: str, target: str) -> None:
+    """Runs one backup into Azurite (or the discarding store) and prints its wall time and
+    this process's VmHWM."""
     from shared.pipeline.dump import run_backup
     from shared.pipeline.results import PipelineOptions
     from shared.storage.blobs import AzureBlobStore
 
     engine = Engine(engine_name)
-    store = AzureBlobStore.from_connection_string(storage_connection_string(), CONTAINER)
-    store.create_container()
+    store: Any = DiscardingStore()
+    if target == "azurite":
+        store = AzureBlobStore.from_connection_string(storage_connection_string(), CONTAINER)
+        store.create_container()
     name = f"bench/{database}/{uuid.uuid4().hex}.sql.zst"
-    # Shown apart: the row counts run_backup takes before the dump (it runs them again).
+    # Shown apart: how long the row counts take alone (run_backup reads them again,
+    # alongside the dump).
     started = time.perf_counter()
     engine_for(engine).manifest(spec_for(engine, database))
     manifest_seconds = time.perf_counter() - started
@@ -296,10 +319,15 @@ class EngineResult:
     shell_seconds: float
     ours: Ours
     tenth: Ours
+    discard: Ours
 
     @property
     def ratio(self) -> float:
         return self.ours.seconds / self.shell_seconds
+
+    @property
+    def discard_ratio(self) -> float:
+        return self.discard.seconds / self.shell_seconds
 
     @property
     def rss_growth(self) -> float:
@@ -307,34 +335,46 @@ class EngineResult:
 
 
 def measure(engine: Engine, full: str, tenth: str, repeat: int) -> EngineResult:
-    """Interleaved rounds (dump, shell pipeline, ours), best of each: a burst of load
-    from elsewhere then hurts every contender alike. The tenth-size run is for RSS only."""
-    dumps, shells, runs = [], [], []
+    """Interleaved rounds (dump, shell pipeline, ours, ours discarding), best of each: a
+    burst of load from elsewhere then hurts every contender alike. The tenth-size run is
+    for RSS only."""
+    dumps, shells, runs, discards = [], [], [], []
     with dump_command(engine, full) as (argv, env):
         print(f"  {Path(argv[0]).name}: {argv[0]}", flush=True)
         for _ in range(repeat):
             dumps.append(timed(lambda: dump_alone(argv, env)))
             shells.append(timed(lambda: shell_pipeline(argv, env)))
             runs.append(ours(engine, full))
-    best = min(runs, key=lambda o: o.seconds)
-    return EngineResult(engine.value, min(dumps), min(shells), best, ours(engine, tenth))
+            discards.append(ours(engine, full, target="discard"))
+    return EngineResult(
+        engine.value,
+        min(dumps),
+        min(shells),
+        ours=min(runs, key=lambda o: o.seconds),
+        tenth=ours(engine, tenth),
+        discard=min(discards, key=lambda o: o.seconds),
+    )
 
 
 def print_table(results: list[EngineResult]) -> None:
     print(
         f"{'engine':<11}{'dump MB':>8}{'stored':>7}{'dump>null':>10}{'|zstd':>8}{'ours':>8}"
-        f"{'ratio':>6}{'manifest':>9}{'azurite cpu':>12}{'peak MB':>8}{'tenth':>6}{'growth':>7}"
+        f"{'ratio':>6}{'discard':>8}{'ratio':>6}{'manifest':>9}{'azurite cpu':>12}"
+        f"{'peak MB':>8}{'tenth':>6}{'growth':>7}"
     )
     for r in results:
         print(
             f"{r.label:<11}{r.ours.raw_bytes / 1e6:>8.0f}{r.ours.stored_bytes / 1e6:>7.0f}"
             f"{r.dump_seconds:>9.2f}s{r.shell_seconds:>7.2f}s{r.ours.seconds:>7.2f}s"
-            f"{r.ratio:>6.2f}{r.ours.manifest_seconds:>8.2f}s{r.ours.azurite_cpu_seconds:>11.2f}s"
+            f"{r.ratio:>6.2f}{r.discard.seconds:>7.2f}s{r.discard_ratio:>6.2f}"
+            f"{r.ours.manifest_seconds:>8.2f}s{r.ours.azurite_cpu_seconds:>11.2f}s"
             f"{r.ours.peak_rss_mb:>8.0f}{r.tenth.peak_rss_mb:>6.0f}{r.rss_growth:>7.2f}"
         )
     print(
-        "ours = run_backup into Azurite, row-count manifest included; azurite cpu = CPU time "
-        "the emulator spent on the same cores meanwhile"
+        "ours = run_backup into Azurite, row counts included; discard = the same with the "
+        "blocks dropped in-process; manifest = the row counts alone (ours reads them "
+        "alongside the dump); azurite cpu = CPU time the emulator spent on the same cores "
+        "during ours"
     )
 
 
@@ -366,13 +406,15 @@ def run(args: argparse.Namespace) -> None:
         "pg_peak_rss_mb": round(pg.ours.peak_rss_mb, 1),
         "mysql_peak_rss_mb": round(my.ours.peak_rss_mb, 1),
         "rss_growth": round(max(pg.rss_growth, my.rss_growth), 3),
+        "pg_ratio_discard": round(pg.discard_ratio, 3),
+        "mysql_ratio_discard": round(my.discard_ratio, 3),
     }
     print(json.dumps(summary))
 
 
 def main() -> None:
-    if len(sys.argv) == 4 and sys.argv[1] == "child":
-        child_main(sys.argv[2], sys.argv[3])
+    if len(sys.argv) == 5 and sys.argv[1] == "child":
+        child_main(sys.argv[2], sys.argv[3], sys.argv[4])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pg-mb", type=int, default=1000, help="PostgreSQL dump size (MB)")

@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     manual_backup_keep_days: int = Field(default=30, ge=1)
     failed_record_keep_days: int = Field(default=7, ge=1)
     retention_max_deletes_per_run: int = Field(default=50, ge=1)
+    # Attempts of the connection test and of the dump, and the pause between them.
+    dump_max_attempts: int = Field(default=3, ge=1, le=10)
+    dump_retry_seconds: int = Field(default=60, ge=1, le=3600)
+    # Tests only: "tests.module:attribute" replacing the connection test and dump
+    # (activities/dump_seam.py refuses anything outside tests.*).
+    backup_worker: str | None = None
 
     # --- notifications and HTTP auth ---------------------------------------------------
     # Webhook URLs (Teams, Slack, Logic Apps) carry their secret in the URL itself.
@@ -84,6 +90,7 @@ class Settings(BaseSettings):
         "notify_webhook_url",
         "entra_tenant_id",
         "entra_audience",
+        "backup_worker",
         mode="before",
     )
     @classmethod
@@ -142,6 +149,15 @@ class Settings(BaseSettings):
         if self.secret_store is SecretStoreKind.KEYVAULT and not self.key_vault_url:
             raise ValueError("KEY_VAULT_URL is required when SECRET_STORE=keyvault")
         return self
+
+    @property
+    def backup_lease_seconds(self) -> int:
+        """How long a backup holds its database lock and server slot: every attempt of
+        the dump plus the pauses between them, with margin (a lease that ran out under a
+        live backup would let a second one start)."""
+        attempts = self.dump_max_attempts
+        busy = attempts * (self.dump_timeout_seconds + 300)
+        return busy + (attempts - 1) * self.dump_retry_seconds + 900
 
     @property
     def block_size_bytes(self) -> int:

@@ -8,6 +8,7 @@ the dump pipeline (`shared/pipeline/`) runs the commands and streams their outpu
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -135,10 +136,10 @@ class DatabaseEngine(Protocol):
 class SnapshotDumper(Protocol):
     """Optional, for engines that can share one snapshot between the manifest and the
     dump (PostgreSQL): the row counts then describe exactly the dumped data, even while
-    the database is being written to. Use it instead of manifest() + dump_command()
-    when `isinstance(engine, SnapshotDumper)`; the snapshot lives while the context is
-    open, so run the dump to its end inside it."""
+    the database is being written to. The context yields a function reading the manifest
+    in that snapshot, which may run while the dump runs, and the dump command. The
+    snapshot lives while the context is open: run the dump and the reading inside it."""
 
     def dump_with_manifest(
         self, spec: ConnectionSpec, workdir: Path
-    ) -> AbstractContextManager[tuple[DumpManifest, ToolCommand]]: ...
+    ) -> AbstractContextManager[tuple[Callable[[], DumpManifest], ToolCommand]]: ...

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -106,20 +106,27 @@ class PostgresEngine:
     @contextmanager
     def dump_with_manifest(
         self, spec: ConnectionSpec, workdir: Path
-    ) -> Iterator[tuple[DumpManifest, ToolCommand]]:
-        """Counts rows in a transaction whose snapshot pg_dump then adopts (--snapshot),
-        so the manifest describes exactly the dumped data. The transaction stays open,
-        holding the snapshot, until the context closes."""
+    ) -> Iterator[tuple[Callable[[], DumpManifest], ToolCommand]]:
+        """Exports the snapshot of an open transaction, which pg_dump adopts (--snapshot);
+        the rows are counted in that same transaction, so the manifest describes exactly
+        the dumped data, and the counting may run while pg_dump runs. The transaction
+        stays open, holding the snapshot, until the context closes."""
         require_database_name(spec.database)
         with _snapshot_connection(spec) as conn:
             snapshot = str(conn.execute("SELECT pg_export_snapshot()").fetchone()[0])
             if not _SNAPSHOT_ID.fullmatch(snapshot):
                 raise EngineError(ConnectionErrorKind.UNKNOWN, "unexpected snapshot id")
-            manifest = self._manifest(conn, spec)
             tool = find_postgres_tool("pg_dump", _major(conn))
             argv = [*_dump_argv(tool), f"--snapshot={snapshot}"]
+
+            def read_manifest() -> DumpManifest:
+                try:
+                    return self._manifest(conn, spec)
+                except psycopg.Error as error:  # raised outside _connect's translation
+                    raise engine_error(classify(error), error, spec) from error
+
             with _tool_env(spec, tool, workdir) as env:
-                yield manifest, ToolCommand(argv, env, COMPLETION_MARKER, tool.version)
+                yield read_manifest, ToolCommand(argv, env, COMPLETION_MARKER, tool.version)
 
     def _manifest(self, conn: psycopg.Connection, spec: ConnectionSpec) -> DumpManifest:
         version = str(conn.execute("SHOW server_version").fetchone()[0])

@@ -11,13 +11,22 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import zstandard
 
-from shared.engines.base import ConnectionSpec, DatabaseEngine, EngineError, ToolCommand
+from shared.engines.base import (
+    ConnectionSpec,
+    DatabaseEngine,
+    EngineError,
+    SnapshotDumper,
+    ToolCommand,
+)
 from shared.models import DumpManifest
 from shared.pipeline.blocks import BlockUploader, UploadAborted
 from shared.pipeline.compress import BlockSink, compress_stream
@@ -56,16 +65,17 @@ def run_backup(
     setting `cancel` stops the dump like a timeout does (nothing is committed)."""
     started = time.monotonic()
     secrets = [spec.password.get_secret_value()]
-    manifest = _manifest(engine, spec, secrets)
     try:
         with (
             tempfile.TemporaryDirectory(prefix="dilux-dump-") as workdir,
-            engine.dump_command(spec, Path(workdir)) as command,
+            _dump_plan(engine, spec, Path(workdir)) as (read_manifest, command),
         ):
             secrets += _secret_env_values(command)
-            streamed = _stream(command, store, blob_name, options, progress, cancel, secrets)
+            with _Background(read_manifest) as manifest_reading:
+                streamed = _stream(command, store, blob_name, options, progress, cancel, secrets)
+            manifest = manifest_reading.result()
     except EngineError as exc:
-        raise _engine_failure(exc, "cannot build the dump command", secrets) from None
+        raise _engine_failure(exc, f"cannot dump database {spec.database!r}", secrets) from None
     compression = f"zstd-{options.compression_level}"
     tool_version = command.tool_version or manifest.tool_version
     labels = {
@@ -94,11 +104,39 @@ def run_backup(
     )
 
 
-def _manifest(engine: DatabaseEngine, spec: ConnectionSpec, secrets: list[str]) -> DumpManifest:
-    try:
-        return engine.manifest(spec)
-    except EngineError as exc:
-        raise _engine_failure(exc, f"cannot read database {spec.database!r}", secrets) from None
+@contextmanager
+def _dump_plan(
+    engine: DatabaseEngine, spec: ConnectionSpec, workdir: Path
+) -> Iterator[tuple[Callable[[], DumpManifest], ToolCommand]]:
+    """The dump command and how to read the manifest: in the dump's own snapshot where
+    the engine can share it (PostgreSQL), else in a snapshot of its own."""
+    if isinstance(engine, SnapshotDumper):
+        with engine.dump_with_manifest(spec, workdir) as plan:
+            yield plan
+    else:
+        with engine.dump_command(spec, workdir) as command:
+            yield partial(engine.manifest, spec), command
+
+
+class _Background:
+    """Runs `work` on a thread while the body runs (the row counts take the database's time,
+    the stream ours). Leaving waits for it; when both failed, the work's error wins: a
+    database that cannot be read says so more clearly than the dump tool's exit code."""
+
+    def __init__(self, work: Callable[[], DumpManifest]) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="manifest")
+        self._future: Future[DumpManifest] = self._pool.submit(work)
+
+    def __enter__(self) -> _Background:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        self._pool.shutdown(wait=True)
+        if kind is not None and isinstance(self._future.exception(), EngineError):
+            self._future.result()  # raises the clearer error in place of the body's
+
+    def result(self) -> DumpManifest:
+        return self._future.result()
 
 
 def _engine_failure(exc: EngineError, what: str, secrets: list[str]) -> BackupFailed:

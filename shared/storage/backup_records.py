@@ -154,8 +154,9 @@ class BackupRecordRepository:
         return to_entity(record, record.database_id, row_key)
 
     def create(self, record: BackupRecord) -> BackupRecord:
-        """Stores a new record; AlreadyExists if its id is taken in its database."""
-        if self._existing(record) is not None:
+        """Stores a new record; AlreadyExists if its id is taken in its database, whatever
+        its created_at (a re-run of a finished backup must find it, not add a twin)."""
+        if self._find(record.database_id, record.id) is not None:
             raise AlreadyExists(f"backup record {record.id} already exists")
         record = self._stamped(record)
         self.table.create(self._entity(record))

@@ -4,6 +4,7 @@ compared table by table: row counts and an ordered content checksum computed in 
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator
 
 import psycopg
@@ -192,3 +193,44 @@ def test_postgres_restore_refuses_a_non_empty_target(
         )
     assert "not empty" in failure.value.message
     assert table_fingerprint(awkward_pg, "public.txt")[0] == 8
+
+
+def test_a_backup_taken_while_rows_are_written_restores_to_its_manifest(
+    postgres_database: str, pg_target: str, blob_store: AzureBlobStore
+) -> None:
+    """The row counts are read in the dump's own snapshot, alongside the dump: writes
+    that land meanwhile are in neither, so the restore finds exactly the manifest."""
+    with connect(postgres_database) as conn:
+        conn.execute("CREATE TABLE busy (id bigserial PRIMARY KEY, body text)")
+        conn.execute(
+            "INSERT INTO busy (body) SELECT md5(i::text) FROM generate_series(1, 200000) i"
+        )
+    stop = threading.Event()
+
+    def keep_writing() -> None:
+        with psycopg.connect(
+            f"host=127.0.0.1 port=5432 user=postgres dbname={postgres_database}", autocommit=True
+        ) as conn:
+            while not stop.is_set():
+                conn.execute("INSERT INTO busy (body) SELECT 'late' FROM generate_series(1, 50)")
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        outcome = backup_of(postgres_database, blob_store)
+    finally:
+        stop.set()
+        writer.join()
+    dumped = {t.name: t.rows for t in outcome.manifest.tables}["busy"]
+    assert dumped >= 200_000
+    assert table_fingerprint(postgres_database, "public.busy")[0] > dumped  # writes went on
+    restored = restore_backup(
+        engine_for(Engine.POSTGRESQL),
+        spec_for(pg_target),
+        blob_store,
+        outcome.blob_name,
+        outcome.sha256,
+        manifest=outcome.manifest,
+    )
+    assert restored.differences == []
+    assert table_fingerprint(pg_target, "public.busy")[0] == dumped

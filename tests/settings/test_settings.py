@@ -48,6 +48,8 @@ def test_defaults_match_the_developer_guide(env: pytest.MonkeyPatch) -> None:
     assert settings.manual_backup_keep_days == 30
     assert settings.failed_record_keep_days == 7
     assert settings.retention_max_deletes_per_run == 50
+    assert (settings.dump_max_attempts, settings.dump_retry_seconds) == (3, 60)
+    assert settings.backup_worker is None
     assert settings.auth_mode == "entra"
     assert settings.backup_storage_connection_string is None
     assert settings.notify_webhook_url is None
@@ -168,3 +170,15 @@ def test_a_webhook_url_with_its_token_is_kept_out_of_repr(env: pytest.MonkeyPatc
     settings = load_settings()
     assert settings.notify_webhook_url == hook
     assert "s3cr3tt0ken" not in repr(settings) and "s3cr3tt0ken" not in str(settings)
+
+
+def test_the_backup_lease_outlasts_every_attempt_of_the_dump(env: pytest.MonkeyPatch) -> None:
+    env.setenv("BACKUP_STORAGE_ACCOUNT_NAME", "prodbackups")
+    env.setenv("SECRET_STORE", "local")
+    env.setenv("DUMP_TIMEOUT_SECONDS", "600")
+    env.setenv("DUMP_MAX_ATTEMPTS", "3")
+    env.setenv("DUMP_RETRY_SECONDS", "120")
+    settings = load_settings()
+    attempts_and_pauses = 3 * 600 + 2 * 120
+    assert settings.backup_lease_seconds > attempts_and_pauses
+    assert settings.backup_lease_seconds == 3 * (600 + 300) + 2 * 120 + 900

@@ -7,13 +7,16 @@ databases, roles and containers and drop them afterwards.
 
 from __future__ import annotations
 
+import base64
 import os
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -36,6 +39,36 @@ def azurite_connection_string() -> str:
         f"QueueEndpoint={base}:{queue}/devstoreaccount1;"
         f"TableEndpoint={base}:{table}/devstoreaccount1;"
     )
+
+
+def app_environment(table_prefix: str, container: str, **extra: str) -> dict[str, str]:
+    """What the app reads to run against the test's tables and container (local secrets
+    under a fresh key, short connection timeouts); `extra` adds or overrides."""
+    return {
+        "BACKUP_STORAGE_CONNECTION_STRING": azurite_connection_string(),
+        "TABLE_PREFIX": table_prefix,
+        "BACKUP_CONTAINER": container,
+        "SECRET_STORE": "local",
+        "LOCAL_SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "CONNECT_TIMEOUT_SECONDS": "3",
+        "AUTH_MODE": "development",
+        **extra,
+    }
+
+
+@asynccontextmanager
+async def serving(app: web.Application) -> AsyncIterator[str]:
+    """Serves a small aiohttp app (a webhook receiver, a key set) on a free loopback
+    port; yields its base URL."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
 
 
 def unique_name(prefix: str) -> str:

@@ -7,7 +7,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import sys
 import time
 import uuid
@@ -21,7 +20,7 @@ import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.conftest import ROOT, azurite_connection_string, unique_name
+from tests.conftest import ROOT, app_environment, serving, unique_name
 
 AUDIENCE = "api://dilux-backup-tests"
 TENANT = "00000000-0000-0000-0000-0000000000aa"
@@ -104,32 +103,14 @@ async def idp(signing_key: rsa.RSAPrivateKey) -> AsyncIterator[IdentityProvider]
 
     app = web.Application()
     app.router.add_get("/discovery/keys", keys)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    provider.url = f"http://127.0.0.1:{port}/discovery/keys"
-    try:
+    async with serving(app) as base_url:
+        provider.url = f"{base_url}/discovery/keys"
         yield provider
-    finally:
-        await runner.cleanup()
 
 
 def api_environment(table_prefix: str, container: str, **extra: str) -> dict[str, str]:
-    return {
-        "BACKUP_STORAGE_CONNECTION_STRING": azurite_connection_string(),
-        "TABLE_PREFIX": table_prefix,
-        "BACKUP_CONTAINER": container,
-        "SECRET_STORE": "local",
-        "LOCAL_SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
-        "CONNECT_TIMEOUT_SECONDS": "3",
-        "AUTH_MODE": "entra",
-        "ENTRA_TENANT_ID": TENANT,
-        "ENTRA_AUDIENCE": AUDIENCE,
-        "ENTRA_ISSUER": ISSUER,
-        **extra,
-    }
+    entra = {"ENTRA_TENANT_ID": TENANT, "ENTRA_AUDIENCE": AUDIENCE, "ENTRA_ISSUER": ISSUER}
+    return app_environment(table_prefix, container, AUTH_MODE="entra", **{**entra, **extra})
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,7 +12,7 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 
 from shared.models import Engine, Server
-from tests.conftest import azurite_connection_string
+from tests.conftest import app_environment, azurite_connection_string
 
 APP_DIR = Path(__file__).resolve().parents[2]
 FAKE_WORKER = "tests.orchestration.fake_worker:FAKE_WORKER"
@@ -32,19 +30,6 @@ def forget_app_modules() -> None:
 
     reset_settings()
     reset_clients()
-
-
-def app_environment(table_prefix: str, container: str, **extra: str) -> dict[str, str]:
-    return {
-        "BACKUP_STORAGE_CONNECTION_STRING": azurite_connection_string(),
-        "TABLE_PREFIX": table_prefix,
-        "BACKUP_CONTAINER": container,
-        "SECRET_STORE": "local",
-        "LOCAL_SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
-        "CONNECT_TIMEOUT_SECONDS": "3",
-        "AUTH_MODE": "development",
-        **extra,
-    }
 
 
 @dataclass

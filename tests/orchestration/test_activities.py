@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from shared import jobs
 from shared.models import BackupRecord, BackupStatus, Database, Tier, Trigger
 from shared.notify import NotificationFailed, post_json
 from shared.seed_policies import seeded_policy
+from tests.conftest import serving
 from tests.orchestration.conftest import FAKE_WORKER, Catalog, pg_server
 
 NOW = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
@@ -142,6 +144,7 @@ def serve_webhook(status: int) -> tuple[str, list[dict[str, Any]], Any]:
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     holder: dict[str, Any] = {}
+    server = AsyncExitStack()
 
     async def receive(request: web.Request) -> web.Response:
         received.append(await request.json())
@@ -150,12 +153,7 @@ def serve_webhook(status: int) -> tuple[str, list[dict[str, Any]], Any]:
     async def main() -> None:
         app = web.Application()
         app.router.add_post("/hook", receive)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        holder["port"] = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        holder["runner"] = runner
+        holder["url"] = await server.enter_async_context(serving(app)) + "/hook"
         ready.set()
 
     thread = threading.Thread(target=lambda: (loop.run_until_complete(main()), loop.run_forever()))
@@ -163,11 +161,11 @@ def serve_webhook(status: int) -> tuple[str, list[dict[str, Any]], Any]:
     ready.wait(10)
 
     def stop() -> None:
-        asyncio.run_coroutine_threadsafe(holder["runner"].cleanup(), loop).result(10)
+        asyncio.run_coroutine_threadsafe(server.aclose(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
 
-    return f"http://127.0.0.1:{holder['port']}/hook", received, stop
+    return holder["url"], received, stop
 
 
 def test_notifications_are_posted_as_json_and_refusals_raise_without_the_url() -> None:

@@ -29,7 +29,7 @@ from shared.models import (
     Server,
     Trigger,
 )
-from tests.conftest import unique_name
+from tests.conftest import serving, unique_name
 from tests.orchestration.conftest import APP_DIR, Catalog, blob_names, pg_server
 
 START = datetime(2026, 5, 4, 9, 40, tzinfo=UTC)
@@ -194,16 +194,9 @@ async def webhook() -> AsyncIterator[Webhook]:
 
     app = web.Application()
     app.router.add_post("/hook", receive)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    hook.url = f"http://127.0.0.1:{port}/hook"
-    try:
+    async with serving(app) as base_url:
+        hook.url = f"{base_url}/hook"
         yield hook
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture

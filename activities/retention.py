@@ -28,15 +28,16 @@ from shared.storage.codec import from_entity
 # Expired records are history: only those whose blob is still named (a deletion that was
 # interrupted) need retention's attention. Reading just the rest keeps a run's cost flat
 # however long the history grows (an hourly policy adds 8,760 records a year).
-# One query: not expired, or expired with its blob still named.
-_LIVE = "PartitionKey eq @pk and ( status ne @expired or blob_name gt @empty )"
+_LIVE = "PartitionKey eq @pk and status ne @expired"
+_UNFINISHED = "PartitionKey eq @pk and status eq @expired and blob_name gt @empty"
 
 
 def live_records(services: Services, database_id: str) -> list[BackupRecord]:
     """The records retention decides on: all but expired records whose blob is gone."""
     table = services.repositories.backups.table
     parameters = {"pk": database_id, "expired": BackupStatus.EXPIRED.value, "empty": ""}
-    return [from_entity(BackupRecord, entity) for entity in table.query_all(_LIVE, parameters)]
+    found = [*table.query_all(_LIVE, parameters), *table.query_all(_UNFINISHED, parameters)]
+    return [from_entity(BackupRecord, entity) for entity in found]
 
 
 def _policy_of(services: Services, database_id: str) -> str | None:

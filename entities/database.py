@@ -12,6 +12,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from entities import bp
+from entities.dispatch import dispatch
 from shared.jobs import DATABASE_ENTITY, dump_json
 from shared.locks import (
     DatabaseState,
@@ -47,10 +48,4 @@ OPERATIONS = {"acquire": _acquire, "release": _release, "record_outcome": _recor
 
 @bp.entity_trigger(context_name="context", entity_name=DATABASE_ENTITY)
 def database(context: df.DurableEntityContext) -> None:
-    operation = OPERATIONS.get(context.operation_name or "")
-    if operation is None:
-        raise ValueError(f"unknown operation {context.operation_name!r}")
-    state = DatabaseState.model_validate(context.get_state(dict) or {})
-    state, result = operation(state, context.get_input())
-    context.set_state(dump_json(state))
-    context.set_result(result)
+    dispatch(context, DatabaseState, OPERATIONS)

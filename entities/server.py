@@ -12,6 +12,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from entities import bp
+from entities.dispatch import dispatch
 from shared.jobs import SERVER_ENTITY, dump_json
 from shared.locks import LeaseRelease, LeaseRequest, ServerState, acquire_slot, release_slot
 
@@ -34,10 +35,4 @@ OPERATIONS = {"acquire": _acquire, "release": _release, "get": _get}
 
 @bp.entity_trigger(context_name="context", entity_name=SERVER_ENTITY)
 def server(context: df.DurableEntityContext) -> None:
-    operation = OPERATIONS.get(context.operation_name or "")
-    if operation is None:
-        raise ValueError(f"unknown operation {context.operation_name!r}")
-    state = ServerState.model_validate(context.get_state(dict) or {})
-    state, result = operation(state, context.get_input())
-    context.set_state(dump_json(state))
-    context.set_result(result)
+    dispatch(context, ServerState, OPERATIONS)

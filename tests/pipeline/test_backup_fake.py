@@ -27,9 +27,10 @@ def backup(
     spec: ConnectionSpec,
     store: BlobStore,
     options: PipelineOptions,
+    name: str | None = None,
     **kwargs: object,
 ) -> tuple[str, BackupOutcome]:
-    name = f"srv/db/{unique_name('b')}.sql.zst"
+    name = name or f"srv/db/{unique_name('b')}.sql.zst"
     outcome = run_backup(
         engine,
         spec,
@@ -86,16 +87,7 @@ def test_failing_dump_commits_nothing_and_hides_the_password(
     engine = FakeEngine(dump_args=["--bytes", str(RAW), "--stderr", stderr, "--exit-code", "3"])
     name = f"srv/db/{unique_name('b')}.sql.zst"
     with pytest.raises(BackupFailed) as failure:
-        run_backup(
-            engine,
-            fake_spec,
-            blob_store,
-            record_id="r",
-            server_id="srv",
-            database_id="db",
-            blob_name=name,
-            options=small_blocks,
-        )
+        backup(engine, fake_spec, blob_store, small_blocks, name=name)
     message = failure.value.message
     assert "exited with code 3" in message
     assert "FATAL: it broke" in message
@@ -209,16 +201,7 @@ def test_existing_blob_is_never_overwritten(
     blob_store.upload(name, b"precious")
     engine = FakeEngine(dump_args=["--bytes", "1000"])
     with pytest.raises(BackupFailed) as failure:
-        run_backup(
-            engine,
-            fake_spec,
-            blob_store,
-            record_id="r",
-            server_id="srv",
-            database_id="db",
-            blob_name=name,
-            options=small_blocks,
-        )
+        backup(engine, fake_spec, blob_store, small_blocks, name=name)
     assert failure.value.reason == "exists"
     assert download(blob_store, name) == b"precious"
 

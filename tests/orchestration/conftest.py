@@ -67,15 +67,14 @@ def catalog(app_env: dict[str, str]) -> Catalog:
 
 def pg_server(server_id: str, **extra: Any) -> Server:
     """A server row for the machine's PostgreSQL (tests that fake the dump never reach it)."""
-    return Server(
-        id=server_id,
-        name=server_id,
-        engine=Engine.POSTGRESQL,
-        host="127.0.0.1",
-        port=5432,
-        username="postgres",
-        **extra,
-    )
+    local = {"engine": Engine.POSTGRESQL, "host": "127.0.0.1", "port": 5432, "username": "postgres"}
+    return Server(id=server_id, name=server_id, **{**local, **extra})
+
+
+def mariadb_server(server_id: str, **extra: Any) -> Server:
+    """A server row for the machine's MariaDB."""
+    local = {"engine": Engine.MARIADB, "port": 3306, "username": "root"}
+    return pg_server(server_id, **{**local, **extra})
 
 
 def blob_names(container: str) -> set[str]:

@@ -23,14 +23,18 @@ from shared import jobs
 from shared.models import (
     BackupStatus,
     Database,
-    Engine,
     HourlyRule,
     Policy,
-    Server,
     Trigger,
 )
 from tests.conftest import serving, unique_name
-from tests.orchestration.conftest import APP_DIR, Catalog, blob_names, pg_server
+from tests.orchestration.conftest import (
+    APP_DIR,
+    Catalog,
+    blob_names,
+    mariadb_server,
+    pg_server,
+)
 
 START = datetime(2026, 5, 4, 9, 40, tzinfo=UTC)
 PG = "host=127.0.0.1 port=5432 user=postgres dbname={}"
@@ -95,17 +99,7 @@ async def test_scheduled_backups_of_postgresql_and_mariadb_then_verify_and_resto
     repositories = catalog.repositories
     repositories.policies.upsert(POLICY)
     repositories.servers.upsert(pg_server("pg", default_policy_id=POLICY.id))
-    repositories.servers.upsert(
-        Server(
-            id="my",
-            name="my",
-            engine=Engine.MARIADB,
-            host="127.0.0.1",
-            port=3306,
-            username="root",
-            default_policy_id=POLICY.id,
-        )
-    )
+    repositories.servers.upsert(mariadb_server("my", default_policy_id=POLICY.id))
     repositories.databases.upsert(Database(id="pgdb", server_id="pg", name=postgres_database))
     repositories.databases.upsert(Database(id="mydb", server_id="my", name=mariadb_database))
     three_slots_later = START + timedelta(hours=3)
@@ -221,16 +215,7 @@ async def test_a_failing_database_is_retried_recorded_failed_and_notified_then_r
     webhook: Webhook,
 ) -> None:
     repositories = catalog.repositories
-    repositories.servers.upsert(
-        Server(
-            id="pgx",
-            name="pgx",
-            engine=Engine.POSTGRESQL,
-            host="127.0.0.1",
-            port=5432,
-            username=locked_out_role,
-        )
-    )
+    repositories.servers.upsert(pg_server("pgx", username=locked_out_role))
     repositories.databases.upsert(Database(id="broken", server_id="pgx", name=postgres_database))
     env = {
         **app_env,

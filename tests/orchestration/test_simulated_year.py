@@ -8,7 +8,7 @@ deleting blobs — runs for real against Azurite. The policy is put in Europe/Am
 the year crosses both DST changes, and every run stops the emulator half way and restarts
 it on the same state file.
 
-Why the year leaves the hourly tier out: one backup costs about fifteen Table Storage round
+Why the year leaves the hourly tier out: one backup costs about sixteen storage round
 trips (2-4 ms each against Azurite) plus its orchestration, about 0.1 s; the 400 daily slots
 on two databases take about 90 s here, and the 9,600 hourly slots would take some 35
 minutes. The hourly scenario runs the complete policy over 72 hours instead, which is enough

@@ -2,11 +2,13 @@
 
 Keys are re-read when a token names a key id we do not know (Entra rotates keys), but at
 most once per `refresh_min_seconds`, so a flood of tokens with made-up key ids cannot turn
-into a flood of requests to the identity provider.
+into a flood of requests to the identity provider. Requests arriving while the keys are
+being fetched wait for that fetch instead of starting another (or failing).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -40,12 +42,22 @@ class JwksCache:
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at: float | None = None
         self._last_fetch_failed = False
+        self._fetching: asyncio.Task[None] | None = None
         self.fetch_count = 0
 
     async def key_for(self, kid: str) -> jwt.PyJWK | None:
         """The RSA signing key with this id, or None if the tenant publishes no such key."""
-        if self._stale() or (kid not in self._keys and self._may_refresh()):
-            await self._refresh()
+        if self._fetching is None and (
+            self._stale() or (kid not in self._keys and self._may_refresh())
+        ):
+            self._fetching = asyncio.ensure_future(self._refresh())
+        if self._fetching is not None:
+            fetching = self._fetching
+            try:
+                await asyncio.shield(fetching)  # one waiter's cancellation spares the rest
+            finally:
+                if self._fetching is fetching and fetching.done():
+                    self._fetching = None
         elif kid not in self._keys and self._last_fetch_failed:
             # Not asked again yet: the provider was down a moment ago, not the token wrong.
             raise JwksUnavailable("signing keys could not be fetched")

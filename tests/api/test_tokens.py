@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 
@@ -202,4 +203,14 @@ async def test_keys_are_cached_between_requests(idp: IdentityProvider) -> None:
     auth = entra(idp)
     for role in ("reader", "operator", "admin", "reader"):
         await auth.authenticate(URL, bearer(idp.token(role)))
+    assert len(idp.requests) == 1
+
+
+async def test_requests_arriving_while_keys_are_fetched_wait_for_that_fetch(
+    idp: IdentityProvider,
+) -> None:
+    auth = entra(idp)
+    tokens = [idp.token(role) for role in ("reader", "operator", "admin")]
+    principals = await asyncio.gather(*(auth.authenticate(URL, bearer(t)) for t in tokens))
+    assert [p.role for p in principals] == [Role.READER, Role.OPERATOR, Role.ADMIN]
     assert len(idp.requests) == 1

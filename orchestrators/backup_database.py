@@ -1,6 +1,6 @@
 """`backup_database`: one database, one slot (or a manual run).
 
-    record (queued) → database lock → server slot → connection test → dump (retried)
+    record (queued) → database lock → server slot → lock renewed → connection test → dump (retried)
     → record the result → release the server slot → database entity counts the outcome
     → retention → release the database lock → notify (failure, or recovery)
 
@@ -45,6 +45,8 @@ def backup_database(context: df.DurableOrchestrationContext) -> Generator[Any, A
         yield from wait_for_lease(context, database, lease_seconds=lease, record_id=record_id)
         set_phase(context, "waiting for a server slot", record_id)
         yield from wait_for_lease(context, server, lease_seconds=lease, limit=prepared.server_limit)
+        # The wait for a slot may have been long: the dump gets the database lease in full.
+        yield from wait_for_lease(context, database, lease_seconds=lease, record_id=record_id)
         dump, error = yield from check_and_dump(context, prepared)
         finished = yield from record_result(context, job, record_id, dump, error)
         release_lease(context, server)

@@ -48,7 +48,10 @@ def policy_loop(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
         )
     except Exception:  # errors must not end the loop: wait, then start a fresh generation
         yield context.create_timer(now + RETRY_AFTER_ERROR)
-        context.continue_as_new(dump_json(state))
+        # A first generation remembers its start, so a slot during the wait is caught up.
+        context.continue_as_new(
+            dump_json(state.model_copy(update={"last_slot": state.last_slot or now}))
+        )
         return None
     if plan.policy is None or not plan.database_ids:
         reason = "policy deleted" if plan.policy is None else "no enabled databases"

@@ -130,6 +130,7 @@ def test_a_backup_takes_both_leases_dumps_records_and_releases_both() -> None:
     assert entity_calls == [
         ("@database@db1", "acquire"),
         ("@server@srv1", "acquire"),
+        ("@database@db1", "acquire"),  # renewed once the server slot is granted
         ("@database@db1", "record_outcome"),
     ]
     signals = [(c.target, c.name) for c in outcome.calls if c.kind == "signal"]
@@ -148,10 +149,11 @@ def test_a_held_database_lock_is_polled_with_durable_timers() -> None:
     outcome = run(Script(busy_polls=3))
     assert outcome.status == "completed", outcome.error
     acquires = [c for c in outcome.calls if c.target == "@database@db1" and c.name == "acquire"]
-    assert len(acquires) == 4
+    assert len(acquires) == 5  # refused three times, granted, renewed after the server slot
     assert outcome.now > SLOT  # the clock moved with the polling timers
-    # the dump only starts once the lock was granted
-    assert names(outcome).index(jobs.DUMP_DATABASE) > 0
+    # the dump only starts once the lock was granted (the fourth ask)
+    dump = next(c for c in outcome.calls if c.name == jobs.DUMP_DATABASE)
+    assert outcome.calls.index(acquires[3]) < outcome.calls.index(dump)
 
 
 def test_a_failing_dump_is_retried_then_recorded_failed_and_notified() -> None:

@@ -99,6 +99,10 @@ def test_a_failing_policy_load_waits_and_tries_again_in_a_new_generation() -> No
     assert outcome.status == "continued"
     assert outcome.now == start + RETRY_AFTER_ERROR
     assert outcome.continue_input["last_slot"] == "2026-03-01T01:30:00Z"
+    # A first generation (no last slot yet) remembers when it started: a slot falling
+    # during the wait is then caught up by the next generation, not skipped.
+    first = run(start, None, script(plan_result=Failure("storage unreachable")))
+    assert first.continue_input["last_slot"] == "2026-03-01T01:30:00Z"
 
 
 def test_a_failed_backup_does_not_end_the_loop() -> None:

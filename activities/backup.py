@@ -44,6 +44,7 @@ from shared.jobs import (
 from shared.models import BackupRecord, BackupStatus
 from shared.pipeline.naming import backup_blob_name
 from shared.pipeline.results import BackupFailed
+from shared.storage.blobs import BlobNotFound
 from shared.storage.tables import AlreadyExists
 
 # Worth another attempt; anything else (bad password, no such database) will not heal.
@@ -143,8 +144,12 @@ def dump_database(data: dict) -> dict:
     assert record.created_at is not None  # set by prepare_backup
     server, database = target.server, target.database
     name = backup_blob_name(server.id, database.id, record.created_at, record.id, server.engine)
-    if blobs.exists(name):  # an earlier attempt committed it; its result was lost
-        return _succeeded(record, outcome_from_blob(blobs.info(name)), ask)
+    try:  # one request: did an earlier attempt commit it (and its result get lost)?
+        committed = blobs.info(name)
+    except BlobNotFound:
+        pass
+    else:
+        return _succeeded(record, outcome_from_blob(committed), ask)
     running = {"status": BackupStatus.RUNNING, "started_at": ask.now, "error": None}
     record = save(services(), record.model_copy(update=running))
     request = _request(target, blob_name=name, progress=ProgressWriter(services(), record))

@@ -76,7 +76,7 @@ def expire(services: Services, record: BackupRecord) -> None:
     """Removes one backup: record first marked expired, then the blob, then the name."""
     backups = services.repositories.backups
     if record.status is BackupStatus.FAILED and not record.blob_name:
-        backups.delete(record.database_id, record.id)
+        backups.delete_record(record)
         return
     if record.status is not BackupStatus.EXPIRED:
         record = backups.replace(record.model_copy(update={"status": BackupStatus.EXPIRED}))

@@ -73,8 +73,8 @@ class BackupRecordRepository:
                 return found
         query = "PartitionKey eq @pk and id eq @id"
         parameters = {"pk": database_id, "id": record_id}
-        for entity in self.table.query_all(query, parameters):
-            return self.table.get_with_etag(database_id, entity["RowKey"])
+        for found in self.table.query_with_etags(query, parameters):
+            return found
         return None
 
     def _existing(self, record: BackupRecord) -> BackupRecord | None:
@@ -188,7 +188,20 @@ class BackupRecordRepository:
         return record
 
     def delete(self, database_id: str, record_id: str) -> bool:
+        """True if the record existed: a query for its row, then the delete (use
+        delete_record when the record is in hand)."""
         found = self._find(database_id, record_id)
         if found is None:
             return False
         return self.table.delete(database_id, found[0]["RowKey"])
+
+    def delete_record(self, record: BackupRecord) -> bool:
+        """Deletes a record read from this repository in one round trip: its created_at
+        names its row. True if it existed; when no row has that key (already gone, or a
+        created_at that is not the stored one) it falls back to the lookup by id."""
+        database_id, record_id = record.database_id, record.id
+        if record.created_at is not None and is_valid_id(database_id) and is_valid_id(record_id):
+            row_key = newest_first_key(record.created_at, record_id)
+            if self.table.delete(database_id, row_key):
+                return True
+        return self.delete(database_id, record_id)

@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from azure.core import MatchConditions
-from azure.core.credentials import TokenCredential
 from azure.core.exceptions import (
     AzureError,
     ResourceExistsError,
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.storage.blob import BlobClient, BlobServiceClient, ContainerClient, ExponentialRetry
+from azure.storage.blob import BlobClient, BlobServiceClient, ContainerClient
 
-DEFAULT_READ_CHUNK = 4 * 1024 * 1024
+from shared.storage.clients import blob_client_options, blob_service_client
+
 # Blob index tags allow only these characters, 256 per value, 10 per blob.
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9 +\-./:=_]")
 _MAX_TAGS = 10
@@ -73,7 +73,10 @@ class BlobStore(Protocol):
 
     def exists(self, name: str) -> bool: ...
 
-    def info(self, name: str) -> BlobInfo: ...
+    def info(self, name: str, *, with_tags: bool = False) -> BlobInfo:
+        """Size and metadata in one request; BlobNotFound if absent. The index tags cost
+        a second request, so they are read (into BlobInfo.tags) only when asked."""
+        ...
 
     def delete(self, name: str) -> None: ...
 
@@ -126,15 +129,8 @@ class AzureBlobStore:
         cls, connection_string: str, container: str, **client_options: Any
     ) -> AzureBlobStore:
         service = BlobServiceClient.from_connection_string(
-            connection_string, **_client_options(client_options)
+            connection_string, **blob_client_options(**client_options)
         )
-        return cls(service.get_container_client(container))
-
-    @classmethod
-    def from_account_url(
-        cls, account_url: str, credential: TokenCredential, container: str, **client_options: Any
-    ) -> AzureBlobStore:
-        service = BlobServiceClient(account_url, credential, **_client_options(client_options))
         return cls(service.get_container_client(container))
 
     def _blob(self, name: str) -> BlobClient:
@@ -193,11 +189,11 @@ class AzureBlobStore:
         except AzureError as exc:
             raise _fail(exc, "look up", name) from exc
 
-    def info(self, name: str) -> BlobInfo:
+    def info(self, name: str, *, with_tags: bool = False) -> BlobInfo:
         try:
             blob = self._blob(name)
             props = blob.get_blob_properties()
-            tags = blob.get_blob_tags()
+            tags = blob.get_blob_tags() if with_tags else None
         except AzureError as exc:
             raise _fail(exc, "read properties of", name) from exc
         return BlobInfo(name, int(props.size), dict(props.metadata or {}), dict(tags or {}))
@@ -232,23 +228,7 @@ class AzureBlobStore:
         return len(uncommitted)
 
 
-def _client_options(overrides: dict[str, Any]) -> dict[str, Any]:
-    """Bounded retries: an unreachable account fails within about a minute, not ten."""
-    options: dict[str, Any] = {
-        "retry_policy": ExponentialRetry(initial_backoff=2, increment_base=2, retry_total=3),
-        "connection_timeout": 20,
-        "read_timeout": 120,
-        # Downloads stream in 4 MiB ranges (the SDK's first range is otherwise 32 MiB).
-        "max_single_get_size": DEFAULT_READ_CHUNK,
-        "max_chunk_get_size": DEFAULT_READ_CHUNK,
-    }
-    options.update(overrides)
-    return options
-
-
 def backup_store(settings: Any) -> AzureBlobStore:
     """The store on the settings' backup container (shared, cached service client)."""
-    from shared.storage.clients import blob_service_client
-
     service = blob_service_client(settings)
     return AzureBlobStore(service.get_container_client(settings.backup_container))

@@ -11,9 +11,11 @@ from collections.abc import Callable
 from typing import Any
 
 from azure.data.tables import TableServiceClient
-from azure.storage.blob import BlobServiceClient
+from azure.storage.blob import BlobServiceClient, ExponentialRetry
 
 from shared.settings import Settings
+
+DEFAULT_READ_CHUNK = 4 * 1024 * 1024
 
 _lock = threading.Lock()
 _clients: dict[tuple[str, str], Any] = {}
@@ -37,12 +39,31 @@ def _cache_key(kind: str, settings: Settings) -> tuple[str, str]:
     return kind, f"account:{settings.backup_storage_account_name}"
 
 
+def blob_client_options(**overrides: Any) -> dict[str, Any]:
+    """Bounded retries: an unreachable account fails within about a minute, not ten.
+    Every BlobServiceClient we build gets these; `overrides` replace single options."""
+    options: dict[str, Any] = {
+        "retry_policy": ExponentialRetry(initial_backoff=2, increment_base=2, retry_total=3),
+        "connection_timeout": 20,
+        "read_timeout": 120,
+        # Downloads stream in 4 MiB ranges (the SDK's first range is otherwise 32 MiB).
+        "max_single_get_size": DEFAULT_READ_CHUNK,
+        "max_chunk_get_size": DEFAULT_READ_CHUNK,
+    }
+    options.update(overrides)
+    return options
+
+
 def _build_blob(settings: Settings) -> BlobServiceClient:
     secret = settings.backup_storage_connection_string
     if secret is not None:
-        return BlobServiceClient.from_connection_string(secret.get_secret_value())
+        return BlobServiceClient.from_connection_string(
+            secret.get_secret_value(), **blob_client_options()
+        )
     account = settings.backup_storage_account_name
-    return BlobServiceClient(f"https://{account}.blob.core.windows.net", default_credential())
+    return BlobServiceClient(
+        f"https://{account}.blob.core.windows.net", default_credential(), **blob_client_options()
+    )
 
 
 def _build_table(settings: Settings) -> TableServiceClient:

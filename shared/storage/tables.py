@@ -24,6 +24,7 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
+from azure.core.pipeline import PipelineResponse
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 from pydantic import BaseModel, Field
 
@@ -172,11 +173,15 @@ class EntityTable:
             raise ConcurrencyConflict(f"{entity['RowKey']} was changed meanwhile") from exc
 
     def delete(self, partition_key: str, row_key: str) -> bool:
-        """True if the entity existed (the SDK's delete is silent about that)."""
-        if self.get(partition_key, row_key) is None:
-            return False
-        self._table().delete_entity(partition_key, row_key)
-        return True
+        """True if the entity existed, in one round trip. The SDK swallows the 404 of a
+        missing entity, so the final response's status tells: 204 deleted, 404 absent."""
+        statuses: list[int] = []
+
+        def note_status(response: PipelineResponse) -> None:
+            statuses.append(response.http_response.status_code)
+
+        self._table().delete_entity(partition_key, row_key, raw_response_hook=note_status)
+        return bool(statuses) and statuses[-1] == 204
 
     def query_page(
         self,
@@ -224,3 +229,15 @@ class EntityTable:
         """Every matching entity (internal sweeps; the API pages instead)."""
         for entity in self._table().query_entities(query_filter, parameters=parameters):
             yield dict(entity)
+
+    def query_with_etags(
+        self, query_filter: str, parameters: dict[str, Any], page_size: int = 1
+    ) -> Iterator[tuple[dict[str, Any], str]]:
+        """Matching entities with their etags, `page_size` per request: a lookup that
+        wants the first match (a unique column) stops the server at it, and needs no
+        second read for the etag (query results carry it like point reads do)."""
+        query = self._table().query_entities(
+            query_filter, parameters=parameters, results_per_page=check_page_size(page_size)
+        )
+        for entity in query:
+            yield dict(entity), entity.metadata["etag"]

@@ -66,7 +66,7 @@ def test_backup_commits_one_blob_with_checksum_and_labels(
     assert outcome.block_count == -(-len(stored) // small_blocks.block_size) > 3
     assert outcome.compression == "zstd-3"
     assert outcome.manifest.server_version == outcome.server_version == "fake-server 1.0"
-    info = blob_store.info(name)
+    info = blob_store.info(name, with_tags=True)
     for labels in (info.metadata, info.tags):
         assert labels["sha256"] == outcome.sha256
         assert labels["raw_bytes"] == str(outcome.raw_bytes)

@@ -230,3 +230,69 @@ def test_replace_rewrites_the_row_its_created_at_names(repos: Repositories) -> N
     assert [(r.id, r.status, r.created_at) for r in items] == [("r1", BackupStatus.RUNNING, T0)]
     with pytest.raises(ValueError, match="no created_at"):
         repos.backups.replace(stored.model_copy(update={"created_at": None}))
+
+
+def _watched(storage_connection_string: str, table_prefix: str) -> tuple[Repositories, list[str]]:
+    """Repositories on a client that notes each request as "METHOD url"."""
+    from azure.data.tables import TableServiceClient
+
+    sent: list[str] = []
+    watched = TableServiceClient.from_connection_string(
+        storage_connection_string,
+        raw_request_hook=lambda r: sent.append(f"{r.http_request.method} {r.http_request.url}"),
+    )
+    return Repositories(watched, table_prefix), sent
+
+
+def test_a_lookup_by_id_is_one_request(
+    storage_connection_string: str, table_prefix: str, repos: Repositories
+) -> None:
+    """The partition query returns the entity and its etag: no second read of the row."""
+    from urllib.parse import parse_qs, urlsplit
+
+    ids = _fill(repos, "db-1", 3)
+    watched, sent = _watched(storage_connection_string, table_prefix)
+    watched.backups.list_by_database("db-1", page_size=1)  # creates nothing: the table exists
+    sent.clear()
+    found = watched.backups.get_with_etag("db-1", ids[1])
+    assert len(sent) == 1 and sent[0].startswith("GET ")
+    query = parse_qs(urlsplit(sent[0].split(" ", 1)[1]).query)
+    assert query["$filter"] == [f"PartitionKey eq 'db-1' and id eq '{ids[1]}'"]
+    assert query["$top"] == ["1"]  # the server stops at the match
+    assert found is not None
+    current, etag = found
+    # The query's etag is the row's: an update at it goes through, a second one conflicts.
+    watched.backups.update(current.model_copy(update={"status": BackupStatus.RUNNING}), etag)
+    with pytest.raises(ConcurrencyConflict):
+        watched.backups.update(current.model_copy(update={"status": BackupStatus.FAILED}), etag)
+
+    sent.clear()
+    assert watched.backups.get("db-1", ids[2]) is not None
+    assert watched.backups.get("db-1", "missing") is None
+    assert len(sent) == 2
+
+
+def test_delete_record_is_one_request(
+    storage_connection_string: str, table_prefix: str, repos: Repositories
+) -> None:
+    ids = _fill(repos, "db-1", 4)
+    watched, sent = _watched(storage_connection_string, table_prefix)
+    watched.backups.list_by_database("db-1", page_size=1)
+    held = watched.backups.get("db-1", ids[0])
+    assert held is not None
+    sent.clear()
+    assert watched.backups.delete_record(held) is True
+    assert [line.split(" ", 1)[0] for line in sent] == ["DELETE"]
+    # Gone already: the point delete finds nothing, the lookup by id confirms it.
+    assert watched.backups.delete_record(held) is False
+    # A created_at that does not name the row still finds the record by id.
+    stray = watched.backups.get("db-1", ids[1])
+    assert stray is not None and stray.created_at is not None
+    moved = stray.model_copy(update={"created_at": stray.created_at + timedelta(seconds=1)})
+    assert watched.backups.delete_record(moved) is True
+    assert watched.backups.delete_record(stray.model_copy(update={"created_at": None})) is False
+    # The lookup by id then the delete: two requests.
+    sent.clear()
+    assert watched.backups.delete("db-1", ids[2]) is True
+    assert [line.split(" ", 1)[0] for line in sent] == ["GET", "DELETE"]
+    assert [r.id for r in repos.backups.iter_by_database("db-1")] == ids[3:]

@@ -58,3 +58,38 @@ def test_repositories_from_settings_use_the_prefix(
         for table in list(service.list_tables()):
             if table.name.startswith(table_prefix):
                 service.delete_table(table.name)
+
+
+@pytest.mark.parametrize("by", ["connection string", "account name"])
+def test_blob_clients_have_bounded_retries_timeouts_and_reads(
+    storage_connection_string: str, by: str
+) -> None:
+    """backup_store(settings) (production) and AzureBlobStore.from_connection_string build
+    their service clients with the same options."""
+    from shared.storage.blobs import AzureBlobStore, backup_store
+    from shared.storage.clients import DEFAULT_READ_CHUNK
+
+    if by == "connection string":
+        settings = load_settings(
+            backup_storage_connection_string=storage_connection_string, secret_store="local"
+        )
+    else:
+        settings = load_settings(
+            backup_storage_account_name="prodbackups",
+            key_vault_url="https://dilux.vault.azure.net",
+            backup_storage_connection_string=None,
+        )
+    production = backup_store(settings)._container
+    direct = AzureBlobStore.from_connection_string(storage_connection_string, "c")._container
+    for client in (production, direct):
+        config = client._config
+        retry = config.retry_policy
+        assert (retry.total_retries, retry.initial_backoff, retry.increment_base) == (3, 2, 2)
+        assert config.max_single_get_size == config.max_chunk_get_size == DEFAULT_READ_CHUNK
+        connection = client._config.transport.connection_config
+        assert (connection.timeout, connection.read_timeout) == (20, 120)
+    overridden = AzureBlobStore.from_connection_string(
+        storage_connection_string, "c", connection_timeout=2
+    )._container
+    assert overridden._config.transport.connection_config.timeout == 2
+    assert overridden._config.retry_policy.total_retries == 3

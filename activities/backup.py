@@ -44,7 +44,7 @@ from shared.jobs import (
 from shared.models import BackupRecord, BackupStatus
 from shared.pipeline.naming import backup_blob_name
 from shared.pipeline.results import BackupFailed
-from shared.storage.blobs import BlobNotFound
+from shared.storage.blobs import BlobInfo, BlobNotFound
 from shared.storage.tables import AlreadyExists
 
 # Worth another attempt; anything else (bad password, no such database) will not heal.
@@ -149,7 +149,7 @@ def dump_database(data: dict) -> dict:
     except BlobNotFound:
         pass
     else:
-        return _succeeded(record, outcome_from_blob(committed), ask)
+        return _committed_earlier(record, committed, ask)
     running = {"status": BackupStatus.RUNNING, "started_at": ask.now, "error": None}
     record = save(services(), record.model_copy(update=running))
     request = _request(target, blob_name=name, progress=ProgressWriter(services(), record))
@@ -157,7 +157,7 @@ def dump_database(data: dict) -> dict:
         outcome = backup_worker(services().settings.backup_worker).dump(request)
     except BackupFailed as exc:
         if exc.reason == "exists":
-            return _succeeded(record, outcome_from_blob(blobs.info(name)), ask)
+            return _committed_earlier(record, blobs.info(name), ask)
         save(services(), record.model_copy(update={"error": clean_error(exc.message)}))
         raise AttemptFailed(clean_error(exc.message)) from None
     fields = outcome_fields(outcome)
@@ -165,11 +165,24 @@ def dump_database(data: dict) -> dict:
     return _succeeded(record, fields, ask)
 
 
+def _committed_earlier(record: BackupRecord, committed: BlobInfo, ask: DumpInput) -> dict:
+    """An earlier attempt committed the blob. If it also recorded its success, that record
+    (with the manifest, which the blob's metadata does not carry) stands as it is; otherwise
+    the record is completed from the blob's metadata."""
+    stored = services().repositories.backups.get(record.database_id, record.id)
+    if stored and stored.status is BackupStatus.SUCCEEDED and stored.blob_name == committed.name:
+        return _result(stored)
+    return _succeeded(record, outcome_from_blob(committed), ask)
+
+
 def _succeeded(record: BackupRecord, fields: dict[str, Any], ask: DumpInput) -> dict:
     """The record becomes succeeded with what the dump produced, in one write."""
     update = {"status": BackupStatus.SUCCEEDED, "error": None, "started_at": ask.now}
     update.setdefault("finished_at", ask.now)
-    record = save(services(), record.model_copy(update={**update, **fields}))
+    return _result(save(services(), record.model_copy(update={**update, **fields})))
+
+
+def _result(record: BackupRecord) -> dict:
     assert record.blob_name and record.sha256 is not None
     result = DumpResult(
         record_id=record.id,

@@ -60,10 +60,15 @@ def test_prepare_and_dump_are_idempotent(activities: Any, catalog: Catalog) -> N
     assert first.target is not None
     dump_input = jobs.dump_json(jobs.DumpInput(target=first.target, now=NOW))
     one = call(activities.backup.dump_database, dump_input)
+    (first_record,) = catalog.records("db")
+    assert first_record.manifest is not None
     two = call(activities.backup.dump_database, dump_input)  # a re-run after a lost result
     assert one == two
     (record,) = catalog.records("db")
     assert record.status is BackupStatus.SUCCEEDED and record.blob_name == one["blob_name"]
+    # the re-run kept what only the first attempt knew (the manifest is not in blob metadata)
+    assert record.manifest == first_record.manifest
+    assert record.tool_version == first_record.tool_version
     assert prepare(activities).already_done
 
 

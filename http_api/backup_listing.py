@@ -25,12 +25,19 @@ Key = tuple[datetime, str]
 
 def list_backups(found: Services, query: BackupListQuery) -> BackupPage:
     if query.database_id:
+        if query.server_id and not _on_server(found, query.database_id, query.server_id):
+            return BackupPage(items=[])  # a filter never widens: both must hold
         page = found.repos.backups.list_by_database(
             query.database_id, query.page_size, query.continuation,
             query.status, query.since, query.until,
         )  # fmt: skip
         return BackupPage(items=_with_tier(page.items, query), continuation=page.continuation)
     return _merged(found, query)
+
+
+def _on_server(found: Services, database_id: str, server_id: str) -> bool:
+    database = found.repos.databases.get(database_id)
+    return database is not None and database.server_id == server_id
 
 
 def _with_tier(items: list[BackupRecord], query: BackupListQuery) -> list[BackupRecord]:

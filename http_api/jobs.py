@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 
 import azure.durable_functions as df
@@ -14,16 +13,16 @@ from http_api.backups import backup_or_404, succeeded_or_409
 from http_api.calls import Call, Reply
 from http_api.durable import accepted, job_status
 from http_api.errors import ApiError, invalid, not_found
+from http_api.ids import INSTANCE_ID
 from http_api.lookups import database_or_404
 from http_api.operations import operation
 from http_api.schemas.backups import RestoreBody
 from http_api.schemas.common import JobAccepted, JobStatus
-from http_api.services import services
+from http_api.services import Services, services
 from shared import jobs
 from shared.auth import Role
-from shared.models import Trigger
+from shared.models import BackupRecord, Engine, Trigger
 
-INSTANCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$")
 BACKUP = "/backups/{database_id}/{backup_id}"
 
 BACKUP_NOW = operation(
@@ -144,9 +143,30 @@ def _restore_job(call: Call) -> jobs.RestoreJob:
     record = backup_or_404(found, call)
     succeeded_or_409(record)
     target = body.target_server_id or record.server_id
-    if found.repos.servers.get(target) is None:
+    target_server = found.repos.servers.get(target)
+    if target_server is None:
         raise invalid("body.target_server_id", f"server {target!r} does not exist")
+    source = target_server.engine if target == record.server_id else _source_engine(found, record)
+    if source is not None and _family(source) != _family(target_server.engine):
+        # Refused here: the job would create the target database before failing.
+        raise invalid(
+            "body.target_server_id",
+            f"server {target!r} runs {target_server.engine.value}; the backup is of {source.value}",
+        )
     return jobs.RestoreJob(
         database_id=record.database_id, backup_id=record.id, target_database=body.target_database,
         target_server_id=target, allow_non_empty=body.allow_non_empty,
     )  # fmt: skip
+
+
+def _source_engine(found: Services, record: BackupRecord) -> Engine | None:
+    """The engine the backup was taken from: its server's, else the one its manifest names."""
+    server = found.repos.servers.get(record.server_id)
+    if server is not None:
+        return server.engine
+    return record.manifest.engine if record.manifest is not None else None
+
+
+def _family(engine: Engine) -> Engine:
+    """MySQL and MariaDB dumps restore into each other."""
+    return Engine.MYSQL if engine is Engine.MARIADB else engine

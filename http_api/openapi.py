@@ -12,13 +12,13 @@ from pydantic.json_schema import models_json_schema
 
 from http_api import bp
 from http_api.errors import json_response
+from http_api.ids import INSTANCE_ID
 from http_api.operations import Operation, operations
 from http_api.schemas.common import ErrorResponse
 from shared.models import ID_PATTERN
 
 REF = "#/components/schemas/{model}"
 PATH_PARAMETER = re.compile(r"{(\w+)}")
-INSTANCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$"
 ERROR_TEXT = {
     400: "Malformed request (JSON, id, continuation)",
     401: "No valid credentials",
@@ -49,7 +49,7 @@ def _path_parameters(op: Operation) -> list[dict[str, Any]]:
             "required": True,
             "schema": {
                 "type": "string",
-                "pattern": INSTANCE_PATTERN if name == "instance_id" else ID_PATTERN,
+                "pattern": INSTANCE_ID.pattern if name == "instance_id" else ID_PATTERN,
             },
         }
         for name in PATH_PARAMETER.findall(op.path)
@@ -98,10 +98,9 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
         "tags": [op.tag],
         "parameters": _path_parameters(op) + _query_parameters(op),
         "responses": _responses(op, refs),
-        "security": [{"functionKey": [], "bearer": []}] if op.role else [{"functionKey": []}],
+        "security": [{"functionKey": [], "bearer": []}],
+        "x-required-role": op.role.claim,
     }
-    if op.role is not None:
-        document["x-required-role"] = op.role.claim
     if op.description:
         document["description"] = op.description
     if op.body is not None:
@@ -152,8 +151,8 @@ def openapi_document() -> dict[str, Any]:
             "title": "Dilux Backup API",
             "version": "1.0.0",
             "description": "Backups of PostgreSQL, MySQL/MariaDB and SQL Server to Azure Blob "
-            "Storage. Every route needs the function key; every route but health and this "
-            "document also needs a bearer token with a Backup.* role.",
+            "Storage. Every route but health (anonymous) needs the function key; every route "
+            "but health and this document also needs a bearer token with a Backup.* role.",
         },
         "servers": [{"url": "/api"}],
         "paths": paths,

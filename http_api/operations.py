@@ -43,7 +43,9 @@ UNAVAILABLE = (SecretStoreError, BlobStoreError, ServiceRequestError, ServiceRes
 class Operation:
     method: str
     path: str
-    role: Role | None
+    # Required: every operation needs a bearer token with at least this role. Anonymous
+    # routes (/health) are plain Functions routes, never operations.
+    role: Role
     summary: str
     tag: str
     body: type[BaseModel] | None = None
@@ -54,6 +56,10 @@ class Operation:
     action: str | None = None
     errors: tuple[int, ...] = ()
     description: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.role, Role):
+            raise TypeError(f"{self.method} {self.path} needs a role, not {self.role!r}")
 
     @property
     def route(self) -> str:
@@ -87,8 +93,6 @@ class Operation:
             return error_response(known)
 
     async def _authorize(self, req: func.HttpRequest) -> Principal:
-        if self.role is None:
-            return Principal(subject="anonymous", name=None, role=None)
         principal = await authenticator().authenticate(req.url, dict(req.headers))
         if not principal.may(self.role):
             if self.action:
@@ -106,7 +110,7 @@ class Operation:
         return json_response(_jsonable(reply.payload), status, reply.headers)
 
 
-def operation(method: str, path: str, role: Role | None, summary: str, **options: Any) -> Operation:
+def operation(method: str, path: str, role: Role, summary: str, **options: Any) -> Operation:
     """Declares an operation and records it for the OpenAPI document."""
     declared = Operation(method=method, path=path, role=role, summary=summary, **options)
     REGISTRY[(method, path)] = declared

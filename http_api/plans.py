@@ -49,8 +49,6 @@ def _next_slots(call: Call) -> NextSlots:
     query: NextSlotsQuery = call.query()
     policy = policy_or_404(services(), policy_id)
     after = query.after or datetime.now(UTC)
-    if after.tzinfo is None:
-        after = after.replace(tzinfo=UTC)
     slots: list[SlotOut] = []
     while len(slots) < query.count:
         slot = next_slot(policy, after)

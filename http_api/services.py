@@ -40,8 +40,3 @@ class Services:
 def services() -> Services:
     settings = get_settings()
     return Services(settings=settings, repos=Repositories.from_settings(settings))
-
-
-def reset_services() -> None:
-    """Forget the cached services (tests change the environment)."""
-    services.cache_clear()

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import Field, model_validator
 
-from http_api.schemas.common import Query
+from http_api.schemas.common import Query, UtcDatetime
 from shared.models import (
     AuditEntry,
     BackupRecord,
@@ -23,8 +23,8 @@ class BackupListQuery(Query):
     server_id: Identifier | None = None
     status: BackupStatus | None = None
     tier: Tier | None = None
-    since: datetime | None = Field(default=None, alias="from", description="inclusive")
-    until: datetime | None = Field(default=None, alias="to", description="exclusive")
+    since: UtcDatetime | None = Field(default=None, alias="from", description="inclusive")
+    until: UtcDatetime | None = Field(default=None, alias="to", description="exclusive")
     page_size: int = Field(default=50, ge=1, le=200)
     continuation: str | None = Field(default=None, max_length=4096)
 
@@ -59,8 +59,8 @@ class AuditQuery(Query):
     actor: str | None = Field(default=None, max_length=256)
     action: str | None = Field(default=None, max_length=64)
     resource: str | None = Field(default=None, max_length=256)
-    since: datetime | None = Field(default=None, alias="from", description="inclusive")
-    until: datetime | None = Field(default=None, alias="to", description="exclusive")
+    since: UtcDatetime | None = Field(default=None, alias="from", description="inclusive")
+    until: UtcDatetime | None = Field(default=None, alias="to", description="exclusive")
     page_size: int = Field(default=50, ge=1, le=200)
     continuation: str | None = Field(default=None, max_length=4096)
 

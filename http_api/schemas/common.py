@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
 from shared.models import Model
+from shared.storage.codec import as_utc
 
 # Passwords are write-only: accepted in bodies, never returned (responses say has_password).
 Password = Annotated[SecretStr, Field(max_length=1024, json_schema_extra={"writeOnly": True})]
@@ -15,6 +16,9 @@ Tags = Annotated[
     dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=256)]],
     Field(max_length=32),
 ]
+# Times in query strings: aware and in UTC, a time without a zone being UTC already, so
+# they compare with the stored (aware) times and with each other.
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 
 
 class Query(BaseModel):

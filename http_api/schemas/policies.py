@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from http_api.schemas.common import Query
+from http_api.schemas.common import Query, UtcDatetime
 from shared.models import (
     DailyRule,
     HourlyRule,
@@ -51,7 +51,7 @@ class PolicyPage(Model):
 
 class NextSlotsQuery(Query):
     count: int = Field(default=10, ge=1, le=100)
-    after: datetime | None = Field(default=None, description="default: now")
+    after: UtcDatetime | None = Field(default=None, description="default: now")
 
 
 class SlotOut(Model):

@@ -20,6 +20,8 @@ import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from shared.settings import load_settings
+from shared.storage.repositories import Repositories
 from tests.conftest import ROOT, app_environment, serving, unique_name
 
 AUDIENCE = "api://dilux-backup-tests"
@@ -164,6 +166,16 @@ async def api(
 
     async with run_emulator(ROOT, tmp_path / "state.sqlite", env=api_env) as emu:
         yield Api(emu, idp)
+
+
+def repositories(env: dict[str, str]) -> Repositories:
+    """The app's repositories on the test's tables, to write what no route writes."""
+    settings = load_settings(
+        backup_storage_connection_string=env["BACKUP_STORAGE_CONNECTION_STRING"],
+        table_prefix=env["TABLE_PREFIX"],
+        secret_store="local",
+    )
+    return Repositories.from_settings(settings)
 
 
 def name(prefix: str = "t") -> str:

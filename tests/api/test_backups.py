@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import aiohttp
 import psycopg
 import pytest
 
-from tests.api.conftest import Api, name
+from shared.models import BackupRecord, BackupStatus, Trigger
+from tests.api.conftest import Api, name, repositories
 
 TERMINAL = {"Completed", "Failed", "Terminated", "Canceled"}
 PG = "host=127.0.0.1 port=5432 user=postgres dbname={}"
@@ -114,3 +116,67 @@ async def test_backup_download_verify_restore_delete(
 async def test_unknown_job_is_404(api: Api) -> None:
     assert (await api.call("GET", "jobs/manual-nothing-here", "reader")).status == 404
     assert (await api.call("GET", "jobs/bad%20id", "reader")).status == 400
+
+
+def stored_backup(api_env: dict[str, str], database_id: str, server_id: str) -> str:
+    """A succeeded backup record (its blob is never read: the tests stop before)."""
+    moment = datetime.now(UTC)
+    made = BackupRecord(
+        id=name("r"), database_id=database_id, server_id=server_id,
+        status=BackupStatus.SUCCEEDED, trigger=Trigger.MANUAL, started_at=moment,
+        finished_at=moment, created_at=moment, blob_name=f"{server_id}/{database_id}/x.sql.zst",
+        sha256="0" * 64, stored_bytes=1, raw_bytes=1,
+    )  # fmt: skip
+    repositories(api_env).backups.create(made)
+    return made.id
+
+
+async def test_restore_refuses_a_target_server_of_another_engine(
+    api: Api, api_env: dict[str, str]
+) -> None:
+    servers = {
+        "pg": ("postgresql", 5432),
+        "maria": ("mariadb", 3306),
+        # Nothing listens on port 1: a restore that is started fails before it creates anything.
+        "my": ("mysql", 1),
+    }
+    for server_id, (engine, port) in servers.items():
+        created = await api.call(
+            "POST", "servers",
+            json={"id": server_id, "name": server_id, "engine": engine, "host": "127.0.0.1",
+                  "port": port, "username": "root", "tls_mode": "disable"},
+        )  # fmt: skip
+        assert created.status == 201, created.text
+    for database_id, server_id in (("pgdb", "pg"), ("mariadb", "maria")):
+        added = await api.call(
+            "POST", "databases", json={"id": database_id, "server_id": server_id, "name": "d"}
+        )
+        assert added.status == 201, added.text
+    target = name("never_made_")
+    pg_backup = stored_backup(api_env, "pgdb", "pg")
+    for other in ("maria", "my"):
+        refused = await api.call(
+            "POST", f"backups/pgdb/{pg_backup}/restore",
+            json={"target_database": target, "target_server_id": other},
+        )  # fmt: skip
+        assert refused.status == 422, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "invalid"
+        assert [detail["field"] for detail in error["details"]] == ["body.target_server_id"]
+    maria_backup = stored_backup(api_env, "mariadb", "maria")
+    refused = await api.call(
+        "POST", f"backups/mariadb/{maria_backup}/restore",
+        json={"target_database": target, "target_server_id": "pg"},
+    )  # fmt: skip
+    assert refused.status == 422, refused.text
+    audit = await api.call("GET", "audit", params={"action": "backup.restore"})
+    assert [entry["outcome"] for entry in audit.json()["items"]] == ["failed"] * 3
+
+    # MySQL and MariaDB dumps restore into each other.
+    started = await api.call(
+        "POST", f"backups/mariadb/{maria_backup}/restore",
+        json={"target_database": target, "target_server_id": "my"},
+    )  # fmt: skip
+    assert started.status == 202, started.text
+    job = await finished_job(api, started.json())
+    assert job["output"]["ok"] is False, job

@@ -78,6 +78,11 @@ async def test_connection_test_with_stored_and_new_credentials(api: Api) -> None
     audit = await api.call("GET", "audit", params={"action": "server.test"})
     outcomes = sorted(entry["outcome"] for entry in audit.json()["items"])
     assert outcomes == ["failed", "failed", "succeeded"]
+    # Which credentials each test used; the refused one never got as far as a test.
+    using = sorted(
+        (entry["outcome"], entry["details"].get("using", "")) for entry in audit.json()["items"]
+    )
+    assert using == [("failed", ""), ("failed", "request"), ("succeeded", "stored")]
     assert wrong not in audit.text
 
 

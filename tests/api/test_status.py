@@ -5,18 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from shared.models import BackupRecord, BackupStatus, Tier, Trigger
-from shared.settings import load_settings
-from shared.storage.repositories import Repositories
-from tests.api.conftest import Api
-
-
-def repositories(env: dict[str, str]) -> Repositories:
-    settings = load_settings(
-        backup_storage_connection_string=env["BACKUP_STORAGE_CONNECTION_STRING"],
-        table_prefix=env["TABLE_PREFIX"],
-        secret_store="local",
-    )
-    return Repositories.from_settings(settings)
+from tests.api.conftest import Api, repositories
 
 
 def record(database_id: str, server_id: str, status: BackupStatus, age: timedelta) -> BackupRecord:
@@ -127,3 +116,85 @@ async def test_running_backups_are_listed_in_status(api: Api) -> None:
     running = (await api.call("GET", "status", "reader")).json()["running_jobs"]
     assert [job["instance_id"] for job in running] == [started.json()["instance_id"]]
     assert running[0]["name"] == "backup_database"
+
+
+async def test_times_without_a_zone_are_taken_as_utc(api: Api, api_env: dict[str, str]) -> None:
+    await api.call(
+        "POST", "servers",
+        json={"id": "srv", "name": "s", "engine": "postgresql", "host": "127.0.0.1",
+              "port": 5432, "username": "postgres"},
+    )  # fmt: skip
+    for database in ("a", "b"):
+        await api.call(
+            "POST", "databases", json={"id": database, "server_id": "srv", "name": database}
+        )
+    repos = repositories(api_env)
+    made = [
+        record("ab"[hours % 2], "srv", BackupStatus.SUCCEEDED, timedelta(hours=hours))
+        for hours in (1, 2, 3)
+    ]
+    for item in made:
+        repos.backups.create(item)
+    now = datetime.now(UTC)
+    naive = {
+        "from": (now - timedelta(days=1)).replace(tzinfo=None).isoformat(),
+        "to": (now - timedelta(minutes=90)).replace(tzinfo=None).isoformat(),
+    }
+    aware = {"from": (now - timedelta(days=1)).isoformat().replace("+00:00", "Z")}
+    for params in (
+        {**aware, "to": naive["to"]},  # one with a zone, one without
+        naive,
+        {"database_id": "b", **aware, "to": naive["to"]},
+    ):
+        listed = await api.call("GET", "backups", "reader", params=params)
+        assert listed.status == 200, (params, listed.text)
+        wanted = params.get("database_id")
+        expected = [item.id for item in made[1:] if wanted in (None, item.database_id)]
+        assert [item["id"] for item in listed.json()["items"]] == expected, params
+    # A continuation (an aware cursor) with an `until` without a zone.
+    first = await api.call("GET", "backups", "reader", params={"page_size": "1", "to": naive["to"]})
+    assert first.status == 200, first.text
+    rest = await api.call(
+        "GET", "backups", "reader",
+        params={"to": naive["to"], "continuation": first.json()["continuation"]},
+    )  # fmt: skip
+    assert rest.status == 200, rest.text
+    assert [item["id"] for item in rest.json()["items"]] == [made[2].id]
+    audit = await api.call("GET", "audit", params={**aware, "to": naive["to"]})
+    assert audit.status == 200, audit.text
+    backwards = {"from": naive["to"], "to": aware["from"]}
+    assert (await api.call("GET", "backups", "reader", params=backwards)).status == 422
+    slots = await api.call(
+        "GET", "policies/development/next-slots", "reader",
+        params={"count": "1", "after": "2026-03-06T12:00:00"},
+    )  # fmt: skip
+    assert slots.status == 200, slots.text
+    assert slots.json()["slots"][0]["at"].startswith("2026-03-07T02:00")
+
+
+async def test_backup_list_by_database_and_server_never_widens(
+    api: Api, api_env: dict[str, str]
+) -> None:
+    for server in ("one", "two"):
+        await api.call(
+            "POST", "servers",
+            json={"id": server, "name": server, "engine": "postgresql", "host": "127.0.0.1",
+                  "port": 5432, "username": "postgres"},
+        )  # fmt: skip
+    await api.call("POST", "databases", json={"id": "a", "server_id": "one", "name": "a"})
+    repos = repositories(api_env)
+    made = record("a", "one", BackupStatus.SUCCEEDED, timedelta(hours=1))
+    repos.backups.create(made)
+    matching = await api.call(
+        "GET", "backups", "reader", params={"database_id": "a", "server_id": "one"}
+    )
+    assert [item["id"] for item in matching.json()["items"]] == [made.id]
+    other = await api.call(
+        "GET", "backups", "reader", params={"database_id": "a", "server_id": "two"}
+    )
+    assert other.status == 200, other.text
+    assert other.json() == {"items": [], "continuation": None}
+    unknown = await api.call(
+        "GET", "backups", "reader", params={"database_id": "a", "server_id": "nowhere"}
+    )
+    assert unknown.status == 200 and unknown.json()["items"] == []

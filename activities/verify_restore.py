@@ -27,13 +27,6 @@ from shared.pipeline.results import PipelineFailed
 from shared.pipeline.verify import verify_backup
 from shared.storage.blobs import BlobStoreError
 
-# The dump's own last words, checked after decompressing to the end.
-COMPLETION_MARKERS = {
-    "postgresql": b"-- PostgreSQL database dump complete",
-    "mysql": b"-- Dump completed",
-    "mariadb": b"-- Dump completed",
-}
-
 
 def _restorable(
     services: Services, database_id: str, backup_id: str
@@ -60,7 +53,8 @@ def run_verify(data: dict) -> dict:
     try:
         _, server, record = _restorable(services(), job.database_id, job.backup_id)
         assert record.blob_name and record.sha256
-        marker = COMPLETION_MARKERS.get(server.engine.value)
+        # The dump's own last words, checked after decompressing to the end.
+        marker = engine_for(server.engine).completion_marker
         outcome = verify_backup(services().blobs, record.blob_name, record.sha256, marker)
     except (MissingConfiguration, BlobStoreError) as exc:
         return dump_json(output.model_copy(update={"error": clean_error(str(exc))}))

@@ -105,6 +105,8 @@ _TOOL_ENV_PREFIXES = ("PG", "MYSQL", "MARIADB")
 
 class DatabaseEngine(Protocol):
     engine: Engine
+    # The dump's own last words, which verify looks for at its end; None: no marker.
+    completion_marker: bytes | None
 
     def test_connection(self, spec: ConnectionSpec) -> ConnectionResult: ...
 

@@ -71,6 +71,8 @@ _TABLE_TYPES = ("BASE TABLE", "SYSTEM VERSIONED")
 class MySqlEngine:
     """One class for both flavours; `engine` says which the server is."""
 
+    completion_marker = COMPLETION_MARKER
+
     def __init__(self, engine: Engine = Engine.MARIADB) -> None:
         self.engine = engine
 

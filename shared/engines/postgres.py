@@ -71,6 +71,7 @@ _COUNT_OWN_OBJECTS = """
 
 class PostgresEngine:
     engine = Engine.POSTGRESQL
+    completion_marker = COMPLETION_MARKER
 
     def test_connection(self, spec: ConnectionSpec) -> ConnectionResult:
         return timed_connection_test(self.server_version, spec)

@@ -83,6 +83,7 @@ class NativeBackupResult(BaseModel):
 
 class SqlServerEngine:
     engine = Engine.SQLSERVER
+    completion_marker = None  # native backups are not SQL text (verify_url checks them)
 
     def __init__(self, connect: Connector | None = None) -> None:
         self._connect_with = connect or _mssql_connect

@@ -1,11 +1,20 @@
 """Staged-block upload with bounded memory and bounded concurrency.
 
 Block sizes: blocks start at the configured size and double every 1,000 blocks, up to
-512 MiB. With 8 MiB blocks that is 8 GiB of stored data before the first doubling,
-~490 GiB after 6,000 blocks, and 10 TiB of *stored* (already compressed) data in about
-25,500 blocks, well under Blob Storage's 50,000-block cap (the cap is reached only past
-~22 TiB stored). SQL dumps compress 3-5x, so a 10 TB dump stores in roughly 10-15k blocks.
-The 512 MiB ceiling is a memory bound: at most one block is filled while others upload.
+512 MiB. With 8 MiB blocks that is 8,000 MiB (~7.8 GiB) of stored data before the first
+doubling, 1,000 x (8+16+32+64+128+256) MiB = 504,000 MiB (~492 GiB) after 6,000 blocks,
+and 10 TiB of *stored* (already compressed) data in about 25,500 blocks, well under Blob
+Storage's 50,000-block cap (the cap is reached only past ~22 TiB stored). SQL dumps
+compress 3-5x, so a 10 TB dump stores in roughly 9,000-11,000 blocks.
+
+Memory: run_backup caps the bytes in flight (queued or uploading) with a byte budget of
+upload_concurrency x the initial block size (UPLOAD_CONCURRENCY x BLOCK_SIZE_MB: 4 x 8 MiB
+= 32 MiB by default); on top of that, one block is being filled. The budget does not
+grow with the blocks, so as they double fewer fit in it: with the defaults 4, 2, 1 and 1
+blocks are in flight at 8, 16, 32 and 64 MiB. Once a block is as large as the budget
+(32 MiB blocks, past 24,000 MiB (~23 GiB) stored with the defaults) uploads go one block
+at a time; a block larger than the budget goes alone, so memory is then about two blocks
+(one uploading, one being filled): about 1 GiB once blocks reach 512 MiB.
 """
 
 from __future__ import annotations

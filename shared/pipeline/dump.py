@@ -157,6 +157,10 @@ def _stream(
     secrets: list[str],
 ) -> _Streamed:
     tool_name = Path(command.argv[0]).name
+    # Memory bound: at most upload_concurrency x the initial block size in flight. Blocks
+    # double (shared/pipeline/blocks.py) but the budget does not, so fewer blocks fit: one
+    # at a time once a block is as large as the budget (32 MiB blocks with the defaults,
+    # past 24,000 MiB stored); a larger block then goes alone.
     budget = options.upload_concurrency * options.block_size
     uploader = BlockUploader(
         store, blob_name, concurrency=options.upload_concurrency, budget=budget
@@ -183,7 +187,7 @@ def _pump(
     secrets: list[str],
 ) -> _Streamed:
     def stop(reason: str) -> None:
-        tool.kill(reason)
+        tool.kill()
         uploader.abort(reason)
 
     sink = BlockSink(uploader, options.block_size)
@@ -201,11 +205,11 @@ def _pump(
             code = tool.finish()
             uploader.wait()
         except (BlobStoreError, UploadAborted, zstandard.ZstdError, OSError) as exc:
-            tool.kill("the pipeline failed")
+            tool.kill()
             tool.finish()
-            raise _failure(tool, tool_name, exc, watchdog.fired, secrets) from None
+            raise _failure(tool, tool_name, exc, watchdog, secrets) from None
     if watchdog.fired or code != 0:
-        raise _failure(tool, tool_name, None, watchdog.fired, secrets, code)
+        raise _failure(tool, tool_name, None, watchdog, secrets, code)
     return _Streamed(raw, sink.stored_bytes, sink.hasher.hexdigest(), list(uploader.block_ids))
 
 
@@ -213,12 +217,13 @@ def _failure(
     tool: ToolProcess,
     tool_name: str,
     exc: BaseException | None,
-    stopped: str | None,
+    watchdog: Watchdog,
     secrets: list[str],
     code: int | None = None,
 ) -> BackupFailed:
-    if stopped:
-        reason, what = ("cancelled" if "cancel" in stopped else "timeout"), f"stopped: {stopped}"
+    stopped, kind = watchdog.fired, watchdog.fired_kind
+    if stopped and kind:
+        reason, what = kind, f"stopped: {stopped}"
     elif isinstance(exc, BlobStoreError):
         reason, what = "storage", str(exc)
     elif exc is not None:

@@ -9,6 +9,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Literal
 
 from shared.engines.base import ToolCommand
 
@@ -43,7 +44,6 @@ class ToolProcess:
         self._stderr_size = 0
         self._drainer = threading.Thread(target=self._drain_stderr, daemon=True)
         self._drainer.start()
-        self.killed_because: str | None = None
 
     def _drain_stderr(self) -> None:
         assert self.process.stderr is not None
@@ -53,23 +53,13 @@ class ToolProcess:
             while self._stderr_size - len(self._stderr[0]) >= STDERR_TAIL_BYTES:
                 self._stderr_size -= len(self._stderr.popleft())
 
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def kill(self, because: str) -> None:
-        if self.killed_because is None:
-            self.killed_because = because
+    def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
             self.process.kill()
 
-    def finish(self, timeout: float | None = None) -> int:
+    def finish(self) -> int:
         """Waits for exit and for stderr to be fully read; returns the exit code."""
-        try:
-            code = self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill("it did not exit")
-            code = self.process.wait()
+        code = self.process.wait()
         self._drainer.join()
         return code
 
@@ -79,7 +69,7 @@ class ToolProcess:
     def close(self) -> None:
         """Never leaves a child behind, whatever happened."""
         if self.process.poll() is None:
-            self.kill("the pipeline stopped")
+            self.kill()
         self.process.wait()
         self._drainer.join(timeout=5)
         for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
@@ -88,8 +78,12 @@ class ToolProcess:
                     stream.close()
 
 
+StopKind = Literal["cancelled", "timeout"]
+
+
 class Watchdog:
-    """Kills the tool when the deadline passes or `cancel` is set."""
+    """Kills the tool when the deadline passes or `cancel` is set. Once it did, `fired_kind`
+    says why ("cancelled" or "timeout") and `fired` says it in words."""
 
     def __init__(
         self,
@@ -102,6 +96,7 @@ class Watchdog:
         self._cancel = cancel
         self._done = threading.Event()
         self.fired: str | None = None
+        self.fired_kind: StopKind | None = None
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
     def __enter__(self) -> Watchdog:
@@ -115,12 +110,14 @@ class Watchdog:
     def _watch(self) -> None:
         while not self._done.wait(0.1):
             if self._cancel is not None and self._cancel.is_set():
-                self._expire("it was cancelled")
+                self._expire("cancelled", "it was cancelled")
                 return
             if time.monotonic() >= self._deadline:
-                self._expire("it exceeded its time limit")
+                self._expire("timeout", "it exceeded its time limit")
                 return
 
-    def _expire(self, reason: str) -> None:
+    def _expire(self, kind: StopKind, reason: str) -> None:
+        # The kind first: whoever sees `fired` set also sees the kind.
+        self.fired_kind = kind
         self.fired = reason
         self._on_expire(reason)

@@ -34,10 +34,15 @@ from shared.pipeline.manifests import compare_manifests
 from shared.pipeline.process import ToolProcess, Watchdog
 from shared.pipeline.results import RestoreFailed, RestoreOutcome
 from shared.pipeline.sanitize import sanitize, tail_text
-from shared.pipeline.streams import HashingReader, TailWriter
-from shared.storage.blobs import BlobNotFound, BlobStore, BlobStoreError
+from shared.pipeline.streams import (
+    IO_SIZE,
+    HashingReader,
+    TailWriter,
+    checksum_mismatch,
+    decompress_blob,
+)
+from shared.storage.blobs import BlobStore
 
-IO_SIZE = 1024 * 1024
 _EARLY_EXIT = "the restore tool stopped reading its input before the end"
 
 
@@ -122,11 +127,11 @@ def _feed(command: ToolCommand, job: _Job) -> tuple[HashingReader, TailWriter]:
     forward = _HeaderDropper(command.drop_header_lines, stdin)
     writer = TailWriter(keep=0, forward=forward)  # type: ignore[arg-type]
     try:
-        with Watchdog(tool.kill, job.timeout_seconds, job.cancel) as watchdog:
+        with Watchdog(lambda _: tool.kill(), job.timeout_seconds, job.cancel) as watchdog:
             problem = _pump(reader, writer, job)
             if problem is not None and problem != _EARLY_EXIT:
                 # Killed before stdin closes: the tool never sees a clean end of its input.
-                tool.kill(problem)
+                tool.kill()
                 tool.finish()
                 raise RestoreFailed(problem, reason="corrupt")
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
@@ -163,14 +168,7 @@ class _HeaderDropper:
 def _pump(reader: HashingReader, writer: TailWriter, job: _Job) -> str | None:
     """Feeds the whole blob; returns why the restore must fail, or None."""
     try:
-        zstandard.ZstdDecompressor().copy_stream(
-            reader, writer, read_size=IO_SIZE, write_size=IO_SIZE
-        )
-        writer.flush()
-    except BlobNotFound:
-        return f"blob {job.blob_name!r} does not exist"
-    except BlobStoreError as exc:
-        return f"could not read the blob: {exc}"
+        unreadable = decompress_blob(reader, writer, job.blob_name)
     except zstandard.ZstdError as exc:
         return (
             f"the blob is corrupted ({exc}); part of it was already fed to the restore, "
@@ -178,11 +176,12 @@ def _pump(reader: HashingReader, writer: TailWriter, job: _Job) -> str | None:
         )
     except (BrokenPipeError, ConnectionResetError):
         return _EARLY_EXIT  # the tool's exit code and stderr say why
-    sha256 = reader.hexdigest()
-    if sha256 != job.expected_sha256.lower():
+    if unreadable is not None:
+        return unreadable
+    mismatch = checksum_mismatch(reader.hexdigest(), job.expected_sha256)
+    if mismatch is not None:
         return (
-            f"checksum mismatch: the blob hashes to {sha256}, the record says "
-            f"{job.expected_sha256}; its data was already fed to the restore, which was "
+            f"{mismatch}; its data was already fed to the restore, which was "
             "stopped before finishing: drop the target database"
         )
     return None

@@ -23,11 +23,12 @@ class PipelineOptions(BaseModel):
 
     @classmethod
     def from_settings(cls, settings: Any) -> PipelineOptions:
-        """Options from `shared.settings.Settings` (duck-typed: any object with its fields)."""
+        """Options from `shared.settings.Settings` (duck-typed: any object with the same
+        attributes, block_size_bytes included)."""
         return cls(
             compression_level=settings.compression_level,
             compression_threads=settings.compression_threads,
-            block_size=settings.block_size_mb * MIB,
+            block_size=settings.block_size_bytes,
             upload_concurrency=settings.upload_concurrency,
             timeout_seconds=settings.dump_timeout_seconds,
         )

@@ -1,10 +1,19 @@
-"""File-like adapters between blob chunks, the zstd decompressor and its destinations."""
+"""File-like adapters between blob chunks, the zstd decompressor and its destinations, and
+the reading of a stored blob that verify and restore share."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
 from typing import BinaryIO
+
+import zstandard
+
+from shared.pipeline.results import MIB
+from shared.storage.blobs import BlobNotFound, BlobStoreError
+
+# zstd's read and write size, and the restore tool's stdin buffer.
+IO_SIZE = 1 * MIB
 
 
 class HashingReader:
@@ -52,3 +61,26 @@ class TailWriter:
     def flush(self) -> None:
         if self._forward is not None:
             self._forward.flush()
+
+
+def decompress_blob(reader: HashingReader, writer: TailWriter, blob_name: str) -> str | None:
+    """Decompresses the whole blob from `reader` into `writer`, then flushes `writer`.
+    Returns why the blob could not be read, or None. Corrupt data (zstandard.ZstdError) and
+    the writer's own errors propagate: what they mean depends on where the data went."""
+    try:
+        zstandard.ZstdDecompressor().copy_stream(
+            reader, writer, read_size=IO_SIZE, write_size=IO_SIZE
+        )
+        writer.flush()
+    except BlobNotFound:
+        return f"blob {blob_name!r} does not exist"
+    except BlobStoreError as exc:
+        return f"could not read the blob: {exc}"
+    return None
+
+
+def checksum_mismatch(sha256: str, expected_sha256: str) -> str | None:
+    """Says how the blob's SHA-256 differs from the recorded one, or None if it matches."""
+    if sha256 == expected_sha256.lower():
+        return None
+    return f"checksum mismatch: the blob hashes to {sha256}, the record says {expected_sha256}"

@@ -8,10 +8,9 @@ import time
 import zstandard
 
 from shared.pipeline.results import VerifyOutcome
-from shared.pipeline.streams import HashingReader, TailWriter
-from shared.storage.blobs import BlobNotFound, BlobStore, BlobStoreError
+from shared.pipeline.streams import HashingReader, TailWriter, checksum_mismatch, decompress_blob
+from shared.storage.blobs import BlobStore
 
-IO_SIZE = 1024 * 1024
 # The markers sit in the dump's last lines; newer pg_dump adds an \unrestrict line after.
 TAIL_BYTES = 4096
 
@@ -40,23 +39,17 @@ def verify_backup(
 
 def _decompress(reader: HashingReader, tail: TailWriter, blob_name: str) -> str | None:
     try:
-        zstandard.ZstdDecompressor().copy_stream(
-            reader, tail, read_size=IO_SIZE, write_size=IO_SIZE
-        )
-    except BlobNotFound:
-        return f"blob {blob_name!r} does not exist"
-    except BlobStoreError as exc:
-        return f"could not read the blob: {exc}"
+        return decompress_blob(reader, tail, blob_name)
     except zstandard.ZstdError as exc:
         return f"the blob is corrupted: it does not decompress ({exc})"
-    return None
 
 
 def _check(
     sha256: str, expected_sha256: str, tail: bytes, completion_marker: bytes | None
 ) -> str | None:
-    if sha256 != expected_sha256.lower():
-        return f"checksum mismatch: the blob hashes to {sha256}, the record says {expected_sha256}"
+    mismatch = checksum_mismatch(sha256, expected_sha256)
+    if mismatch is not None:
+        return mismatch
     if completion_marker is not None and completion_marker not in tail:
         return (
             f"the dump is incomplete: its completion marker {completion_marker!r} "

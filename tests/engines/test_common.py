@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from shared.engines import mysql, postgres
 from shared.engines.base import ConnectionErrorKind, ConnectionSpec, EngineError
 from shared.engines.common import plain_host, private_file, require_database_name, scrub
 from shared.engines.header_filter import HeaderLineFilter
@@ -98,6 +99,14 @@ def test_registry_gives_each_engine() -> None:
     assert engine_for(Engine.MYSQL).engine is Engine.MYSQL
     assert engine_for(Engine.MARIADB).engine is Engine.MARIADB
     assert engine_for(Engine.SQLSERVER).engine is Engine.SQLSERVER
+
+
+def test_registry_engines_name_their_dump_completion_marker() -> None:
+    # verify (activities/verify_restore.py) reads the marker through the registry.
+    assert engine_for(Engine.POSTGRESQL).completion_marker == postgres.COMPLETION_MARKER
+    assert engine_for(Engine.MYSQL).completion_marker == mysql.COMPLETION_MARKER
+    assert engine_for(Engine.MARIADB).completion_marker == mysql.COMPLETION_MARKER
+    assert engine_for(Engine.SQLSERVER).completion_marker is None
 
 
 def test_plain_host_unwraps_ipv6_literals() -> None:

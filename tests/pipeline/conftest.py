@@ -37,6 +37,7 @@ class FakeEngine:
     existing: set[str] = field(default_factory=set)
     non_empty: set[str] = field(default_factory=set)
     engine: Engine = Engine.POSTGRESQL
+    completion_marker: bytes | None = MARKER
 
     def manifest(self, spec: ConnectionSpec) -> DumpManifest:
         return DumpManifest(
@@ -50,7 +51,7 @@ class FakeEngine:
     @contextmanager
     def dump_command(self, spec: ConnectionSpec, workdir: Path) -> Iterator[ToolCommand]:
         argv = [sys.executable, str(FAKE_TOOL), "dump", *self.dump_args]
-        yield ToolCommand(argv, dict(self.env), MARKER, "fake-tool 1.0")
+        yield ToolCommand(argv, dict(self.env), self.completion_marker, "fake-tool 1.0")
 
     @contextmanager
     def restore_command(self, spec: ConnectionSpec, workdir: Path) -> Iterator[ToolCommand]:

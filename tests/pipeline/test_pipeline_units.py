@@ -1,7 +1,10 @@
-"""Pure pieces of the pipeline: names, block sizes, sanitising, manifest comparison."""
+"""Pure pieces of the pipeline: names, block sizes, sanitising, manifest comparison, the
+watchdog's verdict, the checksum message."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
 
@@ -11,8 +14,10 @@ from shared.models import DumpManifest, Engine, TableManifest
 from shared.pipeline.blocks import MAX_BLOCK_SIZE, MAX_BLOCKS, block_size_for
 from shared.pipeline.manifests import compare_manifests
 from shared.pipeline.naming import backup_blob_name
+from shared.pipeline.process import Watchdog
 from shared.pipeline.results import PipelineOptions
 from shared.pipeline.sanitize import sanitize, tail_text
+from shared.pipeline.streams import checksum_mismatch
 from shared.storage.blobs import block_id, safe_tags
 
 MIB = 1024 * 1024
@@ -108,6 +113,7 @@ def test_options_come_from_the_settings_fields() -> None:
         compression_level=7,
         compression_threads=1,
         block_size_mb=16,
+        block_size_bytes=16 * MIB,
         upload_concurrency=2,
         dump_timeout_seconds=60,
     )
@@ -126,3 +132,27 @@ def test_options_from_the_real_settings_defaults() -> None:
         auth_mode="development",
     )
     assert PipelineOptions.from_settings(settings) == PipelineOptions()
+
+
+def test_watchdog_records_why_it_fired() -> None:
+    cancel, heard = threading.Event(), list[str]()
+    cancel.set()
+    with Watchdog(heard.append, 60, cancel) as cancelled:
+        while cancelled.fired is None:
+            time.sleep(0.01)
+    assert (cancelled.fired_kind, cancelled.fired) == ("cancelled", "it was cancelled")
+    with Watchdog(heard.append, 0, None) as expired:
+        while expired.fired is None:
+            time.sleep(0.01)
+    assert (expired.fired_kind, expired.fired) == ("timeout", "it exceeded its time limit")
+    assert heard == ["it was cancelled", "it exceeded its time limit"]
+    with Watchdog(heard.append, 60, threading.Event()) as quiet:
+        pass
+    assert (quiet.fired_kind, quiet.fired) == (None, None)
+
+
+def test_checksum_mismatch_ignores_the_recorded_case() -> None:
+    assert checksum_mismatch("ab" * 32, "AB" * 32) is None
+    assert checksum_mismatch("ab" * 32, "cd" * 32) == (
+        f"checksum mismatch: the blob hashes to {'ab' * 32}, the record says {'cd' * 32}"
+    )

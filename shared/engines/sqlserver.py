@@ -120,12 +120,12 @@ class SqlServerEngine:
 
     @contextmanager
     def dump_command(self, spec: ConnectionSpec, workdir: Path) -> Iterator[ToolCommand]:
-        raise _no_tool("backups run on the server: use backup_to_url")
+        raise _no_tool("backups are not supported yet (BACKUP TO URL is not wired in)")
         yield  # pragma: no cover
 
     @contextmanager
     def restore_command(self, spec: ConnectionSpec, workdir: Path) -> Iterator[ToolCommand]:
-        raise _no_tool("restores run on the server: use restore_from_url")
+        raise _no_tool("restores are not supported yet (RESTORE FROM URL is not wired in)")
         yield  # pragma: no cover
 
     def create_database(self, spec: ConnectionSpec) -> None:

@@ -21,7 +21,7 @@ from http_api.schemas.servers import ServerCreate, ServerPage, ServerUpdate
 from http_api.services import Services, services
 from shared.auth import Role
 from shared.models import Server
-from shared.secrets import server_secret_name
+from shared.secrets import database_secret_name, server_secret_name
 
 PATH = "/servers/{server_id}"
 
@@ -155,20 +155,31 @@ def _update(call: Call) -> tuple[Server, Server]:
     if body.password is not None:
         changes["has_password"] = True
     after = rebuilt(before, changes)
-    _password_follows_no_move(before, after, body)
+    moved = (before.host, before.port) != (after.host, after.port)
+    if moved and before.has_password and body.password is None:
+        # A stored password is never sent to a new address: a stolen admin token must not
+        # be able to redirect it to its own host.
+        raise invalid("body.password", "required when host or port changes")
     if body.password is not None:
         found.secrets.set(server_secret_name(server_id), body.password.get_secret_value())
     after = found.repos.servers.update(after, etag)
-    call.audit(f"servers/{server_id}", before=before, after=after)
+    forgotten = _forget_database_passwords(found, server_id) if moved else []
+    details = {"databases_logins_cleared": forgotten} if forgotten else None
+    call.audit(f"servers/{server_id}", before=before, after=after, details=details)
     return before, after
 
 
-def _password_follows_no_move(before: Server, after: Server, body: ServerUpdate) -> None:
-    """A stored password is never sent to a new address: moving a server that has one
-    needs the password again, so a stolen admin token cannot redirect it to its own host."""
-    moved = (before.host, before.port) != (after.host, after.port)
-    if moved and before.has_password and body.password is None:
-        raise invalid("body.password", "required when host or port changes")
+def _forget_database_passwords(found: Services, server_id: str) -> list[str]:
+    """The same rule for databases with credentials of their own: their passwords were
+    entered for the old address, so a move deletes them; they are set again afterwards."""
+    forgotten = []
+    for database in found.repos.databases.all_by_server(server_id):
+        if database.use_server_credentials or not database.has_password:
+            continue
+        found.secrets.delete(database_secret_name(database.id))
+        found.repos.databases.upsert(database.model_copy(update={"has_password": False}))
+        forgotten.append(database.id)
+    return forgotten
 
 
 def _delete(call: Call) -> list[str | None]:

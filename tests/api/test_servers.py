@@ -154,6 +154,33 @@ async def test_moving_a_server_needs_its_password_again(api: Api) -> None:
     assert renamed.status == 200
 
 
+async def test_moving_a_server_clears_the_passwords_of_databases_with_their_own(
+    api: Api,
+) -> None:
+    server = (await api.call("POST", "servers", json=mariadb_server(password="old"))).json()
+    own = {"use_server_credentials": False, "username": "u", "password": "db-secret"}
+    with_own = await api.call(
+        "POST", "databases", json={"server_id": server["id"], "name": "orders", **own}
+    )
+    inherits = await api.call("POST", "databases", json={"server_id": server["id"], "name": "b"})
+    assert with_own.status == 201 and inherits.status == 201
+    assert with_own.json()["has_password"] is True
+    renamed = await api.call("PATCH", f"servers/{server['id']}", json={"name": "same place"})
+    assert renamed.status == 200
+    kept = await api.call("GET", f"databases/{with_own.json()['id']}")
+    assert kept.json()["has_password"] is True  # no move, nothing cleared
+
+    moved = await api.call(
+        "PATCH", f"servers/{server['id']}", json={"host": "198.51.100.7", "password": "new"}
+    )
+    assert moved.status == 200
+    cleared = await api.call("GET", f"databases/{with_own.json()['id']}")
+    assert cleared.json()["has_password"] is False
+    audit = (await api.call("GET", "audit")).json()["items"]
+    entry = next(e for e in audit if e["resource"] == f"servers/{server['id']}" and e["details"])
+    assert entry["details"]["databases_logins_cleared"] == [with_own.json()["id"]]
+
+
 async def test_server_list_pages_with_a_continuation(api: Api) -> None:
     ids = sorted(name("s") for _ in range(5))
     for server_id in ids:

@@ -31,12 +31,12 @@ from emulator.contracts import (
     RuntimeApi,
     missing_function,
 )
+from emulator.history import TERMINAL_STATUSES
 
 log = logging.getLogger("emulator")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-RUNNING_STATES = {"Running", "Pending", "ContinuedAsNew", "Suspended"}
 RETRY_AFTER_SECONDS = "10"
 
 
@@ -182,7 +182,7 @@ class ClientApi:
         while True:
             status = await self._runtime.get_status(instance_id)
             state = (status or {}).get("runtimeStatus")
-            if status is not None and state not in RUNNING_STATES:
+            if state in TERMINAL_STATUSES:
                 body = status.get("output") if state == "Completed" else status
                 return json_response(200, body)
             if loop.time() + every > deadline:
@@ -200,7 +200,7 @@ class ClientApi:
         if status is None:
             return web.Response(status=404)
         state = status.get("runtimeStatus")
-        if state in RUNNING_STATES:
+        if state not in TERMINAL_STATUSES:  # Running, Pending, Suspended, ContinuedAsNew
             location = self.urls(request).check_status_payload(instance_id)["statusQueryGetUri"]
             headers = {"Location": location, "Retry-After": RETRY_AFTER_SECONDS}
             return json_response(202, status, headers)

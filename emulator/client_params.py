@@ -8,26 +8,11 @@ from aiohttp import web
 from dateutil import parser as date_parser
 
 from emulator.contracts import InvalidRequest
-from emulator.instance_ids import new_instance_id, validate_instance_id
+from emulator.history import Status
 
-__all__ = [
-    "bool_param",
-    "date_param",
-    "new_instance_id",
-    "statuses_param",
-    "validate_instance_id",
-]
+__all__ = ["bool_param", "date_param", "statuses_param"]
 
-RUNTIME_STATUSES = {
-    "running": "Running",
-    "completed": "Completed",
-    "continuedasnew": "ContinuedAsNew",
-    "failed": "Failed",
-    "canceled": "Canceled",
-    "terminated": "Terminated",
-    "pending": "Pending",
-    "suspended": "Suspended",
-}
+RUNTIME_STATUSES = {status.name.lower(): status.name for status in Status}
 
 
 def bool_param(request: web.Request, name: str, default: bool = False) -> bool:

@@ -67,6 +67,8 @@ class ControlMixin:
         status: str | None = None,
     ) -> None:
         """Records control events (suspension) without running the orchestrator."""
+        if not consumed and not recorded and status is None:
+            return
         now = self.clock.now()
         cached = self._cached_history(instance)
         appended: list[Event] = []

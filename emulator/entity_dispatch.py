@@ -23,11 +23,12 @@ _ENTITY_BATCH_LIMIT = 100
 
 
 class EntityMixin:
-    async def _run_entity(self: DurableRuntime, target: str) -> None:
+    async def _run_entity(self: DurableRuntime, target: str) -> bool:
+        """Runs one batch; True when it hit the batch limit (the dispatcher runs it again)."""
         store = self._store
         messages = store.inbox(target, limit=_ENTITY_BATCH_LIMIT)
         if not messages:
-            return
+            return False
         name, key = entities.split_target(target)
         exists, state = store.get_entity(target) or (False, None)
         requests = [m.body for m in messages]
@@ -42,8 +43,6 @@ class EntityMixin:
                 self._answer_entity_call(request, answer, now, post)
         for action in post:
             action()
-        if len(messages) == _ENTITY_BATCH_LIMIT:
-            self._mark_ready(target)
         for request, answer in zip(requests, result.results, strict=False):
             if answer.get("isError"):
                 log.warning(
@@ -54,6 +53,7 @@ class EntityMixin:
                 )
         log.info("entity %s finished its batch", target)
         self._notify_changed()
+        return len(messages) == _ENTITY_BATCH_LIMIT
 
     async def _invoke_entity(
         self: DurableRuntime,

@@ -51,7 +51,9 @@ class Status(IntEnum):
     Suspended = 7
 
 
-TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
+TERMINAL_STATUSES = frozenset(
+    s.name for s in (Status.Completed, Status.Failed, Status.Terminated, Status.Canceled)
+)
 SCHEDULING_EVENTS = frozenset(
     {
         EventType.TaskScheduled,

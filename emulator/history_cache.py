@@ -39,6 +39,10 @@ class HistoryCache:
             self._entries[instance_id] = cached
         return cached
 
+    def start(self, instance_id: str, execution_id: str) -> None:
+        """A new execution (continue-as-new) whose history is empty."""
+        self._entries[instance_id] = CachedHistory(execution_id, [], [])
+
     def forget(self, instance_id: str) -> None:
         self._entries.pop(instance_id, None)
 

@@ -19,12 +19,10 @@ from emulator.client_binding import WEBHOOK_PATH, ClientUrls
 from emulator.clock import Clock, SystemClock, VirtualClock
 from emulator.http_front import HttpFront, build_http_functions
 from emulator.invokers import InvokerFactory
+from emulator.runtime import DurableRuntime
 from emulator.timers import ScheduleStatusStore, TimerScheduler, build_timer_functions
 
 log = logging.getLogger("emulator")
-
-# A callable making the runtime: (registry, state_path, hub_name, clock, activity_concurrency).
-RuntimeFactory = Callable[..., Any]
 
 
 @dataclass
@@ -35,13 +33,6 @@ class HostOptions:
     port: int = 7071
     virtual_time: bool = False
     clock: Clock | None = None
-    runtime_factory: RuntimeFactory | None = None
-
-
-def _default_runtime(registry: Any, state_path: Path, **kwargs: Any) -> Any:
-    from emulator.runtime import DurableRuntime  # the other half, built in parallel
-
-    return DurableRuntime(registry, state_path, **kwargs)
 
 
 def _make_clock(options: HostOptions) -> Clock:
@@ -100,10 +91,9 @@ class EmulatorHost:
         self.timers = self._create_timers(self._factory)
         self.timers.start()
 
-    def _create_runtime(self, factory: InvokerFactory) -> Any:
+    def _create_runtime(self, factory: InvokerFactory) -> DurableRuntime:
         assert self.app is not None
-        make = self.options.runtime_factory or _default_runtime
-        return make(
+        return DurableRuntime(
             factory.registry(),
             self.options.state_path,
             hub_name=self.app.config.hub_name,

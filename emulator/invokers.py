@@ -22,7 +22,7 @@ from azure.functions import _abc as functions_abc
 from azure.functions import meta
 from azure.functions.durable_functions import ActivityTriggerConverter
 
-from emulator.app_loader import AppLoadError, LoadedApp, trigger_name
+from emulator.app_loader import AppLoadError, LoadedApp
 from emulator.contracts import FunctionRegistry
 
 # Bindings the emulator knows how to fill; anything else is refused at load time.
@@ -214,4 +214,4 @@ class InvokerFactory:
         self._durable_executor.shutdown(wait=False, cancel_futures=True)
 
 
-__all__ = ["InvocationContext", "Invoker", "InvokerFactory", "trigger_name"]
+__all__ = ["InvocationContext", "Invoker", "InvokerFactory"]

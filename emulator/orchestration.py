@@ -35,32 +35,49 @@ log = logging.getLogger("emulator")
 PostCommit = list[Callable[[], None]]
 
 
+# Inbox messages one turn reads; the dispatcher runs the instance again when it hit this.
+_INBOX_LIMIT = 10_000
+
+
 class OrchestrationMixin:
     # --- orchestration episodes ----------------------------------------------------------
 
-    async def _run_orchestration(self: DurableRuntime, instance_id: str) -> None:
+    async def _run_orchestration(self: DurableRuntime, instance_id: str) -> bool:
+        """Handles the inbox in arrival order: messages before a suspend go to an episode, a
+        suspend is recorded and holds what follows, a resume releases it. True when messages
+        it can handle now remain (the dispatcher runs the instance again)."""
         store = self._store
         instance = store.get_instance(instance_id)
-        messages = store.inbox(instance_id)
+        messages = store.inbox(instance_id, limit=_INBOX_LIMIT)
         if not messages:
-            return
+            return False
+        full = len(messages) == _INBOX_LIMIT
         if instance is None or instance.status in TERMINAL_STATUSES:
             with store.transaction():
                 store.delete_messages(m.id for m in messages)
-            return
+            return full
         current = (None, instance.execution_id)
         live = [m for m in messages if m.execution_id in current]
         stale = [m.id for m in messages if m.execution_id not in current]
-        kinds = {m.body["EventType"] for m in live}
-        if EventType.ExecutionTerminated in kinds:
+        if any(m.body["EventType"] == EventType.ExecutionTerminated for m in live):
             self._terminate_now(instance, messages)
-        elif instance.status == "Suspended" and EventType.ExecutionResumed not in kinds:
-            self._consume_only(instance, stale, [])
-        elif EventType.ExecutionSuspended in kinds and instance.status != "Suspended":
-            suspend = [m for m in live if m.body["EventType"] == EventType.ExecutionSuspended]
-            self._consume_only(instance, stale + [m.id for m in suspend], suspend, "Suspended")
+            return full
+        if instance.status == "Suspended":
+            resume = _first_of(live, EventType.ExecutionResumed, 0)
+            if resume is None:  # held until a resume arrives; it marks the instance ready
+                self._consume_only(instance, stale, [])
+                return full and bool(stale)
+            # the resume releases what was held before it, up to the next suspend
+            end = _first_of(live, EventType.ExecutionSuspended, resume + 1)
         else:
-            await self._episode(instance, live, stale)
+            end = _first_of(live, EventType.ExecutionSuspended, 0)
+            if end == 0:  # suspended now; what follows waits for the next turn
+                suspend = live[0]
+                self._consume_only(instance, [*stale, suspend.id], [suspend], "Suspended")
+                return full or len(live) > 1
+        batch = live if end is None else live[:end]
+        await self._episode(instance, batch, stale)
+        return full or len(batch) < len(live)
 
     async def _episode(
         self: DurableRuntime, instance: Instance, live: list[Message], stale: list[int]
@@ -105,9 +122,13 @@ class OrchestrationMixin:
         cached = self._cached_history(instance)
         post: PostCommit = []
         with store.transaction():
-            store.append_history(
-                instance.instance_id, instance.execution_id, len(cached.events), outcome.appended
-            )
+            if outcome.status != Status.ContinuedAsNew:  # else the new execution clears it
+                store.append_history(
+                    instance.instance_id,
+                    instance.execution_id,
+                    len(cached.events),
+                    outcome.appended,
+                )
             store.delete_messages(consumed)
             for decision in outcome.decisions:
                 self._emit(instance, decision, now, post)
@@ -273,8 +294,10 @@ class OrchestrationMixin:
     def _remember(
         self: DurableRuntime, instance: Instance, cached: CachedHistory, outcome: Outcome
     ) -> None:
-        if instance.status in TERMINAL_STATUSES or outcome.status == Status.ContinuedAsNew:
+        if instance.status in TERMINAL_STATUSES:
             self._histories.forget(instance.instance_id)
+        elif outcome.status == Status.ContinuedAsNew:  # the new execution starts empty
+            self._histories.start(instance.instance_id, instance.execution_id)
         else:
             cached.extend(outcome.appended)
 
@@ -338,3 +361,11 @@ def _parent_event_field(parent: dict[str, Any] | None) -> dict[str, Any] | None:
         },
         "TaskScheduleId": parent["task_id"],
     }
+
+
+def _first_of(messages: list[Message], kind: EventType, start: int) -> int | None:
+    """The index of the first message of `kind` at or after `start`, or None."""
+    for index in range(start, len(messages)):
+        if messages[index].body["EventType"] == kind:
+            return index
+    return None

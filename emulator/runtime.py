@@ -19,7 +19,7 @@ from emulator.clock import Clock, SystemClock
 from emulator.contracts import FunctionRegistry, missing_function
 from emulator.control import ControlMixin
 from emulator.entity_dispatch import EntityMixin
-from emulator.history import Event, EventType, event, iso, parse_time
+from emulator.history import TERMINAL_STATUSES, Event, EventType, event, iso, parse_time
 from emulator.history_cache import HistoryCache
 from emulator.http_activity import call_http
 from emulator.management import ManagementMixin
@@ -127,7 +127,7 @@ class DurableRuntime(OrchestrationMixin, ControlMixin, EntityMixin, ManagementMi
         while True:
             changed = self._changed
             instance = self._store.get_instance(instance_id)
-            if instance is not None and instance.status in _FINISHED:
+            if instance is not None and instance.status in TERMINAL_STATUSES:
                 status = await self.get_status(instance_id)
                 assert status is not None
                 return status
@@ -186,9 +186,11 @@ class DurableRuntime(OrchestrationMixin, ControlMixin, EntityMixin, ManagementMi
             del self._ready[target]
             try:
                 if target.startswith("@"):
-                    await self._run_entity(target)
+                    again = await self._run_entity(target)
                 else:
-                    await self._run_orchestration(target)
+                    again = await self._run_orchestration(target)
+                if again:  # messages it can handle remain (past a suspend or a read limit)
+                    self._mark_ready(target)
             except Exception:
                 log.exception("internal error while processing %s", target)
             finally:
@@ -263,9 +265,8 @@ class DurableRuntime(OrchestrationMixin, ControlMixin, EntityMixin, ManagementMi
                 return
             with self._store.transaction():
                 for row, outcome in batch:
-                    if not self._store.activity_exists(row.id):
+                    if not self._store.delete_activity(row.id):
                         continue  # the instance ended or was purged meanwhile
-                    self._store.delete_activity(row.id)
                     self._store.send(row.instance_id, outcome, row.execution_id)
                     targets.append(row.instance_id)
             for target in targets:
@@ -309,6 +310,3 @@ class DurableRuntime(OrchestrationMixin, ControlMixin, EntityMixin, ManagementMi
                 targets.append(instance_id)
         for target in targets:
             self._mark_ready(target)
-
-
-_FINISHED = frozenset({"Completed", "Failed", "Terminated", "Canceled"})

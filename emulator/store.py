@@ -48,6 +48,9 @@ CREATE TABLE IF NOT EXISTS entities (
 );
 """
 
+# Bound parameters per statement: the lowest SQLITE_MAX_VARIABLE_NUMBER any SQLite has used.
+_MAX_VARIABLES = 999
+
 _INSTANCE_COLUMNS = (
     "instance_id, name, version, execution_id, status, input, output, custom_status, "
     "created, updated, completed, parent, generation"
@@ -214,7 +217,7 @@ class Store:
             (target, execution_id, json.dumps(body)),
         )
 
-    def inbox(self, target: str, limit: int = 10_000) -> list[Message]:
+    def inbox(self, target: str, limit: int) -> list[Message]:
         rows = self._db.execute(
             "SELECT id, target, execution_id, body FROM inbox WHERE target = ? ORDER BY id LIMIT ?",
             (target, limit),
@@ -222,7 +225,12 @@ class Store:
         return [Message(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
 
     def delete_messages(self, ids: Iterable[int]) -> None:
-        self._db.executemany("DELETE FROM inbox WHERE id = ?", [(i,) for i in ids])
+        """One DELETE per `_MAX_VARIABLES` ids (a single one for any usual batch)."""
+        listed = list(ids)
+        for start in range(0, len(listed), _MAX_VARIABLES):
+            chunk = listed[start : start + _MAX_VARIABLES]
+            marks = ",".join("?" * len(chunk))
+            self._db.execute(f"DELETE FROM inbox WHERE id IN ({marks})", chunk)  # noqa: S608
 
     def targets_with_messages(self) -> list[str]:
         rows = self._db.execute("SELECT target FROM inbox GROUP BY target ORDER BY min(id)")
@@ -247,12 +255,9 @@ class Store:
         ).fetchall()
         return [ActivityRow(*r) for r in rows]
 
-    def activity_exists(self, row_id: int) -> bool:
-        found = self._db.execute("SELECT 1 FROM activities WHERE id = ?", (row_id,)).fetchone()
-        return found is not None
-
-    def delete_activity(self, row_id: int) -> None:
-        self._db.execute("DELETE FROM activities WHERE id = ?", (row_id,))
+    def delete_activity(self, row_id: int) -> int:
+        """Returns 1 if the activity was still pending, else 0."""
+        return self._db.execute("DELETE FROM activities WHERE id = ?", (row_id,)).rowcount
 
     # --- timers --------------------------------------------------------------------------
 

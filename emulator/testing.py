@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 
 from emulator.clock import Clock, VirtualClock
-from emulator.host import EmulatorHost, HostOptions, RuntimeFactory
+from emulator.host import EmulatorHost, HostOptions
 
 _NO_JSON = object()
 
@@ -137,7 +137,6 @@ async def run_emulator(
     virtual_time: bool = False,
     env: dict[str, str] | None = None,
     start_time: datetime | None = None,
-    runtime_factory: RuntimeFactory | None = None,
 ) -> AsyncIterator[RunningEmulator]:
     """Hosts `app_dir` in this process until the block exits."""
     clock = VirtualClock(start_time or datetime.now(UTC)) if virtual_time else None
@@ -148,7 +147,6 @@ async def run_emulator(
         port=0,
         virtual_time=virtual_time,
         clock=clock,
-        runtime_factory=runtime_factory,
     )
     with _environment(env):
         host = EmulatorHost(options)

@@ -150,7 +150,6 @@ class TimerScheduler:
         self._clock = clock
         self._store = store
         self._tasks: list[asyncio.Task[None]] = []
-        self.runs: dict[str, int] = {f.name: 0 for f in functions}
 
     def start(self) -> None:
         for function in self.functions:
@@ -225,6 +224,5 @@ class TimerScheduler:
             self._clock.busy(),
             logged_invocation(function.name, reason) as invocation,
         ):
-            self.runs[function.name] += 1
             await function.invoker(request, invocation)
         self._remember(function, last=last or now, next_due=next_due)

@@ -1,4 +1,4 @@
-"""Run as a script by test_runtime_crash: starts a fan-out whose activities hang, and marks
+"""Run as a script by test_runtime_restart: starts a fan-out whose activities hang, and marks
 each activity start in a folder, waiting to be killed with SIGKILL."""
 
 from __future__ import annotations

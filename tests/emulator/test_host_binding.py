@@ -12,8 +12,9 @@ from aiohttp.test_utils import make_mocked_request
 
 from emulator.client_api import _is_local
 from emulator.client_binding import ClientUrls
-from emulator.client_params import bool_param, statuses_param, validate_instance_id
+from emulator.client_params import bool_param, statuses_param
 from emulator.contracts import InvalidRequest
+from emulator.instance_ids import validate_instance_id
 
 
 def _urls() -> ClientUrls:

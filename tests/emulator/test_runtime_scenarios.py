@@ -120,9 +120,10 @@ async def test_failed_sub_orchestration_surfaces_in_the_parent(tmp_path: Path) -
 def timer_then_restart(ctx: Any) -> Any:
     generation = ctx.get_input()
     if generation == 1:
-        return "second generation"
-    ctx.create_timer(ctx.current_utc_datetime + timedelta(hours=1))  # never awaited
-    yield ctx.call_activity("noop", None)
+        value = yield ctx.wait_for_external_event("go")
+        return ["second generation", value]
+    timer = ctx.create_timer(ctx.current_utc_datetime + timedelta(hours=1))
+    yield ctx.task_any([ctx.call_activity("noop", None), timer])  # the activity wins
     ctx.continue_as_new(1)
     return None
 
@@ -132,10 +133,17 @@ async def test_continue_as_new_drops_pending_timers(tmp_path: Path) -> None:
     clock = VirtualClock(START)
     async with running(functions, tmp_path / "s.db", clock) as runtime:
         instance_id = await runtime.start_new("t", None, json_input(0))
+        await runtime.wait_until_idle()
+        for _ in range(100):  # loop turns in which a virtual clock would jump
+            await asyncio.sleep(0)
+        moved_to = clock.now()
+        waiting = await runtime.get_status(instance_id)
+        await runtime.raise_event(instance_id, "go", '"now"')
         status = await runtime.wait_for_instance(instance_id)
 
-    assert status["output"] == "second generation"
-    assert clock.now() == START  # no timer was left to fire
+    assert waiting is not None and waiting["runtimeStatus"] == "Running"
+    assert moved_to == START  # the first generation's timer was dropped, nothing is due
+    assert status["output"] == ["second generation", "now"]
 
 
 def caller(ctx: Any) -> Any:

@@ -21,7 +21,6 @@ from activities.backup_records import (
     save,
 )
 from activities.dump_seam import WorkRequest, backup_worker
-from activities.policy_plan import effective_policy_id
 from activities.wiring import services
 from shared.credentials import CredentialsError
 from shared.engines.base import ConnectionErrorKind, ConnectionResult
@@ -99,7 +98,7 @@ def prepare_backup(data: dict) -> dict:
         server_id=server.id,
         status=record.status,
         target=BackupTarget(server=server, database=database, record=record),
-        policy_id=effective_policy_id(database, {server.id: server}),
+        policy_id=database.policy_under(server),
         already_done=record.status in FINISHED,
         server_limit=server.max_concurrent_backups or settings.server_max_concurrent_backups,
         lease_seconds=settings.backup_lease_seconds,

@@ -5,16 +5,7 @@ from __future__ import annotations
 from activities import bp
 from activities.wiring import services
 from shared.jobs import LOAD_POLICY_PLAN, PolicyPlan, dump_json
-from shared.models import Database, Server
 from shared.storage.repositories import Repositories
-
-
-def effective_policy_id(database: Database, servers: dict[str, Server]) -> str | None:
-    """A database's own policy overrides its server's default."""
-    if database.policy_id is not None:
-        return database.policy_id
-    server = servers.get(database.server_id)
-    return server.default_policy_id if server is not None else None
 
 
 def scheduled_databases(repositories: Repositories) -> dict[str, list[str]]:
@@ -22,7 +13,7 @@ def scheduled_databases(repositories: Repositories) -> dict[str, list[str]]:
     servers = {server.id: server for server in repositories.servers.all()}
     plans: dict[str, list[str]] = {}
     for database in repositories.databases.all():
-        policy_id = effective_policy_id(database, servers)
+        policy_id = database.policy_under(servers.get(database.server_id))
         if database.enabled and policy_id is not None:
             plans.setdefault(policy_id, []).append(database.id)
     return {policy_id: sorted(ids) for policy_id, ids in plans.items()}

@@ -11,7 +11,6 @@ import contextlib
 from datetime import datetime
 
 from activities import bp
-from activities.policy_plan import effective_policy_id
 from activities.wiring import Services, services
 from shared.jobs import (
     APPLY_RETENTION,
@@ -23,21 +22,6 @@ from shared.jobs import (
 from shared.models import BackupRecord, BackupStatus
 from shared.retention import RetentionAction, RetentionPlan, plan_retention
 from shared.storage.blobs import BlobNotFound
-from shared.storage.codec import from_entity
-
-# Expired records are history: only those whose blob is still named (a deletion that was
-# interrupted) need retention's attention. Reading just the rest keeps a run's cost flat
-# however long the history grows (an hourly policy adds 8,760 records a year).
-_LIVE = "PartitionKey eq @pk and status ne @expired"
-_UNFINISHED = "PartitionKey eq @pk and status eq @expired and blob_name gt @empty"
-
-
-def live_records(services: Services, database_id: str) -> list[BackupRecord]:
-    """The records retention decides on: all but expired records whose blob is gone."""
-    table = services.repositories.backups.table
-    parameters = {"pk": database_id, "expired": BackupStatus.EXPIRED.value, "empty": ""}
-    found = [*table.query_all(_LIVE, parameters), *table.query_all(_UNFINISHED, parameters)]
-    return [from_entity(BackupRecord, entity) for entity in found]
 
 
 def _policy_of(services: Services, database_id: str) -> str | None:
@@ -46,7 +30,7 @@ def _policy_of(services: Services, database_id: str) -> str | None:
     if database is None:
         return None
     server = repositories.servers.get(database.server_id)
-    return effective_policy_id(database, {server.id: server} if server else {})
+    return database.policy_under(server)
 
 
 def plan_for_database(
@@ -60,7 +44,9 @@ def plan_for_database(
     policy = repositories.policies.get(policy_id) if policy_id else None
     if policy is None:
         return None, {}
-    records = {record.id: record for record in live_records(services, database_id)}
+    records = {
+        record.id: record for record in repositories.backups.retention_candidates(database_id)
+    }
     plan = plan_retention(
         list(records.values()),
         policy,

@@ -69,7 +69,6 @@ def rebuilt(model: M, changes: dict[str, object]) -> M:
 
 
 def effective_policy_id(services: Services, database: Database) -> str | None:
-    if database.policy_id:
-        return database.policy_id
-    server = services.repos.servers.get(database.server_id)
-    return server.default_policy_id if server else None
+    """Database.policy_under, reading the server only when the database has no policy."""
+    server = None if database.policy_id else services.repos.servers.get(database.server_id)
+    return database.policy_under(server)

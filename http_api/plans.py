@@ -67,7 +67,9 @@ def _preview(call: Call) -> RetentionPreview:
     if policy_id is None:
         raise conflict("the database has no policy (neither its own nor its server's)")
     policy = policy_or_404(found, policy_id)
-    records = {record.id: record for record in found.repos.backups.iter_by_database(database_id)}
+    records = {
+        record.id: record for record in found.repos.backups.retention_candidates(database_id)
+    }
     settings = found.settings
     plan = plan_retention(
         list(records.values()),

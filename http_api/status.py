@@ -102,8 +102,7 @@ def _report(now: datetime) -> StatusReport:
             tally.add(record)
             if record.status is BackupStatus.SUCCEEDED and last_success is None:
                 last_success = record.finished_at or record.created_at
-        server = servers.get(database.server_id)
-        policy_id = database.policy_id or (server.default_policy_id if server else None)
+        policy_id = database.policy_under(servers.get(database.server_id))
         entry = _stale(found, database, policies.get(policy_id or ""), last_success, now)
         if entry is not None:
             stale.append(entry)

@@ -118,6 +118,12 @@ class Database(Model):
             raise ValueError("username is required when use_server_credentials is false")
         return self
 
+    def policy_under(self, server: Server | None) -> str | None:
+        """The policy that schedules this database: its own, else its server's default."""
+        if self.policy_id is not None:
+            return self.policy_id
+        return server.default_policy_id if server is not None else None
+
 
 # --- policies ---------------------------------------------------------------------------
 

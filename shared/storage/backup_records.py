@@ -125,6 +125,20 @@ class BackupRecordRepository:
             parameters["empty"] = ""
         return self._page(query, parameters, page_size, continuation)
 
+    def retention_candidates(self, database_id: str) -> list[BackupRecord]:
+        """What retention decides on: every record but the expired ones whose blob is gone.
+        Expired records are history; only those whose blob is still named (a deletion that
+        was interrupted) need retention's attention. Reading just the rest keeps the cost
+        flat however long the history grows (an hourly policy adds 8,760 records a year)."""
+        parameters = {"pk": database_id, "expired": BackupStatus.EXPIRED.value, "empty": ""}
+        live = "PartitionKey eq @pk and status ne @expired"
+        unfinished = "PartitionKey eq @pk and status eq @expired and blob_name gt @empty"
+        found = [
+            *self.table.query_all(live, parameters),
+            *self.table.query_all(unfinished, parameters),
+        ]
+        return [from_entity(BackupRecord, entity) for entity in found]
+
     def iter_by_database(self, database_id: str) -> Iterator[BackupRecord]:
         """Every record of one database, newest first (retention sweeps)."""
         for entity in self.table.query_all("PartitionKey eq @pk", {"pk": database_id}):

@@ -198,3 +198,30 @@ async def test_backup_list_by_database_and_server_never_widens(
         "GET", "backups", "reader", params={"database_id": "a", "server_id": "nowhere"}
     )
     assert unknown.status == 200 and unknown.json()["items"] == []
+
+
+async def test_retention_preview_decides_on_what_a_retention_run_reads(
+    api: Api, api_env: dict[str, str]
+) -> None:
+    """Expired records whose blob is gone are history: neither the run nor its preview
+    decides on them again; an expired record whose blob is still named (an interrupted
+    deletion) is decided on by both."""
+    server = await api.call(
+        "POST", "servers",
+        json={"id": "srv", "name": "s", "engine": "postgresql", "host": "127.0.0.1",
+              "port": 5432, "username": "postgres", "default_policy_id": "development"},
+    )  # fmt: skip
+    assert server.status == 201, server.text
+    await api.call("POST", "databases", json={"id": "db", "server_id": "srv", "name": "d"})
+    repos = repositories(api_env)
+    alive = repos.backups.create(record("db", "srv", BackupStatus.SUCCEEDED, timedelta(days=1)))
+    history = record("db", "srv", BackupStatus.EXPIRED, timedelta(days=40))
+    repos.backups.create(history.model_copy(update={"id": "gone", "blob_name": None}))
+    unfinished = history.model_copy(update={"id": "half", "blob_name": "srv/db/half.sql.zst"})
+    repos.backups.create(unfinished)
+
+    preview = await api.call("GET", "databases/db/retention-preview", "reader")
+    assert preview.status == 200, preview.text
+    decided = {d["backup_id"] for d in preview.json()["decisions"]}
+    assert decided == {alive.id, "half"}
+    assert {r.id for r in repos.backups.retention_candidates("db")} == decided

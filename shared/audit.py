@@ -8,7 +8,6 @@ that grows a secret field later cannot leak it into the log.
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -17,12 +16,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from shared.models import AuditEntry
+from shared.secret_names import SECRET_FIELD
 
-SECRET_FIELD = re.compile(
-    r"pass(word)?|pwd|secret|token|credential|connection_?string|sas|signature|api_?key|"
-    r"account_?key|private|^url$|download_url",
-    re.IGNORECASE,
-)
 REDACTED = "[redacted]"
 MESSAGE_LIMIT = 500
 

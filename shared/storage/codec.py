@@ -20,17 +20,19 @@ from typing import Any, TypeVar
 from azure.data.tables import EdmType, EntityProperty
 from pydantic import BaseModel
 
+from shared.secret_names import looks_secret
+
 JSON_SUFFIX = "_json"
 CHUNKED = re.compile(r"^(?P<field>.+)_jsonz(?P<index>\d+)$")
 # Strings count UTF-16 units against the 64 KiB property limit: stay well below it.
 _LONGEST_TEXT = 30_000
 _CHUNK_BYTES = 60_000
 _LARGEST_COMPRESSED = 900_000  # an entity holds 1 MiB in all
-# A model carries has_password; a field named like a secret must never reach a table.
-_SECRET_WORDS = ("password", "secret", "token", "key")
-# Free-form dicts (tags, audit details) are not checked here: they are user data, and
-# audit details are scrubbed of secret-looking fields by shared/audit.py before this.
-_ALLOWED_SECRET_LOOKALIKES = frozenset({"has_password"})
+# A field named like a secret must never reach a table (the audit log's list, and any key).
+# Models carry these two flags, which name a secret without holding one. Free-form dicts
+# (tags, audit details) are not checked here: they are user data, and audit details are
+# scrubbed of secret-looking fields by shared/audit.py before this.
+_ALLOWED_SECRET_LOOKALIKES = frozenset({"has_password", "use_server_credentials"})
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -50,7 +52,7 @@ def _check_not_secret(name: str) -> None:
     lowered = name.lower()
     if lowered in _ALLOWED_SECRET_LOOKALIKES:
         return
-    if any(word in lowered for word in _SECRET_WORDS):
+    if looks_secret(lowered) or "key" in lowered:
         raise SecretFieldError(f"refusing to store field {name!r}: it looks like a secret")
 
 

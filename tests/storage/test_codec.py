@@ -24,11 +24,19 @@ class WithApiKey(Model):
     api_key: str
 
 
+class WithConnectionString(Model):
+    id: str
+    connection_string: str
+
+
 def test_a_secret_looking_field_is_never_stored() -> None:
     with pytest.raises(SecretFieldError):
         to_entity(WithPassword(id="x", password="hunter2"), "p", "r")
     with pytest.raises(SecretFieldError):
         to_entity(WithApiKey(id="x", api_key="k"), "p", "r")
+    # The audit log's list of secret names applies here too.
+    with pytest.raises(SecretFieldError):
+        to_entity(WithConnectionString(id="x", connection_string="AccountKey=k"), "p", "r")
 
 
 def test_datetimes_are_stored_in_utc() -> None:

@@ -134,14 +134,23 @@ class DatabaseEngine(Protocol):
     def is_empty(self, spec: ConnectionSpec) -> bool: ...
 
 
+@dataclass(frozen=True)
+class ManifestReading:
+    """How to read a manifest (possibly on another thread, while the dump runs), and how
+    to stop that reading early when the dump failed; None when it cannot be stopped."""
+
+    read: Callable[[], DumpManifest]
+    cancel: Callable[[], None] | None = None
+
+
 @runtime_checkable
 class SnapshotDumper(Protocol):
     """Optional, for engines that can share one snapshot between the manifest and the
     dump (PostgreSQL): the row counts then describe exactly the dumped data, even while
-    the database is being written to. The context yields a function reading the manifest
-    in that snapshot, which may run while the dump runs, and the dump command. The
-    snapshot lives while the context is open: run the dump and the reading inside it."""
+    the database is being written to. The context yields how to read the manifest in that
+    snapshot, which may run while the dump runs, and the dump command. The snapshot lives
+    while the context is open: run the dump and the reading inside it."""
 
     def dump_with_manifest(
         self, spec: ConnectionSpec, workdir: Path
-    ) -> AbstractContextManager[tuple[Callable[[], DumpManifest], ToolCommand]]: ...
+    ) -> AbstractContextManager[tuple[ManifestReading, ToolCommand]]: ...

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from shared.engines.base import (
     ConnectionSpec,
     DiscoveredDatabase,
     EngineError,
+    ManifestReading,
     ToolCommand,
 )
 from shared.engines.common import (
@@ -107,7 +108,7 @@ class PostgresEngine:
     @contextmanager
     def dump_with_manifest(
         self, spec: ConnectionSpec, workdir: Path
-    ) -> Iterator[tuple[Callable[[], DumpManifest], ToolCommand]]:
+    ) -> Iterator[tuple[ManifestReading, ToolCommand]]:
         """Exports the snapshot of an open transaction, which pg_dump adopts (--snapshot);
         the rows are counted in that same transaction, so the manifest describes exactly
         the dumped data, and the counting may run while pg_dump runs. The transaction
@@ -127,7 +128,8 @@ class PostgresEngine:
                     raise engine_error(classify(error), error, spec) from error
 
             with _tool_env(spec, tool, workdir) as env:
-                yield read_manifest, ToolCommand(argv, env, COMPLETION_MARKER, tool.version)
+                reading = ManifestReading(read_manifest, cancel=conn.cancel_safe)
+                yield reading, ToolCommand(argv, env, COMPLETION_MARKER, tool.version)
 
     def _manifest(self, conn: psycopg.Connection, spec: ConnectionSpec) -> DumpManifest:
         version = str(conn.execute("SHOW server_version").fetchone()[0])

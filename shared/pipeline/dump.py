@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -24,6 +24,7 @@ from shared.engines.base import (
     ConnectionSpec,
     DatabaseEngine,
     EngineError,
+    ManifestReading,
     SnapshotDumper,
     ToolCommand,
 )
@@ -68,10 +69,10 @@ def run_backup(
     try:
         with (
             tempfile.TemporaryDirectory(prefix="dilux-dump-") as workdir,
-            _dump_plan(engine, spec, Path(workdir)) as (read_manifest, command),
+            _dump_plan(engine, spec, Path(workdir)) as (reading, command),
         ):
             secrets += _secret_env_values(command)
-            with _Background(read_manifest) as manifest_reading:
+            with _Background(reading) as manifest_reading:
                 streamed = _stream(command, store, blob_name, options, progress, cancel, secrets)
             manifest = manifest_reading.result()
     except EngineError as exc:
@@ -107,7 +108,7 @@ def run_backup(
 @contextmanager
 def _dump_plan(
     engine: DatabaseEngine, spec: ConnectionSpec, workdir: Path
-) -> Iterator[tuple[Callable[[], DumpManifest], ToolCommand]]:
+) -> Iterator[tuple[ManifestReading, ToolCommand]]:
     """The dump command and how to read the manifest: in the dump's own snapshot where
     the engine can share it (PostgreSQL), else in a snapshot of its own."""
     if isinstance(engine, SnapshotDumper):
@@ -115,24 +116,38 @@ def _dump_plan(
             yield plan
     else:
         with engine.dump_command(spec, workdir) as command:
-            yield partial(engine.manifest, spec), command
+            yield ManifestReading(partial(engine.manifest, spec)), command
 
 
 class _Background:
-    """Runs `work` on a thread while the body runs (the row counts take the database's time,
-    the stream ours). Leaving waits for it; when both failed, the work's error wins: a
-    database that cannot be read says so more clearly than the dump tool's exit code."""
+    """Reads the manifest on a thread while the body streams the dump (the row counts take
+    the database's time, the stream ours). Leaving after a success waits for the reading.
+    Leaving after a failure does not wait for a long count: a reading that can be
+    cancelled is, and the body's error stands; one that cannot is given FAILURE_GRACE to
+    end, and if it failed, its error wins (a database that cannot be read says so more
+    clearly than the dump tool's exit code); otherwise it finishes on its own."""
 
-    def __init__(self, work: Callable[[], DumpManifest]) -> None:
+    FAILURE_GRACE = 5.0
+
+    def __init__(self, reading: ManifestReading) -> None:
+        self._reading = reading
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="manifest")
-        self._future: Future[DumpManifest] = self._pool.submit(work)
+        self._future: Future[DumpManifest] = self._pool.submit(reading.read)
 
     def __enter__(self) -> _Background:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
-        self._pool.shutdown(wait=True)
-        if kind is not None and isinstance(self._future.exception(), EngineError):
+        if kind is None:
+            self._pool.shutdown(wait=True)
+            return
+        if self._reading.cancel is not None:
+            self._reading.cancel()
+            self._pool.shutdown(wait=True)
+            return
+        self._pool.shutdown(wait=False)
+        done, _ = wait([self._future], timeout=self.FAILURE_GRACE)
+        if done and isinstance(self._future.exception(), EngineError):
             self._future.result()  # raises the clearer error in place of the body's
 
     def result(self) -> DumpManifest:

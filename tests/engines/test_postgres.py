@@ -317,12 +317,12 @@ def test_snapshot_dump_matches_its_manifest_while_rows_are_written(
     source = pg15_spec(postgres_database)
     load_sample(source)
     assert isinstance(ENGINE, SnapshotDumper)
-    with ENGINE.dump_with_manifest(source, tmp_path) as (read_manifest, command):
+    with ENGINE.dump_with_manifest(source, tmp_path) as (reading, command):
         with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={postgres_database}") as c:
             c.execute("INSERT INTO items (label) SELECT 'late' FROM generate_series(1, 100)")
         assert any(part.startswith("--snapshot=") for part in command.argv)
         dump = run_dump(command, tmp_path / "dump.sql")
-        manifest = read_manifest()  # after the dump, still in its snapshot
+        manifest = reading.read()  # after the dump, still in its snapshot
     assert dump.returncode == 0, dump.stderr
     live = {t.name: t.rows for t in ENGINE.manifest(source).tables}
     assert live["items"] == 1600  # the writes happened...

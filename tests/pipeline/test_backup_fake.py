@@ -6,13 +6,24 @@ import hashlib
 import re
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import psutil
 import pytest
 import zstandard
 from azure.storage.blob import ExponentialRetry
 
-from shared.engines.base import ConnectionSpec
+import shared.pipeline.dump as dump_module
+from shared.engines.base import (
+    ConnectionErrorKind,
+    ConnectionSpec,
+    EngineError,
+    ManifestReading,
+    ToolCommand,
+)
+from shared.models import DumpManifest
 from shared.pipeline.dump import run_backup
 from shared.pipeline.results import BackupFailed, BackupOutcome, PipelineOptions
 from shared.storage.blobs import AzureBlobStore, BlobStore, BlobStoreError
@@ -220,3 +231,48 @@ def test_missing_tool_is_a_clear_failure(
     with pytest.raises(BackupFailed) as failure:
         backup(NoTool(), fake_spec, blob_store, small_blocks)
     assert "cannot start pg_dump" in failure.value.message
+
+
+class SlowCountEngine(FakeEngine):
+    """A SnapshotDumper whose row counting takes until it is cancelled (or `seconds`)."""
+
+    def __init__(self, cancellable: bool, seconds: float = 60.0, **fields: object) -> None:
+        super().__init__(**fields)  # type: ignore[arg-type]
+        self.cancellable = cancellable
+        self.seconds = seconds
+        self.stopped = threading.Event()
+
+    def _count(self, spec: ConnectionSpec) -> DumpManifest:
+        self.stopped.wait(self.seconds)
+        if self.stopped.is_set():
+            raise EngineError(ConnectionErrorKind.UNKNOWN, "canceling statement")
+        return self.manifest(spec)
+
+    @contextmanager
+    def dump_with_manifest(
+        self, spec: ConnectionSpec, workdir: Path
+    ) -> Iterator[tuple[ManifestReading, ToolCommand]]:
+        with self.dump_command(spec, workdir) as command:
+            cancel = self.stopped.set if self.cancellable else None
+            yield ManifestReading(lambda: self._count(spec), cancel=cancel), command
+
+
+@pytest.mark.parametrize("cancellable", [True, False])
+def test_a_failed_dump_does_not_wait_for_a_long_row_count(
+    blob_store: AzureBlobStore,
+    fake_spec: ConnectionSpec,
+    small_blocks: PipelineOptions,
+    monkeypatch: pytest.MonkeyPatch,
+    cancellable: bool,
+) -> None:
+    """The dump's own error is reported: a cancellable count is cancelled (its error does not
+    replace the dump's), one that cannot be cancelled is left to finish on its own."""
+    monkeypatch.setattr(dump_module._Background, "FAILURE_GRACE", 0.2)
+    engine = SlowCountEngine(cancellable, dump_args=["--bytes", "1000", "--exit-code", "3"])
+    started = time.monotonic()
+    with pytest.raises(BackupFailed) as failure:
+        backup(engine, fake_spec, blob_store, small_blocks)
+    assert time.monotonic() - started < 10  # not the count's 60 seconds
+    assert "exited with code 3" in failure.value.message
+    assert engine.stopped.is_set() is cancellable
+    engine.stopped.set()  # let an uncancellable count end now

@@ -126,11 +126,11 @@ async def api_get_job(
         instance_id = req.route_params.get("instance_id", "")
         if not INSTANCE_ID.match(instance_id):
             raise ApiError(400, "invalid_id", "not a valid instance id")
-        try:
+        try:  # an unknown instance is an empty status, not an exception
             status = await client.get_status(instance_id)
-        except Exception:
-            status = None
-        if status is None or not status.instance_id or status.runtime_status is None:
+        except Exception as exc:
+            raise ApiError(503, "unavailable", "the job store did not answer") from exc
+        if not status.instance_id or status.runtime_status is None:
             raise not_found("job", instance_id)
         return job_status(status)
 

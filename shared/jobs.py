@@ -8,7 +8,7 @@ as `model_dump(mode="json")` and are validated again on the other side.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import Field
@@ -24,6 +24,7 @@ from shared.models import (
     Tier,
     Trigger,
 )
+from shared.storage.codec import as_utc
 
 # --- orchestrators ------------------------------------------------------------------------
 POLICY_LOOP = "policy_loop"
@@ -74,12 +75,6 @@ _RECORD_NAMESPACE = uuid.UUID("6f1d0c8e-2b5a-4f7e-9c3d-8a1b2c3d4e5f")
 # --- instance ids ---------------------------------------------------------------------------
 
 
-def _utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
 def policy_loop_instance_id(policy_id: str) -> str:
     """The one eternal loop of a policy."""
     return f"policy-{policy_id}"
@@ -87,7 +82,7 @@ def policy_loop_instance_id(policy_id: str) -> str:
 
 def backup_instance_id(database_id: str, slot_time: datetime) -> str:
     """One scheduled backup per database and slot: starting it twice is a no-op."""
-    return f"backup-{database_id}-{_utc(slot_time):%Y%m%dT%H%MZ}"
+    return f"backup-{database_id}-{as_utc(slot_time):%Y%m%dT%H%MZ}"
 
 
 def manual_backup_instance_id(database_id: str, unique: str) -> str:

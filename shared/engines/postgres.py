@@ -123,7 +123,10 @@ class PostgresEngine:
 
             def read_manifest() -> DumpManifest:
                 try:
-                    return self._manifest(conn, spec)
+                    # In a savepoint: a failing count (a table it may not read) must not
+                    # abort the transaction whose snapshot pg_dump is importing.
+                    with conn.transaction():
+                        return self._manifest(conn, spec)
                 except psycopg.Error as error:  # raised outside _connect's translation
                     raise engine_error(classify(error), error, spec) from error
 

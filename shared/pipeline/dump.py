@@ -123,9 +123,9 @@ class _Background:
     """Reads the manifest on a thread while the body streams the dump (the row counts take
     the database's time, the stream ours). Leaving after a success waits for the reading.
     Leaving after a failure does not wait for a long count: a reading that can be
-    cancelled is, and the body's error stands; one that cannot is given FAILURE_GRACE to
-    end, and if it failed, its error wins (a database that cannot be read says so more
-    clearly than the dump tool's exit code); otherwise it finishes on its own."""
+    cancelled is; one that cannot is given FAILURE_GRACE to end, then left to finish on
+    its own. If the reading had failed by itself, its error wins over the body's (a
+    database that cannot be read says so more clearly than the dump tool's exit code)."""
 
     FAILURE_GRACE = 5.0
 
@@ -141,14 +141,14 @@ class _Background:
         if kind is None:
             self._pool.shutdown(wait=True)
             return
-        if self._reading.cancel is not None:
-            self._reading.cancel()
-            self._pool.shutdown(wait=True)
+        if self._future.done() or self._reading.cancel is None:
+            self._pool.shutdown(wait=False)
+            done, _ = wait([self._future], timeout=self.FAILURE_GRACE)
+            if done and isinstance(self._future.exception(), EngineError):
+                self._future.result()  # raises the clearer error in place of the body's
             return
-        self._pool.shutdown(wait=False)
-        done, _ = wait([self._future], timeout=self.FAILURE_GRACE)
-        if done and isinstance(self._future.exception(), EngineError):
-            self._future.result()  # raises the clearer error in place of the body's
+        self._reading.cancel()  # its error then is ours, not the database's: the body's stands
+        self._pool.shutdown(wait=True)
 
     def result(self) -> DumpManifest:
         return self._future.result()

@@ -20,16 +20,23 @@ def record(database_id: str, server_id: str, status: BackupStatus, age: timedelt
     )  # fmt: skip
 
 
-async def test_status_reports_totals_rates_and_stale_databases(
-    api: Api, api_env: dict[str, str]
-) -> None:
+async def server_srv_with_database_db(api: Api) -> None:
+    """Server `srv` (development policy) with database `db`, through the API."""
     server = await api.call(
         "POST", "servers",
         json={"id": "srv", "name": "s", "engine": "postgresql", "host": "127.0.0.1",
               "port": 5432, "username": "postgres", "default_policy_id": "development"},
     )  # fmt: skip
     assert server.status == 201, server.text
-    await api.call("POST", "databases", json={"id": "db", "server_id": "srv", "name": "d"})
+    body = {"id": "db", "server_id": "srv", "name": "d"}
+    database = await api.call("POST", "databases", json=body)
+    assert database.status == 201, database.text
+
+
+async def test_status_reports_totals_rates_and_stale_databases(
+    api: Api, api_env: dict[str, str]
+) -> None:
+    await server_srv_with_database_db(api)
     repos = repositories(api_env)
     repos.backups.create(record("db", "srv", BackupStatus.SUCCEEDED, timedelta(days=3)))
     repos.backups.create(record("db", "srv", BackupStatus.FAILED, timedelta(hours=2)))
@@ -206,13 +213,7 @@ async def test_retention_preview_decides_on_what_a_retention_run_reads(
     """Expired records whose blob is gone are history: neither the run nor its preview
     decides on them again; an expired record whose blob is still named (an interrupted
     deletion) is decided on by both."""
-    server = await api.call(
-        "POST", "servers",
-        json={"id": "srv", "name": "s", "engine": "postgresql", "host": "127.0.0.1",
-              "port": 5432, "username": "postgres", "default_policy_id": "development"},
-    )  # fmt: skip
-    assert server.status == 201, server.text
-    await api.call("POST", "databases", json={"id": "db", "server_id": "srv", "name": "d"})
+    await server_srv_with_database_db(api)
     repos = repositories(api_env)
     alive = repos.backups.create(record("db", "srv", BackupStatus.SUCCEEDED, timedelta(days=1)))
     history = record("db", "srv", BackupStatus.EXPIRED, timedelta(days=40))

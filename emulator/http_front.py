@@ -176,7 +176,9 @@ class HttpFront:
         try:
             req = await to_http_request(request, params, self.body_limit)
         except BodyTooLarge:
-            return web.Response(status=413)
+            refused = web.Response(status=413)
+            refused.force_close()  # the rest of the body is never read
+            return refused
         try:
             with self._clock.busy(), logged_invocation(function.name, reason) as invocation:
                 result = await function.invoker(req, invocation)

@@ -151,3 +151,19 @@ def test_an_operation_cannot_be_declared_without_a_role() -> None:
     with pytest.raises(TypeError):
         operation("GET", "/no-role", None, "No role", tag="status")  # type: ignore[arg-type]
     assert ("GET", "/no-role") not in REGISTRY
+
+
+async def test_cross_site_changes_are_refused_with_a_valid_token_too(api: Api) -> None:
+    # Browsers do not attach bearer tokens cross-site, but the rule holds in every mode.
+    server = {"name": "x", "engine": "mariadb", "host": "h", "port": 1, "username": "u"}
+    for headers in (
+        {"Origin": "http://evil.example"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Content-Type": "text/plain"},
+    ):
+        response = await api.call("POST", "servers", "admin", json=server, headers=headers)
+        assert response.status in (403, 415), headers
+    assert (await api.call("GET", "servers")).json()["items"] == []
+    same_origin = {"Origin": api.emu.base_url, "Sec-Fetch-Site": "same-origin"}
+    created = await api.call("POST", "servers", "admin", json=server, headers=same_origin)
+    assert created.status == 201, created.text

@@ -30,6 +30,7 @@ from http_api.request_guard import check_request
 from http_api.services import services
 from shared.audit import AuditOutcome
 from shared.auth import AuthError, Principal, Role, authenticator
+from shared.models import AuditEntry
 from shared.secrets import SecretStoreError
 from shared.settings import SettingsError
 from shared.storage.blobs import BlobStoreError
@@ -194,11 +195,11 @@ async def _audit_refusal(call: Call) -> None:
     action = call.operation.action
     message = f"403 forbidden: requires {call.operation.role.claim}"
 
-    def entry(shared: bool) -> Any:
+    def entry(shared: bool) -> AuditEntry:
         actor = "several actors" if shared else None
         return call.audit_entry(outcome=AuditOutcome.DENIED, message=message, actor=actor)
 
-    opened = windows.refused((call.principal.subject, action), str(action), entry)
+    opened = windows.refused(call.principal.subject, str(action), entry)
     if opened is None:
         return
     key, first = opened
@@ -214,7 +215,7 @@ async def _audit_refusal(call: Call) -> None:
     asyncio.get_running_loop().call_later(windows.seconds, close)
 
 
-def _write_audit(write: Callable[[Any], Any], entry: Any) -> None:
+def _write_audit(write: Callable[[AuditEntry], Any], entry: AuditEntry) -> None:
     try:
         write(entry)
     except Exception as exc:

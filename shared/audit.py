@@ -115,14 +115,16 @@ class DenialWindows:
         self._lock = threading.Lock()
 
     def refused(
-        self, key: Hashable, action: str, entry: Callable[[bool], AuditEntry]
+        self, actor: str, action: str, entry: Callable[[bool], AuditEntry]
     ) -> tuple[Hashable, AuditEntry] | None:
-        """Counts a refusal. For the first one of its window: the window's key (pass it to
-        `close` after `seconds`) and the entry to write now, built by `entry(shared)`."""
+        """Counts a refusal of `actor` at `action`. For the first one of its window: the
+        window's key (pass it to `close` after `seconds`) and the entry to write now, built by
+        `entry(shared)` (shared: for several actors, past `max_open`)."""
+        key: Hashable = (actor, action)
         with self._lock:
             shared = key not in self._open and len(self._open) >= self.max_open
             if shared:
-                key = ("several actors", action)
+                key = (None, action)
             window = self._open.get(key)
             if window is not None:
                 window.attempts += 1

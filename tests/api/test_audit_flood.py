@@ -70,13 +70,13 @@ def test_windows_count_per_key_and_share_one_entry_past_their_capacity() -> None
     def entry(actor: str):  # type: ignore[no-untyped-def]
         return lambda shared: audit_entry("several actors" if shared else actor, "x.y", "r")
 
-    first = windows.refused(("a", "x.y"), "x.y", entry("a"))
+    first = windows.refused("a", "x.y", entry("a"))
     assert first is not None and first[1].details["attempts"] == 1
-    assert windows.refused(("a", "x.y"), "x.y", entry("a")) is None
-    assert windows.refused(("b", "x.y"), "x.y", entry("b")) is not None
-    shared = windows.refused(("c", "x.y"), "x.y", entry("c"))
+    assert windows.refused("a", "x.y", entry("a")) is None
+    assert windows.refused("b", "x.y", entry("b")) is not None
+    shared = windows.refused("c", "x.y", entry("c"))
     assert shared is not None and shared[1].actor == "several actors"
-    assert windows.refused(("d", "x.y"), "x.y", entry("d")) is None  # counted in the shared one
+    assert windows.refused("d", "x.y", entry("d")) is None  # counted in the shared one
     closed_a, closed_shared = windows.close(first[0]), windows.close(shared[0])
     assert closed_a is not None and closed_a.details["attempts"] == 2
     assert closed_a.id == first[1].id  # written over the first entry

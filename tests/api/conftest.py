@@ -172,6 +172,20 @@ async def api(
         yield Api(emu, idp)
 
 
+@pytest.fixture
+async def dev(
+    table_prefix: str, blob_container: str, tmp_path: Path, clean_caches: None
+) -> AsyncIterator[Any]:
+    """The app in the emulator on 127.0.0.1 in development mode (no token), with the host's
+    body limit at 4096 bytes."""
+    from emulator.testing import run_emulator
+
+    env = app_environment(table_prefix, blob_container, FUNCTIONS_REQUEST_BODY_SIZE_LIMIT="4096")
+    assert env["AUTH_MODE"] == "development"
+    async with run_emulator(ROOT, tmp_path / "state.sqlite", env=env) as emu:
+        yield emu
+
+
 def repositories(env: dict[str, str]) -> Repositories:
     """The app's repositories on the test's tables, to write what no route writes."""
     settings = load_settings(

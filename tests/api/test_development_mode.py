@@ -7,11 +7,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.conftest import ROOT, app_environment
 
@@ -20,19 +17,6 @@ SERVER = {
     "id": "victim", "name": "Victim", "engine": "postgresql", "host": "127.0.0.1",
     "port": 5432, "username": "postgres",
 }  # fmt: skip
-
-
-@pytest.fixture
-async def dev(
-    table_prefix: str, blob_container: str, tmp_path: Path, clean_caches: None
-) -> AsyncIterator[Any]:
-    """The app in the emulator on 127.0.0.1, in development mode."""
-    from emulator.testing import run_emulator
-
-    env = app_environment(table_prefix, blob_container)
-    assert env["AUTH_MODE"] == "development"
-    async with run_emulator(ROOT, tmp_path / "state.sqlite", env=env) as emu:
-        yield emu
 
 
 def test_the_emulator_refuses_to_start_in_development_mode_off_loopback(

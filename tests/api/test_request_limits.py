@@ -6,15 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from http_api.request_guard import MAX_BODY_BYTES
 from tests.api.conftest import Api
-from tests.conftest import ROOT, app_environment
 
 ODD_HOSTS = [
     "[::ffff:127.0.0.1]", "[::ffff:127.0.0.1]:7071", "127.0.0.1:99999", "127.0.0.1:abc",
@@ -38,17 +35,6 @@ async def raw_request(port: int, head: bytes, body: bytes = b"") -> tuple[int, b
     return int(answer.split(b"\r\n")[0].split()[1]), content
 
 
-@pytest.fixture
-async def dev(
-    table_prefix: str, blob_container: str, tmp_path: Path, clean_caches: None
-) -> AsyncIterator[Any]:
-    from emulator.testing import run_emulator
-
-    env = app_environment(table_prefix, blob_container, FUNCTIONS_REQUEST_BODY_SIZE_LIMIT="4096")
-    async with run_emulator(ROOT, tmp_path / "state.sqlite", env=env) as emu:
-        yield emu
-
-
 async def test_a_body_over_the_api_limit_is_413_before_anything_else(api: Api) -> None:
     big = {"name": "x" * MAX_BODY_BYTES}
     for role in (None, "admin"):  # refused before the caller is even looked at
@@ -60,7 +46,7 @@ async def test_a_body_over_the_api_limit_is_413_before_anything_else(api: Api) -
 
 
 async def test_the_host_refuses_a_body_over_its_limit_without_reading_it(dev: Any) -> None:
-    # FUNCTIONS_REQUEST_BODY_SIZE_LIMIT=4096: a declared 100 MB body is refused at once,
+    # The `dev` host's limit is 4096 bytes: a declared 100 MB body is refused at once,
     # though not one byte of it was sent (the answer would otherwise wait for it).
     head = (
         b"POST /api/servers HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"

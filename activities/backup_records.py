@@ -47,7 +47,10 @@ def clean_error(text: str) -> str:
 
 
 def outcome_fields(outcome: BackupOutcome) -> dict[str, Any]:
-    names = ("blob_name", "raw_bytes", "stored_bytes", "sha256", "compression")
+    names = (
+        "blob_name", "raw_bytes", "stored_bytes", "sha256", "compression",
+        "encryption", "identity_id", "extra_recipients", "access_tier", "immutable_until",
+    )  # fmt: skip
     fields = {name: getattr(outcome, name) for name in names}
     fields.update(
         tool_version=outcome.tool_version,
@@ -68,6 +71,11 @@ def outcome_from_blob(info: BlobInfo) -> dict[str, Any]:
         "compression": metadata.get("compression"),
         "tool_version": metadata.get("tool_version") or None,
         "server_version": metadata.get("server_version") or None,
+        "encryption": metadata.get("encryption") or None,
+        "identity_id": metadata.get("key_id") or None,
+        "access_tier": info.access_tier,
+        "immutable_until": info.immutable_until,
+        "legal_hold": info.legal_hold,
     }
 
 

@@ -23,6 +23,15 @@ class Services:
 
         return secret_store_from_settings(self.settings)
 
+    @property
+    def keys(self) -> Any:
+        """The service's age identities (shared/crypto/keys.py)."""
+        from shared.crypto.keys import KeyRing
+        from shared.storage.clients import table_service_client
+
+        service = table_service_client(self.settings)
+        return KeyRing(service, self.settings.table_prefix, self.secrets)
+
 
 @lru_cache(maxsize=1)
 def services() -> Services:

@@ -53,6 +53,10 @@ class BlobArchived(BlobStoreError):
     """The blob is in the Archive tier: it must be rehydrated (hours) before it is read."""
 
 
+class BlobProtected(BlobStoreError):
+    """A legal hold or an unexpired immutability policy forbids deleting or changing it."""
+
+
 class StorageFeatureMissing(BlobStoreError):
     """The storage does not implement an operation we rely on (Azurite: immutability
     policies and legal holds). Never ignored: what we asked for did not happen."""
@@ -156,6 +160,11 @@ def _fail(exc: AzureError, action: str, name: str) -> BlobStoreError:
         return BlobArchived(
             f"blob {name!r} is in the Archive tier: rehydrate it first (POST .../rehydrate); "
             "rehydration takes up to 15 hours (1 hour at high priority for small blobs)"
+        )
+    if isinstance(code, str) and code.startswith("BlobImmutable"):
+        return BlobProtected(
+            f"blob {name!r} is protected ({code}): a legal hold or an immutability policy "
+            "forbids it"
         )
     if getattr(exc, "status_code", None) == 501:
         return StorageFeatureMissing(

@@ -150,7 +150,9 @@ def test_verify_without_the_key_checks_the_checksum_only_and_is_not_ok(
     assert "svc-1 was retired" in (outcome.reason or "")
 
 
-def test_verify_with_another_key_fails(encrypted: BackupOutcome, blob_store: AzureBlobStore) -> None:
+def test_verify_with_another_key_fails(
+    encrypted: BackupOutcome, blob_store: AzureBlobStore
+) -> None:
     outcome = verify_backup(
         blob_store, encrypted.blob_name, encrypted.sha256, MARKER,
         encrypted=True, identity=generate_identity()[0],

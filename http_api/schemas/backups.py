@@ -49,6 +49,11 @@ class DownloadLink(Model):
     compression: str | None = None
 
 
+class Rehydration(Model):
+    blob_name: str
+    message: str
+
+
 class RestoreBody(Model):
     target_database: DatabaseName = Field(description="a new database by default")
     target_server_id: Identifier | None = Field(default=None, description="default: the same")

@@ -10,7 +10,6 @@ Kept backups then move to the access tier of the tiers still keeping them
 
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime
 
 from activities import bp
@@ -25,7 +24,7 @@ from shared.jobs import (
 from shared.models import AccessTier, BackupRecord, BackupStatus, Policy
 from shared.protection import access_tier_for
 from shared.retention import RetentionAction, RetentionDecision, RetentionPlan, plan_retention
-from shared.storage.blobs import BlobNotFound, BlobStoreError
+from shared.storage.blobs import BlobNotFound, BlobProtected, BlobStoreError
 
 
 def _policy_of(services: Services, database_id: str) -> str | None:
@@ -71,9 +70,28 @@ def expire(services: Services, record: BackupRecord) -> None:
     if record.status is not BackupStatus.EXPIRED:
         record = backups.replace(record.model_copy(update={"status": BackupStatus.EXPIRED}))
     if record.blob_name:
-        with contextlib.suppress(BlobNotFound):
+        try:
             services.blobs.delete(record.blob_name)
+        except BlobNotFound:
+            pass
+        except BlobProtected:
+            _still_protected(services, record)
+            return
         backups.replace(record.model_copy(update={"blob_name": None}))
+
+
+def _still_protected(services: Services, record: BackupRecord) -> None:
+    """The storage refused: the blob is held or immutable though the record did not say so
+    (set by hand, or the record predates it). The backup is intact: it becomes succeeded
+    again with the protection the blob reports, so the next plans keep it."""
+    assert record.blob_name is not None
+    info = services.blobs.info(record.blob_name)
+    update = {
+        "status": BackupStatus.SUCCEEDED,
+        "immutable_until": info.immutable_until,
+        "legal_hold": info.legal_hold,
+    }
+    services.repositories.backups.replace(record.model_copy(update=update))
 
 
 @bp.activity_trigger(input_name="data", activity=APPLY_RETENTION)

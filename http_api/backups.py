@@ -15,7 +15,7 @@ from http_api.schemas.backups import BackupListQuery, BackupPage, DownloadLink, 
 from http_api.services import Services, services
 from shared.auth import Role
 from shared.models import AccessTier, BackupRecord, BackupStatus
-from shared.storage.blobs import BlobInfo, BlobNotFound, StorageFeatureMissing
+from shared.storage.blobs import BlobInfo, BlobNotFound, BlobProtected, StorageFeatureMissing
 from shared.storage.sas import download_url
 
 PATH = "/backups/{database_id}/{backup_id}"
@@ -145,6 +145,7 @@ def _download(call: Call) -> DownloadLink:
     return DownloadLink(
         url=url, expires_at=expires_at, blob_name=blob_name, sha256=record.sha256,
         stored_bytes=record.stored_bytes, compression=record.compression,
+        encryption=record.encryption, key_id=record.identity_id,
     )  # fmt: skip
 
 
@@ -154,7 +155,10 @@ def _delete(call: Call) -> Reply:
     if record.status in (BackupStatus.QUEUED, BackupStatus.RUNNING):
         raise conflict(f"the backup is {record.status.value}; wait until it finishes")
     protected_409(record)
-    remove_backup(found, record)
+    try:
+        remove_backup(found, record)
+    except BlobProtected as exc:  # the storage knows of a hold or policy the record does not
+        raise conflict(str(exc)) from None
     call.audit(before=record)
     return Reply(status=204)
 

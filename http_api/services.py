@@ -30,10 +30,8 @@ class Services:
     def keys(self) -> Any:
         """The service's age identities (shared/crypto/keys.py)."""
         from shared.crypto.keys import KeyRing
-        from shared.storage.clients import table_service_client
 
-        service = table_service_client(self.settings)
-        return KeyRing(service, self.settings.table_prefix, self.secrets)
+        return KeyRing.from_settings(self.settings, self.secrets)
 
     def blobs(self) -> Any:
         from shared.storage.blobs import backup_store

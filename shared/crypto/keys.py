@@ -58,6 +58,12 @@ class KeyRing:
         self.table = EntityTable(service, f"{prefix}keys")
         self._secrets = secrets
 
+    @classmethod
+    def from_settings(cls, settings: Any, secrets: SecretStore) -> KeyRing:
+        from shared.storage.clients import table_service_client
+
+        return cls(table_service_client(settings), settings.table_prefix, secrets)
+
     # --- reads -----------------------------------------------------------------------
 
     def get(self, identity_id: str) -> ServiceIdentity | None:

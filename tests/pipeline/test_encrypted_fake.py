@@ -75,7 +75,7 @@ def test_restore_feeds_exactly_the_dump_after_decryption(
 
 
 class _FailingStore:
-    """Azurite underneath, but the fifth staged block fails."""
+    """Azurite underneath, but the second staged block fails (long before the last)."""
 
     def __init__(self, store: AzureBlobStore) -> None:
         self._store = store
@@ -84,7 +84,7 @@ class _FailingStore:
 
     def stage_block(self, name: str, block_id: str, data: bytes) -> None:
         self.staged += 1
-        if self.staged == 5:
+        if self.staged == 2:
             raise BlobStoreError("storage failed to stage a block: injected")
         self._store.stage_block(name, block_id, data)
 
@@ -97,6 +97,6 @@ def test_a_storage_failure_mid_stream_commits_nothing(
 ) -> None:
     failing = _FailingStore(blob_store)
     with pytest.raises(BackupFailed, match="injected") as caught:
-        backup(failing, fake_spec, small_blocks, "--bytes", str(8 * 1024 * 1024))  # type: ignore[arg-type]
+        backup(failing, fake_spec, small_blocks, "--bytes", str(24 * 1024 * 1024))  # type: ignore[arg-type]
     assert caught.value.reason == "storage"  # the storage error, not a generic age one
     assert not failing.committed

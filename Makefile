@@ -36,7 +36,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	@touch $@
 
-.debian-tools:
+.debian-tools: scripts/ensure-debian-tools.sh
 	@bash scripts/ensure-debian-tools.sh
 	@touch $@
 

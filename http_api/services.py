@@ -30,6 +30,12 @@ class Services:
             self._secrets = secret_store_from_settings(self.settings)
         return self._secrets
 
+    def keys(self) -> Any:
+        """The service's age identities (shared/crypto/keys.py)."""
+        from shared.crypto.keys import KeyRing
+
+        return KeyRing.from_settings(self.settings, self.secrets)
+
     def blobs(self) -> Any:
         from shared.storage.blobs import backup_store
 

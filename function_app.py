@@ -11,7 +11,7 @@ from entities import bp as entities
 from http_api import bp as http_api
 from orchestrators import bp as orchestrators
 
-app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
+app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 for blueprint in (orchestrators, activities, entities, http_api):
     app.register_functions(blueprint)

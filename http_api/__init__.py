@@ -8,9 +8,12 @@ bp = df.Blueprint()
 from http_api import (  # noqa: E402,F401
     audit_log,
     backups,
+    console_config,
+    console_site,
     databases,
     health,
     jobs,
+    me,
     openapi,
     plans,
     policies,

@@ -31,6 +31,8 @@ from shared.storage.tables import AlreadyExists, ConcurrencyConflict, InvalidCon
 
 log = logging.getLogger(__name__)
 
+# Every API route starts with it; the console owns the rest of the site.
+API_PREFIX = "api/"
 Handler = Callable[[Call], Any] | Callable[[Call], Awaitable[Any]]
 # Keyed by (method, path): a module imported again (a host reloading the app) replaces its own.
 REGISTRY: dict[tuple[str, str], Operation] = {}
@@ -63,7 +65,9 @@ class Operation:
 
     @property
     def route(self) -> str:
-        return self.path.lstrip("/")
+        """The Functions route: the API lives under `api/` (host.json's route prefix is
+        empty so that the console can be served at the site root)."""
+        return API_PREFIX + self.path.lstrip("/")
 
     @property
     def operation_id(self) -> str:

@@ -30,10 +30,11 @@ def generate() -> str:
         source = Path(folder) / "openapi.json"
         output = Path(folder) / "api.d.ts"
         source.write_text(json.dumps(openapi_document(), indent=2, sort_keys=True))
+        # Fields with a default stay optional in request bodies (responses mark them required).
+        options = ["--output", str(output), "--default-non-nullable", "false"]
         subprocess.run(
-            [str(GENERATOR), str(source), "--output", str(output), "--default-non-nullable", "false"],
-            cwd=CONSOLE, check=True, capture_output=True,
-        )  # fmt: skip
+            [str(GENERATOR), str(source), *options], cwd=CONSOLE, check=True, capture_output=True
+        )
         return output.read_text()
 
 

@@ -14,7 +14,7 @@ export function TierChart({ usage }: { usage: Usage[] }) {
     <figure className="chart">
       <div className="chart-box" aria-hidden="true">
         <ResponsiveContainer width="100%" height={200}>
-          <BarChart data={usage} margin={{ top: 8, right: 8, bottom: 8, left: 8 }}>
+          <BarChart accessibilityLayer={false} data={usage} margin={{ top: 8, right: 8, bottom: 8, left: 8 }}>
             <CartesianGrid strokeDasharray="3 3" vertical={false} />
             <XAxis dataKey="tier" />
             <YAxis tickFormatter={(value: number) => formatBytes(value)} width={72} />

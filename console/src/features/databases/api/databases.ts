@@ -14,9 +14,10 @@ export function useDatabase(databaseId: string) {
   });
 }
 
-export function useRetentionPreview(databaseId: string) {
+export function useRetentionPreview(databaseId: string, enabled: boolean) {
   return useQuery({
     queryKey: ["retention", databaseId],
+    enabled,
     queryFn: () =>
       unwrap(api.GET("/databases/{database_id}/retention-preview", { params: { path: { database_id: databaseId } } })),
   });

@@ -46,7 +46,10 @@ export function DatabasePage() {
   const servers = useServers();
   const policies = usePolicies();
   const calendar = useCalendar(databaseId, 14);
-  const retention = useRetentionPreview(databaseId);
+  const server = servers.data?.find((item) => item.id === database.data?.server_id);
+  const inherited = server?.default_policy_id ?? null;
+  const scheduled = Boolean(database.data?.policy_id ?? inherited);
+  const retention = useRetentionPreview(databaseId, scheduled);
   const backupNow = useBackupNow(databaseId);
   const switchState = useSwitchDatabase(databaseId);
   const update = useUpdateDatabase(databaseId);
@@ -58,8 +61,6 @@ export function DatabasePage() {
   return (
     <QueryState query={database} what="the database">
       {(data) => {
-        const server = servers.data?.find((item) => item.id === data.server_id);
-        const inherited = server?.default_policy_id ?? null;
         return (
           <>
             <PageHeader
@@ -170,9 +171,13 @@ export function DatabasePage() {
               </QueryState>
             </Section>
             <Section title="Retention preview">
-              <QueryState query={retention} what="the retention preview">
-                {(preview) => <RetentionTimeline preview={preview} />}
-              </QueryState>
+              {scheduled ? (
+                <QueryState query={retention} what="the retention preview">
+                  {(preview) => <RetentionTimeline preview={preview} />}
+                </QueryState>
+              ) : (
+                <p className="empty">No policy (neither its own nor its server's): nothing is scheduled and retention deletes nothing.</p>
+              )}
             </Section>
           </>
         );

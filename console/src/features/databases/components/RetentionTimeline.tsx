@@ -54,7 +54,7 @@ export function RetentionTimeline({ preview }: { preview: RetentionPreview }) {
       {kept.length + deleted.length > 0 ? (
         <div className="chart-box" aria-hidden="true">
           <ResponsiveContainer width="100%" height={140}>
-            <ScatterChart margin={{ top: 8, right: 16, bottom: 8, left: 8 }}>
+            <ScatterChart accessibilityLayer={false} margin={{ top: 8, right: 16, bottom: 8, left: 8 }}>
               <CartesianGrid strokeDasharray="3 3" />
               <XAxis
                 dataKey="time"

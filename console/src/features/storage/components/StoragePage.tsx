@@ -48,7 +48,7 @@ export function StoragePage() {
                 <figure className="chart">
                   <div className="chart-box" aria-hidden="true">
                     <ResponsiveContainer width="100%" height={240}>
-                      <AreaChart data={report.over_time.map((point) => ({ ...point, time: new Date(point.at).getTime() }))}>
+                      <AreaChart accessibilityLayer={false} data={report.over_time.map((point) => ({ ...point, time: new Date(point.at).getTime() }))}>
                         <CartesianGrid strokeDasharray="3 3" vertical={false} />
                         <XAxis dataKey="time" type="number" domain={["dataMin", "dataMax"]} tickFormatter={(value: number) => new Date(value).toLocaleDateString()} />
                         <YAxis tickFormatter={(value: number) => formatBytes(value)} width={72} />

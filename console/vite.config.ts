@@ -18,7 +18,7 @@ export default defineConfig({
   },
   server: { proxy: { "/api": "http://127.0.0.1:7071" } },
   test: {
-    environment: "jsdom",
+    environment: "node",
     include: ["src/**/*.test.{ts,tsx}"],
   },
 });

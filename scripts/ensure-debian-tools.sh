@@ -5,6 +5,8 @@ missing=()
 command -v psql >/dev/null || missing+=(postgresql-client)
 command -v mariadb-dump >/dev/null || missing+=(mariadb-client)
 command -v zstd >/dev/null || missing+=(zstd)
+# The console's browser tests drive Debian's Chromium (Playwright cannot download one here).
+command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"
   apt-get update -qq

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.api.conftest import clean_caches, idp, signing_key  # noqa: F401 (shared fixtures)
 from tests.conftest import ROOT
 
 CONSOLE = ROOT / "console"

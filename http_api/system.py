@@ -50,7 +50,8 @@ SHOWN_SETTINGS = (
     "block_size_mb", "upload_concurrency", "dump_timeout_seconds", "connect_timeout_seconds",
     "server_max_concurrent_backups", "manual_backup_keep_days", "failed_record_keep_days",
     "retention_max_deletes_per_run", "dump_max_attempts", "dump_retry_seconds", "auth_mode",
-    "entra_tenant_id", "entra_audience",
+    "entra_tenant_id", "entra_audience", "entra_console_client_id", "entra_api_scope",
+    "entra_authority", "vnet_subnet_id",
 )  # fmt: skip
 ROLE_HELP = {
     "claims": sorted(ROLE_CLAIMS),
@@ -78,10 +79,10 @@ async def api_get_system(req: func.HttpRequest) -> func.HttpResponse:
             generated_at=datetime.now(UTC),
             versions=_versions(),
             tools=await asyncio.to_thread(_tools),
-            configuration=_configuration(found, config),
+            configuration=_configuration(found),
             dependencies=list(checks),
             servers=servers,
-            network=_network(),
+            network=_network(found),
             roles=ROLE_HELP,
         )
 
@@ -202,7 +203,7 @@ def _tools() -> list[ToolVersion]:
     return found
 
 
-def _configuration(found: Services, config: AuthConfig) -> list[Setting]:
+def _configuration(found: Services) -> list[Setting]:
     settings = found.settings
     shown = [
         Setting(name=name.upper(), value=_text(getattr(settings, name))) for name in SHOWN_SETTINGS
@@ -211,11 +212,7 @@ def _configuration(found: Services, config: AuthConfig) -> list[Setting]:
         Setting(name=name.upper(), value="set" if getattr(settings, name) else "not set")
         for name in SECRET_SETTINGS
     ]
-    console = [
-        Setting(name="ENTRA_CONSOLE_CLIENT_ID", value=config.entra_console_client_id or None),
-        Setting(name="ENTRA_API_SCOPE", value=", ".join(config.api_scopes) or None),
-    ]
-    return shown + hidden + console
+    return shown + hidden
 
 
 def _text(value: object) -> str | None:
@@ -224,10 +221,10 @@ def _text(value: object) -> str | None:
     return str(getattr(value, "value", value))
 
 
-def _network() -> Check:
+def _network(found: Services) -> Check:
     if not any(os.environ.get(marker) for marker in AZURE_MARKERS):
         return Check(name="VNet integration", ok=None, message="not running on Azure")
-    subnet = os.environ.get("VNET_SUBNET_ID")
+    subnet = found.settings.vnet_subnet_id
     if subnet:
         return Check(name="VNet integration", ok=True, message=f"outbound through {subnet}")
     return Check(name="VNet integration", ok=False, message="not integrated: public outbound")

@@ -65,7 +65,7 @@ def tier_of(record: BackupRecord) -> str:
 # --- one database's protection ------------------------------------------------------------
 
 
-class Counts(Model):
+class OutcomeCounts(Model):
     succeeded: int = 0
     failed: int = 0
 
@@ -89,8 +89,8 @@ class DatabaseHealth(Model):
     allowed_hours: float | None = None
     stale: bool = False
     next_slot: NextSlot | None = None
-    last_24h: Counts = Field(default_factory=Counts)
-    last_7d: Counts = Field(default_factory=Counts)
+    last_24h: OutcomeCounts = Field(default_factory=OutcomeCounts)
+    last_7d: OutcomeCounts = Field(default_factory=OutcomeCounts)
     backups: int = 0
     stored_bytes: int = 0
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from http_api import bp
 from http_api.errors import json_response
+from http_api.operations import public_route
 from http_api.schemas.console import ConsoleConfig
 from shared.auth import AuthConfig, authenticator
 
@@ -29,6 +29,6 @@ def console_config(config: AuthConfig) -> ConsoleConfig:
     )
 
 
-@bp.route(route=ROUTE, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@public_route(ROUTE, ["GET"])
 def api_console_config(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(console_config(authenticator().config).model_dump(mode="json"))

@@ -20,9 +20,8 @@ from urllib.parse import urlsplit
 
 import azure.functions as func
 
-from http_api import bp
 from http_api.errors import ApiError, error_response
-from http_api.operations import API_PREFIX
+from http_api.operations import API_PREFIX, public_route
 from shared.auth import AuthConfig, authenticator
 
 DIST = Path(__file__).resolve().parent.parent / "console" / "dist"
@@ -111,6 +110,6 @@ def serve(relative: str, config: AuthConfig, method: str = "GET") -> func.HttpRe
     return func.HttpResponse(body, status_code=200, headers=headers, mimetype=mimetype)
 
 
-@bp.route(route="{*path}", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
+@public_route("{*path}", ["GET", "HEAD"])
 def console_site(req: func.HttpRequest) -> func.HttpResponse:
     return serve(req.route_params.get("path") or "", authenticator().config, req.method)

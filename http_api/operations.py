@@ -136,7 +136,8 @@ def operation(method: str, path: str, role: Role, summary: str, **options: Any) 
 
 def public_route(route: str, methods: list[str]) -> Callable[[Any], Any]:
     """Registers a route served to anyone, with no check of the caller. Only what says
-    nothing about the deployment belongs here (liveness, the API's description)."""
+    nothing about the deployment belongs here (liveness, the API's description, the console's
+    files and its public sign-in settings)."""
     PUBLIC_ROUTES.add(route)
     return bp.route(route=route, methods=methods, auth_level=func.AuthLevel.ANONYMOUS)
 

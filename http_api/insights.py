@@ -6,6 +6,7 @@ database) and hands them to the pure functions of `shared.insights`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -50,6 +51,7 @@ STORAGE = operation(
 UPCOMING_SHOWN = 10
 CALENDAR_BACK = timedelta(days=14)
 CALENDAR_AHEAD = timedelta(days=1)
+_EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -67,19 +69,27 @@ class Snapshot:
         return [record for records in self.records.values() for record in records]
 
 
-def snapshot(found: Services, database_id: str | None = None) -> Snapshot:
+def snapshot(found: Services, database_id: str | None = None, *, history: bool = True) -> Snapshot:
+    """The catalog and each database's records, newest first. Without `history`, only the
+    records retention still decides on (expired ones whose blob is gone are left out), which
+    keeps the read flat however long the history grows."""
     ensure_seeded_policies(found)
     repos = found.repos
     if database_id is None:
         databases = sorted(repos.databases.all(), key=lambda database: database.id)
     else:
         databases = [database_or_404(found, database_id)]
+    read = repos.backups.iter_by_database if history else repos.backups.retention_candidates
     return Snapshot(
         databases=databases,
         servers={server.id: server for server in repos.servers.all()},
         policies={policy.id: policy for policy in repos.policies.all()},
-        records={d.id: list(repos.backups.iter_by_database(d.id)) for d in databases},
+        records={database.id: _newest_first(read(database.id)) for database in databases},
     )
+
+
+def _newest_first(records: Iterable[BackupRecord]) -> list[BackupRecord]:
+    return sorted(records, key=lambda r: (r.created_at or _EPOCH, r.id), reverse=True)
 
 
 @bp.route(route=OVERVIEW.route, methods=[OVERVIEW.method])
@@ -99,7 +109,7 @@ async def api_get_storage(req: func.HttpRequest) -> func.HttpResponse:
 
 def _overview(call: Call) -> Overview:
     now = datetime.now(UTC)
-    found = snapshot(services())
+    found = snapshot(services(), history=False)
     rows = [
         insights.database_health(db, found.policy_of(db), found.records[db.id], now)
         for db in found.databases

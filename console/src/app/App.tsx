@@ -15,7 +15,10 @@ import { router } from "./router";
 export function App() {
   const [auth, setAuth] = useState<AuthState | null>(null);
   useEffect(() => {
-    void startAuth().then(setAuth);
+    void startAuth().then((state) => {
+      if (state.kind === "ready") setSession(state.session);
+      setAuth(state);
+    });
   }, []);
   if (auth === null) return <Splash><Loading what="Starting" /></Splash>;
   if (auth.kind === "unavailable") {
@@ -35,7 +38,6 @@ export function App() {
       </Splash>
     );
   }
-  setSession(auth.session);
   return (
     <QueryClientProvider client={queryClient}>
       <WithCaller session={auth.session} />

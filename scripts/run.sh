@@ -12,4 +12,5 @@ if [ ! -f local.settings.json ]; then
   cp local.settings.example.json local.settings.json
   echo "created local.settings.json from local.settings.example.json"
 fi
+echo "the web console: http://${HOST:-127.0.0.1}:${PORT:-7071}/"
 exec .venv/bin/python -m emulator --app-dir . --host "${HOST:-127.0.0.1}" --port "${PORT:-7071}" --state .state/emulator.sqlite

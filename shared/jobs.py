@@ -289,6 +289,14 @@ class RestoreJob(Model):
     allow_non_empty: bool = False
 
 
+class TableDifferenceOut(Model):
+    """One table whose rows after the restore differ from the manifest (None: absent)."""
+
+    table: str
+    expected_rows: int | None = None
+    actual_rows: int | None = None
+
+
 class RestoreOutput(Model):
     database_id: Identifier
     backup_id: Identifier
@@ -296,6 +304,9 @@ class RestoreOutput(Model):
     target_database: str
     ok: bool
     differences: list[str] = Field(default_factory=list)
+    # The same differences, structured (the console draws them as a table).
+    table_differences: list[TableDifferenceOut] = Field(default_factory=list)
+    tables_compared: int = 0
     error: str | None = None
 
 

@@ -262,6 +262,13 @@ class AzureBlobStore:
         except AzureError as exc:
             raise _fail(exc, "upload", name) from exc
 
+    def container_exists(self) -> bool:
+        """Whether the container is there (a health check: one request)."""
+        try:
+            return bool(self._container.exists())
+        except AzureError as exc:
+            raise _fail(exc, "look up", "the container") from exc
+
     def exists(self, name: str) -> bool:
         try:
             return bool(self._blob(name).exists())

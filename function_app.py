@@ -10,6 +10,10 @@ from activities import bp as activities
 from entities import bp as entities
 from http_api import bp as http_api
 from orchestrators import bp as orchestrators
+from shared.sdk_logging import configure_sdk_logging
+
+# The Azure SDKs log every storage request at INFO: quiet unless AZURE_SDK_LOG_LEVEL says.
+configure_sdk_logging()
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 

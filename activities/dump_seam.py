@@ -11,6 +11,7 @@ deployment package carries no tests: on Azure the setting cannot load anything.
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class WorkRequest:
-    """One database to test or dump. `progress(raw_bytes, stored_bytes)` may be called often."""
+    """One database to test or dump. `progress(raw_bytes, stored_bytes)` may be called often;
+    once `cancel` is set the dump must stop, commit nothing and raise BackupFailed."""
 
     services: Services
     server: Server
@@ -34,6 +36,7 @@ class WorkRequest:
     record: BackupRecord
     blob_name: str = ""
     progress: Callable[[int, int], None] | None = None
+    cancel: threading.Event | None = None
 
 
 class BackupWorker(Protocol):
@@ -76,6 +79,7 @@ class PipelineWorker:
             blob_name=request.blob_name,
             options=PipelineOptions.from_settings(request.services.settings),
             progress=request.progress,
+            cancel=request.cancel,
         )
 
 

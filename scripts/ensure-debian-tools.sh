@@ -5,6 +5,9 @@ missing=()
 command -v psql >/dev/null || missing+=(postgresql-client)
 command -v mariadb-dump >/dev/null || missing+=(mariadb-client)
 command -v zstd >/dev/null || missing+=(zstd)
+# The README walkthrough (and its test) uses curl and jq.
+command -v curl >/dev/null || missing+=(curl)
+command -v jq >/dev/null || missing+=(jq)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"
   apt-get update -qq

@@ -17,6 +17,7 @@ import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from azure.core import MatchConditions
@@ -64,6 +65,7 @@ class BlobInfo:
     size: int
     metadata: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    last_modified: datetime | None = None
 
 
 class BlobStore(Protocol):
@@ -254,7 +256,8 @@ class AzureBlobStore:
             tags = blob.get_blob_tags() if with_tags else None
         except AzureError as exc:
             raise self._fail(exc, "read properties of", name) from exc
-        return BlobInfo(name, int(props.size), dict(props.metadata or {}), dict(tags or {}))
+        metadata, modified = dict(props.metadata or {}), props.last_modified
+        return BlobInfo(name, int(props.size), metadata, dict(tags or {}), modified)
 
     def delete(self, name: str) -> None:
         try:

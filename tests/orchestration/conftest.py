@@ -16,6 +16,7 @@ from tests.conftest import app_environment, azurite_connection_string
 
 APP_DIR = Path(__file__).resolve().parents[2]
 FAKE_WORKER = "tests.orchestration.fake_worker:FAKE_WORKER"
+SCRIPTED_WORKER = "tests.orchestration.fake_worker:SCRIPTED_WORKER"
 _APP_PACKAGES = ("function_app", "orchestrators", "activities", "entities", "http_api")
 
 

@@ -91,7 +91,9 @@ def test_tables_are_created_on_first_use_and_again_when_deleted(
     service = TableServiceClient.from_connection_string(storage_connection_string)
     prefix = unique_name("t")
     repos = Repositories(service, prefix)
-    server = Server(id="s1", name="s1", engine=Engine.POSTGRESQL, host="db", port=5432, username="u")
+    server = Server(
+        id="s1", name="s1", engine=Engine.POSTGRESQL, host="db", port=5432, username="u"
+    )
     try:
         assert repos.servers.get("s1") is None
         repos.servers.upsert(server)

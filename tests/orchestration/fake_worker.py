@@ -78,7 +78,8 @@ class ScriptedWorker(FakeWorker):
         if step == "hold":
             self.dumping.set()
             while not self.released.wait(0.05):
-                if request.cancel is not None and request.cancel.is_set():
+                cancel = getattr(request, "cancel", None)
+                if cancel is not None and cancel.is_set():
                     stopped = "backup failed, nothing was committed: stopped: it was cancelled"
                     raise BackupFailed(stopped, reason="cancelled")
         return super().dump(request)

@@ -8,7 +8,7 @@ start and finish times it compares are real.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,6 @@ from typing import Any
 import psycopg
 import pymysql
 import pytest
-from aiohttp import web
 
 from emulator.testing import RunningEmulator, run_emulator
 from shared import jobs
@@ -27,10 +26,11 @@ from shared.models import (
     Policy,
     Trigger,
 )
-from tests.conftest import serving, unique_name
+from tests.conftest import unique_name
 from tests.orchestration.conftest import (
     APP_DIR,
     Catalog,
+    Webhook,
     blob_names,
     mariadb_server,
     pg_server,
@@ -170,27 +170,6 @@ async def test_two_databases_on_a_server_limited_to_one_never_overlap(
     assert a.started_at and a.finished_at and b.started_at and b.finished_at
     earlier, later = sorted((a, b), key=lambda r: r.started_at)
     assert later.started_at >= earlier.finished_at, "two dumps ran at once on a limit-1 server"
-
-
-class Webhook:
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        self.url = ""
-
-
-@pytest.fixture
-async def webhook() -> AsyncIterator[Webhook]:
-    hook = Webhook()
-
-    async def receive(request: web.Request) -> web.Response:
-        hook.received.append(await request.json())
-        return web.Response(status=204)
-
-    app = web.Application()
-    app.router.add_post("/hook", receive)
-    async with serving(app) as base_url:
-        hook.url = f"{base_url}/hook"
-        yield hook
 
 
 @pytest.fixture

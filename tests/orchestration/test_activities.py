@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -324,3 +325,27 @@ def test_a_dump_that_commits_after_its_record_was_settled_leaves_no_blob(
     (record,) = catalog.records("db")
     assert record.status is BackupStatus.FAILED and record.blob_name is None
     assert blob_names(catalog.env["BACKUP_CONTAINER"]) == set()
+
+
+def test_the_record_watch_writes_progress_and_never_undoes_a_cancel(
+    activities: Any, catalog: Catalog
+) -> None:
+    from activities.backup_records import RecordWatch
+    from activities.wiring import services
+
+    arrange(catalog)
+    prepare(activities)
+    (record,) = catalog.records("db")
+    backups = catalog.repositories.backups
+    record, _ = backups.update_unless_final(record, {"status": BackupStatus.RUNNING})
+    with RecordWatch(services(), record, poll_seconds=0.05, write_seconds=0.1) as watch:
+        watch.progress(1000, 400)
+        deadline = time.monotonic() + 10
+        while backups.current(record).raw_bytes != 1000:
+            assert time.monotonic() < deadline, "progress not written"
+            time.sleep(0.05)
+        backups.update_unless_final(record, {"status": BackupStatus.CANCELLED})
+        watch.progress(2000, 800)  # the next write would come after the cancel
+        assert watch.cancel.wait(10)
+    stored = backups.current(record)
+    assert stored.status is BackupStatus.CANCELLED and stored.raw_bytes == 1000

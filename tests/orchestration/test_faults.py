@@ -9,7 +9,6 @@ import base64
 import json
 import os
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,14 +30,6 @@ from tests.orchestration.conftest import (
     pg_server,
 )
 from tests.orchestration.fake_worker import SCRIPTED_WORKER as SCRIPT
-
-
-@pytest.fixture
-def own_azurite(tmp_path: Path) -> Iterator[OwnAzurite]:
-    azurite = OwnAzurite(tmp_path / "azurite")
-    azurite.start()
-    yield azurite
-    azurite.stop()
 
 
 def environment(azurite: OwnAzurite, **extra: str) -> dict[str, str]:

@@ -22,7 +22,7 @@ from tests.azurite import OwnAzurite
 from tests.conftest import ROOT, unique_name
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from local_storage import derived
+from local_storage import derived  # what `make run` exports
 
 PG = "host=127.0.0.1 port=5432 user=postgres dbname={}"
 SECTION = "## A first backup, download, verify and restore"
@@ -34,14 +34,6 @@ def readme_block() -> str:
     section = readme[readme.index(SECTION) :]
     start = section.index("```bash\n") + len("```bash\n")
     return section[start : section.index("\n```", start)]
-
-
-@pytest.fixture
-def own_azurite(tmp_path: Path) -> Iterator[OwnAzurite]:
-    azurite = OwnAzurite(tmp_path / "azurite")
-    azurite.start()
-    yield azurite
-    azurite.stop()
 
 
 @pytest.fixture

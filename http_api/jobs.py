@@ -26,7 +26,7 @@ from orchestrators.settlement import runtime_status
 from shared import jobs
 from shared.auth import Role
 from shared.locks import LeaseRelease
-from shared.models import BackupRecord, BackupStatus, Engine, Trigger
+from shared.models import FINAL_STATUSES, BackupRecord, BackupStatus, Engine, Trigger
 
 BACKUP = "/backups/{database_id}/{backup_id}"
 
@@ -163,14 +163,15 @@ async def api_cancel_job(
         runtime = runtime_status(status)
         if runtime not in jobs.RUNNING_STATUSES:
             raise conflict(f"the job has ended ({runtime})")
+        record_id = jobs.backup_record_id(instance_id) if CANCELLABLE[name] else None
+        if record_id is not None:
+            job = jobs.BackupJob.model_validate(_input(status))
+            await asyncio.to_thread(_not_final, job.database_id, record_id)
         try:  # first, so that the job writes nothing more
             await client.terminate(instance_id, "cancelled through the API")
         except Exception as exc:
             raise conflict("the job has ended meanwhile") from exc
-        record_id = None
-        if CANCELLABLE[name]:
-            job = jobs.BackupJob.model_validate(_input(status))
-            record_id = jobs.backup_record_id(instance_id)
+        if record_id is not None:
             record = await asyncio.to_thread(_cancel_record, job.database_id, record_id)
             servers = [record.server_id] if record is not None else []
             await _release_leases(client, instance_id, job.database_id, servers)
@@ -200,6 +201,13 @@ async def _job(
 def _input(status: Any) -> Any:
     raw = status.input_
     return json.loads(raw) if isinstance(raw, str) else raw
+
+
+def _not_final(database_id: str, record_id: str) -> None:
+    """409 when the backup has ended already (its job is only applying retention, say)."""
+    record = services().repos.backups.get(database_id, record_id)
+    if record is not None and record.status in FINAL_STATUSES:
+        raise conflict(f"the backup has ended ({record.status.value})")
 
 
 def _cancel_record(database_id: str, record_id: str) -> BackupRecord | None:

@@ -44,8 +44,7 @@ _PERMANENT_TEXT = re.compile(
             r"insufficient privilege",
             r"relation \S+ does not exist",
             r"(?:table|schema|database|role|column|function|type) \S+ does not exist",
-            r"password authentication failed",
-            r"authentication failed",
+            r"authentication failed",  # PostgreSQL password and SASL authentication
             r"no pg_hba\.conf entry",
             r"server version mismatch",  # pg_dump older than the server
             r"access denied for user",  # MariaDB/MySQL 1044, 1045, 1227
@@ -66,7 +65,6 @@ _TRANSIENT_TEXT = re.compile(
         (
             r"connection refused",
             r"timed? ?out",
-            r"timeout",
             r"could not connect",
             r"server closed the connection",
             r"connection reset",

@@ -67,7 +67,6 @@ async def test_the_readme_walkthrough_succeeds_on_an_empty_storage_account(
     script = script.replace("RESTORED", f"{shop}_restored")
     async with run_emulator(ROOT, tmp_path / "state.sqlite", env=env) as emu:
         script = re.sub(r"(?m)^API=.*$", f"API={emu.base_url}/api", script)
-        script = re.sub(r"(?m)^KEY=.*$", f"KEY={emu.function_key}", script)
         process = await asyncio.create_subprocess_exec(
             "bash",
             "-c",

@@ -9,6 +9,9 @@ command -v zstd >/dev/null || missing+=(zstd)
 command -v age >/dev/null || missing+=(age)
 # The console's browser tests drive Debian's Chromium (Playwright cannot download one here).
 command -v chromium >/dev/null || missing+=(chromium)
+# The README walkthrough (and its test) uses curl and jq.
+command -v curl >/dev/null || missing+=(curl)
+command -v jq >/dev/null || missing+=(jq)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"
   apt-get update -qq

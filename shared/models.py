@@ -87,7 +87,14 @@ class BackupStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"
     EXPIRED = "expired"
+
+
+# A record in one of these states never changes again, except to expire.
+FINAL_STATUSES = frozenset(
+    {BackupStatus.SUCCEEDED, BackupStatus.FAILED, BackupStatus.CANCELLED, BackupStatus.EXPIRED}
+)
 
 
 class Trigger(StrEnum):
@@ -306,6 +313,7 @@ class BackupRecord(Model):
     error: str | None = Field(default=None, description="sanitised, never holds a secret")
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    instance_id: str | None = Field(default=None, description="the job that writes this record")
 
 
 class ErrorDetail(Model):

@@ -52,7 +52,10 @@ export interface paths {
         get: operations["get_backup"];
         put?: never;
         post?: never;
-        /** Delete backup */
+        /**
+         * Delete backup
+         * @description Refused (409) while the backup is under a legal hold or immutable.
+         */
         delete: operations["delete_backup"];
         options?: never;
         head?: never;
@@ -73,6 +76,47 @@ export interface paths {
         get: operations["download_link"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/backups/{database_id}/{backup_id}/legal-hold": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set legal hold
+         * @description Nobody can delete or overwrite the blob until the hold is cleared; retention keeps it ('kept: legal hold').
+         */
+        put: operations["set_legal_hold"];
+        post?: never;
+        /** Clear legal hold */
+        delete: operations["clear_legal_hold"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/backups/{database_id}/{backup_id}/rehydrate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rehydrate backup
+         * @description Moves an archived blob back to the Hot tier (standard priority: up to 15 hours); download, verify and restore work once it is done.
+         */
+        post: operations["rehydrate_backup"];
         delete?: never;
         options?: never;
         head?: never;
@@ -306,6 +350,86 @@ export interface paths {
         get: operations["get_job"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/jobs/{instance_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel job
+         * @description Stops a running backup or verify job. A backup's dump is stopped (nothing is committed), its record becomes `cancelled`, and its database lock and server slot are released. A restore cannot be cancelled: stopped halfway it would leave a partly restored database.
+         */
+        post: operations["cancel_job"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List keys
+         * @description The service's age identities (public keys only), newest first.
+         */
+        get: operations["list_keys"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/keys/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate key
+         * @description A new identity for new backups; old ones stay for the backups they encrypt.
+         */
+        post: operations["rotate_key"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/keys/{key_id}/retire": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retire key
+         * @description Crypto-shredding: deletes the identity's secret, so every backup encrypted to it becomes unreadable to the service. A dry run (the default) lists those backups.
+         */
+        post: operations["retire_key"];
         delete?: never;
         options?: never;
         head?: never;
@@ -595,6 +719,13 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AccessTier
+         * @description Blob Storage access tiers: cooler ones cost less to keep and more to read; an
+         *     archived blob must be rehydrated (hours) before it can be read at all.
+         * @enum {string}
+         */
+        AccessTier: "hot" | "cool" | "cold" | "archive";
         /** AddDatabasesBody */
         AddDatabasesBody: {
             /** Databases */
@@ -615,6 +746,20 @@ export interface components {
             message: string;
             /** Name */
             name: string;
+        };
+        /** AffectedBackup */
+        AffectedBackup: {
+            /** Backup Id */
+            backup_id: string;
+            /** Blob Name */
+            blob_name: string | null;
+            /** Database Id */
+            database_id: string;
+            /**
+             * Extra Recipients
+             * @description other keys that can still decrypt it
+             */
+            extra_recipients: number;
         };
         /**
          * AuditEntry
@@ -678,6 +823,8 @@ export interface components {
         };
         /** BackupRecord */
         BackupRecord: {
+            /** @default null */
+            access_tier: components["schemas"]["AccessTier"] | null;
             /**
              * Blob Name
              * @default null
@@ -699,11 +846,22 @@ export interface components {
              */
             database_id: string;
             /**
+             * Encryption
+             * @description 'age' when encrypted, else null
+             * @default null
+             */
+            encryption: string | null;
+            /**
              * Error
              * @description sanitised, never holds a secret
              * @default null
              */
             error: string | null;
+            /**
+             * Extra Recipients
+             * @description other age1… public keys that can decrypt it
+             */
+            extra_recipients: string[];
             /**
              * Finished At
              * @default null
@@ -714,6 +872,29 @@ export interface components {
              * @description lower-case letters, digits, -
              */
             id: string;
+            /**
+             * Identity Id
+             * @description the service key (age identity) the backup is encrypted to
+             * @default null
+             */
+            identity_id: string | null;
+            /**
+             * Immutable Until
+             * @description nobody can delete or overwrite the blob before then
+             * @default null
+             */
+            immutable_until: string | null;
+            /**
+             * Instance Id
+             * @description the job that writes this record
+             * @default null
+             */
+            instance_id: string | null;
+            /**
+             * Legal Hold
+             * @default false
+             */
+            legal_hold: boolean;
             /** @default null */
             manifest: components["schemas"]["DumpManifest"] | null;
             /**
@@ -773,7 +954,7 @@ export interface components {
          * BackupStatus
          * @enum {string}
          */
-        BackupStatus: "queued" | "running" | "succeeded" | "failed" | "expired";
+        BackupStatus: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "expired";
         /** Calendar */
         Calendar: {
             /**
@@ -1315,10 +1496,22 @@ export interface components {
              */
             compression: string | null;
             /**
+             * Encryption
+             * @description 'age': decrypt with age -d
+             * @default null
+             */
+            encryption: string | null;
+            /**
              * Expires At
              * Format: date-time
              */
             expires_at: string;
+            /**
+             * Key Id
+             * @description the service key it is encrypted to
+             * @default null
+             */
+            key_id: string | null;
             /**
              * Sha256
              * @default null
@@ -1412,14 +1605,21 @@ export interface components {
             minute: number;
         };
         /**
+         * IdentityState
+         * @enum {string}
+         */
+        IdentityState: "active" | "retired";
+        /**
          * JobAccepted
-         * @description A durable job was started; poll `status_url` (this API, role-checked) for its state.
+         * @description A durable job was started (or asked to stop); poll `status_url` (this API,
+         *     role-checked) until its `result` is no longer `running`.
          */
         JobAccepted: {
             /** Instance Id */
             instance_id: string;
             /**
              * Record Id
+             * @description the backup record the job writes (backup) or reads
              * @default null
              */
             record_id: string | null;
@@ -1493,6 +1693,12 @@ export interface components {
              */
             stored_bytes: number | null;
         };
+        /**
+         * JobResult
+         * @description One word a script can test: a failed backup is `Completed` for the runtime too.
+         * @enum {string}
+         */
+        JobResult: "running" | "succeeded" | "failed" | "cancelled";
         /** JobStatus */
         JobStatus: {
             /**
@@ -1522,11 +1728,28 @@ export interface components {
              * @default null
              */
             output: unknown;
+            /** @description what a script should test: running until the job ended, then succeeded, failed or cancelled. (`runtime_status` is `Completed` for a failed backup too.) */
+            result: components["schemas"]["JobResult"];
             /**
              * Runtime Status
              * @default null
              */
             runtime_status: string | null;
+        };
+        /** KeyList */
+        KeyList: {
+            /**
+             * Encryption
+             * @description the ENCRYPTION setting: are new backups encrypted
+             */
+            encryption: boolean;
+            /**
+             * Extra Recipients
+             * @description BACKUP_RECIPIENTS: every backup's too
+             */
+            extra_recipients: string[];
+            /** Items */
+            items: components["schemas"]["ServiceIdentity"][];
         };
         /** MonthlyRule */
         "MonthlyRule-Input": {
@@ -1621,6 +1844,13 @@ export interface components {
         /** Policy */
         Policy: {
             /**
+             * Access Tiers
+             * @description Blob Storage access tier per backup tier (hot when not named)
+             */
+            access_tiers: {
+                [key: string]: components["schemas"]["AccessTier"];
+            };
+            /**
              * Created At
              * @default null
              */
@@ -1632,6 +1862,11 @@ export interface components {
              * @default
              */
             description: string;
+            /**
+             * Encryption Recipients
+             * @description extra age1… public keys every backup of this policy is encrypted to
+             */
+            encryption_recipients: string[];
             /** @default null */
             hourly: components["schemas"]["HourlyRule-Output"] | null;
             /**
@@ -1639,6 +1874,11 @@ export interface components {
              * @description lower-case letters, digits, -
              */
             id: string;
+            /**
+             * Immutable Tiers
+             * @description tiers whose backups nobody can delete or overwrite while kept
+             */
+            immutable_tiers: components["schemas"]["Tier"][];
             /** @default null */
             monthly: components["schemas"]["MonthlyRule-Output"] | null;
             /** Name */
@@ -1660,6 +1900,13 @@ export interface components {
         };
         /** PolicyCreate */
         PolicyCreate: {
+            /**
+             * Access Tiers
+             * @description Blob Storage access tier per backup tier; a backup takes the hottest of the tiers keeping it (hot when not named)
+             */
+            access_tiers?: {
+                [key: string]: components["schemas"]["AccessTier"];
+            };
             /** @default null */
             daily?: components["schemas"]["DailyRule-Input"] | null;
             /**
@@ -1667,6 +1914,11 @@ export interface components {
              * @default
              */
             description?: string;
+            /**
+             * Encryption Recipients
+             * @description extra age1… public keys (e.g. a break-glass key) this policy's backups are also encrypted to
+             */
+            encryption_recipients?: string[];
             /** @default null */
             hourly?: components["schemas"]["HourlyRule-Input"] | null;
             /**
@@ -1675,6 +1927,11 @@ export interface components {
              * @default null
              */
             id?: string | null;
+            /**
+             * Immutable Tiers
+             * @description tiers whose backups nobody can delete or overwrite while their tier keeps them (version-level immutability, needs IMMUTABILITY=on)
+             */
+            immutable_tiers?: components["schemas"]["Tier"][];
             /** @default null */
             monthly?: components["schemas"]["MonthlyRule-Input"] | null;
             /** Name */
@@ -1731,6 +1988,13 @@ export interface components {
          * @description Only the fields sent change; a tier sent as null is removed from the policy.
          */
         PolicyUpdate: {
+            /**
+             * Access Tiers
+             * @default null
+             */
+            access_tiers?: {
+                [key: string]: components["schemas"]["AccessTier"];
+            } | null;
             /** @default null */
             daily?: components["schemas"]["DailyRule-Input"] | null;
             /**
@@ -1738,8 +2002,18 @@ export interface components {
              * @default null
              */
             description?: string | null;
+            /**
+             * Encryption Recipients
+             * @default null
+             */
+            encryption_recipients?: string[] | null;
             /** @default null */
             hourly?: components["schemas"]["HourlyRule-Input"] | null;
+            /**
+             * Immutable Tiers
+             * @default null
+             */
+            immutable_tiers?: components["schemas"]["Tier"][] | null;
             /** @default null */
             monthly?: components["schemas"]["MonthlyRule-Input"] | null;
             /**
@@ -1756,6 +2030,13 @@ export interface components {
             weekly?: components["schemas"]["WeeklyRule-Input"] | null;
             /** @default null */
             yearly?: components["schemas"]["YearlyRule-Input"] | null;
+        };
+        /** Rehydration */
+        Rehydration: {
+            /** Blob Name */
+            blob_name: string;
+            /** Message */
+            message: string;
         };
         /** RestoreBody */
         RestoreBody: {
@@ -1813,6 +2094,37 @@ export interface components {
             evaluated_at: string;
             /** Policy Id */
             policy_id: string;
+        };
+        /** RetireBody */
+        RetireBody: {
+            /**
+             * Dry Run
+             * @description only list what would become unreadable
+             * @default true
+             */
+            dry_run?: boolean;
+        };
+        /** RetireReport */
+        RetireReport: {
+            /** Dry Run */
+            dry_run: boolean;
+            key: components["schemas"]["ServiceIdentity"];
+            /**
+             * Readable By Extra Recipients
+             * @description how many of them the holders of their extra recipients can still decrypt
+             */
+            readable_by_extra_recipients: number;
+            /**
+             * Secret
+             * @description what became of the key's secret
+             * @default null
+             */
+            secret: string | null;
+            /**
+             * Unreadable
+             * @description backups the service can no longer decrypt once the key is retired
+             */
+            unreadable: components["schemas"]["AffectedBackup"][];
         };
         /** RunningJob */
         RunningJob: {
@@ -1980,6 +2292,33 @@ export interface components {
              * @default null
              */
             username?: string | null;
+        };
+        /**
+         * ServiceIdentity
+         * @description One age identity of the service; the secret itself is never on this model.
+         */
+        ServiceIdentity: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Current
+             * @default false
+             */
+            current: boolean;
+            /** Id */
+            id: string;
+            /** Recipient */
+            recipient: string;
+            /**
+             * Retired At
+             * @default null
+             */
+            retired_at: string | null;
+            /** @default active */
+            state: components["schemas"]["IdentityState"];
         };
         /** Setting */
         Setting: {
@@ -2673,6 +3012,318 @@ export interface operations {
             };
             /** @description Conflicts with the current state */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A field is not valid (details name it) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not configured, or a dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    set_legal_hold: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                database_id: string;
+                backup_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackupRecord"];
+                };
+            };
+            /** @description Malformed request (JSON, id, continuation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No valid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is larger than 1048576 bytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A change not sent as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A field is not valid (details name it) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not configured, or a dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    clear_legal_hold: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                database_id: string;
+                backup_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackupRecord"];
+                };
+            };
+            /** @description Malformed request (JSON, id, continuation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No valid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is larger than 1048576 bytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A change not sent as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A field is not valid (details name it) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not configured, or a dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    rehydrate_backup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                database_id: string;
+                backup_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rehydration"];
+                };
+            };
+            /** @description Malformed request (JSON, id, continuation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No valid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is larger than 1048576 bytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A change not sent as application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4021,6 +4672,391 @@ export interface operations {
             };
             /** @description No such resource */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A field is not valid (details name it) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not configured, or a dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    cancel_job: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                instance_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobAccepted"];
+                };
+            };
+            /** @description Malformed request (JSON, id, continuation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No valid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is larger than 1048576 bytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A change not sent as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A field is not valid (details name it) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not configured, or a dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_keys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyList"];
+                };
+            };
+            /** @description Malformed request (JSON, id, continuation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No valid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A field is not valid (details name it) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not configured, or a dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    rotate_key: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceIdentity"];
+                };
+            };
+            /** @description Malformed request (JSON, id, continuation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No valid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is larger than 1048576 bytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A change not sent as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A field is not valid (details name it) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not configured, or a dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    retire_key: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RetireBody"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetireReport"];
+                };
+            };
+            /** @description Malformed request (JSON, id, continuation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No valid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is larger than 1048576 bytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A change not sent as application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -47,6 +47,20 @@ class TlsMode(StrEnum):
     VERIFY_FULL = "verify-full"
 
 
+# Azure's managed databases have certificates from public CAs: verify them.
+AZURE_DATABASE_SUFFIXES = (
+    ".postgres.database.azure.com",
+    ".mysql.database.azure.com",
+    ".database.windows.net",
+)
+
+
+def default_tls_mode(host: str) -> TlsMode:
+    """Encrypted by default; certificate and host name verified on Azure's databases."""
+    plain = host.strip().rstrip(".").lower()
+    return TlsMode.VERIFY_FULL if plain.endswith(AZURE_DATABASE_SUFFIXES) else TlsMode.REQUIRE
+
+
 class Tier(StrEnum):
     HOURLY = "hourly"
     DAILY = "daily"
@@ -88,7 +102,7 @@ class Server(Model):
     host: Hostname
     port: int = Field(ge=1, le=65535)
     username: str = Field(min_length=1, max_length=128)
-    tls_mode: TlsMode = TlsMode.PREFER
+    tls_mode: TlsMode = TlsMode.REQUIRE
     default_policy_id: Identifier | None = None
     # None: the SERVER_MAX_CONCURRENT_BACKUPS setting decides.
     max_concurrent_backups: int | None = Field(default=None, ge=1, le=32)

@@ -27,7 +27,12 @@ class ServerCreate(Model):
     port: int = Field(ge=1, le=65535)
     username: str = Field(min_length=1, max_length=128)
     password: Password | None = None
-    tls_mode: TlsMode = TlsMode.PREFER
+    tls_mode: TlsMode | None = Field(
+        default=None,
+        description="default: require, and verify-full for Azure's database hosts "
+        "(*.postgres.database.azure.com, *.mysql.database.azure.com, *.database.windows.net); "
+        "disable only for a server on a network you trust",
+    )
     default_policy_id: Identifier | None = None
     max_concurrent_backups: int | None = Field(default=None, ge=1, le=32)
     tags: Tags = Field(default_factory=dict)

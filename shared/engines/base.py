@@ -18,6 +18,7 @@ from typing import Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from shared.models import DumpManifest, Engine, TlsMode
+from shared.secrets.binding import Binding, PasswordNotBoundHere
 
 
 class ConnectionErrorKind(StrEnum):
@@ -55,8 +56,25 @@ class ConnectionSpec(BaseModel):
     username: str
     password: SecretStr = SecretStr("")
     database: str
-    tls_mode: TlsMode = TlsMode.PREFER
+    tls_mode: TlsMode = TlsMode.REQUIRE
     connect_timeout_seconds: float = 10.0
+    # Where a stored password was entered for (shared/secrets/binding.py); None for a
+    # password given with the request itself.
+    bound_to: Binding | None = None
+
+    @property
+    def binding(self) -> Binding:
+        """Where this spec connects: the address a password sent over it goes to."""
+        return Binding.of(self.host, self.port, self.username, self.tls_mode)
+
+    def password_to_send(self) -> str:
+        """The password, for a connection to this spec's own address. A spec copied to
+        another host, port, user or a weaker TLS mode gets none: an EngineError."""
+        password = self.password.get_secret_value()
+        if password and self.bound_to is not None and not self.bound_to.admits(self.binding):
+            error = PasswordNotBoundHere()
+            raise EngineError(ConnectionErrorKind.AUTH_FAILED, str(error)) from error
+        return password
 
 
 class ConnectionResult(BaseModel):

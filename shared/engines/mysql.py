@@ -223,7 +223,7 @@ def _connect(
             user=spec.username,
             # As bytes: PyMySQL would encode a str as Latin-1, and the client tools send
             # the option file's UTF-8, so a password like "€uro" must be UTF-8 here too.
-            password=spec.password.get_secret_value().encode(),
+            password=spec.password_to_send().encode(),
             database=name or None,
             connect_timeout=spec.connect_timeout_seconds,
             read_timeout=spec.connect_timeout_seconds,
@@ -304,7 +304,7 @@ def defaults_file_text(spec: ConnectionSpec, tool: ResolvedTool) -> str:
     lines = [
         "[client]",
         f"user={option_value(spec.username)}",
-        f"password={option_value(spec.password.get_secret_value())}",
+        f"password={option_value(spec.password_to_send())}",
         f"host={option_value(plain_host(spec))}",
         f"port={int(spec.port)}",
         "protocol=tcp",

@@ -223,7 +223,7 @@ def _connect(spec: ConnectionSpec, database: str | None = None) -> Iterator[psyc
         "host": plain_host(spec),
         "port": spec.port,
         "user": spec.username,
-        "password": spec.password.get_secret_value() or None,
+        "password": spec.password_to_send() or None,
         "dbname": database or spec.database or "postgres",
         "sslmode": _sslmode(spec.tls_mode),
         # libpq waits at least 2 s and counts whole seconds.
@@ -308,7 +308,7 @@ def _tool_env(spec: ConnectionSpec, tool: ResolvedTool, workdir: Path) -> Iterat
     }
     if spec.tls_mode is TlsMode.VERIFY_FULL and (tool.major or 0) >= 16:
         env["PGSSLROOTCERT"] = "system"  # the OS trust store (libpq 16+)
-    password = spec.password.get_secret_value()
+    password = spec.password_to_send()
     if not password:
         # A file that does not exist: libpq then reads no ~/.pgpass either.
         env["PGPASSFILE"] = str(workdir / f".pgpass-none-{secrets.token_hex(8)}")

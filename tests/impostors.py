@@ -92,6 +92,17 @@ class Impostor:
             for session in sessions
         )
 
+    def received_in_clear(self, password: str) -> bool:
+        """True if any session received `password` itself."""
+        with self._lock:
+            return any(password.encode() in bytes(session.received) for session in self.sessions)
+
+    @property
+    def answered(self) -> bool:
+        """True if any client answered an authentication request at all."""
+        with self._lock:
+            return any(session.answers for session in self.sessions)
+
     def proves(self, session: Session, secret: bytes) -> bool:
         return False
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
+from http_api.probes import Outcome
 from http_api.schemas.common import Password, Tags
 from shared.models import (
     Database,
@@ -82,12 +83,14 @@ class ConnectionTestBody(Model):
 
 
 class ConnectionTestResult(Model):
+    """One of a few fixed outcomes; never the server's or the driver's own words."""
+
     ok: bool
     credentials: str = Field(description="stored or request")
-    server_version: str | None = None
-    error_kind: str | None = None
-    message: str | None = None
-    latency_ms: float | None = None
+    outcome: Outcome
+    message: str = Field(description="a fixed sentence for the outcome")
+    server_version: str | None = Field(default=None, description="when ok")
+    latency_ms: float | None = Field(default=None, description="when ok")
 
 
 class DiscoveredDatabaseOut(Model):

@@ -66,7 +66,7 @@ async def test_connection_test_with_stored_and_new_credentials(api: Api) -> None
     )  # fmt: skip
     assert fresh.status == 200
     assert fresh.json()["ok"] is False and fresh.json()["credentials"] == "request"
-    assert fresh.json()["error_kind"] == "auth_failed"
+    assert fresh.json()["outcome"] == "authentication_failed"
     assert wrong not in fresh.text
 
     # A host without credentials would mean "stored credentials against this host": refused.

@@ -106,19 +106,24 @@ class ToolCommand:
     drop_header_lines: tuple[bytes, ...] = ()
 
     def process_env(self) -> dict[str, str]:
-        """The complete environment to start `argv` with: this process's environment
-        without inherited client-tool settings (a stray PGPASSWORD or MYSQL_PWD would
-        override our private password file), plus `env`."""
+        """The complete environment to start `argv` with: from this process's environment
+        only where programs, libraries and CA certificates are, the locale and the time
+        zone (never its storage keys, the secret store's key or the host's keys, nor a
+        stray PGPASSWORD or MYSQL_PWD that would override our private password file),
+        plus `env`."""
         inherited = {
             key: value
             for key, value in os.environ.items()
-            if not key.startswith(_TOOL_ENV_PREFIXES)
+            if key in _INHERITED or key.startswith(_INHERITED_PREFIXES)
         }
         return {**inherited, **self.env}
 
 
-# Variables libpq and the MySQL/MariaDB clients read on their own.
-_TOOL_ENV_PREFIXES = ("PG", "MYSQL", "MARIADB")
+_INHERITED = frozenset(
+    {"PATH", "LD_LIBRARY_PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR", "SSL_CERT_FILE",
+     "SSL_CERT_DIR"}
+)  # fmt: skip
+_INHERITED_PREFIXES = ("LC_",)
 
 
 class DatabaseEngine(Protocol):

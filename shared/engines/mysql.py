@@ -129,7 +129,7 @@ class MySqlEngine:
             argv += _COMMON_DUMP_OPTIONS
             argv += [] if is_mariadb_client(tool) else _MYSQL_CLIENT_DUMP_OPTIONS
             argv += ["--", database]
-            yield ToolCommand(argv, dict(tool.env), COMPLETION_MARKER, tool.version)
+            yield ToolCommand(argv, _tool_env(tool, workdir), COMPLETION_MARKER, tool.version)
 
     @contextmanager
     def restore_command(self, spec: ConnectionSpec, workdir: Path) -> Iterator[ToolCommand]:
@@ -147,7 +147,7 @@ class MySqlEngine:
                 "--",
                 database,
             ]
-            yield ToolCommand(argv, dict(tool.env), None, tool.version)
+            yield ToolCommand(argv, _tool_env(tool, workdir), None, tool.version)
 
     def create_database(self, spec: ConnectionSpec) -> None:
         database = require_database_name(spec.database)
@@ -353,6 +353,12 @@ def defaults_file_text(spec: ConnectionSpec, tool: ResolvedTool) -> str:
         # its compiled-in plugin folder does not exist on the host.
         lines.append(f"plugin-dir={option_value(str(tool.plugin_dir))}")
     return "\n".join(lines) + "\n"
+
+
+def _tool_env(tool: ResolvedTool, workdir: Path) -> dict[str, str]:
+    """The tool's own variables, and a home without a ~/.my.cnf, which the clients would
+    read after our option file (and so let it override ours)."""
+    return {**tool.env, "HOME": str(workdir)}
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 import secrets
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -321,6 +322,11 @@ def classify_message(message: str) -> ConnectionErrorKind:
 # --- tool environment -------------------------------------------------------------------
 
 
+def _system_ca_file() -> str:
+    paths = ssl.get_default_verify_paths()
+    return paths.cafile or paths.openssl_cafile
+
+
 def pgpass_line(password: str) -> str:
     """A ~/.pgpass line matching any host, port, database and user; libpq reads
     backslash and colon escaped with a backslash."""
@@ -341,9 +347,13 @@ def _tool_env(spec: ConnectionSpec, tool: ResolvedTool, workdir: Path) -> Iterat
         "PGSSLMODE": _sslmode(spec.tls_mode),
         "PGCONNECT_TIMEOUT": str(max(2, math.ceil(spec.connect_timeout_seconds))),
         "PGAPPNAME": _APPLICATION_NAME,
+        # No user files: not ~/.pgpass, ~/.pg_service.conf nor ~/.postgresql/.
+        "HOME": str(workdir),
     }
-    if spec.tls_mode is TlsMode.VERIFY_FULL and (tool.major or 0) >= 16:
-        env["PGSSLROOTCERT"] = "system"  # the OS trust store (libpq 16+)
+    if spec.tls_mode is TlsMode.VERIFY_FULL:
+        # The OS trust store: "system" from libpq 16, its file before.
+        system = (tool.major or 0) >= 16
+        env["PGSSLROOTCERT"] = "system" if system else _system_ca_file()
     password = spec.password_to_send()
     if not password:
         # A file that does not exist: libpq then reads no ~/.pgpass either.

@@ -29,6 +29,7 @@ from shared.engines.base import (
     ToolCommand,
 )
 from shared.engines.header_filter import HeaderLineFilter
+from shared.engines.registry import is_system_database
 from shared.models import DumpManifest
 from shared.pipeline.manifests import compare_manifests
 from shared.pipeline.process import ToolProcess, Watchdog
@@ -70,6 +71,11 @@ def restore_backup(
     cancel: threading.Event | None = None,
 ) -> RestoreOutcome:
     """Restores `blob_name` into `target_spec.database`; raises RestoreFailed on any failure."""
+    if is_system_database(target_spec.database):
+        raise RestoreFailed(
+            f"{target_spec.database!r} is a system database: never a restore target",
+            reason="system_database",
+        )
     started = time.monotonic()
     secrets = [target_spec.password.get_secret_value()]
     job = _Job(store, blob_name, expected_sha256, secrets, timeout_seconds, cancel)

@@ -50,10 +50,11 @@ class Binding(BaseModel):
     def admits(self, target: Binding) -> bool:
         """True if a password entered for this binding may go to `target`: the same
         host, port and user, over TLS at least as strong."""
-        return (
-            (self.host, self.port, self.username) == (target.host, target.port, target.username)
-            and TLS_STRENGTH[target.tls_mode] >= TLS_STRENGTH[self.tls_mode]
-        )
+        return (self.host, self.port, self.username) == (
+            target.host,
+            target.port,
+            target.username,
+        ) and TLS_STRENGTH[target.tls_mode] >= TLS_STRENGTH[self.tls_mode]
 
     def with_username(self, username: str) -> Binding:
         return self.model_copy(update={"username": username})

@@ -15,11 +15,9 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from enum import StrEnum
 from typing import TypeVar
 
 from http_api.errors import ApiError
-from shared.engines.base import ConnectionErrorKind
 
 WORKERS = 4
 PER_CALLER = 2
@@ -27,37 +25,6 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 
 _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="probe")
 T = TypeVar("T")
-
-
-class Outcome(StrEnum):
-    OK = "ok"
-    UNREACHABLE = "unreachable"
-    TIMEOUT = "timeout"
-    AUTHENTICATION_FAILED = "authentication_failed"
-    TLS_REQUIRED = "tls_required"
-    OTHER = "other"
-
-
-MESSAGES = {
-    Outcome.OK: "connected",
-    Outcome.UNREACHABLE: "the server could not be reached",
-    Outcome.TIMEOUT: "the server did not answer in time",
-    Outcome.AUTHENTICATION_FAILED: "the server refused these credentials",
-    Outcome.TLS_REQUIRED: "TLS could not be set up as the TLS mode requires "
-    "(no TLS offered, TLS demanded, or a certificate that failed verification)",
-    Outcome.OTHER: "the connection failed",
-}
-_OUTCOMES = {
-    ConnectionErrorKind.UNREACHABLE: Outcome.UNREACHABLE,
-    ConnectionErrorKind.TIMEOUT: Outcome.TIMEOUT,
-    ConnectionErrorKind.AUTH_FAILED: Outcome.AUTHENTICATION_FAILED,
-    ConnectionErrorKind.TLS: Outcome.TLS_REQUIRED,
-}
-
-
-def outcome_of(kind: ConnectionErrorKind | None) -> Outcome:
-    """The fixed outcome for a failure kind (None: no failure)."""
-    return Outcome.OK if kind is None else _OUTCOMES.get(kind, Outcome.OTHER)
 
 
 def probe_timeout(configured: float) -> float:

@@ -16,7 +16,7 @@ from http_api.durable import wake_policy_loops
 from http_api.errors import ApiError
 from http_api.lookups import check_policy_reference, server_or_404
 from http_api.operations import operation
-from http_api.probes import MESSAGES, Outcome, outcome_of, probe_timeout, run_probe
+from http_api.probes import probe_timeout, run_probe
 from http_api.schemas.servers import (
     AddDatabasesBody,
     AddDatabasesResult,
@@ -36,6 +36,7 @@ from shared.engines.base import (
     ConnectionSpec,
     EngineError,
 )
+from shared.engines.outcomes import MESSAGES, Outcome, outcome_of
 from shared.models import Database, Server
 from shared.storage.tables import AlreadyExists
 

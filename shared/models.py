@@ -257,7 +257,11 @@ class BackupRecord(Model):
     tool_version: str | None = None
     server_version: str | None = None
     manifest: DumpManifest | None = None
-    error: str | None = Field(default=None, description="sanitised, never holds a secret")
+    error: str | None = Field(
+        default=None,
+        description="why it failed: to admins the failure's own text (sanitised, never a "
+        "secret), to other roles a fixed sentence for its kind",
+    )
     created_at: datetime | None = None
     updated_at: datetime | None = None
 

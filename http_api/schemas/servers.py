@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from http_api.probes import Outcome
 from http_api.schemas.common import Password, Tags
+from shared.engines.outcomes import Outcome
 from shared.models import (
     Database,
     DatabaseName,

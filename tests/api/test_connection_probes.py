@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from http_api.probes import MESSAGES, PER_CALLER, Outcome
+from http_api.probes import PER_CALLER
+from shared.engines.outcomes import MESSAGES, Outcome
 from tests.api.conftest import Api, api_environment, name
 from tests.impostors import MySqlImpostor, impostor
 

@@ -102,6 +102,13 @@ def test_app_settings_configure_the_app_on_azure(template: dict[str, Any]) -> No
     assert settings.backup_storage_connection_string is None
 
 
+def test_the_host_buffers_no_body_the_api_would_refuse(template: dict[str, Any]) -> None:
+    from http_api.request_guard import MAX_BODY_BYTES
+
+    limit = int(app_settings(template)["FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"])
+    assert MAX_BODY_BYTES <= limit <= 4 * MAX_BODY_BYTES
+
+
 def test_flex_gets_no_worker_runtime_setting(template: dict[str, Any]) -> None:
     common = {item["name"] for item in template["variables"]["commonAppSettings"]}
     assert "FUNCTIONS_WORKER_RUNTIME" not in common

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import Api, name
+from shared.models import Server
+from tests.api.conftest import Api, name, repositories
 
 pytestmark = pytest.mark.asyncio
 
@@ -196,7 +197,9 @@ async def test_server_list_pages_with_a_continuation(api: Api) -> None:
     assert seen == ids
 
 
-async def test_tls_is_required_by_default_and_verified_on_azure(api: Api) -> None:
+async def test_tls_is_required_by_default_and_verified_on_azure(
+    api: Api, api_env: dict[str, str]
+) -> None:
     body = mariadb_server()
     del body["tls_mode"]
     local = await api.call("POST", "servers", json=body)
@@ -207,6 +210,11 @@ async def test_tls_is_required_by_default_and_verified_on_azure(api: Api) -> Non
         assert azure.status == 201 and azure.json()["tls_mode"] == "verify-full", host
     opted_out = await api.call("POST", "servers", json=mariadb_server())
     assert opted_out.json()["tls_mode"] == "disable"
+    # A server stored before the default changed keeps its mode.
+    older = Server(id=name("s"), name="older", engine="mariadb", host="10.0.0.5", port=3306,
+                   username="root", tls_mode="prefer")  # fmt: skip
+    repositories(api_env).servers.create(older)
+    assert (await api.call("GET", f"servers/{older.id}")).json()["tls_mode"] == "prefer"
 
 
 async def test_a_weaker_tls_mode_or_another_user_needs_the_password_again(api: Api) -> None:

@@ -14,6 +14,7 @@ from shared.engines.outcomes import MESSAGES, outcome_of
 
 DETAILS = "; an administrator can read the details"
 FALLBACK = "the backup failed"
+_KINDS = {kind.value: kind for kind in ConnectionErrorKind}
 _CONNECTION = re.compile(r"connection test failed \((?P<kind>[a-z_]+)\)")
 _CLASSES = [
     (re.compile(r"cannot start \S+:"), "the dump tool could not be started"),
@@ -31,10 +32,8 @@ def public_error(raw: str | None) -> str | None:
     if raw is None:
         return None
     if found := _CONNECTION.search(raw):
-        kind = found["kind"]
-        known = kind in ConnectionErrorKind.__members__.values()
-        outcome = outcome_of(ConnectionErrorKind(kind) if known else ConnectionErrorKind.UNKNOWN)
-        return f"connection test failed: {MESSAGES[outcome]}{DETAILS}"
+        kind = _KINDS.get(found["kind"], ConnectionErrorKind.UNKNOWN)
+        return f"connection test failed: {MESSAGES[outcome_of(kind)]}{DETAILS}"
     for pattern, sentence in _CLASSES:
         if found := pattern.search(raw):
             return sentence.format(**found.groupdict()) + DETAILS

@@ -26,8 +26,8 @@ FORMAT = "dilux-bound-password/1"
 # Ordered by what an eavesdropper or impostor can learn: more is stronger.
 TLS_STRENGTH = {TlsMode.DISABLE: 0, TlsMode.PREFER: 1, TlsMode.REQUIRE: 2, TlsMode.VERIFY_FULL: 3}
 NOT_BOUND_HERE = (
-    "the stored password was entered for another address (host, port, user or a stronger "
-    "TLS mode); enter it again"
+    "the stored password was entered for another address (another host, port or user, or "
+    "a stronger TLS mode); enter it again"
 )
 
 
@@ -50,11 +50,9 @@ class Binding(BaseModel):
     def admits(self, target: Binding) -> bool:
         """True if a password entered for this binding may go to `target`: the same
         host, port and user, over TLS at least as strong."""
-        return (self.host, self.port, self.username) == (
-            target.host,
-            target.port,
-            target.username,
-        ) and TLS_STRENGTH[target.tls_mode] >= TLS_STRENGTH[self.tls_mode]
+        place = (self.host, self.port, self.username)
+        same_place = place == (target.host, target.port, target.username)
+        return same_place and TLS_STRENGTH[target.tls_mode] >= TLS_STRENGTH[self.tls_mode]
 
     def with_username(self, username: str) -> Binding:
         return self.model_copy(update={"username": username})

@@ -53,8 +53,10 @@ TEST = operation(
     body=ConnectionTestBody,
     response=ConnectionTestResult,
     action="server.test",
+    errors=(409, 429),
     description="Without a body: the stored host with the stored credentials. With one: "
-    "host, port, username and password all from the body; nothing stored is used.",
+    "host, port, username and password all from the body; nothing stored is used. The "
+    "answer is one of a few fixed outcomes, never the server's own words.",
 )
 DISCOVER = operation(
     "GET",
@@ -64,7 +66,7 @@ DISCOVER = operation(
     tag="servers",
     response=DiscoveryResult,
     action="server.discover",
-    errors=(409,),
+    errors=(409, 429),
 )
 ADD = operation(
     "POST", PATH + "/databases", Role.ADMIN, "Add discovered databases", tag="servers",

@@ -1,9 +1,14 @@
 """The durable client's HTTP API (protocol 4.2), served twice.
 
-- `/durabletask/…`: the RPC base URL the Python client calls; loopback callers only, no key,
-  like the extension's local RPC listener.
-- `/runtime/webhooks/durabletask/…`: the public management API; the durabletask system key or
-  the master key is required (`code` or `x-functions-key`), like Azure.
+- `/runtime/webhooks/durabletask/…` on the public port: the management API; the durabletask
+  system key or the master key is required (`code` or `x-functions-key`), like Azure.
+- `/durabletask/<secret>/…` on the RPC listener, a port of its own bound to 127.0.0.1 (Azure's
+  `LocalHttpListener`): the `rpcBaseUrl` of the client binding, which alone holds the secret.
+  A request without it, or whose Host header is not a loopback name (DNS rebinding), gets 404.
+  Nothing of this API is served on the public port without a key.
+
+URLs handed out (check-status payloads, `Location`) are built from the configured origin, never
+from the request's Host header.
 
 Status codes and bodies follow the real extension: an empty 404 for a missing instance,
 `{"ExceptionMessage": …}` on a bad start, 410 for operations on finished instances.
@@ -12,11 +17,13 @@ Status codes and bodies follow the real extension: an empty 404 for a missing in
 from __future__ import annotations
 
 import asyncio
+import hmac
 import ipaddress
 import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -75,31 +82,48 @@ def map_errors(handler: Handler) -> Handler:
     return wrapped
 
 
-def _is_local(request: web.Request) -> bool:
-    """A loopback caller, or this machine calling its own non-loopback address."""
+def _is_loopback(name: str | None) -> bool:
+    if not name:
+        return False
     try:
-        peer = ipaddress.ip_address(request.remote or "")
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return name.lower() == "localhost"
+
+
+def is_loopback_call(request: web.Request) -> bool:
+    """A loopback peer that also named a loopback host (a page on a rebound DNS name cannot)."""
+    try:
+        host = urlsplit(f"//{request.host}").hostname
     except ValueError:
         return False
-    sockname = request.transport.get_extra_info("sockname") if request.transport else None
-    own = sockname[0] if sockname else None
-    return peer.is_loopback or str(peer) == own
+    return _is_loopback(request.remote) and _is_loopback(host)
 
 
 class ClientApi:
     def __init__(
-        self, runtime: RuntimeApi, orchestrators: list[str], hub_name: str, keys: Keys
+        self,
+        runtime: RuntimeApi,
+        orchestrators: list[str],
+        keys: Keys,
+        urls: Callable[[], ClientUrls],
     ) -> None:
         self._runtime = runtime
         self._names = {name.lower(): name for name in orchestrators}
-        self.hub_name = hub_name
         self._keys = keys
+        self._urls = urls  # the configured origin's URLs (the port is known once listening)
 
     # ---- wiring -------------------------------------------------------------------------
-    def add_routes(self, app: web.Application) -> None:
-        for base, guard in ((RPC_PATH, self._rpc_guard), (WEBHOOK_PATH, self._webhook_guard)):
-            for method, path, handler in self._routes():
-                app.router.add_route(method, base + path, guard(map_errors(handler)))
+    def add_webhook_routes(self, app: web.Application) -> None:
+        """The public management API, behind the system or master key."""
+        for method, path, handler in self._routes():
+            app.router.add_route(method, WEBHOOK_PATH + path, self._webhook_guard(handler))
+
+    def add_rpc_routes(self, app: web.Application, secret: str) -> None:
+        """The client binding's RPC API, for the RPC listener's application only."""
+        base = f"{RPC_PATH}/{{rpc_secret}}"
+        for method, path, handler in self._routes():
+            app.router.add_route(method, base + path, self._rpc_guard(secret, handler))
 
     def _routes(self) -> list[tuple[str, str, Handler]]:
         return [
@@ -122,15 +146,21 @@ class ClientApi:
             ("DELETE", "/entities/{name}/{key}", self.delete_entity),
         ]
 
-    def _rpc_guard(self, handler: Handler) -> Handler:
+    def _rpc_guard(self, secret: str, handler: Handler) -> Handler:
+        expected = secret.encode()
+        handler = map_errors(handler)
+
         async def guarded(request: web.Request) -> web.StreamResponse:
-            if not _is_local(request):
-                return web.Response(status=403)
+            given = request.match_info.get("rpc_secret", "").encode()
+            if not hmac.compare_digest(given, expected) or not is_loopback_call(request):
+                return web.Response(status=404)
             return await self._hub_checked(handler, request)
 
         return guarded
 
     def _webhook_guard(self, handler: Handler) -> Handler:
+        handler = map_errors(handler)
+
         async def guarded(request: web.Request) -> web.StreamResponse:
             if not self._keys.allows(request, Access.SYSTEM):
                 return unauthorized()
@@ -140,18 +170,13 @@ class ClientApi:
 
     async def _hub_checked(self, handler: Handler, request: web.Request) -> web.StreamResponse:
         hub = request.query.get("taskHub")
-        if hub and hub.lower() != self.hub_name.lower():
-            return _error(400, f"Task hub '{hub}' is not served here (hub: {self.hub_name}).")
+        hub_name = self._urls().hub_name
+        if hub and hub.lower() != hub_name.lower():
+            return _error(400, f"Task hub '{hub}' is not served here (hub: {hub_name}).")
         return await handler(request)
 
-    def urls(self, request: web.Request) -> ClientUrls:
-        origin = f"{request.scheme}://{request.host}"
-        return ClientUrls(origin=origin, hub_name=self.hub_name, system_key=self._keys.system_key)
-
-    def check_status(
-        self, request: web.Request, instance_id: str, status: int = 202
-    ) -> web.Response:
-        payload = self.urls(request).check_status_payload(instance_id)
+    def check_status(self, instance_id: str, status: int = 202) -> web.Response:
+        payload = self._urls().check_status_payload(instance_id)
         headers = {"Location": payload["statusQueryGetUri"], "Retry-After": RETRY_AFTER_SECONDS}
         return json_response(status, payload, headers)
 
@@ -169,7 +194,7 @@ class ClientApi:
     async def _respond_started(self, request: web.Request, instance_id: str) -> web.Response:
         timeout = request.query.get("timeout")
         if timeout is None:
-            return self.check_status(request, instance_id)
+            return self.check_status(instance_id)
         interval = request.query.get("pollingInterval") or "1"
         return await self._wait(request, instance_id, _seconds(timeout), _seconds(interval))
 
@@ -186,7 +211,7 @@ class ClientApi:
                 body = status.get("output") if state == "Completed" else status
                 return json_response(200, body)
             if loop.time() + every > deadline:
-                return self.check_status(request, instance_id)
+                return self.check_status(instance_id)
             await asyncio.sleep(every)
 
     async def get_status(self, request: web.Request) -> web.StreamResponse:
@@ -201,7 +226,7 @@ class ClientApi:
             return web.Response(status=404)
         state = status.get("runtimeStatus")
         if state not in TERMINAL_STATUSES:  # Running, Pending, Suspended, ContinuedAsNew
-            location = self.urls(request).check_status_payload(instance_id)["statusQueryGetUri"]
+            location = self._urls().check_status_payload(instance_id)["statusQueryGetUri"]
             headers = {"Location": location, "Retry-After": RETRY_AFTER_SECONDS}
             return json_response(202, status, headers)
         failed = state == "Failed" and bool_param(request, "returnInternalServerErrorOnFailure")

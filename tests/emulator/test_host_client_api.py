@@ -80,8 +80,8 @@ async def test_webhooks_need_the_system_or_master_key(emulator: RunningEmulator)
     assert by_code.status == 200
 
 
-async def test_rpc_base_is_open_to_loopback(emulator: RunningEmulator) -> None:
-    response = await emulator.request("GET", "/durabletask/instances/", key=False)
+async def test_rpc_base_url_answers_without_a_key(emulator: RunningEmulator) -> None:
+    response = await emulator.request("GET", f"{emulator.rpc_base_url}instances/", key=False)
     assert (response.status, response.json()) == (200, [])
 
 

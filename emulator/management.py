@@ -1,16 +1,18 @@
 """The `RuntimeApi` methods the host calls: start, status, query, events, management, entities.
 
-A mixin of `DurableRuntime`. Validation and status codes follow protocol section 4.
+Validation and status codes follow protocol section 4.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from emulator import entities, instance_ids
+from emulator.clock import Clock
 from emulator.contracts import (
+    FunctionRegistry,
     InstanceGone,
     InstanceNotFound,
     InvalidRequest,
@@ -27,34 +29,47 @@ from emulator.history import (
     parse_time,
     reshape_history,
 )
-from emulator.store import Instance
+from emulator.instances import Instances
+from emulator.store import Instance, Store
+from emulator.work import Work
 
-if TYPE_CHECKING:
-    from emulator.runtime import DurableRuntime
 
+class Management:
+    def __init__(
+        self,
+        store: Store,
+        registry: FunctionRegistry,
+        clock: Clock,
+        work: Work,
+        instances: Instances,
+    ) -> None:
+        self._store = store
+        self._registry = registry
+        self._clock = clock
+        self._work = work
+        self._instances = instances
 
-class ManagementMixin:
     async def start_new(
-        self: DurableRuntime,
+        self,
         name: str,
         instance_id: str | None,
         input_text: str | None,
         version: str | None = None,
     ) -> str:
-        if name not in self.registry.orchestrators:
+        if name not in self._registry.orchestrators:
             raise InvalidRequest(missing_function(name, "orchestrator"))
         instance_id = instance_id or instance_ids.new_instance_id()
         instance_ids.validate_instance_id(instance_id)
         with self._store.transaction():
             existing = self._store.get_instance(instance_id)
             instance_ids.ensure_replaceable(existing.status if existing else None)
-            self.create_instance(instance_id, name, version, input_text, None, self.clock.now())
-        self._mark_ready(instance_id)
-        self._notify_changed()
+            self._instances.create(instance_id, name, version, input_text, None, self._clock.now())
+        self._work.mark_ready(instance_id)
+        self._work.notify_changed()
         return instance_id
 
     async def get_status(
-        self: DurableRuntime,
+        self,
         instance_id: str,
         show_history: bool = False,
         show_history_output: bool = False,
@@ -70,7 +85,7 @@ class ManagementMixin:
         return status
 
     async def query(
-        self: DurableRuntime,
+        self,
         created_from: datetime | None = None,
         created_to: datetime | None = None,
         statuses: list[str] | None = None,
@@ -83,7 +98,7 @@ class ManagementMixin:
         ]
 
     def _matching(
-        self: DurableRuntime,
+        self,
         created_from: datetime | None,
         created_to: datetime | None,
         statuses: list[str] | None,
@@ -99,21 +114,19 @@ class ManagementMixin:
             found = [i for i in found if i.status.lower() in wanted]
         return found
 
-    async def raise_event(
-        self: DurableRuntime, instance_id: str, name: str, data_text: str | None
-    ) -> None:
+    async def raise_event(self, instance_id: str, name: str, data_text: str | None) -> None:
         self._send_control(instance_id, EventType.EventRaised, Name=name, Input=data_text)
 
-    async def terminate(self: DurableRuntime, instance_id: str, reason: str | None) -> None:
+    async def terminate(self, instance_id: str, reason: str | None) -> None:
         self._send_control(instance_id, EventType.ExecutionTerminated, Input=reason)
 
-    async def suspend(self: DurableRuntime, instance_id: str, reason: str | None) -> None:
+    async def suspend(self, instance_id: str, reason: str | None) -> None:
         self._send_control(instance_id, EventType.ExecutionSuspended, Reason=reason)
 
-    async def resume(self: DurableRuntime, instance_id: str, reason: str | None) -> None:
+    async def resume(self, instance_id: str, reason: str | None) -> None:
         self._send_control(instance_id, EventType.ExecutionResumed, Reason=reason)
 
-    async def rewind(self: DurableRuntime, instance_id: str, reason: str | None) -> None:
+    async def rewind(self, instance_id: str, reason: str | None) -> None:
         instance = self._store.get_instance(instance_id)
         if instance is None:
             raise InstanceNotFound(instance_id)
@@ -124,22 +137,22 @@ class ManagementMixin:
             )
         raise NotSupported("Rewind is not supported by this emulator.")
 
-    async def restart(self: DurableRuntime, instance_id: str, new_instance_id: bool) -> str:
+    async def restart(self, instance_id: str, new_instance_id: bool) -> str:
         instance = self._store.get_instance(instance_id)
         if instance is None:
             raise InstanceNotFound(instance_id)
         target = instance_ids.new_instance_id() if new_instance_id else instance_id
         return await self.start_new(instance.name, target, instance.input, instance.version)
 
-    async def purge(self: DurableRuntime, instance_id: str) -> int:
+    async def purge(self, instance_id: str) -> int:
         with self._store.transaction():
             deleted = self._store.delete_instance(instance_id)
-        self._histories.forget(instance_id)
-        self._timer_changed.set()
+        self._instances.forget_history(instance_id)
+        self._work.timers_changed.set()
         return deleted
 
     async def purge_by(
-        self: DurableRuntime,
+        self,
         created_from: datetime,
         created_to: datetime | None,
         statuses: list[str] | None,
@@ -148,28 +161,26 @@ class ManagementMixin:
         with self._store.transaction():
             for instance in self._matching(created_from, created_to, statuses, None):
                 deleted += self._store.delete_instance(instance.instance_id)
-                self._histories.forget(instance.instance_id)
-        self._timer_changed.set()
+                self._instances.forget_history(instance.instance_id)
+        self._work.timers_changed.set()
         return deleted
 
     async def signal_entity(
-        self: DurableRuntime, name: str, key: str, operation: str, input_text: str | None
+        self, name: str, key: str, operation: str, input_text: str | None
     ) -> None:
         target = entities.entity_target(name, key)
         request = entities.client_request(operation, input_text, str(uuid.uuid4()))
         with self._store.transaction():
             self._store.send(target, request)
-        self._mark_ready(target)
+        self._work.mark_ready(target)
 
-    async def read_entity(self: DurableRuntime, name: str, key: str) -> tuple[bool, str | None]:
+    async def read_entity(self, name: str, key: str) -> tuple[bool, str | None]:
         found = self._store.get_entity(entities.entity_target(name, key))
         if found is None or not found[0]:
             return False, None
         return True, found[1]
 
-    async def list_entities(
-        self: DurableRuntime, name: str | None, fetch_state: bool
-    ) -> list[dict[str, Any]]:
+    async def list_entities(self, name: str | None, fetch_state: bool) -> list[dict[str, Any]]:
         listed = []
         for entity_name, key, state, updated in self._store.list_entities(name):
             item: dict[str, Any] = {
@@ -183,7 +194,7 @@ class ManagementMixin:
 
     # --- helpers -------------------------------------------------------------------------
 
-    def _running_instance(self: DurableRuntime, instance_id: str) -> Instance:
+    def _running_instance(self, instance_id: str) -> Instance:
         instance = self._store.get_instance(instance_id)
         if instance is None:
             raise InstanceNotFound(f"No instance with ID '{instance_id}' was found.")
@@ -193,14 +204,12 @@ class ManagementMixin:
             )
         return instance
 
-    def _send_control(
-        self: DurableRuntime, instance_id: str, kind: EventType, **fields: Any
-    ) -> None:
+    def _send_control(self, instance_id: str, kind: EventType, **fields: Any) -> None:
         """Queues a message for a live instance (404 when missing, 410 once finished)."""
         self._running_instance(instance_id)
         with self._store.transaction():
-            self._store.send(instance_id, event(kind, self.clock.now(), **fields))
-        self._mark_ready(instance_id)
+            self._store.send(instance_id, event(kind, self._clock.now(), **fields))
+        self._work.mark_ready(instance_id)
 
 
 def _status_payload(instance: Instance, show_input: bool) -> dict[str, Any]:

@@ -203,11 +203,11 @@ async def test_terminating_before_the_first_episode(tmp_path: Path) -> None:
     clock = VirtualClock(START)
     functions = registry({"s": signal_and_return}, entities={"Tally": tally})
     async with running(functions, tmp_path / "s.db", clock) as runtime:
-        runtime._ready_event.clear()
+        runtime._work.ready_event.clear()
         instance_id = await runtime.start_new("s", None, None)
         pending = await runtime.get_status(instance_id)
         await runtime.terminate(instance_id, "changed my mind")
-        runtime._ready_event.set()
+        runtime._work.ready_event.set()
         status = await runtime.wait_for_instance(instance_id)
         history = runtime.get_history(instance_id)
 

@@ -36,7 +36,6 @@ from emulator.contracts import (
     InvalidRequest,
     NotSupported,
     RuntimeApi,
-    missing_function,
 )
 from emulator.history import TERMINAL_STATUSES
 
@@ -104,12 +103,10 @@ class ClientApi:
     def __init__(
         self,
         runtime: RuntimeApi,
-        orchestrators: list[str],
         keys: Keys,
         urls: Callable[[], ClientUrls],
     ) -> None:
         self._runtime = runtime
-        self._names = {name.lower(): name for name in orchestrators}
         self._keys = keys
         self._urls = urls  # the configured origin's URLs (the port is known once listening)
 
@@ -182,9 +179,7 @@ class ClientApi:
 
     # ---- orchestrations -----------------------------------------------------------------
     async def start(self, request: web.Request) -> web.StreamResponse:
-        name = self._names.get(request.match_info["name"].lower())
-        if name is None:
-            raise InvalidRequest(missing_function(request.match_info["name"], "orchestrator"))
+        name = request.match_info["name"]  # as given: the runtime finds it whatever its case
         instance_id = request.match_info.get("instance_id")  # None: the runtime makes one
         input_text = await _orchestration_input(request)
         version = request.query.get("version")
@@ -238,7 +233,7 @@ class ClientApi:
             created_to=date_param(request, "createdTimeTo"),
             statuses=statuses_param(request),
             prefix=request.query.get("instanceIdPrefix") or None,
-            show_input=bool_param(request, "showInput", False),
+            show_input=bool_param(request, "showInput", True),
         )
         top = request.query.get("top", "")
         if top.isdigit() and int(top) > 0:

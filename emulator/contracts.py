@@ -24,17 +24,52 @@ ActivityInvoker = Callable[[str], Awaitable[str]]
 EntityInvoker = Callable[[str], Awaitable[str]]
 
 
+_KINDS = {"orchestrator": "orchestrators", "activity": "activities", "entity": "entities"}
+
+
 @dataclass
 class FunctionRegistry:
+    """The app's durable functions by name. Names are looked up case-insensitively, like the
+    extension's `FunctionName` (OrdinalIgnoreCase)."""
+
     orchestrators: dict[str, OrchestratorInvoker] = field(default_factory=dict)
     activities: dict[str, ActivityInvoker] = field(default_factory=dict)
     # keys are lower-cased entity names
     entities: dict[str, EntityInvoker] = field(default_factory=dict)
 
+    def orchestrator(self, name: str) -> OrchestratorInvoker | None:
+        return _find(self.orchestrators, name)
 
-def missing_function(name: str, kind: str) -> str:
+    def activity(self, name: str) -> ActivityInvoker | None:
+        return _find(self.activities, name)
+
+    def entity(self, name: str) -> EntityInvoker | None:
+        return _find(self.entities, name)
+
+    def missing(self, name: str, kind: str) -> str:
+        """The extension's message for a function of this kind that does not exist or is
+        disabled, with the known ones (`DurableTaskExtension.GetInvalid*FunctionMessage`)."""
+        known: dict[str, Any] = getattr(self, _KINDS[kind])
+        return missing_function(name, kind, list(known))
+
+
+def _find(table: dict[str, Any], name: str) -> Any:
+    found = table.get(name)
+    if found is None:
+        wanted = name.lower()
+        found = next((value for key, value in table.items() if key.lower() == wanted), None)
+    return found
+
+
+def missing_function(name: str, kind: str, known: list[str] | None = None) -> str:
     """The extension's message for an unknown (or disabled) function of a kind."""
-    return f"The function '{name}' doesn't exist, is disabled, or is not an {kind} function."
+    message = f"The function '{name}' doesn't exist, is disabled, or is not an {kind} function."
+    if known is None:
+        return message
+    if not known:
+        return f"{message} Additional info: No {kind} functions are currently registered!"
+    listed = "', '".join(known)
+    return f"{message} Additional info: The following are the known {kind} functions: '{listed}'."
 
 
 class RuntimeError_(Exception):

@@ -8,7 +8,7 @@ from typing import Any
 
 from emulator import entities
 from emulator.clock import Clock
-from emulator.contracts import FunctionRegistry, missing_function
+from emulator.contracts import FunctionRegistry
 from emulator.history import EventType, event, iso
 from emulator.store import Store
 from emulator.work import PostCommit, Work
@@ -65,9 +65,9 @@ class EntityBatches:
         state: str | None,
         requests: list[dict[str, Any]],
     ) -> entities.BatchResult:
-        invoker = self._registry.entities.get(name)
+        invoker = self._registry.entity(name)
         if invoker is None:
-            message = missing_function(name, "entity")
+            message = self._registry.missing(name, "entity")
             return entities.failed_batch(len(requests), exists, state, message)
         try:
             text = await invoker(entities.build_batch(name, key, exists, state, requests))

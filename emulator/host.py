@@ -126,8 +126,7 @@ class EmulatorHost:
         """The public application (HTTP triggers, key-guarded management API) and the RPC
         listener's (the client binding's API only)."""
         assert self.app is not None and self._factory is not None
-        orchestrators = list(self.app.orchestrators)
-        client_api = ClientApi(self.runtime, orchestrators, self.keys, self.client_urls)
+        client_api = ClientApi(self.runtime, self.keys, self.client_urls)
         public = web.Application(middlewares=[self._busy_middleware], client_max_size=100 * 2**20)
         client_api.add_webhook_routes(public)
         functions = build_http_functions(self.app.http, self._factory)

@@ -17,7 +17,6 @@ from emulator.contracts import (
     InstanceNotFound,
     InvalidRequest,
     NotSupported,
-    missing_function,
 )
 from emulator.history import (
     TERMINAL_STATUSES,
@@ -56,8 +55,8 @@ class Management:
         input_text: str | None,
         version: str | None = None,
     ) -> str:
-        if name not in self._registry.orchestrators:
-            raise InvalidRequest(missing_function(name, "orchestrator"))
+        if self._registry.orchestrator(name) is None:
+            raise InvalidRequest(self._registry.missing(name, "orchestrator"))
         instance_id = instance_id or instance_ids.new_instance_id()
         instance_ids.validate_instance_id(instance_id)
         with self._store.transaction():

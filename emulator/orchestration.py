@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 
 from emulator.clock import Clock
-from emulator.contracts import FunctionRegistry, InvalidRequest, missing_function
+from emulator.contracts import FunctionRegistry, InvalidRequest
 from emulator.control import Control
 from emulator.decisions import Decision
 from emulator.episode import EpisodeInput, Outcome, run_episode
@@ -109,7 +109,7 @@ class Orchestrations:
             new_events=new_events,
             now=self._clock.now(),
         )
-        invoker = self._registry.orchestrators.get(instance.name)
+        invoker = self._registry.orchestrator(instance.name)
         outcome = await run_episode(episode_input, invoker)
         self._commit_episode(instance, outcome, stale + [m.id for m in live], episode_input.now)
 
@@ -253,8 +253,8 @@ class Orchestrations:
     def _child_problem(self, name: str, child_id: str) -> str | None:
         """Why the sub-orchestration cannot start, or None. Like on Azure Storage, the id of
         a finished instance is reused (its old history is replaced); a live one is refused."""
-        if name not in self._registry.orchestrators:
-            return missing_function(name, "orchestrator")
+        if self._registry.orchestrator(name) is None:
+            return self._registry.missing(name, "orchestrator")
         try:
             validate_instance_id(child_id)
             existing = self._store.get_instance(child_id)

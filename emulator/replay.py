@@ -23,6 +23,8 @@ from emulator.dtfx_tasks import Task, all_of, any_of
 from emulator.history import SCHEDULING_EVENTS, Event, EventType, iso, parse_time
 
 HTTP_ACTIVITY = "BuiltIn::HttpActivity"
+# `EventSent.Name` of every entity call or signal (EntityMessageEventNames.RequestMessageEventName)
+ENTITY_MESSAGE_NAME = "op"
 
 
 class NonDeterminismError(Exception):
@@ -279,7 +281,7 @@ class Replayer:
         }
         target = action.get("instanceId") or ""
         work = {"kind": "entity", "target": target, "request": request, "request_id": request_id}
-        self._decide(EventType.EventSent, action.get("operation"), work)
+        self._decide(EventType.EventSent, ENTITY_MESSAGE_NAME, work)
         return request_id
 
     def _with_retry(self, attempt: Callable[[], Task], options: dict[str, Any]) -> Task:

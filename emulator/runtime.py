@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.clock import Clock, SystemClock
-from emulator.contracts import FunctionRegistry, missing_function
+from emulator.contracts import FunctionRegistry
 from emulator.entity_dispatch import EntityBatches
 from emulator.history import TERMINAL_STATUSES, Event, EventType, event, iso, parse_time
 from emulator.history_cache import HistoryCache
@@ -274,7 +274,7 @@ class DurableRuntime:
                 work.done()
 
     async def _run_activity(self, row: ActivityRow) -> None:
-        invoker = self.registry.activities.get(row.name)
+        invoker = self.registry.activity(row.name)
         log.info(
             "activity %s started (instance %s, task %d)", row.name, row.instance_id, row.task_id
         )
@@ -283,7 +283,7 @@ class DurableRuntime:
             if invoker is None and row.name == HTTP_ACTIVITY:
                 result = await call_http(input_text)
             elif invoker is None:
-                raise LookupError(missing_function(row.name, "activity"))
+                raise LookupError(self.registry.missing(row.name, "activity"))
             else:
                 result = await invoker(input_text)
         except Exception as exc:

@@ -35,7 +35,7 @@ ROUTE_VALUES = {
 def rpc_routes(emu: RunningEmulator) -> list[tuple[str, str]]:
     """Every route of the client API, with its parameters filled in (entity routes name the
     Counter entity, instance routes the victim instance)."""
-    api = ClientApi(emu.runtime, [], emu.host.keys, emu.host.client_urls)
+    api = ClientApi(emu.runtime, emu.host.keys, emu.host.client_urls)
     routes = []
     for method, template, _ in api._routes():
         values = {**ROUTE_VALUES, "name": "Counter"} if "entities" in template else ROUTE_VALUES

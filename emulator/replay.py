@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -60,7 +60,9 @@ class Replayer:
         self._now: datetime | None = None
         self._decisions: dict[int, Decision] = {}
         self._open: dict[int, Task] = {}
-        self._waiters: defaultdict[str, deque[Task]] = defaultdict(deque)
+        # pending waits per event name, newest last: an event goes to the newest (a stack, as
+        # in the extension's WaitForExternalEvent and the SDK), so an abandoned wait is skipped
+        self._waiters: defaultdict[str, list[Task]] = defaultdict(list)
         self._buffered: defaultdict[str, int] = defaultdict(int)
         self._walk_finished = False
         self._continue_as_new = False
@@ -115,7 +117,7 @@ class Replayer:
     def _raise(self, name: str) -> None:
         waiters = self._waiters.get(name)
         if waiters:
-            waiters.popleft().finish()
+            waiters.pop().finish()
         else:
             self._buffered[name] += 1
 

@@ -33,6 +33,7 @@ from emulator.client_params import bool_param, date_param, statuses_param
 from emulator.contracts import (
     InstanceGone,
     InstanceNotFound,
+    InvalidOperation,
     InvalidRequest,
     NotSupported,
     RuntimeApi,
@@ -59,6 +60,16 @@ def _error(status: int, message: str) -> web.Response:
     return json_response(status, {"Message": message, "ExceptionMessage": message})
 
 
+def _http_error(exc: InvalidOperation) -> dict[str, Any]:
+    """The HttpError body of an exception the extension's HTTP API did not catch."""
+    return {
+        "Message": "Something went wrong while processing your request",
+        "ExceptionMessage": str(exc),
+        "ExceptionType": exc.exception_type,
+        "StackTrace": None,
+    }
+
+
 def map_errors(handler: Handler) -> Handler:
     async def wrapped(request: web.Request) -> web.StreamResponse:
         try:
@@ -68,7 +79,9 @@ def map_errors(handler: Handler) -> Handler:
         except InstanceGone as exc:
             return json_response(410, str(exc) or "instance is no longer running")
         except InvalidRequest as exc:
-            return _error(400, str(exc))
+            return json_response(400, {"Message": exc.summary, "ExceptionMessage": str(exc)})
+        except InvalidOperation as exc:
+            return json_response(500, _http_error(exc))
         except NotSupported as exc:
             return json_response(501, str(exc) or "not supported by the emulator")
         except web.HTTPException:
@@ -241,12 +254,22 @@ class ClientApi:
         return json_response(200, statuses)
 
     async def raise_event(self, request: web.Request) -> web.StreamResponse:
-        if request.can_read_body and request.content_type not in ("application/json", ""):
-            return json_response(400, "Only application/json request content is supported")
+        """`HttpApiHandler.HandleRaiseEventRequestAsync`, checks in its order: 404, 410 once
+        finished, 400 unless the content type is application/json, 400 unless JSON."""
+        instance_id = request.match_info["instance_id"]
+        status = await self._runtime.get_status(instance_id, show_input=False)
+        if status is None:
+            return web.Response(status=404)
+        if status["runtimeStatus"] in TERMINAL_STATUSES:
+            return web.Response(status=410)
+        if request.content_type.lower() != "application/json":
+            return _error(400, "Only application/json request content is supported")
         body = await request.text()
-        await self._runtime.raise_event(
-            request.match_info["instance_id"], request.match_info["event"], body or None
-        )
+        try:
+            json.loads(body)
+        except ValueError:
+            return _error(400, "Invalid JSON content")
+        await self._runtime.raise_event(instance_id, request.match_info["event"], body)
         return web.Response(status=202)
 
     async def operate(self, request: web.Request) -> web.StreamResponse:

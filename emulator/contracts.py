@@ -85,7 +85,28 @@ class InstanceGone(RuntimeError_):
 
 
 class InvalidRequest(RuntimeError_):
-    """Bad instance id, unknown function name, instance already running (HTTP 400)."""
+    """The extension's `ArgumentException`: a bad instance id, an unknown function name
+    (HTTP 400; `summary` is the HttpError's `Message`, the text its `ExceptionMessage`)."""
+
+    def __init__(
+        self, message: str, summary: str = "One or more of the arguments submitted is incorrect"
+    ) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
+class InvalidOperation(RuntimeError_):
+    """The extension's `InvalidOperationException`, which its HTTP API does not catch: a
+    500 with an HttpError body (`HttpApiHandler.HandleRequestAsync`), so the Python client
+    raises as it does on Azure. Resume of an instance that is not suspended, for example."""
+
+    exception_type = "System.InvalidOperationException"
+
+
+class InstanceAlreadyExists(InvalidOperation):
+    """Start over an instance that has not finished (`OrchestrationAlreadyExistsException`)."""
+
+    exception_type = "DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException"
 
 
 class NotSupported(RuntimeError_):

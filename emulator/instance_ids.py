@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from emulator.contracts import InvalidRequest
+from emulator.contracts import InstanceAlreadyExists, InvalidRequest
 from emulator.history import TERMINAL_STATUSES
 
 MAX_INSTANCE_ID_LENGTH = 256
@@ -34,8 +34,8 @@ def validate_instance_id(instance_id: str) -> None:
 
 def ensure_replaceable(existing_status: str | None) -> None:
     """An id may be reused only once its instance has finished (the extension's default
-    `OverridableExistingInstanceStates`); raises InvalidRequest."""
+    `OverridableExistingInstanceStates`); raises InstanceAlreadyExists (HTTP 500 on Azure)."""
     if existing_status is not None and existing_status not in TERMINAL_STATUSES:
-        raise InvalidRequest(
+        raise InstanceAlreadyExists(
             f"An Orchestration instance with the status {existing_status} already exists."
         )

@@ -15,6 +15,7 @@ from emulator.contracts import (
     FunctionRegistry,
     InstanceGone,
     InstanceNotFound,
+    InvalidOperation,
     InvalidRequest,
     NotSupported,
 )
@@ -120,28 +121,48 @@ class Management:
         self._send_control(instance_id, EventType.ExecutionTerminated, Input=reason)
 
     async def suspend(self, instance_id: str, reason: str | None) -> None:
+        """Like `DurableClient.SuspendAsync`: only a Running, Pending or ContinuedAsNew
+        instance can be suspended; otherwise InvalidOperationException (HTTP 500)."""
+        instance = self._running_instance(instance_id)
+        if instance.status not in _SUSPENDABLE:
+            raise _cannot("suspend", instance)
         self._send_control(instance_id, EventType.ExecutionSuspended, Reason=reason)
 
     async def resume(self, instance_id: str, reason: str | None) -> None:
+        """Like `DurableClient.ResumeAsync`: only a Suspended instance can be resumed."""
+        instance = self._running_instance(instance_id)
+        if instance.status != "Suspended":
+            raise _cannot("resume", instance)
         self._send_control(instance_id, EventType.ExecutionResumed, Reason=reason)
 
     async def rewind(self, instance_id: str, reason: str | None) -> None:
+        """`HttpApiHandler.HandleRewindInstanceRequestAsync`: 404, 410 once Completed,
+        Terminated or Canceled, InvalidOperationException (500) unless Failed."""
         instance = self._store.get_instance(instance_id)
         if instance is None:
             raise InstanceNotFound(instance_id)
+        if instance.status in _REWIND_GONE:
+            raise InstanceGone(f"The instance '{instance_id}' is {instance.status}.")
         if instance.status != "Failed":
-            raise InstanceGone(
-                f"The rewind operation is only supported on failed orchestration instances "
-                f"(instance '{instance_id}' is {instance.status})."
+            raise InvalidOperation(
+                "The rewind operation is only supported on failed orchestration instances."
             )
         raise NotSupported("Rewind is not supported by this emulator.")
 
     async def restart(self, instance_id: str, new_instance_id: bool) -> str:
+        """`HandleRestartInstanceRequestAsync`: an unknown id (or orchestrator) is an
+        ArgumentException, answered 400; a restart over a live id is a 500."""
         instance = self._store.get_instance(instance_id)
         if instance is None:
-            raise InstanceNotFound(instance_id)
+            raise InvalidRequest(
+                f"An orchestrastion with the instanceId {instance_id} was not found.",  # sic
+                summary=_NOT_AN_INSTANCE,
+            )
         target = instance_ids.new_instance_id() if new_instance_id else instance_id
-        return await self.start_new(instance.name, target, instance.input, instance.version)
+        try:
+            return await self.start_new(instance.name, target, instance.input, instance.version)
+        except InvalidRequest as exc:
+            raise InvalidRequest(str(exc), summary=_NOT_AN_INSTANCE) from exc
 
     async def purge(self, instance_id: str) -> int:
         with self._store.transaction():
@@ -209,6 +230,18 @@ class Management:
         with self._store.transaction():
             self._store.send(instance_id, event(kind, self._clock.now(), **fields))
         self._work.mark_ready(instance_id)
+
+
+_SUSPENDABLE = frozenset({"Running", "Pending", "ContinuedAsNew"})
+_REWIND_GONE = frozenset({"Completed", "Terminated", "Canceled"})
+_NOT_AN_INSTANCE = "InstanceId does not match a valid orchestration instance."
+
+
+def _cannot(operation: str, instance: Instance) -> InvalidOperation:
+    return InvalidOperation(
+        f"Cannot {operation} the orchestration instance {instance.instance_id} because "
+        f"instance is in the {instance.status} state."
+    )
 
 
 def _status_payload(instance: Instance, show_input: bool) -> dict[str, Any]:

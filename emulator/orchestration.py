@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 
 from emulator.clock import Clock
-from emulator.contracts import FunctionRegistry, InvalidRequest
+from emulator.contracts import FunctionRegistry, InstanceAlreadyExists, InvalidRequest
 from emulator.control import Control
 from emulator.decisions import Decision
 from emulator.episode import EpisodeInput, Outcome, run_episode
@@ -259,7 +259,7 @@ class Orchestrations:
             validate_instance_id(child_id)
             existing = self._store.get_instance(child_id)
             ensure_replaceable(existing.status if existing else None)
-        except InvalidRequest as exc:
+        except (InvalidRequest, InstanceAlreadyExists) as exc:
             return str(exc)
         return None
 

@@ -22,6 +22,7 @@ from emulator.history import (
     json_value,
 )
 from emulator.replay import NonDeterminismError, Replayer, ReplayResult
+from emulator.scheduling_rules import RuleBroken, SchedulingRules
 
 OUT_OF_PROC_LABEL = "\n\n$OutOfProcData$:"
 _CONTEXT_CONSTANTS = {
@@ -92,7 +93,9 @@ async def invoke(
     return json.loads(text), None
 
 
-async def run_episode(ep: EpisodeInput, invoker: OrchestratorInvoker | None) -> Outcome:
+async def run_episode(
+    ep: EpisodeInput, invoker: OrchestratorInvoker | None, rules: SchedulingRules
+) -> Outcome:
     episode = [event(EventType.OrchestratorStarted, ep.now), *ep.new_events]
     state, error = await invoke(invoker, ep.name, build_context(ep, episode))
     actions = state.get("actions") or [[]]
@@ -100,10 +103,13 @@ async def run_episode(ep: EpisodeInput, invoker: OrchestratorInvoker | None) -> 
     custom = state.get("customStatus")
     custom_text = json.dumps(custom) if custom is not None else None
     try:
-        replay = Replayer(ep.instance_id, ep.execution_id, flat).run([*ep.past, *episode])
+        rules.custom_status(custom)  # the shim sets it before it replays the actions
+        replay = Replayer(ep.instance_id, ep.execution_id, flat, rules).run([*ep.past, *episode])
     except NonDeterminismError as exc:
         reason = f"Non-Deterministic workflow detected: {exc}"
         return _failed(ep, episode, [], reason, "NonDeterministicOrchestrationException")
+    except RuleBroken as exc:
+        return _failed(ep, episode, [], str(exc), "ArgumentException")
     scheduled = [
         event(d.kind, ep.now, d.event_id, **d.history_fields()) for d in replay.new_decisions
     ]

@@ -26,10 +26,15 @@ def validate_instance_id(instance_id: str) -> None:
         )
     if instance_id.startswith("@"):
         raise InvalidRequest(f"Orchestration instance ids must not start with @: {instance_id}")
-    if any(c in _FORBIDDEN_ID_CHARS or ord(c) < 32 or ord(c) == 127 for c in instance_id):
+    if has_forbidden_characters(instance_id):
         raise InvalidRequest(
             f"Instance ID must not contain /, \\, #, ? or control characters: {instance_id!r}"
         )
+
+
+def has_forbidden_characters(instance_id: str) -> bool:
+    """/, \\, #, ? or a control character (.NET's `char.IsControl`: C0, DEL and C1)."""
+    return any(c in _FORBIDDEN_ID_CHARS or ord(c) < 32 or 127 <= ord(c) <= 159 for c in instance_id)
 
 
 def ensure_replaceable(existing_status: str | None) -> None:

@@ -188,7 +188,12 @@ class Management:
     async def signal_entity(
         self, name: str, key: str, operation: str, input_text: str | None
     ) -> None:
+        """`DurableClient.SignalEntityAsync`: an entity the app does not have (or has
+        disabled) is an ArgumentException, answered 400."""
         target = entities.entity_target(name, key)
+        if self._registry.entity(name) is None:
+            missing = self._registry.missing(name, "entity")
+            raise InvalidRequest(missing, summary=missing)
         request = entities.client_request(operation, input_text, str(uuid.uuid4()))
         with self._store.transaction():
             self._store.send(target, request)

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 
 from emulator.clock import Clock
-from emulator.contracts import FunctionRegistry, InstanceAlreadyExists, InvalidRequest
+from emulator.contracts import FunctionRegistry
 from emulator.control import Control
 from emulator.decisions import Decision
 from emulator.episode import EpisodeInput, Outcome, run_episode
@@ -16,12 +16,11 @@ from emulator.history import (
     TERMINAL_STATUSES,
     EventType,
     Status,
-    event,
     execution_started,
     iso,
 )
-from emulator.instance_ids import ensure_replaceable, validate_instance_id
 from emulator.instances import Instances, parent_event_field
+from emulator.scheduling_rules import SchedulingRules
 from emulator.store import Instance, Message, Store
 from emulator.work import PostCommit, Work
 
@@ -110,8 +109,18 @@ class Orchestrations:
             now=self._clock.now(),
         )
         invoker = self._registry.orchestrator(instance.name)
-        outcome = await run_episode(episode_input, invoker)
+        outcome = await run_episode(episode_input, invoker, self._rules(instance))
         self._commit_episode(instance, outcome, stale + [m.id for m in live], episode_input.now)
+
+    def _rules(self, instance: Instance) -> SchedulingRules:
+        def status_of(instance_id: str) -> str | None:
+            found = self._store.get_instance(instance_id)
+            return found.status if found else None
+
+        parent_id = (instance.parent or {}).get("instance_id")
+        return SchedulingRules(
+            self._registry, instance.name, instance.instance_id, parent_id, status_of
+        )
 
     def _commit_episode(
         self,
@@ -224,44 +233,19 @@ class Orchestrations:
     def _create_child(
         self, parent: Instance, decision: Decision, now: datetime, post: PostCommit
     ) -> None:
+        """Like on Azure Storage, the id of a finished instance is reused (its old history is
+        replaced); one of a live instance never gets here (scheduling_rules.py)."""
         work = decision.work
         child_id: str = work["instance_id"]
-        problem = self._child_problem(work["name"], child_id)
-        if problem is not None:
-            failed = event(
-                EventType.SubOrchestrationInstanceFailed,
-                now,
-                TaskScheduledId=decision.event_id,
-                Reason=problem,
-                Details=None,
-                FailureDetails=None,
-            )
-            self._store.send(parent.instance_id, failed, parent.execution_id)
-            self._work.ready_soon(parent.instance_id, post)
-            return
         link = {
             "instance_id": parent.instance_id,
             "execution_id": parent.execution_id,
             "task_id": decision.event_id,
             "name": parent.name,
         }
-        self._instances.create(
-            child_id, work["name"], work.get("version"), work["input"], link, now
-        )
+        name, version, input_text = work["name"], work.get("version"), work["input"]
+        self._instances.create(child_id, name, version, input_text, link, now)
         self._work.ready_soon(child_id, post)
-
-    def _child_problem(self, name: str, child_id: str) -> str | None:
-        """Why the sub-orchestration cannot start, or None. Like on Azure Storage, the id of
-        a finished instance is reused (its old history is replaced); a live one is refused."""
-        if self._registry.orchestrator(name) is None:
-            return self._registry.missing(name, "orchestrator")
-        try:
-            validate_instance_id(child_id)
-            existing = self._store.get_instance(child_id)
-            ensure_replaceable(existing.status if existing else None)
-        except (InvalidRequest, InstanceAlreadyExists) as exc:
-            return str(exc)
-        return None
 
     def _log_outcome(self, instance: Instance, outcome: Outcome) -> None:
         name, instance_id = instance.name, instance.instance_id

@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 from emulator.decisions import Decision, mismatch_message
 from emulator.dtfx_tasks import Task, all_of, any_of
 from emulator.history import SCHEDULING_EVENTS, Event, EventType, iso, parse_time
+from emulator.scheduling_rules import HTTP_ACTIVITY, SchedulingRules
 
-HTTP_ACTIVITY = "BuiltIn::HttpActivity"
 # `EventSent.Name` of every entity call or signal (EntityMessageEventNames.RequestMessageEventName)
 ENTITY_MESSAGE_NAME = "op"
 
@@ -51,10 +51,17 @@ _SCHEDULING = tuple(int(k) for k in SCHEDULING_EVENTS)
 
 
 class Replayer:
-    def __init__(self, instance_id: str, execution_id: str, actions: list[dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        instance_id: str,
+        execution_id: str,
+        actions: list[dict[str, Any]],
+        rules: SchedulingRules,
+    ) -> None:
         self._instance_id = instance_id
         self._execution_id = execution_id
         self._actions = actions
+        self._rules = rules
         self._index = 0
         self._next_id = 0
         self._now: datetime | None = None
@@ -71,7 +78,8 @@ class Replayer:
     # --- history ------------------------------------------------------------------------
 
     def run(self, history: list[Event]) -> ReplayResult:
-        """Walks the history; raises NonDeterminismError on a mismatch."""
+        """Walks the history; raises NonDeterminismError on a mismatch, RuleBroken for work
+        the extension would refuse (scheduling_rules.py)."""
         handlers = {
             _STARTED: self._on_orchestrator_started,
             _EXECUTION_STARTED: self._on_execution_started,
@@ -89,6 +97,7 @@ class Replayer:
                 handler(e)
         new = [d for d in self._decisions.values() if not d.recorded]
         new.sort(key=lambda d: d.event_id)
+        self._rules.new_children(new)
         return ReplayResult(new, self._continue_as_new, self._continue_input, self._walk_finished)
 
     def _on_orchestrator_started(self, e: Event) -> None:
@@ -162,18 +171,19 @@ class Replayer:
         return self._activity(action["functionName"], action.get("input"))
 
     def _on_activity_retry(self, action: dict[str, Any]) -> Task:
+        options = action.get("retryOptions") or {}
+        self._rules.retry(action["functionName"], options)
         return self._with_retry(
-            lambda: self._activity(action["functionName"], action.get("input")),
-            action.get("retryOptions") or {},
+            lambda: self._activity(action["functionName"], action.get("input")), options
         )
 
     def _on_sub(self, action: dict[str, Any]) -> Task:
         return self._sub_orchestration(action)
 
     def _on_sub_retry(self, action: dict[str, Any]) -> Task:
-        return self._with_retry(
-            lambda: self._sub_orchestration(action), action.get("retryOptions") or {}
-        )
+        options = action.get("retryOptions") or {}
+        self._rules.retry(action["functionName"], options)
+        return self._with_retry(lambda: self._sub_orchestration(action), options)
 
     def _on_continue_as_new(self, action: dict[str, Any]) -> Task:
         self._continue_as_new = True
@@ -243,6 +253,7 @@ class Replayer:
         return task
 
     def _activity(self, name: str, input_text: str | None) -> Task:
+        self._rules.activity(name)
         work = {"kind": "activity", "name": name, "input": input_text}
         return self._opened(self._decide(EventType.TaskScheduled, name, work))
 
@@ -252,6 +263,7 @@ class Replayer:
         text = action.get("input")
         input_text = None if text is None else json.dumps(text)
         name = action["functionName"]
+        self._rules.sub_orchestration(name, child_id)
         work = {"kind": "sub", "name": name, "instance_id": child_id, "input": input_text}
         work["version"] = action.get("version")
         self._decide(EventType.SubOrchestrationInstanceCreated, name, work)
@@ -282,6 +294,7 @@ class Replayer:
             "timestamp": iso(self._now) if self._now else None,
         }
         target = action.get("instanceId") or ""
+        self._rules.entity(target, signal)
         work = {"kind": "entity", "target": target, "request": request, "request_id": request_id}
         self._decide(EventType.EventSent, ENTITY_MESSAGE_NAME, work)
         return request_id

@@ -30,7 +30,7 @@ from emulator.http_activity import call_http
 from emulator.instances import Instances
 from emulator.management import Management
 from emulator.orchestration import Orchestrations
-from emulator.replay import HTTP_ACTIVITY
+from emulator.scheduling_rules import HTTP_ACTIVITY
 from emulator.sdk_speedups import install as install_sdk_speedups
 from emulator.store import ActivityRow, Store
 from emulator.work import Work

@@ -79,34 +79,6 @@ async def test_completed_child_id_is_reused_by_the_next_run(tmp_path: Path) -> N
     assert parent_link["InstanceId"] == "run-2"  # a fresh history, not the first run's
 
 
-def waits_forever(ctx: Any) -> Any:
-    yield ctx.wait_for_external_event("never")
-
-
-def starts_busy_child(ctx: Any) -> Any:
-    try:
-        yield ctx.call_sub_orchestrator("waits_forever", None, "busy-child")
-    except Exception as exc:
-        return str(exc)
-    return "started"
-
-
-async def test_running_child_id_fails_the_sub_orchestration_task(tmp_path: Path) -> None:
-    functions = registry({"waits_forever": waits_forever, "parent": starts_busy_child})
-    async with running(functions, tmp_path / "s.db") as runtime:
-        await runtime.start_new("waits_forever", "busy-child", None)
-        await runtime.wait_until_idle()
-        instance_id = await runtime.start_new("parent", None, None)
-        status = await runtime.wait_for_instance(instance_id)
-        busy = await runtime.get_status("busy-child")
-        history = runtime.get_history(instance_id)
-
-    assert "already exists" in status["output"]
-    assert busy is not None and busy["runtimeStatus"] == "Running"
-    assert shape(history)[2] == ("SubOrchestrationInstanceCreated", 0, None, "waits_forever")
-    assert shape(history)[5] == ("SubOrchestrationInstanceFailed", -1, 0, None)
-
-
 def month_wait(ctx: Any) -> Any:
     yield ctx.create_timer(ctx.current_utc_datetime + timedelta(days=30))
     return "woke"

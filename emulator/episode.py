@@ -55,6 +55,7 @@ class Outcome:
     output_text: str | None = None
     custom_status_text: str | None = None
     continue_input: str | None = None
+    carried: list[Event] = field(default_factory=list)  # for the next generation
     failure_reason: str | None = None
     failure_details: str | None = None
 
@@ -138,6 +139,7 @@ def _closing(
     if replay.continue_as_new:
         outcome = _closed(events, decisions, Status.ContinuedAsNew, ep)
         outcome.continue_input = replay.continue_as_new_input
+        outcome.carried = replay.carried
         outcome.appended.insert(-1, _continued(ep.now, replay.continue_as_new_input))
         return outcome
     output_text = json.dumps(state.get("output"))

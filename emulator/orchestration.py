@@ -162,7 +162,7 @@ class Orchestrations:
         if outcome.custom_status_text is not None:
             instance.custom_status = outcome.custom_status_text
         if outcome.status == Status.ContinuedAsNew:
-            self._continue_as_new(instance, outcome.continue_input, now, post)
+            self._continue_as_new(instance, outcome, now, post)
             return
         if outcome.status in (Status.Completed, Status.Failed):
             instance.output = outcome.output_text
@@ -172,13 +172,12 @@ class Orchestrations:
         self._store.put_instance(instance)
 
     def _continue_as_new(
-        self,
-        instance: Instance,
-        input_text: str | None,
-        now: datetime,
-        post: PostCommit,
+        self, instance: Instance, outcome: Outcome, now: datetime, post: PostCommit
     ) -> None:
+        """Starts the next generation: its ExecutionStarted, then the events raised after
+        continue_as_new in the last episode (carried over, as on Azure Storage)."""
         store = self._store
+        input_text = outcome.continue_input
         instance.execution_id = uuid.uuid4().hex
         instance.input = input_text
         instance.generation += 1
@@ -196,6 +195,8 @@ class Orchestrations:
             generation=instance.generation,
         )
         store.send(instance.instance_id, started, instance.execution_id)
+        for carried in outcome.carried:
+            store.send(instance.instance_id, carried, instance.execution_id)
         self._work.ready_soon(instance.instance_id, post)
 
     # --- decisions become work -----------------------------------------------------------

@@ -14,7 +14,7 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -37,6 +37,8 @@ class ReplayResult:
     continue_as_new: bool = False
     continue_as_new_input: str | None = None
     walk_finished: bool = False
+    # events raised after continue_as_new in this episode, for the next generation
+    carried: list[Event] = field(default_factory=list)
 
 
 _STARTED = int(EventType.OrchestratorStarted)
@@ -74,6 +76,7 @@ class Replayer:
         self._walk_finished = False
         self._continue_as_new = False
         self._continue_input: str | None = None
+        self._carried: list[Event] = []
 
     # --- history ------------------------------------------------------------------------
 
@@ -98,7 +101,9 @@ class Replayer:
         new = [d for d in self._decisions.values() if not d.recorded]
         new.sort(key=lambda d: d.event_id)
         self._rules.new_children(new)
-        return ReplayResult(new, self._continue_as_new, self._continue_input, self._walk_finished)
+        return ReplayResult(
+            new, self._continue_as_new, self._continue_input, self._walk_finished, self._carried
+        )
 
     def _on_orchestrator_started(self, e: Event) -> None:
         self._now = parse_time(e["Timestamp"])
@@ -116,7 +121,13 @@ class Replayer:
         self._complete(e["TimerId"], failed=False)
 
     def _on_event_raised(self, e: Event) -> None:
-        self._raise(e.get("Name") or "")
+        """After continue_as_new an event is kept for the next generation: DTFx
+        `HandleEventRaisedEvent` with Azure Storage's default `EventBehaviourForContinueAsNew`,
+        Carryover. Events raised before it stay with this generation (and are dropped)."""
+        if self._continue_as_new:
+            self._carried.append(e)
+        else:
+            self._raise(e.get("Name") or "")
 
     def _complete(self, event_id: int, failed: bool) -> None:
         task = self._open.pop(event_id, None)

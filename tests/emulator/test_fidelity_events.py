@@ -82,3 +82,44 @@ async def test_a_wait_in_a_loop_completes_when_the_event_arrives(tmp_path: Path)
 
     assert status["output"] == "event in iteration 1"
     assert parse_time(status["lastUpdatedTime"]) == START + timedelta(hours=1)
+
+
+def generations(ctx: Any) -> Any:
+    if ctx.get_input() == "second":
+        extra = ctx.wait_for_external_event("extra")
+        timer = ctx.create_timer(ctx.current_utc_datetime + timedelta(hours=1))
+        winner = yield ctx.task_any([extra, timer])
+        if winner == extra:
+            timer.cancel()
+            return f"carried over: {extra.result}"
+        return "lost"
+    yield ctx.wait_for_external_event("go")
+    ctx.continue_as_new("second")
+    return None
+
+
+async def test_an_event_after_continue_as_new_reaches_the_next_generation(
+    tmp_path: Path,
+) -> None:
+    """Issue 11, section 1.6. An `EventRaised` processed after `ContinueAsNew` in the same work
+    item goes to the next generation (durabletask `src/DurableTask.Core/
+    TaskOrchestrationContext.cs`, `HandleEventRaisedEvent` and `AddEventToNextIteration`;
+    `TaskOrchestrationDispatcher.cs` adds the carried events after the new ExecutionStarted);
+    Carryover is Azure Storage's default (`src/DurableTask.AzureStorage/
+    AzureStorageOrchestrationServiceSettings.cs`, `EventBehaviourForContinueAsNew`)."""
+    clock = VirtualClock(START)
+    async with running(registry({"g": generations}), tmp_path / "s.db", clock) as runtime:
+        with clock.busy():  # were "extra" lost, only its timer could end the instance
+            instance_id = await runtime.start_new("g", None, None)
+            await runtime.wait_until_idle()
+            # both in one batch: "go" continues as new, "extra" comes after it
+            await runtime.raise_event(instance_id, "go", json_input(1))
+            await runtime.raise_event(instance_id, "extra", json_input(2))
+            status = await runtime.wait_for_instance(instance_id, timeout=5)
+        history = runtime.get_history(instance_id)
+
+    assert status["output"] == "carried over: 2"
+    assert [EventType(e["EventType"]).name for e in history[:3]] == [
+        "OrchestratorStarted", "ExecutionStarted", "EventRaised",
+    ]  # fmt: skip
+    assert history[2]["Name"] == "extra"

@@ -298,8 +298,8 @@ class ClientApi:
 
     async def purge_by(self, request: web.Request) -> web.StreamResponse:
         created_from = date_param(request, "createdTimeFrom")
-        if created_from is None:
-            raise InvalidRequest("A 'createdTimeFrom' query parameter is required.")
+        if created_from is None:  # the extension's answer, a JSON string
+            return json_response(400, "Please provide value for 'createdTimeFrom' parameter.")
         deleted = await self._runtime.purge_by(
             created_from, date_param(request, "createdTimeTo"), statuses_param(request)
         )

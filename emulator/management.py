@@ -5,6 +5,7 @@ Validation and status codes follow protocol section 4.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime
 from typing import Any
@@ -32,6 +33,8 @@ from emulator.history import (
 from emulator.instances import Instances
 from emulator.store import Instance, Store
 from emulator.work import Work
+
+log = logging.getLogger("emulator")
 
 
 class Management:
@@ -177,6 +180,18 @@ class Management:
         created_to: datetime | None,
         statuses: list[str] | None,
     ) -> int:
+        """Purges the instances created in the window (`createdTimeTo` defaults to now).
+
+        Azure Storage keeps only the terminal statuses of the filter and, when none is left,
+        purges everything in the window, running instances included
+        (`AzureTableTrackingStore.PurgeInstanceHistoryAsync`). The emulator refuses a filter
+        that names a status that is not terminal rather than copy that."""
+        live = [s for s in statuses or [] if s not in TERMINAL_STATUSES]
+        if live:
+            message = _PURGE_REFUSED.format(statuses=", ".join(live))
+            log.warning("purge refused: %s", message)
+            raise InvalidRequest(message, summary=message)
+        created_to = created_to or self._clock.now()
         deleted = 0
         with self._store.transaction():
             for instance in self._matching(created_from, created_to, statuses, None):
@@ -237,6 +252,12 @@ class Management:
         self._work.mark_ready(instance_id)
 
 
+_PURGE_REFUSED = (
+    "The emulator does not purge by runtimeStatus {statuses}: on Azure Storage a purge keeps "
+    "only Completed, Terminated, Canceled and Failed from the filter and, when none is left, "
+    "purges every instance created in the time window, running ones included. Name terminal "
+    "statuses only; terminate a running instance before purging it."
+)
 _SUSPENDABLE = frozenset({"Running", "Pending", "ContinuedAsNew"})
 _REWIND_GONE = frozenset({"Completed", "Terminated", "Canceled"})
 _NOT_AN_INSTANCE = "InstanceId does not match a valid orchestration instance."

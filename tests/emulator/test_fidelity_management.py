@@ -15,6 +15,7 @@ azure-functions-durable-extension `src/WebJobs.Extensions.DurableTask/`:
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import azure.durable_functions as df
@@ -113,3 +114,41 @@ async def test_the_python_client_raises_as_on_azure(emulator: RunningEmulator) -
         await client.start_new("wait_for_approval", "c1")
     assert "already exists" in str(raised.value)
     await client.resume("c1", "go on")
+
+
+async def test_a_purge_by_a_status_that_is_not_terminal_is_refused(
+    emulator: RunningEmulator,
+) -> None:
+    """Issue 11, section 1.8. durabletask `src/DurableTask.AzureStorage/Tracking/
+    AzureTableTrackingStore.cs`, `PurgeInstanceHistoryAsync`, keeps only Completed, Terminated,
+    Canceled and Failed from the filter; with none left it purges the whole window, Running
+    instances included. The emulator refuses instead of copying that; `createdTimeTo` defaults
+    to now and a missing `createdTimeFrom` gets the extension's answer (`HttpApiHandler.cs`)."""
+    await started(emulator, "alive")
+    done = await call(emulator, "POST", "/orchestrators/fan_out/done", json="2")
+    assert done.status == 202
+    await emulator.wait_until_idle()
+    window = {"createdTimeFrom": "2000-01-01T00:00:00Z"}
+    for statuses in ("Running", "Completed,Running", "Pending", "Suspended"):
+        refused = await call(
+            emulator, "DELETE", "/instances/", params={**window, "runtimeStatus": statuses}
+        )
+        assert refused.status == 400
+        assert "running ones included" in refused.json()["Message"]
+    client = df.DurableOrchestrationClient(emulator.host.client_urls().binding_json())
+    with pytest.raises(Exception, match="unexpected status code 400"):
+        await client.purge_instance_history_by(
+            created_time_from=datetime(2000, 1, 1, tzinfo=UTC),
+            runtime_status=[df.OrchestrationRuntimeStatus.Running],
+        )
+    no_window = await call(emulator, "DELETE", "/instances/")
+    assert (no_window.status, no_window.json()) == (
+        400,
+        "Please provide value for 'createdTimeFrom' parameter.",
+    )
+    assert {s["instanceId"] for s in await emulator.runtime.query()} == {"alive", "done"}
+    purged = await call(
+        emulator, "DELETE", "/instances/", params={**window, "runtimeStatus": "Completed"}
+    )
+    assert (purged.status, purged.json()) == (200, {"instancesDeleted": 1})
+    assert [s["instanceId"] for s in await emulator.runtime.query()] == ["alive"]

@@ -29,16 +29,18 @@ from aiohttp import web
 
 from emulator.auth import Access, Keys, unauthorized
 from emulator.client_binding import RPC_PATH, WEBHOOK_PATH, ClientUrls
-from emulator.client_params import bool_param, date_param, statuses_param
+from emulator.client_params import bool_param, date_param, int_param, statuses_param
 from emulator.contracts import (
     InstanceGone,
     InstanceNotFound,
     InvalidOperation,
     InvalidRequest,
     NotSupported,
+    Page,
     RuntimeApi,
 )
 from emulator.history import TERMINAL_STATUSES
+from emulator.paging import CONTINUATION_HEADER
 
 log = logging.getLogger("emulator")
 
@@ -241,17 +243,18 @@ class ClientApi:
         return json_response(500 if failed else 200, status)
 
     async def query(self, request: web.Request) -> web.StreamResponse:
-        statuses = await self._runtime.query(
+        """One page, as Azure Storage answers (paging.py); the token comes and goes in the
+        `x-ms-continuation-token` header, empty on the last page."""
+        page = await self._runtime.query_page(
             created_from=date_param(request, "createdTimeFrom"),
             created_to=date_param(request, "createdTimeTo"),
             statuses=statuses_param(request),
             prefix=request.query.get("instanceIdPrefix") or None,
             show_input=bool_param(request, "showInput", True),
+            top=int_param(request, "top"),
+            continuation=request.headers.get(CONTINUATION_HEADER) or None,
         )
-        top = request.query.get("top", "")
-        if top.isdigit() and int(top) > 0:
-            statuses = statuses[: int(top)]
-        return json_response(200, statuses)
+        return _page_response(page)
 
     async def raise_event(self, request: web.Request) -> web.StreamResponse:
         """`HttpApiHandler.HandleRaiseEventRequestAsync`, checks in its order: 404, 410 once
@@ -329,13 +332,17 @@ class ClientApi:
 
     async def list_entities(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info.get("name")
-        entities = await self._runtime.list_entities(
-            name.lower() if name else None, bool_param(request, "fetchState", False)
+        page = await self._runtime.list_entities_page(
+            name.lower() if name else None,
+            bool_param(request, "fetchState", False),
+            top=int_param(request, "top"),
+            continuation=request.headers.get(CONTINUATION_HEADER) or None,
         )
-        top = request.query.get("top", "")
-        if top.isdigit() and int(top) > 0:
-            entities = entities[: int(top)]
-        return json_response(200, entities)
+        return _page_response(page)
+
+
+def _page_response(page: Page) -> web.Response:
+    return json_response(200, page.items, {CONTINUATION_HEADER: page.continuation or ""})
 
 
 async def _orchestration_input(request: web.Request) -> str | None:

@@ -72,6 +72,14 @@ def missing_function(name: str, kind: str, known: list[str] | None = None) -> st
     return f"{message} Additional info: The following are the known {kind} functions: '{listed}'."
 
 
+@dataclass
+class Page:
+    """One page of a list the HTTP API answers with `x-ms-continuation-token` (paging.py)."""
+
+    items: list[dict[str, Any]]
+    continuation: str | None  # None on the last page
+
+
 class RuntimeError_(Exception):
     """Base of the errors the runtime raises to the host; the host maps them to HTTP."""
 
@@ -138,14 +146,18 @@ class RuntimeApi(Protocol):
         API when show_history), or None when the instance does not exist."""
         ...
 
-    async def query(
+    async def query_page(
         self,
         created_from: datetime | None = None,
         created_to: datetime | None = None,
         statuses: list[str] | None = None,
         prefix: str | None = None,
         show_input: bool = True,
-    ) -> list[dict[str, Any]]: ...
+        top: int | None = None,
+        continuation: str | None = None,
+    ) -> Page:
+        """One page of status payloads, as Azure Storage pages them (paging.py)."""
+        ...
 
     async def raise_event(self, instance_id: str, name: str, data_text: str | None) -> None:
         """`data_text` is the request body as received (JSON text), stored as EventRaised.Input."""
@@ -178,4 +190,10 @@ class RuntimeApi(Protocol):
         """(exists, state as JSON text)."""
         ...
 
-    async def list_entities(self, name: str | None, fetch_state: bool) -> list[dict[str, Any]]: ...
+    async def list_entities_page(
+        self,
+        name: str | None,
+        fetch_state: bool,
+        top: int | None = None,
+        continuation: str | None = None,
+    ) -> Page: ...

@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from emulator import entities, instance_ids
+from emulator import entities, instance_ids, paging
 from emulator.clock import Clock
 from emulator.contracts import (
     FunctionRegistry,
@@ -19,6 +19,7 @@ from emulator.contracts import (
     InvalidOperation,
     InvalidRequest,
     NotSupported,
+    Page,
 )
 from emulator.history import (
     TERMINAL_STATUSES,
@@ -95,10 +96,31 @@ class Management:
         prefix: str | None = None,
         show_input: bool = True,
     ) -> list[dict[str, Any]]:
+        """Every match at once: for tests and tools, not an API of Azure's (see query_page)."""
         return [
             _status_payload(instance, show_input)
             for instance in self._matching(created_from, created_to, statuses, prefix)
         ]
+
+    async def query_page(
+        self,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        statuses: list[str] | None = None,
+        prefix: str | None = None,
+        show_input: bool = True,
+        top: int | None = None,
+        continuation: str | None = None,
+    ) -> Page:
+        """One page as Azure Storage answers it (paging.py): the matches among the next
+        `top` instances in instance-id order, and a token while more follow."""
+        size = paging.page_size(top)
+        scanned = self._store.scan_instances(prefix, paging.key_after(continuation), size + 1)
+        window = scanned[:size]
+        found = _filtered(window, created_from, created_to, statuses)
+        more = len(scanned) > size
+        token = paging.continuation_after(window[-1].instance_id) if more else None
+        return Page([_status_payload(i, show_input) for i in found], token)
 
     def _matching(
         self,
@@ -112,10 +134,7 @@ class Management:
             iso(created_to) if created_to else None,
             prefix,
         )
-        if statuses:
-            wanted = {s.strip().lower() for s in statuses if s.strip()}
-            found = [i for i in found if i.status.lower() in wanted]
-        return found
+        return _filtered(found, None, None, statuses)
 
     async def raise_event(self, instance_id: str, name: str, data_text: str | None) -> None:
         self._send_control(instance_id, EventType.EventRaised, Name=name, Input=data_text)
@@ -221,8 +240,31 @@ class Management:
         return True, found[1]
 
     async def list_entities(self, name: str | None, fetch_state: bool) -> list[dict[str, Any]]:
+        """Every entity at once: for tests and tools (see list_entities_page)."""
+        listed: list[dict[str, Any]] = []
+        token = None
+        while True:
+            page = await self.list_entities_page(name, fetch_state, paging.MAX_PAGE_SIZE, token)
+            listed += page.items
+            token = page.continuation
+            if token is None:
+                return listed
+
+    async def list_entities_page(
+        self,
+        name: str | None,
+        fetch_state: bool,
+        top: int | None = None,
+        continuation: str | None = None,
+    ) -> Page:
+        """One page of existing entities, paged like instances (paging.py)."""
+        size = paging.page_size(top)
+        scanned = self._store.scan_entities(name, paging.key_after(continuation), size + 1)
+        window = scanned[:size]
         listed = []
-        for entity_name, key, state, updated in self._store.list_entities(name):
+        for _, entity_name, key, exists, state, updated in window:
+            if not exists:
+                continue
             item: dict[str, Any] = {
                 "entityId": {"name": entity_name, "key": key},
                 "lastOperationTime": iso_seconds(parse_time(updated)),
@@ -230,7 +272,8 @@ class Management:
             if fetch_state:
                 item["state"] = json_value(state)
             listed.append(item)
-        return listed
+        more = len(scanned) > size
+        return Page(listed, paging.continuation_after(window[-1][0]) if more else None)
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -268,6 +311,24 @@ def _cannot(operation: str, instance: Instance) -> InvalidOperation:
         f"Cannot {operation} the orchestration instance {instance.instance_id} because "
         f"instance is in the {instance.status} state."
     )
+
+
+def _filtered(
+    found: list[Instance],
+    created_from: datetime | None,
+    created_to: datetime | None,
+    statuses: list[str] | None,
+) -> list[Instance]:
+    low = iso(created_from) if created_from else None
+    high = iso(created_to) if created_to else None
+    wanted = {s.strip().lower() for s in statuses or [] if s.strip()}
+    return [
+        i
+        for i in found
+        if (low is None or i.created >= low)
+        and (high is None or i.created <= high)
+        and (not wanted or i.status.lower() in wanted)
+    ]
 
 
 def _status_payload(instance: Instance, show_input: bool) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.clock import Clock, SystemClock
-from emulator.contracts import FunctionRegistry
+from emulator.contracts import FunctionRegistry, Page
 from emulator.entity_dispatch import EntityBatches
 from emulator.history import TERMINAL_STATUSES, Event, EventType, event, iso, parse_time
 from emulator.history_cache import HistoryCache
@@ -187,6 +187,20 @@ class DurableRuntime:
             created_from, created_to, statuses, prefix, show_input
         )
 
+    async def query_page(
+        self,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        statuses: list[str] | None = None,
+        prefix: str | None = None,
+        show_input: bool = True,
+        top: int | None = None,
+        continuation: str | None = None,
+    ) -> Page:
+        return await self._parts.management.query_page(
+            created_from, created_to, statuses, prefix, show_input, top, continuation
+        )
+
     async def raise_event(self, instance_id: str, name: str, data_text: str | None) -> None:
         await self._parts.management.raise_event(instance_id, name, data_text)
 
@@ -226,6 +240,15 @@ class DurableRuntime:
 
     async def list_entities(self, name: str | None, fetch_state: bool) -> list[dict[str, Any]]:
         return await self._parts.management.list_entities(name, fetch_state)
+
+    async def list_entities_page(
+        self,
+        name: str | None,
+        fetch_state: bool,
+        top: int | None = None,
+        continuation: str | None = None,
+    ) -> Page:
+        return await self._parts.management.list_entities_page(name, fetch_state, top, continuation)
 
     # --- dispatcher ----------------------------------------------------------------------
 

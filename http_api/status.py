@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ import azure.functions as func
 
 from http_api import bp
 from http_api.calls import Call
-from http_api.durable import ACTIVE
+from http_api.durable import ACTIVE, instances_with_status
 from http_api.operations import operation
 from http_api.schemas.backups import Counts, RunningJob, StaleDatabase, StatusReport, StorageTotals
 from http_api.services import Services, services
@@ -134,18 +135,22 @@ def _stale(
 
 
 async def _running_jobs(client: df.DurableOrchestrationClient) -> list[RunningJob]:
+    jobs: list[RunningJob] = []
     try:
-        statuses = await client.get_status_by(runtime_status=list(ACTIVE))
+        async with contextlib.aclosing(instances_with_status(client, ACTIVE)) as statuses:
+            async for status in statuses:
+                if not status.instance_id or status.name == POLICY_LOOP:
+                    continue
+                jobs.append(
+                    RunningJob(
+                        instance_id=status.instance_id, name=status.name,
+                        runtime_status=getattr(status.runtime_status, "value", None),
+                        created_time=status.created_time,
+                    )
+                )  # fmt: skip
+                if len(jobs) == RUNNING_JOBS_SHOWN:
+                    break
     except Exception as exc:
         log.warning("running jobs could not be listed: %s", type(exc).__name__)
         return []
-    jobs = [
-        RunningJob(
-            instance_id=status.instance_id, name=status.name,
-            runtime_status=getattr(status.runtime_status, "value", None),
-            created_time=status.created_time,
-        )
-        for status in statuses
-        if status.instance_id and status.name != POLICY_LOOP
-    ]  # fmt: skip
-    return jobs[:RUNNING_JOBS_SHOWN]
+    return jobs

@@ -119,6 +119,12 @@ async def run_episode(
     return outcome
 
 
+def refused_episode(ep: EpisodeInput, reason: str, error_type: str) -> Outcome:
+    """The episode of an instance this worker does not run: it fails without being invoked."""
+    episode = [event(EventType.OrchestratorStarted, ep.now), *ep.new_events]
+    return _failed(ep, episode, [], reason, error_type)
+
+
 def _closing(
     ep: EpisodeInput,
     state: dict[str, Any],

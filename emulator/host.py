@@ -114,6 +114,7 @@ class EmulatorHost:
             hub_name=self.app.config.hub_name,
             clock=self.clock,
             activity_concurrency=self.app.config.max_concurrent_activities,
+            versioning=self.app.config.versioning,
         )
 
     def _create_timers(self, factory: InvokerFactory) -> TimerScheduler:

@@ -33,6 +33,7 @@ from emulator.history import (
 )
 from emulator.instances import Instances
 from emulator.store import Instance, Store
+from emulator.versioning import Versioning
 from emulator.work import Work
 
 log = logging.getLogger("emulator")
@@ -46,12 +47,14 @@ class Management:
         clock: Clock,
         work: Work,
         instances: Instances,
+        versioning: Versioning,
     ) -> None:
         self._store = store
         self._registry = registry
         self._clock = clock
         self._work = work
         self._instances = instances
+        self._versioning = versioning
 
     async def start_new(
         self,
@@ -64,10 +67,12 @@ class Management:
             raise InvalidRequest(self._registry.missing(name, "orchestrator"))
         instance_id = instance_id or instance_ids.new_instance_id()
         instance_ids.validate_instance_id(instance_id)
+        version = self._versioning.version_of_new(version)
+        now = self._clock.now()
         with self._store.transaction():
             existing = self._store.get_instance(instance_id)
             instance_ids.ensure_replaceable(existing.status if existing else None)
-            self._instances.create(instance_id, name, version, input_text, None, self._clock.now())
+            self._instances.create(instance_id, name, version, input_text, None, now)
         self._work.mark_ready(instance_id)
         self._work.notify_changed()
         return instance_id

@@ -11,7 +11,7 @@ from emulator.clock import Clock
 from emulator.contracts import FunctionRegistry
 from emulator.control import Control
 from emulator.decisions import Decision
-from emulator.episode import EpisodeInput, Outcome, run_episode
+from emulator.episode import EpisodeInput, Outcome, refused_episode, run_episode
 from emulator.history import (
     TERMINAL_STATUSES,
     EventType,
@@ -22,6 +22,7 @@ from emulator.history import (
 from emulator.instances import Instances, parent_event_field
 from emulator.scheduling_rules import SchedulingRules
 from emulator.store import Instance, Message, Store
+from emulator.versioning import Versioning
 from emulator.work import PostCommit, Work
 
 log = logging.getLogger("emulator")
@@ -39,12 +40,14 @@ class Orchestrations:
         clock: Clock,
         work: Work,
         instances: Instances,
+        versioning: Versioning,
     ) -> None:
         self._store = store
         self._registry = registry
         self._clock = clock
         self._work = work
         self._instances = instances
+        self._versioning = versioning
         self._control = Control(store, clock, work, instances)
 
     # --- orchestration episodes ----------------------------------------------------------
@@ -108,8 +111,12 @@ class Orchestrations:
             new_events=new_events,
             now=self._clock.now(),
         )
-        invoker = self._registry.orchestrator(instance.name)
-        outcome = await run_episode(episode_input, invoker, self._rules(instance))
+        refusal = self._versioning.refusal(instance.name, instance.version)
+        if refusal is not None:  # this worker does not run it: nothing is invoked
+            outcome = refused_episode(episode_input, *refusal)
+        else:
+            invoker = self._registry.orchestrator(instance.name)
+            outcome = await run_episode(episode_input, invoker, self._rules(instance))
         self._commit_episode(instance, outcome, stale + [m.id for m in live], episode_input.now)
 
     def _rules(self, instance: Instance) -> SchedulingRules:
@@ -119,7 +126,12 @@ class Orchestrations:
 
         parent_id = (instance.parent or {}).get("instance_id")
         return SchedulingRules(
-            self._registry, instance.name, instance.instance_id, parent_id, status_of
+            self._registry,
+            instance.name,
+            instance.instance_id,
+            parent_id,
+            status_of,
+            self._versioning.default_version,
         )
 
     def _commit_episode(

@@ -276,7 +276,7 @@ class Replayer:
         name = action["functionName"]
         self._rules.sub_orchestration(name, child_id)
         work = {"kind": "sub", "name": name, "instance_id": child_id, "input": input_text}
-        work["version"] = action.get("version")
+        work["version"] = action.get("version") or self._rules.default_version
         self._decide(EventType.SubOrchestrationInstanceCreated, name, work)
         return self._opened(event_id)
 

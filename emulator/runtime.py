@@ -33,6 +33,7 @@ from emulator.orchestration import Orchestrations
 from emulator.scheduling_rules import HTTP_ACTIVITY
 from emulator.sdk_speedups import install as install_sdk_speedups
 from emulator.store import ActivityRow, Store
+from emulator.versioning import Versioning
 from emulator.work import Work
 
 log = logging.getLogger("emulator")
@@ -52,12 +53,13 @@ class _Parts:
         clock: Clock,
         work: Work,
         histories: HistoryCache,
+        versioning: Versioning,
     ) -> None:
         self.store = store
         instances = Instances(store, histories, work)
-        self.orchestrations = Orchestrations(store, registry, clock, work, instances)
+        self.orchestrations = Orchestrations(store, registry, clock, work, instances, versioning)
         self.entities = EntityBatches(store, registry, clock, work)
-        self.management = Management(store, registry, clock, work, instances)
+        self.management = Management(store, registry, clock, work, instances, versioning)
 
 
 class DurableRuntime:
@@ -69,8 +71,10 @@ class DurableRuntime:
         hub_name: str,
         clock: Clock | None = None,
         activity_concurrency: int = 8,
+        versioning: Versioning | None = None,
     ) -> None:
         self.registry = registry
+        self.versioning = versioning or Versioning()
         self.hub_name = hub_name
         self.clock: Clock = clock or SystemClock()
         self._state_path = Path(state_path)
@@ -97,7 +101,9 @@ class DurableRuntime:
         install_sdk_speedups()
         self._state_path.parent.mkdir(parents=True, exist_ok=True)
         store = Store(self._state_path)
-        self._parts_ = _Parts(store, self.registry, self.clock, self._work, self._histories)
+        self._parts_ = _Parts(
+            store, self.registry, self.clock, self._work, self._histories, self.versioning
+        )
         for target in self._store.targets_with_messages():
             self._work.mark_ready(target)
         for row in self._store.pending_activities():

@@ -68,6 +68,8 @@ class SchedulingRules:
     parent_instance_id: str | None
     # the runtime status of an existing instance id, or None when there is none
     instance_status: Callable[[str], str | None]
+    # the version a sub-orchestration gets when the call names none (versioning.py)
+    default_version: str = ""
 
     def fails_on_azure(self, error: str) -> RuleBroken:
         return RuleBroken(f"Orchestrator function '{self.orchestration}' failed: {error}")

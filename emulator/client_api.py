@@ -46,7 +46,10 @@ log = logging.getLogger("emulator")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-RETRY_AFTER_SECONDS = "10"
+# a check-status response (`CreateCheckStatusResponse`) asks for 10 s; a 202 status for 5 s
+CHECK_STATUS_RETRY_AFTER = "10"
+STATUS_RETRY_AFTER = "5"
+_ORIGIN = web.RequestKey("origin", str)  # the origin of the listener, as configured
 
 
 def json_response(
@@ -166,6 +169,8 @@ class ClientApi:
             given = request.match_info.get("rpc_secret", "").encode()
             if not hmac.compare_digest(given, expected) or not is_loopback_call(request):
                 return web.Response(status=404)
+            parts = urlsplit(self._urls().rpc_base)
+            request[_ORIGIN] = f"{parts.scheme}://{parts.netloc}"
             return await self._hub_checked(handler, request)
 
         return guarded
@@ -176,6 +181,7 @@ class ClientApi:
         async def guarded(request: web.Request) -> web.StreamResponse:
             if not self._keys.allows(request, Access.SYSTEM):
                 return unauthorized()
+            request[_ORIGIN] = self._urls().origin
             return await self._hub_checked(handler, request)
 
         return guarded
@@ -189,7 +195,10 @@ class ClientApi:
 
     def check_status(self, instance_id: str, status: int = 202) -> web.Response:
         payload = self._urls().check_status_payload(instance_id)
-        headers = {"Location": payload["statusQueryGetUri"], "Retry-After": RETRY_AFTER_SECONDS}
+        headers = {
+            "Location": payload["statusQueryGetUri"],
+            "Retry-After": CHECK_STATUS_RETRY_AFTER,
+        }
         return json_response(status, payload, headers)
 
     # ---- orchestrations -----------------------------------------------------------------
@@ -236,8 +245,10 @@ class ClientApi:
             return web.Response(status=404)
         state = status.get("runtimeStatus")
         if state not in TERMINAL_STATUSES:  # Running, Pending, Suspended, ContinuedAsNew
-            location = self._urls().check_status_payload(instance_id)["statusQueryGetUri"]
-            headers = {"Location": location, "Retry-After": RETRY_AFTER_SECONDS}
+            # the request's own URI, as `HandleGetStatusRequestAsync` answers, on the listener's
+            # configured origin
+            location = f"{request[_ORIGIN]}{request.rel_url}"
+            headers = {"Location": location, "Retry-After": STATUS_RETRY_AFTER}
             return json_response(202, status, headers)
         failed = state == "Failed" and bool_param(request, "returnInternalServerErrorOnFailure")
         return json_response(500 if failed else 200, status)

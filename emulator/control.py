@@ -8,7 +8,16 @@ import logging
 
 from emulator.clock import Clock
 from emulator.episode import Outcome
-from emulator.history import Event, EventType, Status, event, execution_completed, iso
+from emulator.history import (
+    Event,
+    EventType,
+    Status,
+    event,
+    execution_completed,
+    iso,
+    recorded,
+    scheduling_count,
+)
 from emulator.instances import Instances
 from emulator.store import Instance, Message, Store
 from emulator.work import PostCommit, Work
@@ -34,13 +43,17 @@ class Control:
             for m in messages
             if m.body["EventType"] == EventType.ExecutionStarted and not cached.events
         ]
-        appended = [
-            event(EventType.OrchestratorStarted, now),
-            *started[:1],
-            request.body,
-            execution_completed(now, Status.Terminated, output),
-            event(EventType.OrchestratorCompleted, now),
-        ]
+        # the completion's id: the next one a replay of the history would allocate
+        completion_id = scheduling_count(cached.events)
+        appended = recorded(
+            [
+                event(EventType.OrchestratorStarted, now),
+                *started[:1],
+                request.body,
+                execution_completed(now, Status.Terminated, output, None, completion_id),
+                event(EventType.OrchestratorCompleted, now),
+            ]
+        )
         outcome = Outcome(appended=appended, status=Status.Terminated, output_text=output)
         outcome.failure_reason = f"Orchestration '{instance.name}' was terminated: {reason}"
         post: PostCommit = []
@@ -64,21 +77,23 @@ class Control:
         self,
         instance: Instance,
         consumed: list[int],
-        recorded: list[Message],
+        messages: list[Message],
         status: str | None = None,
     ) -> None:
         """Records control events (suspension) without running the orchestrator."""
-        if not consumed and not recorded and status is None:
+        if not consumed and not messages and status is None:
             return
         now = self._clock.now()
         cached = self._instances.cached_history(instance)
         appended: list[Event] = []
-        if recorded:
-            appended = [
-                event(EventType.OrchestratorStarted, now),
-                *(m.body for m in recorded),
-                event(EventType.OrchestratorCompleted, now),
-            ]
+        if messages:
+            appended = recorded(
+                [
+                    event(EventType.OrchestratorStarted, now),
+                    *(m.body for m in messages),
+                    event(EventType.OrchestratorCompleted, now),
+                ]
+            )
         with self._store.transaction():
             self._store.append_history(
                 instance.instance_id, instance.execution_id, len(cached.events), appended

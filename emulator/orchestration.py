@@ -107,7 +107,7 @@ class Orchestrations:
             input_text=instance.input,
             parent_instance_id=(instance.parent or {}).get("instance_id"),
             past=cached.events,
-            past_json=cached.played,
+            past_json=cached.texts,
             new_events=new_events,
             now=self._clock.now(),
         )

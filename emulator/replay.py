@@ -37,6 +37,7 @@ class ReplayResult:
     continue_as_new: bool = False
     continue_as_new_input: str | None = None
     walk_finished: bool = False
+    next_event_id: int = 0  # the sequence id the walk would allocate next
     # events raised after continue_as_new in this episode, for the next generation
     carried: list[Event] = field(default_factory=list)
 
@@ -102,8 +103,17 @@ class Replayer:
         new.sort(key=lambda d: d.event_id)
         self._rules.new_children(new)
         return ReplayResult(
-            new, self._continue_as_new, self._continue_input, self._walk_finished, self._carried
+            new,
+            self._continue_as_new,
+            self._continue_input,
+            self._walk_finished,
+            self._next_id,
+            self._carried,
         )
+
+    @property
+    def next_event_id(self) -> int:
+        return self._next_id
 
     def _on_orchestrator_started(self, e: Event) -> None:
         self._now = parse_time(e["Timestamp"])

@@ -193,7 +193,7 @@ async def test_continue_as_new_neither_writes_nor_reads_the_old_history(
     assert history[1]["Generation"] == 1
     assert shape(history) == [
         OS, ("ExecutionStarted", -1, None, "g"), ("TaskScheduled", 0, None, "echo"), OC,
-        OS, ("TaskCompleted", -1, 0, None), ("ExecutionCompleted", -1, None, None), OC,
+        OS, ("TaskCompleted", -1, 0, None), ("ExecutionCompleted", 1, None, None), OC,
     ]  # fmt: skip
 
 

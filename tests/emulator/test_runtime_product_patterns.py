@@ -43,7 +43,7 @@ async def test_policy_loop_event_then_timers(tmp_path: Path) -> None:
     # the event cut the first wait short; the two later generations each waited their hour
     assert clock.now() == START + timedelta(hours=2)
     assert history[1]["Generation"] == 3
-    assert shape(history)[2] == ("ExecutionCompleted", -1, None, None)
+    assert shape(history)[2] == ("ExecutionCompleted", 0, None, None)
 
 
 def backup_one(ctx: Any) -> Any:

@@ -211,10 +211,12 @@ class ClientApi:
         return await self._respond_started(request, instance_id)
 
     async def _respond_started(self, request: web.Request, instance_id: str) -> web.Response:
+        """The extension waits only when both `timeout` and `pollingInterval` are given
+        (`HandleStartOrchestratorRequestAsync`); otherwise it answers at once."""
         timeout = request.query.get("timeout")
-        if timeout is None:
+        interval = request.query.get("pollingInterval")
+        if not timeout or not interval:
             return self.check_status(instance_id)
-        interval = request.query.get("pollingInterval") or "1"
         return await self._wait(request, instance_id, _seconds(timeout), _seconds(interval))
 
     async def _wait(

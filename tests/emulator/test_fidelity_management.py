@@ -15,6 +15,7 @@ azure-functions-durable-extension `src/WebJobs.Extensions.DurableTask/`:
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -152,3 +153,18 @@ async def test_a_purge_by_a_status_that_is_not_terminal_is_refused(
     )
     assert (purged.status, purged.json()) == (200, {"instancesDeleted": 1})
     assert [s["instanceId"] for s in await emulator.runtime.query()] == ["alive"]
+
+
+async def test_a_start_waits_only_with_both_timeout_and_polling_interval(
+    emulator: RunningEmulator,
+) -> None:
+    """`HttpApiHandler.HandleStartOrchestratorRequestAsync` calls
+    `WaitForCompletionOrCreateCheckStatusResponseAsync` only when `timeout` and
+    `pollingInterval` are both given; with one alone it answers 202 at once."""
+    body = json.dumps(["W"])
+    alone = await call(emulator, "POST", "/orchestrators/hello_chain?timeout=20", json=body)
+    assert alone.status == 202 and "statusQueryGetUri" in alone.json()
+    both = await call(
+        emulator, "POST", "/orchestrators/hello_chain?timeout=20&pollingInterval=0.05", json=body
+    )
+    assert (both.status, both.json()) == (200, ["Hello W!"])

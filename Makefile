@@ -3,6 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# checkov (the deploy template's checker) in a venv of its own: its pins conflict with pytest's.
+CHECKOV := .tools/checkov/bin/checkov
 # Azurite ports used by the test suite (kept apart from the ones `make run` uses).
 export AZURITE_BLOB_PORT ?= 10100
 export AZURITE_QUEUE_PORT ?= 10101
@@ -25,15 +27,20 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	@touch $@
 
+$(CHECKOV): requirements-checkov.txt
+	@test -x .tools/checkov/bin/python || $(PYTHON) -m venv .tools/checkov
+	.tools/checkov/bin/python -m pip install --quiet -r requirements-checkov.txt
+	@touch $@
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	@touch $@
 
-.debian-tools:
+.debian-tools: scripts/ensure-debian-tools.sh
 	@bash scripts/ensure-debian-tools.sh
 	@touch $@
 
-install: $(VENV)/.installed node_modules/.installed .debian-tools
+install: $(VENV)/.installed $(CHECKOV) node_modules/.installed .debian-tools
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -66,4 +73,4 @@ deploy: package
 	@bash scripts/deploy.sh
 
 clean:
-	rm -rf $(VENV) node_modules dist build .debian-tools .pytest_cache .ruff_cache
+	rm -rf $(VENV) .tools node_modules dist build .debian-tools .pytest_cache .ruff_cache

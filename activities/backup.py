@@ -40,10 +40,13 @@ from shared.jobs import (
     PreparedBackup,
     dump_json,
 )
-from shared.models import BackupRecord, BackupStatus
+from shared.models import BackupRecord, BackupStatus, Policy
+from shared.pipeline.encrypt import Encryption, encryption_to
 from shared.pipeline.naming import backup_blob_name
 from shared.pipeline.results import BackupFailed
-from shared.storage.blobs import BlobInfo, BlobNotFound
+from shared.protection import placement_for
+from shared.settings import ImmutabilityMode
+from shared.storage.blobs import BlobInfo, BlobNotFound, BlobPlacement
 from shared.storage.tables import AlreadyExists
 
 # Worth another attempt; anything else (bad password, no such database) will not heal.
@@ -142,16 +145,28 @@ def dump_database(data: dict) -> dict:
     record = target.record
     assert record.created_at is not None  # set by prepare_backup
     server, database = target.server, target.database
-    name = backup_blob_name(server.id, database.id, record.created_at, record.id, server.engine)
-    try:  # one request: did an earlier attempt commit it (and its result get lost)?
-        committed = blobs.info(name)
-    except BlobNotFound:
-        pass
-    else:
+    policy = _policy(target)
+    encryption = _encryption(policy)
+    names = [
+        backup_blob_name(server.id, database.id, record.created_at, record.id, server.engine, e)
+        for e in (encryption is not None, encryption is None)
+    ]
+    name = names[0]
+    for earlier in names:  # did an earlier attempt commit it (and its result get lost)?
+        try:  # (with ENCRYPTION switched meanwhile, under the other name)
+            committed = blobs.info(earlier)
+        except BlobNotFound:
+            continue
         return _committed_earlier(record, committed, ask)
     running = {"status": BackupStatus.RUNNING, "started_at": ask.now, "error": None}
     record = save(services(), record.model_copy(update=running))
-    request = _request(target, blob_name=name, progress=ProgressWriter(services(), record))
+    request = _request(
+        target,
+        blob_name=name,
+        progress=ProgressWriter(services(), record),
+        encryption=encryption,
+        placement=_placement(policy, record),
+    )
     try:
         outcome = backup_worker(services().settings.backup_worker).dump(request)
     except BackupFailed as exc:
@@ -162,6 +177,35 @@ def dump_database(data: dict) -> dict:
     fields = outcome_fields(outcome)
     fields["finished_at"] = ask.now + timedelta(seconds=outcome.duration_seconds)
     return _succeeded(record, fields, ask)
+
+
+def _policy(target: BackupTarget) -> Policy | None:
+    policy_id = target.database.policy_under(target.server)
+    return services().repositories.policies.get(policy_id) if policy_id else None
+
+
+def _encryption(policy: Policy | None) -> Encryption | None:
+    """To whom this backup is encrypted: the service's current key (created on first use),
+    ENCRYPTION's extra recipients, the policy's. None with ENCRYPTION=off."""
+    settings = services().settings
+    if not settings.encryption:
+        return None
+    identity = services().keys.current()
+    extras = policy.encryption_recipients if policy else []
+    return encryption_to(identity.id, identity.recipient, settings.backup_recipient_list, extras)
+
+
+def _placement(policy: Policy | None, record: BackupRecord) -> BlobPlacement:
+    settings = services().settings
+    taken_at = record.slot_time or record.created_at
+    assert taken_at is not None
+    return placement_for(
+        policy,
+        record.tiers,
+        taken_at,
+        immutability=settings.immutability,
+        locked=settings.immutability_mode is ImmutabilityMode.LOCKED,
+    )
 
 
 def _committed_earlier(record: BackupRecord, committed: BlobInfo, ask: DumpInput) -> dict:

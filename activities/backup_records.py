@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from activities.wiring import Services
-from shared.models import BackupRecord, Database, Server
+from shared.models import AccessTier, BackupRecord, Database, Server
 from shared.pipeline.results import BackupOutcome
 from shared.pipeline.sanitize import sanitize
 from shared.storage.blobs import BlobInfo
@@ -46,9 +46,18 @@ def clean_error(text: str) -> str:
     return sanitize(text)[:MAX_ERROR_CHARS] or "backup failed"
 
 
+def known_tier(value: str | None) -> AccessTier | None:
+    """The access tier as we name it; None for anything else the service may report."""
+    return AccessTier(value) if value in set(AccessTier) else None
+
+
 def outcome_fields(outcome: BackupOutcome) -> dict[str, Any]:
-    names = ("blob_name", "raw_bytes", "stored_bytes", "sha256", "compression")
+    names = (
+        "blob_name", "raw_bytes", "stored_bytes", "sha256", "compression",
+        "encryption", "identity_id", "extra_recipients", "access_tier", "immutable_until",
+    )  # fmt: skip
     fields = {name: getattr(outcome, name) for name in names}
+    fields["access_tier"] = known_tier(outcome.access_tier)
     fields.update(
         tool_version=outcome.tool_version,
         server_version=outcome.server_version,
@@ -68,6 +77,11 @@ def outcome_from_blob(info: BlobInfo) -> dict[str, Any]:
         "compression": metadata.get("compression"),
         "tool_version": metadata.get("tool_version") or None,
         "server_version": metadata.get("server_version") or None,
+        "encryption": metadata.get("encryption") or None,
+        "identity_id": metadata.get("key_id") or None,
+        "access_tier": known_tier(info.access_tier),
+        "immutable_until": info.immutable_until,
+        "legal_hold": info.legal_hold,
     }
 
 

@@ -34,6 +34,9 @@ class WorkRequest:
     record: BackupRecord
     blob_name: str = ""
     progress: Callable[[int, int], None] | None = None
+    # How the dump is encrypted and stored (None: plain, the store's defaults).
+    encryption: Any = None
+    placement: Any = None
 
 
 class BackupWorker(Protocol):
@@ -76,6 +79,8 @@ class PipelineWorker:
             blob_name=request.blob_name,
             options=PipelineOptions.from_settings(request.services.settings),
             progress=request.progress,
+            encryption=request.encryption,
+            placement=request.placement,
         )
 
 

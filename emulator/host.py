@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,12 +19,15 @@ from emulator.auth import Keys
 from emulator.client_api import ClientApi
 from emulator.client_binding import RPC_PATH, WEBHOOK_PATH, ClientUrls, rpc_base_url
 from emulator.clock import Clock, SystemClock, VirtualClock
-from emulator.http_front import HttpFront, build_http_functions
+from emulator.http_front import FrontRunner, HttpFront, build_http_functions
 from emulator.invokers import InvokerFactory
 from emulator.runtime import DurableRuntime
 from emulator.timers import ScheduleStatusStore, TimerScheduler, build_timer_functions
 
 log = logging.getLogger("emulator")
+
+# Set for the hosted app: the address the emulator listens on (its --host).
+LISTEN_ADDRESS = "EMULATOR_LISTEN_ADDRESS"
 
 
 @dataclass
@@ -92,6 +96,9 @@ class EmulatorHost:
         return ClientUrls(self.origin, self.hub_name, self.keys.system_key, rpc_base)
 
     async def start(self) -> None:
+        # The app learns where it is reachable before it loads: an app may serve a mode meant
+        # for loopback only (no credentials) and must refuse it on any other address.
+        os.environ[LISTEN_ADDRESS] = self.options.host
         self.app = load_app(self.options.app_dir)
         self._factory = InvokerFactory(self.app, lambda: self.client_urls().binding_json())
         self.runtime = self._create_runtime(self._factory)
@@ -151,7 +158,7 @@ class EmulatorHost:
 
     async def _listen(self, app: web.Application, host: str, port: int) -> int:
         """Serves `app` on host:port; returns the port actually bound."""
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        runner = FrontRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         self._runners.append(runner)
         site = web.TCPSite(runner, host, port)

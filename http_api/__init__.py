@@ -11,6 +11,7 @@ from http_api import (  # noqa: E402,F401
     databases,
     health,
     jobs,
+    keys,
     openapi,
     plans,
     policies,

@@ -9,7 +9,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from http_api import bp
-from http_api.backups import backup_or_404, succeeded_or_409
+from http_api.backups import backup_or_404, readable_or_409
 from http_api.calls import Call, Reply
 from http_api.durable import accepted, job_status
 from http_api.errors import ApiError, invalid, not_found
@@ -89,7 +89,7 @@ async def api_verify_backup(
 ) -> func.HttpResponse:
     async def handle(call: Call) -> Reply:
         record = await asyncio.to_thread(backup_or_404, services(), call)
-        succeeded_or_409(record)
+        await asyncio.to_thread(readable_or_409, services(), record)
         instance_id = jobs.verify_instance_id(record.database_id, record.id, uuid.uuid4().hex[:12])
         job = jobs.VerifyJob(database_id=record.database_id, backup_id=record.id)
         await client.start_new(jobs.VERIFY_BACKUP, instance_id, jobs.dump_json(job))
@@ -141,7 +141,7 @@ def _restore_job(call: Call) -> jobs.RestoreJob:
     body: RestoreBody = call.body()
     found = services()
     record = backup_or_404(found, call)
-    succeeded_or_409(record)
+    readable_or_409(found, record)
     target = body.target_server_id or record.server_id
     target_server = found.repos.servers.get(target)
     if target_server is None:

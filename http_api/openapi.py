@@ -10,10 +10,10 @@ import azure.functions as func
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from http_api import bp
 from http_api.errors import json_response
 from http_api.ids import INSTANCE_ID
-from http_api.operations import Operation, operations
+from http_api.operations import Operation, operations, public_route
+from http_api.request_guard import MAX_BODY_BYTES
 from http_api.schemas.common import ErrorResponse
 from shared.models import ID_PATTERN
 
@@ -25,6 +25,8 @@ ERROR_TEXT = {
     403: "The caller's role does not allow this",
     404: "No such resource",
     409: "Conflicts with the current state",
+    413: f"The body is larger than {MAX_BODY_BYTES} bytes",
+    415: "A change not sent as application/json",
     422: "A field is not valid (details name it)",
     503: "Not configured, or a dependency is unavailable",
 }
@@ -84,8 +86,8 @@ def _responses(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
             "content": {"application/json": {"schema": schema}},
         }
     error = {"application/json": {"schema": refs[(ErrorResponse, "serialization")]}}
-    # Every change may meet a concurrent one (409 changed_meanwhile).
-    changing = (409,) if op.method != "GET" else ()
+    # Every change may meet a concurrent one (409 changed_meanwhile), and must be JSON (415).
+    changing = (409, 413, 415) if op.method != "GET" else ()
     for status in sorted({*COMMON_ERRORS, *op.errors, *changing}):
         responses[str(status)] = {"description": ERROR_TEXT[status], "content": error}
     return responses
@@ -98,7 +100,7 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
         "tags": [op.tag],
         "parameters": _path_parameters(op) + _query_parameters(op),
         "responses": _responses(op, refs),
-        "security": [{"functionKey": [], "bearer": []}],
+        "security": [{"bearer": []}],
         "x-required-role": op.role.claim,
     }
     if op.description:
@@ -133,7 +135,7 @@ def _self() -> dict[str, Any]:
             "operationId": "openapi",
             "summary": "This document",
             "tags": ["status"],
-            "security": [{"functionKey": []}],
+            "security": [],
             "responses": {"200": {"description": "OpenAPI 3.1", "content": document}},
         }
     }
@@ -151,21 +153,23 @@ def openapi_document() -> dict[str, Any]:
             "title": "Dilux Backup API",
             "version": "1.0.0",
             "description": "Backups of PostgreSQL, MySQL/MariaDB and SQL Server to Azure Blob "
-            "Storage. Every route but health (anonymous) needs the function key; every route "
-            "but health and this document also needs a bearer token with a Backup.* role.",
+            "Storage. Every route but health and this document (both anonymous) needs a bearer "
+            "token with a Backup.* role (none in development mode, on loopback only). Every "
+            "change (POST, PUT, PATCH, DELETE) must be sent with Content-Type: application/json, "
+            "from the same origin when a browser sends it; bodies are at most "
+            f"{MAX_BODY_BYTES} bytes.",
         },
         "servers": [{"url": "/api"}],
         "paths": paths,
         "components": {
             "schemas": definitions.get("$defs", {}),
             "securitySchemes": {
-                "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
             },
         },
     }
 
 
-@bp.route(route="openapi.json", methods=["GET"])
+@public_route("openapi.json", ["GET"])
 def api_openapi(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(openapi_document())

@@ -2,6 +2,8 @@
 # `make run`: the emulator hosting this project's function_app.py, with Azurite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# .state/ holds whole dumps (Azurite's files) and the durable state: the user's alone.
+umask 077
 export AZURITE_BLOB_PORT=${RUN_AZURITE_BLOB_PORT:-10000}
 export AZURITE_QUEUE_PORT=${RUN_AZURITE_QUEUE_PORT:-10001}
 export AZURITE_TABLE_PORT=${RUN_AZURITE_TABLE_PORT:-10002}

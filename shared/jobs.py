@@ -225,6 +225,7 @@ class RetentionDecisionOut(Model):
     record_id: str
     action: str
     rule: str
+    kept_by: list[Tier] = Field(default_factory=list)
 
 
 class RetentionResult(Model):
@@ -232,6 +233,8 @@ class RetentionResult(Model):
     deleted: list[str] = Field(default_factory=list)
     kept: int = 0
     decisions: list[RetentionDecisionOut] = Field(default_factory=list)
+    # "<record>: hot -> cool": kept backups moved to the access tier of the tiers keeping them.
+    access_tier_moves: list[str] = Field(default_factory=list)
 
 
 class Notification(Model):

@@ -55,6 +55,19 @@ class Tier(StrEnum):
     YEARLY = "yearly"
 
 
+class AccessTier(StrEnum):
+    """Blob Storage access tiers: cooler ones cost less to keep and more to read; an
+    archived blob must be rehydrated (hours) before it can be read at all."""
+
+    HOT = "hot"
+    COOL = "cool"
+    COLD = "cold"
+    ARCHIVE = "archive"
+
+
+ACCESS_TIER_ORDER = (AccessTier.HOT, AccessTier.COOL, AccessTier.COLD, AccessTier.ARCHIVE)
+
+
 class Weekday(StrEnum):
     MONDAY = "monday"
     TUESDAY = "tuesday"
@@ -188,8 +201,39 @@ class Policy(Model):
     weekly: WeeklyRule | None = None
     monthly: MonthlyRule | None = None
     yearly: YearlyRule | None = None
+    # Backups of these tiers get a version-level immutability policy until the date their
+    # tier would keep them to (shared/protection.py).
+    immutable_tiers: list[Tier] = Field(
+        default_factory=lambda: [Tier.MONTHLY, Tier.YEARLY],
+        description="tiers whose backups nobody can delete or overwrite while kept",
+    )
+    # The access tier of a backup follows the tiers that keep it: the hottest of theirs.
+    access_tiers: dict[Tier, AccessTier] = Field(
+        default_factory=lambda: {Tier.MONTHLY: AccessTier.COOL, Tier.YEARLY: AccessTier.COLD},
+        description="Blob Storage access tier per backup tier (hot when not named)",
+    )
+    encryption_recipients: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="extra age1… public keys every backup of this policy is encrypted to",
+    )
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+    @field_validator("encryption_recipients")
+    @classmethod
+    def _age_recipients(cls, values: list[str]) -> list[str]:
+        from shared.crypto.age import InvalidRecipient, check_recipient
+
+        try:
+            return list(dict.fromkeys(check_recipient(value) for value in values))
+        except InvalidRecipient as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("immutable_tiers")
+    @classmethod
+    def _distinct_tiers(cls, values: list[Tier]) -> list[Tier]:
+        return list(dict.fromkeys(values))
 
     @field_validator("timezone")
     @classmethod
@@ -243,6 +287,18 @@ class BackupRecord(Model):
     tool_version: str | None = None
     server_version: str | None = None
     manifest: DumpManifest | None = None
+    encryption: str | None = Field(default=None, description="'age' when encrypted, else null")
+    identity_id: str | None = Field(
+        default=None, description="the service key (age identity) the backup is encrypted to"
+    )
+    extra_recipients: list[str] = Field(
+        default_factory=list, description="other age1… public keys that can decrypt it"
+    )
+    access_tier: AccessTier | None = None
+    immutable_until: datetime | None = Field(
+        default=None, description="nobody can delete or overwrite the blob before then"
+    )
+    legal_hold: bool = False
     error: str | None = Field(default=None, description="sanitised, never holds a secret")
     created_at: datetime | None = None
     updated_at: datetime | None = None

@@ -47,6 +47,13 @@ class DownloadLink(Model):
     sha256: str | None = None
     stored_bytes: int | None = None
     compression: str | None = None
+    encryption: str | None = Field(default=None, description="'age': decrypt with age -d")
+    key_id: str | None = Field(default=None, description="the service key it is encrypted to")
+
+
+class Rehydration(Model):
+    blob_name: str
+    message: str
 
 
 class RestoreBody(Model):

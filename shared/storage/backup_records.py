@@ -139,6 +139,13 @@ class BackupRecordRepository:
         ]
         return [from_entity(BackupRecord, entity) for entity in found]
 
+    def encrypted_to(self, identity_id: str) -> list[BackupRecord]:
+        """Every stored backup encrypted to one service key (scans the table: for key
+        retirement, a rare admin action)."""
+        query = "identity_id eq @identity and blob_name gt @empty"
+        found = self.table.query_all(query, {"identity": identity_id, "empty": ""})
+        return [from_entity(BackupRecord, entity) for entity in found]
+
     def iter_by_database(self, database_id: str) -> Iterator[BackupRecord]:
         """Every record of one database, newest first (retention sweeps)."""
         for entity in self.table.query_all("PartitionKey eq @pk", {"pk": database_id}):

@@ -11,6 +11,7 @@ import base64
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from azure.core import MatchConditions
@@ -20,7 +21,14 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.storage.blob import BlobClient, BlobServiceClient, ContainerClient
+from azure.storage.blob import (
+    BlobClient,
+    BlobImmutabilityPolicyMode,
+    BlobServiceClient,
+    ContainerClient,
+    ImmutabilityPolicy,
+    StandardBlobTier,
+)
 
 from shared.storage.clients import blob_client_options, blob_service_client
 
@@ -41,12 +49,43 @@ class BlobAlreadyExists(BlobStoreError):
     pass
 
 
+class BlobArchived(BlobStoreError):
+    """The blob is in the Archive tier: it must be rehydrated (hours) before it is read."""
+
+
+class BlobProtected(BlobStoreError):
+    """A legal hold or an unexpired immutability policy forbids deleting or changing it."""
+
+
+class StorageFeatureMissing(BlobStoreError):
+    """The storage does not implement an operation we rely on (Azurite: immutability
+    policies and legal holds). Never ignored: what we asked for did not happen."""
+
+
+@dataclass(frozen=True)
+class BlobPlacement:
+    """How a backup blob is stored: its access tier and, for tiers kept long, a
+    version-level immutability policy (locked: nobody can shorten or remove it)."""
+
+    access_tier: str | None = None  # hot, cool, cold or archive
+    immutable_until: datetime | None = None
+    immutability_locked: bool = True
+
+
 @dataclass(frozen=True)
 class BlobInfo:
     name: str
     size: int
     metadata: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    access_tier: str | None = None  # lower case; None when the service did not say
+    archive_status: str | None = None  # e.g. rehydrate-pending-to-hot
+    immutable_until: datetime | None = None
+    legal_hold: bool = False
+
+    @property
+    def archived(self) -> bool:
+        return self.access_tier == "archive"
 
 
 class BlobStore(Protocol):
@@ -59,8 +98,10 @@ class BlobStore(Protocol):
         *,
         metadata: dict[str, str] | None = None,
         tags: dict[str, str] | None = None,
+        placement: BlobPlacement | None = None,
     ) -> None:
-        """Makes the blob visible; BlobAlreadyExists if a blob of that name exists."""
+        """Makes the blob visible; BlobAlreadyExists if a blob of that name exists. With a
+        placement, the blob is born in its access tier and under its immutability policy."""
         ...
 
     def read_chunks(self, name: str) -> Iterator[bytes]:
@@ -86,6 +127,10 @@ class BlobStore(Protocol):
 
     def uncommitted_block_count(self, name: str) -> int: ...
 
+    def set_access_tier(self, name: str, tier: str) -> None: ...
+
+    def set_legal_hold(self, name: str, hold: bool) -> None: ...
+
 
 def block_id(index: int) -> str:
     """Every block id of one blob must have the same length: a zero-padded counter."""
@@ -110,6 +155,22 @@ def safe_metadata(metadata: dict[str, str]) -> dict[str, str]:
 
 
 def _fail(exc: AzureError, action: str, name: str) -> BlobStoreError:
+    code = getattr(exc, "error_code", None)
+    if code == "BlobArchived":
+        return BlobArchived(
+            f"blob {name!r} is in the Archive tier: rehydrate it first (POST .../rehydrate); "
+            "rehydration takes up to 15 hours (1 hour at high priority for small blobs)"
+        )
+    if isinstance(code, str) and code.startswith("BlobImmutable"):
+        return BlobProtected(
+            f"blob {name!r} is protected ({code}): a legal hold or an immutability policy "
+            "forbids it"
+        )
+    if getattr(exc, "status_code", None) == 501:
+        return StorageFeatureMissing(
+            f"the storage does not implement what was asked to {action} {name!r} "
+            "(Azurite implements no immutability policies or legal holds)"
+        )
     if isinstance(exc, ResourceNotFoundError):
         return BlobNotFound(f"blob {name!r} not found")
     if isinstance(exc, ResourceExistsError | ResourceModifiedError):
@@ -157,6 +218,7 @@ class AzureBlobStore:
         *,
         metadata: dict[str, str] | None = None,
         tags: dict[str, str] | None = None,
+        placement: BlobPlacement | None = None,
     ) -> None:
         try:
             self._blob(name).commit_block_list(
@@ -164,9 +226,26 @@ class AzureBlobStore:
                 metadata=safe_metadata(metadata or {}),
                 tags=safe_tags(tags or {}) or None,
                 match_condition=MatchConditions.IfMissing,
+                **_placement_options(placement),
             )
         except AzureError as exc:
             raise _fail(exc, "commit", name) from exc
+        if placement is not None and placement.immutable_until is not None:
+            self._confirm_immutable(name)
+
+    def _confirm_immutable(self, name: str) -> None:
+        """A storage that takes the policy headers without applying them (Azurite ignores
+        them) would leave a blob that only looks protected: it is deleted (it can be, as it
+        is not protected) and the commit fails."""
+        info = self.info(name)
+        if info.immutable_until is not None:
+            return
+        self.delete(name)
+        raise StorageFeatureMissing(
+            f"the storage committed {name!r} without its immutability policy (Azurite does "
+            "not implement immutability), so it was deleted again; set IMMUTABILITY=off "
+            "where the storage cannot protect blobs"
+        )
 
     def read_chunks(self, name: str) -> Iterator[bytes]:
         try:
@@ -196,7 +275,17 @@ class AzureBlobStore:
             tags = blob.get_blob_tags() if with_tags else None
         except AzureError as exc:
             raise _fail(exc, "read properties of", name) from exc
-        return BlobInfo(name, int(props.size), dict(props.metadata or {}), dict(tags or {}))
+        policy = props.immutability_policy
+        return BlobInfo(
+            name,
+            int(props.size),
+            dict(props.metadata or {}),
+            dict(tags or {}),
+            access_tier=str(props.blob_tier).lower() if props.blob_tier else None,
+            archive_status=props.archive_status or None,
+            immutable_until=policy.expiry_time if policy else None,
+            legal_hold=bool(props.has_legal_hold),
+        )
 
     def delete(self, name: str) -> None:
         try:
@@ -226,6 +315,43 @@ class AzureBlobStore:
         except AzureError as exc:
             raise _fail(exc, "list blocks of", name) from exc
         return len(uncommitted)
+
+    def set_access_tier(self, name: str, tier: str) -> None:
+        """Moves the blob to `tier`; out of Archive this starts a rehydration (hours)."""
+        try:
+            self._blob(name).set_standard_blob_tier(
+                _standard_tier(tier), rehydrate_priority="Standard"
+            )
+        except AzureError as exc:
+            raise _fail(exc, f"set the {tier} tier of", name) from exc
+
+    def set_legal_hold(self, name: str, hold: bool) -> None:
+        try:
+            self._blob(name).set_legal_hold(hold)
+        except AzureError as exc:
+            action = "set the legal hold of" if hold else "clear the legal hold of"
+            raise _fail(exc, action, name) from exc
+
+
+def _standard_tier(tier: str) -> StandardBlobTier:
+    return StandardBlobTier(tier.capitalize())
+
+
+def _placement_options(placement: BlobPlacement | None) -> dict[str, Any]:
+    """The commit's keyword arguments for a placement (the SDK wants its enums)."""
+    if placement is None:
+        return {}
+    options: dict[str, Any] = {}
+    if placement.access_tier:
+        options["standard_blob_tier"] = _standard_tier(placement.access_tier)
+    if placement.immutable_until is not None:
+        mode = BlobImmutabilityPolicyMode.LOCKED
+        if not placement.immutability_locked:
+            mode = BlobImmutabilityPolicyMode.UNLOCKED
+        options["immutability_policy"] = ImmutabilityPolicy(
+            expiry_time=placement.immutable_until, policy_mode=mode
+        )
+    return options
 
 
 def backup_store(settings: Any) -> AzureBlobStore:

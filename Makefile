@@ -10,7 +10,7 @@ export AZURITE_BLOB_PORT ?= 10100
 export AZURITE_QUEUE_PORT ?= 10101
 export AZURITE_TABLE_PORT ?= 10102
 
-.PHONY: help install run test lint format bench fuzz package deploy clean
+.PHONY: help install console run test lint format bench fuzz package deploy clean
 
 help:
 	@echo "make run      set everything up and run the service (emulator + Azurite)"
@@ -40,7 +40,20 @@ node_modules/.installed: package.json package-lock.json
 	@bash scripts/ensure-debian-tools.sh
 	@touch $@
 
-install: $(VENV)/.installed $(CHECKOV) node_modules/.installed .debian-tools
+# The web console: npm from its lockfile, then the build the app serves at /.
+CONSOLE_SOURCES := $(shell find console/src console/public -type f 2>/dev/null) \
+	console/index.html console/vite.config.ts console/tsconfig.json
+
+console/node_modules/.installed: console/package.json console/package-lock.json
+	cd console && npm ci --no-audit --no-fund --silent
+	@touch $@
+
+console/dist/index.html: console/node_modules/.installed $(CONSOLE_SOURCES)
+	cd console && npm run --silent build
+
+console: console/dist/index.html
+
+install: $(VENV)/.installed $(CHECKOV) node_modules/.installed .debian-tools console
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -53,6 +66,7 @@ format: $(VENV)/.installed
 test: install
 	@bash scripts/services.sh start-test
 	$(MAKE) --no-print-directory lint
+	cd console && npm test --silent
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 run: install
@@ -73,4 +87,5 @@ deploy: package
 	@bash scripts/deploy.sh
 
 clean:
-	rm -rf $(VENV) .tools node_modules dist build .debian-tools .pytest_cache .ruff_cache
+	rm -rf $(VENV) .tools node_modules dist build .debian-tools .pytest_cache .ruff_cache \
+		console/node_modules console/dist console/screenshots

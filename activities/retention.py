@@ -64,7 +64,7 @@ def plan_for_database(
 def expire(services: Services, record: BackupRecord) -> None:
     """Removes one backup: record first marked expired, then the blob, then the name."""
     backups = services.repositories.backups
-    if record.status is BackupStatus.FAILED and not record.blob_name:
+    if record.status in (BackupStatus.FAILED, BackupStatus.CANCELLED) and not record.blob_name:
         backups.delete_record(record)
         return
     if record.status is not BackupStatus.EXPIRED:

@@ -17,6 +17,7 @@ from shared.jobs import (
     RUN_VERIFY,
     RestoreJob,
     RestoreOutput,
+    TableDifferenceOut,
     VerifyJob,
     VerifyOutput,
     dump_json,
@@ -151,6 +152,13 @@ def run_restore(data: dict) -> dict:
     update = {
         "ok": not differences,
         "differences": differences,
+        "table_differences": [
+            TableDifferenceOut(
+                table=d.table, expected_rows=d.expected_rows, actual_rows=d.actual_rows
+            )
+            for d in outcome.differences
+        ],
+        "tables_compared": outcome.tables_compared,
         "target_server_id": target_server.id,
     }
     return dump_json(output.model_copy(update=update))

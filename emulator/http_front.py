@@ -122,7 +122,9 @@ def to_web_response(result: Any) -> web.Response:
         raise TypeError(f"an HTTP function returned {type(result).__name__}, not HttpResponse")
     headers = dict(result.headers.items())
     if not any(k.lower() == "content-type" for k in headers):
-        headers["Content-Type"] = f"{result.mimetype}; charset={result.charset}"
+        # as the Python worker does: a charset for text types only
+        charset = f"; charset={result.charset}" if result.mimetype.startswith("text/") else ""
+        headers["Content-Type"] = f"{result.mimetype}{charset}"
     return web.Response(status=result.status_code, headers=headers, body=result.get_body())
 
 

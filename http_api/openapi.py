@@ -15,6 +15,7 @@ from http_api.ids import INSTANCE_ID
 from http_api.operations import Operation, operations, public_route
 from http_api.request_guard import MAX_BODY_BYTES
 from http_api.schemas.common import ErrorResponse
+from http_api.schemas.console import ConsoleConfig
 from shared.models import ID_PATTERN
 
 REF = "#/components/schemas/{model}"
@@ -34,7 +35,10 @@ COMMON_ERRORS = (400, 401, 403, 404, 422, 503)
 
 
 def _component_models() -> list[tuple[type[BaseModel], str]]:
-    models: list[tuple[type[BaseModel], str]] = [(ErrorResponse, "serialization")]
+    models: list[tuple[type[BaseModel], str]] = [
+        (ErrorResponse, "serialization"),
+        (ConsoleConfig, "serialization"),
+    ]
     for op in operations():
         if op.body is not None:
             models.append((op.body, "validation"))
@@ -141,10 +145,29 @@ def _self() -> dict[str, Any]:
     }
 
 
+def _console_config(refs: dict[Any, Any]) -> dict[str, Any]:
+    schema = refs[(ConsoleConfig, "serialization")]
+    return {
+        "get": {
+            "operationId": "console_config",
+            "summary": "Console sign-in settings (public values)",
+            "tags": ["status"],
+            "security": [],
+            "responses": {
+                "200": {"description": "OK", "content": {"application/json": {"schema": schema}}}
+            },
+        }
+    }
+
+
 @lru_cache(maxsize=1)
 def openapi_document() -> dict[str, Any]:
     refs, definitions = models_json_schema(_component_models(), ref_template=REF)
-    paths: dict[str, dict[str, Any]] = {"/health": _health(), "/openapi.json": _self()}
+    paths: dict[str, dict[str, Any]] = {
+        "/health": _health(),
+        "/openapi.json": _self(),
+        "/console-config": _console_config(refs),
+    }
     for op in operations():
         paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, refs)
     return {
@@ -170,6 +193,6 @@ def openapi_document() -> dict[str, Any]:
     }
 
 
-@public_route("openapi.json", ["GET"])
+@public_route("api/openapi.json", ["GET"])
 def api_openapi(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(openapi_document())

@@ -38,6 +38,8 @@ from shared.storage.tables import AlreadyExists, ConcurrencyConflict, InvalidCon
 
 log = logging.getLogger(__name__)
 
+# Every API route starts with it; the console owns the rest of the site.
+API_PREFIX = "api/"
 Handler = Callable[[Call], Any] | Callable[[Call], Awaitable[Any]]
 # Keyed by (method, path): a module imported again (a host reloading the app) replaces its own.
 REGISTRY: dict[tuple[str, str], Operation] = {}
@@ -74,7 +76,9 @@ class Operation:
 
     @property
     def route(self) -> str:
-        return self.path.lstrip("/")
+        """The Functions route: the API lives under `api/` (host.json's route prefix is
+        empty so that the console can be served at the site root)."""
+        return API_PREFIX + self.path.lstrip("/")
 
     @property
     def operation_id(self) -> str:
@@ -132,7 +136,8 @@ def operation(method: str, path: str, role: Role, summary: str, **options: Any) 
 
 def public_route(route: str, methods: list[str]) -> Callable[[Any], Any]:
     """Registers a route served to anyone, with no check of the caller. Only what says
-    nothing about the deployment belongs here (liveness, the API's description)."""
+    nothing about the deployment belongs here (liveness, the API's description, the console's
+    files and its public sign-in settings)."""
     PUBLIC_ROUTES.add(route)
     return bp.route(route=route, methods=methods, auth_level=func.AuthLevel.ANONYMOUS)
 

@@ -1,18 +1,27 @@
 """Waiting for a lease held by an entity: ask, and while refused, sleep on a durable timer.
 
 Python entities cannot hold callers in a queue (no critical sections), so a refused caller
-polls, backing off, and never later than the moment the holder's lease runs out.
+polls, backing off, and never later than the moment the holder's lease runs out. Entities
+cannot ask the runtime whether a holder's job still runs either, so the refused caller
+does (an activity): when it first finds the lease taken, and every few polls after, and
+names the holders whose jobs ended (terminated through the management API, failed, or
+gone) in its next request, which frees their leases.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
+from datetime import datetime
 from typing import Any
 
 import azure.durable_functions as df
 
-from shared.jobs import dump_json
+from shared.jobs import FIND_FINISHED_HOLDERS, HolderCheck, dump_json
 from shared.locks import LeaseGrant, LeaseRelease, LeaseRequest, next_poll
+
+# Refused polls between two checks of the holders (the first refusal is always checked):
+# about every five minutes once the polls are 30 s apart.
+HOLDER_CHECK_EVERY = 10
 
 
 def wait_for_lease(
@@ -24,7 +33,7 @@ def wait_for_lease(
     limit: int = 1,
 ) -> Generator[Any, Any, LeaseGrant]:
     """Returns once `entity` granted this orchestration the lease (its owner is the instance id)."""
-    attempt = 0
+    attempt, reclaim = 0, {}
     while True:
         request = LeaseRequest(
             owner=context.instance_id,
@@ -32,16 +41,41 @@ def wait_for_lease(
             lease_seconds=lease_seconds,
             record_id=record_id,
             limit=limit,
+            reclaim=reclaim,
         )
         grant = LeaseGrant.model_validate(
             (yield context.call_entity(entity, "acquire", dump_json(request)))
         )
         if grant.granted:
             return grant
-        yield context.create_timer(next_poll(context.current_utc_datetime, grant, attempt))
+        reclaim = {}
+        if attempt % HOLDER_CHECK_EVERY == 0:
+            reclaim = yield from finished_holders(context, grant.holders)
+        if not reclaim:
+            yield context.create_timer(next_poll(context.current_utc_datetime, grant, attempt))
         attempt += 1
 
 
-def release_lease(context: df.DurableOrchestrationContext, entity: df.EntityId) -> None:
-    """Fire and forget: releasing what is not held changes nothing."""
-    context.signal_entity(entity, "release", dump_json(LeaseRelease(owner=context.instance_id)))
+def finished_holders(
+    context: df.DurableOrchestrationContext, holders: dict[str, datetime]
+) -> Generator[Any, Any, dict[str, datetime]]:
+    """The holders (with the expiry they were seen with) whose jobs no longer run. A check
+    that fails finds none: the caller goes on waiting, as it did before checking."""
+    others = sorted(holder for holder in holders if holder != context.instance_id)
+    if not others:
+        return {}
+    check = dump_json(HolderCheck(holders=others))
+    try:
+        finished = yield context.call_activity(FIND_FINISHED_HOLDERS, check)
+    except Exception:
+        return {}
+    return {holder: holders[holder] for holder in finished if holder in holders}
+
+
+def release_lease(
+    context: df.DurableOrchestrationContext, entity: df.EntityId, owner: str | None = None
+) -> None:
+    """Fire and forget: releasing what is not held changes nothing. `owner` defaults to this
+    orchestration (a settlement releases the leases of the job it settles)."""
+    release = LeaseRelease(owner=owner or context.instance_id)
+    context.signal_entity(entity, "release", dump_json(release))

@@ -30,7 +30,11 @@ TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # Responses always carry every field, defaults included: their schema says so (request
+    # bodies keep such fields optional).
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, json_schema_serialization_defaults_required=True
+    )
 
 
 class Engine(StrEnum):
@@ -83,7 +87,14 @@ class BackupStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"
     EXPIRED = "expired"
+
+
+# A record in one of these states never changes again, except to expire.
+FINAL_STATUSES = frozenset(
+    {BackupStatus.SUCCEEDED, BackupStatus.FAILED, BackupStatus.CANCELLED, BackupStatus.EXPIRED}
+)
 
 
 class Trigger(StrEnum):
@@ -302,6 +313,7 @@ class BackupRecord(Model):
     error: str | None = Field(default=None, description="sanitised, never holds a secret")
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    instance_id: str | None = Field(default=None, description="the job that writes this record")
 
 
 class ErrorDetail(Model):

@@ -11,7 +11,7 @@
   expired ("kept: immutable until 2027-01-01 02:00 UTC"): those blobs cannot be deleted,
   so retention never tries. Otherwise deleted with every reason ("deleted: beyond weekly 4",
   "deleted: tier monthly no longer in policy", "deleted: manual older than 30 days");
-- failed records are deleted once older than `failed_keep_days`;
+- failed (and cancelled) records are deleted once older than `failed_keep_days`;
 - at most `max_deletes` deletions per run, oldest first; the rest wait
   ("kept: deletion cap reached, next run").
 
@@ -234,18 +234,18 @@ def _why_tier_lets_go(tier: Tier, policy: Policy) -> str:
 
 
 def _decide_other(record: BackupRecord, ages: _Ages) -> RetentionDecision:
-    """Records that are not a successful backup: in flight, failed or already expired."""
+    """Records that are not a successful backup: in flight, failed, cancelled or expired."""
     if record.status in (BackupStatus.QUEUED, BackupStatus.RUNNING):
         return _decision(record, RetentionAction.KEEP, f"kept: {record.status.value}")
     if record.status == BackupStatus.EXPIRED:
         if record.blob_name:
             return _decision(record, RetentionAction.FINISH, "finish: expired, blob to delete")
         return _decision(record, RetentionAction.KEEP, "kept: expired, blob already deleted")
-    age = ages.age(record)
+    age, status = ages.age(record), record.status.value  # failed or cancelled
     if age > timedelta(days=ages.failed_days):
-        rule = f"deleted: failed record older than {ages.failed_days} days"
+        rule = f"deleted: {status} record older than {ages.failed_days} days"
         return _decision(record, RetentionAction.DELETE, rule)
-    rule = f"kept: failed, {age.days} days old, kept {ages.failed_days}"
+    rule = f"kept: {status}, {age.days} days old, kept {ages.failed_days}"
     return _decision(record, RetentionAction.KEEP, rule)
 
 

@@ -95,6 +95,12 @@ class Settings(BaseSettings):
     auth_mode: AuthMode = AuthMode.ENTRA
     entra_tenant_id: str | None = None
     entra_audience: str | None = None
+    # The web console's sign-in (public values; shared.auth.AuthConfig reads them too).
+    entra_console_client_id: str | None = None
+    entra_api_scope: str | None = None
+    entra_authority: str | None = None
+    # Set by the ARM template when the app's outbound traffic goes through a subnet.
+    vnet_subnet_id: str | None = None
 
     @field_validator(
         "backup_storage_account_name",
@@ -102,6 +108,10 @@ class Settings(BaseSettings):
         "notify_webhook_url",
         "entra_tenant_id",
         "entra_audience",
+        "entra_console_client_id",
+        "entra_api_scope",
+        "entra_authority",
+        "vnet_subnet_id",
         "backup_worker",
         mode="before",
     )

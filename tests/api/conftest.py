@@ -28,6 +28,7 @@ AUDIENCE = "api://dilux-backup-tests"
 TENANT = "00000000-0000-0000-0000-0000000000aa"
 ISSUER = f"https://login.example.test/{TENANT}/v2.0"
 ROLE_CLAIMS = {"reader": "Backup.Reader", "operator": "Backup.Operator", "admin": "Backup.Admin"}
+PG = "host=127.0.0.1 port=5432 user=postgres dbname={}"
 
 
 def _reset_caches() -> None:
@@ -170,6 +171,17 @@ async def api(
 
     async with run_emulator(ROOT, tmp_path / "state.sqlite", env=api_env) as emu:
         yield Api(emu, idp)
+
+
+@pytest.fixture
+def filled_database(postgres_database: str) -> str:
+    """A PostgreSQL database with a table `items` of 200 rows."""
+    import psycopg
+
+    with psycopg.connect(PG.format(postgres_database)) as conn:
+        conn.execute("CREATE TABLE items (id serial PRIMARY KEY, label text NOT NULL)")
+        conn.execute("INSERT INTO items (label) SELECT 'item ' || n FROM generate_series(1, 200) n")
+    return postgres_database
 
 
 @pytest.fixture

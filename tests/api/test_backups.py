@@ -13,18 +13,9 @@ import psycopg
 import pytest
 
 from shared.models import BackupRecord, BackupStatus, Trigger
-from tests.api.conftest import Api, name, repositories
+from tests.api.conftest import PG, Api, name, repositories
 
 TERMINAL = {"Completed", "Failed", "Terminated", "Canceled"}
-PG = "host=127.0.0.1 port=5432 user=postgres dbname={}"
-
-
-@pytest.fixture
-def filled_database(postgres_database: str) -> str:
-    with psycopg.connect(PG.format(postgres_database)) as conn:
-        conn.execute("CREATE TABLE items (id serial PRIMARY KEY, label text NOT NULL)")
-        conn.execute("INSERT INTO items (label) SELECT 'item ' || n FROM generate_series(1, 200) n")
-    return postgres_database
 
 
 @pytest.fixture
@@ -68,7 +59,7 @@ async def test_backup_download_verify_restore_delete(
     assert started.status == 202, started.text
     assert started.headers["Location"] == started.json()["status_url"]
     job = await finished_job(api, started.json())
-    assert job["runtime_status"] == "Completed", job
+    assert job["runtime_status"] == "Completed" and job["result"] == "succeeded", job
 
     listed = await api.call("GET", "backups", "reader", params={"database_id": database_id})
     [record] = listed.json()["items"]
@@ -91,16 +82,18 @@ async def test_backup_download_verify_restore_delete(
 
     verify = await api.call("POST", f"backups/{database_id}/{record['id']}/verify", "operator")
     assert verify.status == 202, verify.text
+    assert verify.json()["record_id"] == record["id"]
     verified = await finished_job(api, verify.json())
-    assert verified["runtime_status"] == "Completed" and verified["output"]["ok"] is True
+    assert verified["result"] == "succeeded" and verified["output"]["ok"] is True
 
     restore = await api.call(
         "POST", f"backups/{database_id}/{record['id']}/restore",
         json={"target_database": restore_target},
     )  # fmt: skip
     assert restore.status == 202, restore.text
+    assert restore.json()["record_id"] == record["id"]
     restored = await finished_job(api, restore.json())
-    assert restored["runtime_status"] == "Completed" and restored["output"]["ok"] is True, restored
+    assert restored["result"] == "succeeded" and restored["output"]["ok"] is True, restored
     with psycopg.connect(PG.format(restore_target)) as conn:
         assert conn.execute("SELECT count(*) FROM items").fetchone()[0] == 200
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
@@ -14,7 +15,7 @@ from azure.durable_functions.models.RpcManagementOptions import RpcManagementOpt
 from http_api.calls import Reply
 from http_api.schemas.common import JobAccepted, JobStatus
 from orchestrators.policy_client import policy_changed
-from shared.jobs import job_result
+from shared.jobs import POLICY_LOOP, job_result
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,20 @@ async def instances_with_status(
                 yield DurableOrchestrationStatus.from_json(row)
             if not token:
                 return
+
+
+async def running_jobs(
+    client: df.DurableOrchestrationClient, limit: int
+) -> list[DurableOrchestrationStatus]:
+    """Up to `limit` pending or running jobs (policy loops are not jobs), in every page."""
+    found: list[DurableOrchestrationStatus] = []
+    async with contextlib.aclosing(instances_with_status(client, ACTIVE)) as statuses:
+        async for status in statuses:
+            if status.instance_id and status.name != POLICY_LOOP:
+                found.append(status)
+                if len(found) == limit:
+                    break
+    return found
 
 
 def accepted(instance_id: str, record_id: str | None = None) -> Reply:

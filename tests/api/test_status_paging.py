@@ -1,4 +1,5 @@
-"""Running jobs are found past the first page of the task hub's instance list.
+"""Running jobs are found past the first page of the task hub's instance list (the status
+report's running jobs and `GET /api/jobs`).
 
 On Azure an instance query answers one page (at most 100 rows, sometimes fewer, even none) and
 an `x-ms-continuation-token` (durabletask `src/DurableTask.AzureStorage/Tracking/
@@ -29,7 +30,7 @@ def arrange_finished_instances(api: Api) -> None:
             )  # fmt: skip
 
 
-async def test_running_jobs_past_the_first_page_are_listed(api: Api) -> None:
+async def test_jobs_past_the_first_page_are_listed(api: Api) -> None:
     arrange_finished_instances(api)
     # A server that never answers (a black-holed address): the backup stays running.
     await api.call(
@@ -42,3 +43,5 @@ async def test_running_jobs_past_the_first_page_are_listed(api: Api) -> None:
     assert started.status == 202
     running = (await api.call("GET", "status", "reader")).json()["running_jobs"]
     assert [job["instance_id"] for job in running] == [started.json()["instance_id"]]
+    listed = (await api.call("GET", "jobs", "reader")).json()["items"]
+    assert [job["instance_id"] for job in listed] == [started.json()["instance_id"]]

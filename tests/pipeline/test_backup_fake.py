@@ -17,13 +17,13 @@ from azure.storage.blob import ExponentialRetry
 
 import shared.pipeline.dump as dump_module
 from shared.engines.base import (
+    Catalogue,
+    CatalogueReading,
     ConnectionErrorKind,
     ConnectionSpec,
     EngineError,
-    ManifestReading,
     ToolCommand,
 )
-from shared.models import DumpManifest
 from shared.pipeline.dump import run_backup
 from shared.pipeline.results import BackupFailed, BackupOutcome, PipelineOptions
 from shared.storage.blobs import AzureBlobStore, BlobStore, BlobStoreError
@@ -242,19 +242,19 @@ class SlowCountEngine(FakeEngine):
         self.seconds = seconds
         self.stopped = threading.Event()
 
-    def _count(self, spec: ConnectionSpec) -> DumpManifest:
+    def _count(self, spec: ConnectionSpec) -> Catalogue:
         self.stopped.wait(self.seconds)
         if self.stopped.is_set():
             raise EngineError(ConnectionErrorKind.UNKNOWN, "canceling statement")
-        return self.manifest(spec)
+        return self.catalogue(spec)
 
     @contextmanager
-    def dump_with_manifest(
-        self, spec: ConnectionSpec, workdir: Path
-    ) -> Iterator[tuple[ManifestReading, ToolCommand]]:
+    def dump_with_catalogue(
+        self, spec: ConnectionSpec, workdir: Path, *, count_rows: bool = False
+    ) -> Iterator[tuple[CatalogueReading, ToolCommand]]:
         with self.dump_command(spec, workdir) as command:
             cancel = self.stopped.set if self.cancellable else None
-            yield ManifestReading(lambda: self._count(spec), cancel=cancel), command
+            yield CatalogueReading(lambda: self._count(spec), cancel=cancel), command
 
 
 @pytest.mark.parametrize("cancellable", [True, False])

@@ -253,7 +253,11 @@ class MySqlRowCounter(_ChunkScanner):
             if head is not None:
                 self._table = self._open((None, _unquote(b"`" + head[1] + b"`", b"`")))
                 self._state, self._in_string, self._escaped = _INSERT, False, False
-                self._last = b"S"
+                self._last = b"S"  # of VALUES
+                if buffer.startswith(b" (", head.end()):
+                    # "VALUES (": the first tuple opens here, as one after a newline does.
+                    self._last = b"\n"
+                    return head.end() + 1
                 return head.end()
             if len(buffer) - position < _MY_INSERT_MAX:
                 return buffer[position:]

@@ -63,20 +63,62 @@ INSERT INTO txt (body, note) VALUES ('after trigger', 'audited');
 
 CREATE FUNCTION shout(t text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT upper(t) || '!' $$;
 CREATE VIEW loud AS SELECT id, shout(note) AS note FROM txt WHERE note IS NOT NULL;
+
+-- What a COPY block's end, header or line breaks look like, as data and as quoted names.
+CREATE TABLE "Odd ""Name"".x" ("co)l" int, "select" text);
+INSERT INTO "Odd ""Name"".x" VALUES
+  (1, E'\\.'), (2, E'a\n\\.\nb\n\\.'), (3, E'multi\nline\r\nstring\n\n'),
+  (4, E'COPY public.bin (id, data) FROM stdin;\n1\t\\N\n\\.\n'), (5, E'\t\\N\t'), (6, NULL);
+CREATE TABLE "new
+line" (a int);
+INSERT INTO "new
+line" VALUES (1), (2);
+CREATE TABLE nocols ();
+INSERT INTO nocols DEFAULT VALUES; INSERT INTO nocols DEFAULT VALUES;
+CREATE TABLE parent (a int);
+CREATE TABLE child (b text) INHERITS (parent);
+INSERT INTO parent VALUES (1); INSERT INTO child VALUES (2, 'x'), (3, 'y');
+CREATE TABLE parted (k int) PARTITION BY RANGE (k);
+CREATE TABLE parted_low PARTITION OF parted FOR VALUES FROM (0) TO (10);
+CREATE TABLE parted_high PARTITION OF parted FOR VALUES FROM (10) TO (20);
+INSERT INTO parted SELECT generate_series(0, 14);
+CREATE TABLE empty_one (x int);
+-- A function body holding a whole COPY block, without the TOC comment of a real one.
+CREATE FUNCTION looks_like_data() RETURNS text LANGUAGE sql AS $f$
+SELECT $q$
+COPY public.bin (id, data) FROM stdin;
+1	\\x00
+$q$::text
+$f$;
 """
 
-TABLES = ["public.bin", "public.txt", "public.audit", "other.nums"]
+TABLES = [
+    ("public", "bin"),
+    ("public", "txt"),
+    ("public", "audit"),
+    ("other", "nums"),
+    ("public", 'Odd "Name".x'),
+    ("public", "new\nline"),
+    ("public", "nocols"),
+    ("public", "parent"),
+    ("public", "child"),
+    ("public", "parted"),
+    ("public", "parted_low"),
+    ("public", "parted_high"),
+    ("public", "empty_one"),
+]
 
 
 def connect(database: str) -> psycopg.Connection:
     return psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={database}")
 
 
-def table_fingerprint(database: str, qualified: str) -> tuple[int, str]:
-    schema, name = qualified.split(".")
+def table_fingerprint(database: str, table: tuple[str, str]) -> tuple[int, str]:
+    """The table's own rows (not its children's): their count and a digest of their text."""
     query = sql.SQL(
-        "SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {} t"
-    ).format(sql.Identifier(schema, name))
+        "SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), ''))"
+        " FROM ONLY {} t"
+    ).format(sql.Identifier(*table))
     with connect(database) as conn:
         count, digest = conn.execute(query).fetchone()
     return int(count), str(digest)
@@ -129,7 +171,13 @@ def test_postgres_round_trip_keeps_every_table_byte_for_byte(
     engine = engine_for(Engine.POSTGRESQL)
     outcome = backup_of(awkward_pg, blob_store)
     assert outcome.raw_bytes > 4_800_000 and outcome.block_count > 1
-    assert {f"{t.schema_name}.{t.name}" for t in outcome.manifest.tables} == set(TABLES)
+    dumped = {(t.schema_name, t.name): t.rows for t in outcome.manifest.tables}
+    assert set(dumped) == set(TABLES)
+    # The rows counted in the dump stream are count(*) on the source, table by table.
+    assert dumped == {table: table_fingerprint(awkward_pg, table)[0] for table in TABLES}
+    assert dumped[("public", "txt")] == 8 and dumped[("public", "nocols")] == 2
+    assert (dumped[("public", "parent")], dumped[("public", "child")]) == (1, 2)
+    assert dumped[("public", "parted")] == 0 and dumped[("public", "parted_high")] == 5
 
     verified = verify_backup(
         blob_store, outcome.blob_name, outcome.sha256, b"-- PostgreSQL database dump complete"
@@ -192,7 +240,7 @@ def test_postgres_restore_refuses_a_non_empty_target(
             manifest=outcome.manifest,
         )
     assert "not empty" in failure.value.message
-    assert table_fingerprint(awkward_pg, "public.txt")[0] == 8
+    assert table_fingerprint(awkward_pg, ("public", "txt"))[0] == 8
 
 
 def test_a_backup_taken_while_rows_are_written_restores_to_its_manifest(
@@ -223,7 +271,7 @@ def test_a_backup_taken_while_rows_are_written_restores_to_its_manifest(
         writer.join()
     dumped = {t.name: t.rows for t in outcome.manifest.tables}["busy"]
     assert dumped >= 200_000
-    assert table_fingerprint(postgres_database, "public.busy")[0] > dumped  # writes went on
+    assert table_fingerprint(postgres_database, ("public", "busy"))[0] > dumped  # writes went on
     restored = restore_backup(
         engine_for(Engine.POSTGRESQL),
         spec_for(pg_target),
@@ -233,4 +281,4 @@ def test_a_backup_taken_while_rows_are_written_restores_to_its_manifest(
         manifest=outcome.manifest,
     )
     assert restored.differences == []
-    assert table_fingerprint(pg_target, "public.busy")[0] == dumped
+    assert table_fingerprint(pg_target, ("public", "busy"))[0] == dumped

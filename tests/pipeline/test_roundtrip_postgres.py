@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Iterator
 
 import psycopg
@@ -152,7 +153,9 @@ def awkward_pg(postgres_database: str) -> str:
     return postgres_database
 
 
-def backup_of(database: str, store: AzureBlobStore) -> BackupOutcome:
+def backup_of(
+    database: str, store: AzureBlobStore, snapshot_row_count: bool = False
+) -> BackupOutcome:
     return run_backup(
         engine_for(Engine.POSTGRESQL),
         spec_for(database),
@@ -161,8 +164,25 @@ def backup_of(database: str, store: AzureBlobStore) -> BackupOutcome:
         server_id="local-pg",
         database_id="db-pg",
         blob_name=f"local-pg/db-pg/{unique_name('r')}.sql.zst",
-        options=PipelineOptions(block_size=256 * 1024),
+        options=PipelineOptions(block_size=256 * 1024, snapshot_row_count=snapshot_row_count),
     )
+
+
+def table_scans(database: str) -> dict[str, int]:
+    """Sequential scans of each table so far, once every other session of `database` has
+    ended (a session reports its statistics as it ends)."""
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        for _ in range(100):
+            others = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (database,)
+            ).fetchone()[0]
+            if not others:
+                break
+            time.sleep(0.05)
+    with connect(database) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        rows = conn.execute("SELECT relname, seq_scan FROM pg_stat_user_tables").fetchall()
+    return {str(name): int(scans) for name, scans in rows}
 
 
 def test_postgres_round_trip_keeps_every_table_byte_for_byte(
@@ -206,6 +226,23 @@ def test_postgres_round_trip_keeps_every_table_byte_for_byte(
         assert new_id == 9  # the identity continues after the 8 rows that were dumped
 
 
+def test_a_backup_reads_each_table_once(awkward_pg: str, blob_store: AzureBlobStore) -> None:
+    """pg_dump's COPY is the only read of the data: the rows are counted in its output.
+    With MANIFEST_SNAPSHOT_COUNT the database counts them too, a second read."""
+    before = table_scans(awkward_pg)
+    backup_of(awkward_pg, blob_store)
+    once = table_scans(awkward_pg)
+    assert {name: once[name] - before[name] for name in ("bin", "nums", "parent")} == {
+        "bin": 1,
+        "nums": 1,
+        "parent": 1,
+    }
+    checked = backup_of(awkward_pg, blob_store, snapshot_row_count=True)
+    twice = table_scans(awkward_pg)
+    assert twice["bin"] - once["bin"] == 2
+    assert checked.manifest.tables == backup_of(awkward_pg, blob_store).manifest.tables
+
+
 def test_verify_catches_corruption_and_a_cut_short_postgres_dump(
     awkward_pg: str, blob_store: AzureBlobStore
 ) -> None:
@@ -246,8 +283,8 @@ def test_postgres_restore_refuses_a_non_empty_target(
 def test_a_backup_taken_while_rows_are_written_restores_to_its_manifest(
     postgres_database: str, pg_target: str, blob_store: AzureBlobStore
 ) -> None:
-    """The row counts are read in the dump's own snapshot, alongside the dump: writes
-    that land meanwhile are in neither, so the restore finds exactly the manifest."""
+    """The rows are counted in the dump itself, and the tables listed in its own snapshot:
+    writes that land meanwhile are in neither, so the restore finds exactly the manifest."""
     with connect(postgres_database) as conn:
         conn.execute("CREATE TABLE busy (id bigserial PRIMARY KEY, body text)")
         conn.execute(
@@ -265,7 +302,8 @@ def test_a_backup_taken_while_rows_are_written_restores_to_its_manifest(
     writer = threading.Thread(target=keep_writing)
     writer.start()
     try:
-        outcome = backup_of(postgres_database, blob_store)
+        # With the database's own count in the dump's snapshot too: the two must agree.
+        outcome = backup_of(postgres_database, blob_store, snapshot_row_count=True)
     finally:
         stop.set()
         writer.join()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -176,13 +177,6 @@ PG_SAMPLE_ROWS = {
 }
 
 
-def test_copy_counter_cut_at_every_position() -> None:
-    assert counted(PostgresRowCounter(), PG_SAMPLE, []) == PG_SAMPLE_ROWS
-    for cut in range(len(PG_SAMPLE) + 1):
-        assert counted(PostgresRowCounter(), PG_SAMPLE, [cut]) == PG_SAMPLE_ROWS, cut
-    assert counted(PostgresRowCounter(), PG_SAMPLE, range(len(PG_SAMPLE))) == PG_SAMPLE_ROWS
-
-
 def test_copy_counter_needs_the_table_data_comment() -> None:
     """The same COPY text in a function body (no TOC comment before it) is not a block."""
     assert counted(PostgresRowCounter(), PG_NOISE[0] + PG_NOISE[3], []) == {}
@@ -311,11 +305,20 @@ MY_SAMPLE = (
 MY_SAMPLE_ROWS = {(None, b"t1"): 6, (None, b"Odd `Name`.x"): 2, (None, b"empty"): 0}
 
 
-def test_insert_counter_cut_at_every_position() -> None:
-    assert counted(MySqlRowCounter(), MY_SAMPLE, []) == MY_SAMPLE_ROWS
-    for cut in range(len(MY_SAMPLE) + 1):
-        assert counted(MySqlRowCounter(), MY_SAMPLE, [cut]) == MY_SAMPLE_ROWS, cut
-    assert counted(MySqlRowCounter(), MY_SAMPLE, range(len(MY_SAMPLE))) == MY_SAMPLE_ROWS
+@pytest.mark.parametrize(
+    ("counter", "dump", "rows"),
+    [
+        (PostgresRowCounter, PG_SAMPLE, PG_SAMPLE_ROWS),
+        (MySqlRowCounter, MY_SAMPLE, MY_SAMPLE_ROWS),
+    ],
+)
+def test_counter_cut_at_every_position(
+    counter: type[RowCounter], dump: bytes, rows: dict[TableKey, int]
+) -> None:
+    assert counted(counter(), dump, []) == rows
+    for cut in range(len(dump) + 1):
+        assert counted(counter(), dump, [cut]) == rows, cut
+    assert counted(counter(), dump, range(len(dump))) == rows  # one byte at a time
 
 
 def test_insert_counter_ignores_inserts_outside_a_data_section() -> None:

@@ -72,7 +72,7 @@ def run_backup(
     setting `cancel` stops the dump like a timeout does (nothing is committed)."""
     started = time.monotonic()
     secrets = [spec.password.get_secret_value()]
-    count_rows = options.snapshot_row_count
+    count_rows = options.snapshot_row_count  # PostgreSQL's second check
     try:
         with (
             tempfile.TemporaryDirectory(prefix="dilux-dump-") as workdir,

@@ -95,6 +95,19 @@ class _ChunkScanner:
         return key
 
 
+def find_by_rare_byte(buffer: bytes, needle: bytes, start: int, rare: int = 0) -> int:
+    """buffer.find(needle, start), fast when needle[rare] is a rare byte in the data: a
+    single-byte find (memchr) looks for that byte; after a few hits that are not the needle,
+    the general search (several times slower per byte) takes over."""
+    byte = needle[rare : rare + 1]
+    hit = buffer.find(byte, start + rare)
+    for _ in range(8):
+        if hit < 0 or buffer.startswith(needle, hit - rare):
+            return hit - rare if hit >= 0 else -1
+        hit = buffer.find(byte, hit + 1)
+    return buffer.find(needle, hit - rare) if hit >= 0 else -1
+
+
 def _unquote(name: bytes, quote: bytes) -> bytes:
     if name.startswith(quote):
         return name[1:-1].replace(quote + quote, quote)
@@ -135,7 +148,7 @@ class PostgresRowCounter(_ChunkScanner):
                 # The block starts after the header's newline, which stands in front of
                 # `\.` when the table is empty: search from it, count after it.
                 position, self._counted_from = found - 1, found
-            end = buffer.find(_PG_END, position)
+            end = find_by_rare_byte(buffer, _PG_END, position, rare=1)  # a backslash
             if end < 0:
                 self._rows[self._table] += buffer.count(b"\n", self._counted_from)
                 tail = buffer[-3:]  # the start of "\n\\.\n" may end this chunk
@@ -286,7 +299,7 @@ class MySqlRowCounter(_ChunkScanner):
         if self._last == b";" and buffer.startswith(b"\n", position):
             self._state = _SECTION  # the statement ended with the previous chunk
             return position + 1
-        end = buffer.find(b";\n", position)
+        end = find_by_rare_byte(buffer, b";\n", position)
         stop = end if end >= 0 else len(buffer)
         if stop > position:
             self._rows[self._table] += self._tuples(buffer, position, stop)

@@ -22,6 +22,7 @@ from shared.pipeline.row_counts import (
     PostgresRowCounter,
     RowCounter,
     TableKey,
+    find_by_rare_byte,
     row_counter_for,
 )
 
@@ -373,3 +374,17 @@ def test_each_engine_has_its_counter() -> None:
     assert isinstance(row_counter_for(Engine.POSTGRESQL), PostgresRowCounter)
     assert isinstance(row_counter_for(Engine.MARIADB), MySqlRowCounter)
     assert isinstance(row_counter_for(Engine.MYSQL), MySqlRowCounter)
+
+
+@SETTINGS
+@given(
+    st.lists(st.sampled_from([b"\\", b".", b"\n", b";", b"x"]), max_size=80).map(b"".join),
+    st.sampled_from([(b"\n\\.\n", 1), (b";\n", 0)]),
+    st.integers(0, 80),
+)
+def test_the_rare_byte_search_finds_what_find_finds(
+    buffer: bytes, needle_and_rare: tuple[bytes, int], start: int
+) -> None:
+    """Many false hits of the rare byte (past the memchr tries) included."""
+    needle, rare = needle_and_rare
+    assert find_by_rare_byte(buffer, needle, start, rare) == buffer.find(needle, start)

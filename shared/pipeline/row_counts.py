@@ -109,6 +109,7 @@ def find_by_rare_byte(buffer: bytes, needle: bytes, start: int, rare: int = 0) -
 
 
 def _unquote(name: bytes, quote: bytes) -> bytes:
+    """A name as the dump spells it, without its quotes (the inner ones are doubled)."""
     if name.startswith(quote):
         return name[1:-1].replace(quote + quote, quote)
     return name
@@ -196,11 +197,11 @@ class PostgresRowCounter(_ChunkScanner):
 # --- MySQL / MariaDB -------------------------------------------------------------------
 
 _MY_LOCK = b"\nLOCK TABLES `"
-_MY_LOCK_LINE = re.compile(rb"LOCK TABLES `((?:[^`]|``)+)` WRITE;\n")
+_MY_LOCK_LINE = re.compile(rb"LOCK TABLES (`(?:[^`]|``)+`) WRITE;\n")
 _MY_IDENT_MAX = 1024  # 64 characters of up to 4 bytes, backticks doubled, and the words
 _MY_INSERT = b"INSERT INTO `"
 _MY_INSERT_HEAD = re.compile(
-    rb"INSERT INTO `((?:[^`]|``)+)`(?: \((?:`(?:[^`]|``)*+`|[^`()]++)*+\))? VALUES"
+    rb"INSERT INTO (`(?:[^`]|``)+`)(?: \((?:`(?:[^`]|``)*+`|[^`()]++)*+\))? VALUES"
 )
 _MY_INSERT_MAX = 1024 * 1024  # a column list of 4,096 quoted names
 _MY_UNLOCK = b"UNLOCK TABLES;\n"
@@ -251,7 +252,7 @@ class MySqlRowCounter(_ChunkScanner):
         while start >= 0:
             lock = _MY_LOCK_LINE.match(buffer, start + 1)
             if lock is not None:
-                self._open((None, _unquote(b"`" + lock[1] + b"`", b"`")))
+                self._open((None, _unquote(lock[1], b"`")))
                 self._state = _SECTION
                 return lock.end()
             if len(buffer) - start < _MY_IDENT_MAX:
@@ -264,7 +265,7 @@ class MySqlRowCounter(_ChunkScanner):
         if buffer.startswith(_MY_INSERT, position):
             head = _MY_INSERT_HEAD.match(buffer, position)
             if head is not None:
-                self._table = self._open((None, _unquote(b"`" + head[1] + b"`", b"`")))
+                self._table = self._open((None, _unquote(head[1], b"`")))
                 self._state, self._in_string, self._escaped = _INSERT, False, False
                 self._last = b"S"  # of VALUES
                 if buffer.startswith(b" (", head.end()):

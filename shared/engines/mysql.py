@@ -12,6 +12,9 @@ Dump options, and why:
 - `--routines --triggers --events --hex-blob`: the whole database, binary-safe as text.
 - `--no-tablespaces`: tablespace statements need the PROCESS privilege (MySQL 8.0.21+)
   and do not belong to one database.
+- `--add-locks` (the default, given in case an option file turns it off): the manifest's
+  rows are counted in each table's `LOCK TABLES … UNLOCK TABLES` section of the dump
+  (shared/pipeline/row_counts.py).
 - No `--databases`: the dump then has no CREATE DATABASE/USE, so it restores into any
   database name (restores go to a new database by default).
 - MySQL's own mysqldump only: `--set-gtid-purged=OFF` (a restore must not try to set
@@ -65,6 +68,7 @@ _COMMON_DUMP_OPTIONS = [
     "--hex-blob",
     "--default-character-set=utf8mb4",
     "--no-tablespaces",
+    "--add-locks",
 ]
 _MYSQL_CLIENT_DUMP_OPTIONS = ["--set-gtid-purged=OFF", "--column-statistics=0"]
 _TABLE_TYPES = ("BASE TABLE", "SYSTEM VERSIONED")

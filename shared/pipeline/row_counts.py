@@ -196,12 +196,17 @@ class PostgresRowCounter(_ChunkScanner):
 
 # --- MySQL / MariaDB -------------------------------------------------------------------
 
-_MY_LOCK = b"\nLOCK TABLES `"
-_MY_LOCK_LINE = re.compile(rb"LOCK TABLES (`(?:[^`]|``)+`) WRITE;\n")
+# Names in backticks, or bare (--skip-quote-names); INSERT IGNORE and REPLACE as well
+# (--insert-ignore, --replace): an option file may ask for any of them.
+_MY_NAME = rb"(`(?:[^`]|``)+`|[^\s`(]+)"
+_MY_LOCK = b"\nLOCK TABLES "
+_MY_LOCK_LINE = re.compile(rb"LOCK TABLES " + _MY_NAME + rb" WRITE;\n")
 _MY_IDENT_MAX = 1024  # 64 characters of up to 4 bytes, backticks doubled, and the words
-_MY_INSERT = b"INSERT INTO `"
+_MY_INSERTS = (b"INSERT INTO ", b"INSERT IGNORE INTO ", b"REPLACE INTO ")
 _MY_INSERT_HEAD = re.compile(
-    rb"INSERT INTO (`(?:[^`]|``)+`)(?: \((?:`(?:[^`]|``)*+`|[^`()]++)*+\))? VALUES"
+    rb"(?:INSERT(?: IGNORE)?|REPLACE) INTO "
+    + _MY_NAME
+    + rb"(?: \((?:`(?:[^`]|``)*+`|[^`()]++)*+\))? VALUES"
 )
 _MY_INSERT_MAX = 1024 * 1024  # a column list of 4,096 quoted names
 _MY_UNLOCK = b"UNLOCK TABLES;\n"
@@ -262,7 +267,7 @@ class MySqlRowCounter(_ChunkScanner):
 
     def _section_line(self, buffer: bytes, position: int) -> int | bytes:
         """At the start of a line in a table's data section."""
-        if buffer.startswith(_MY_INSERT, position):
+        if buffer.startswith(_MY_INSERTS, position):
             head = _MY_INSERT_HEAD.match(buffer, position)
             if head is not None:
                 self._table = self._open((None, _unquote(head[1], b"`")))

@@ -13,6 +13,7 @@ from pathlib import Path
 import psutil
 import pymysql
 import pytest
+import zstandard
 
 from shared.engines.base import ConnectionSpec
 from shared.engines.registry import engine_for
@@ -415,3 +416,28 @@ def test_a_backup_taken_while_rows_are_written_restores_to_its_manifest(
     )
     assert restored.differences == []
     assert fingerprint(my_target, "filler")[0] == dumped
+
+
+def test_option_files_do_not_change_what_is_counted(
+    mariadb_database: str,
+    blob_store: AzureBlobStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The tools also read ~/.my.cnf: one that drops the LOCK TABLES sections (--compact),
+    the backticks, the extended inserts and plain INSERT still leaves every row counted."""
+    (tmp_path / ".my.cnf").write_text(
+        "[mysqldump]\ncompact\nskip-quote-names\nskip-extended-insert\ninsert-ignore\n"
+    )
+    monkeypatch.setenv("HOME", str(tmp_path))
+    run_sql(mariadb_database, AWKWARD[:7])  # bin and txt, their awkward rows included
+    outcome = backup(spec(mariadb_database), blob_store)
+    raw = (
+        zstandard.ZstdDecompressor()
+        .decompressobj()
+        .decompress(b"".join(blob_store.read_chunks(outcome.blob_name)))
+    )
+    assert b"\nLOCK TABLES bin WRITE;\nINSERT IGNORE INTO bin VALUES (" in raw  # it was read
+    dumped = {t.name: t.rows for t in outcome.manifest.tables}
+    assert dumped == {name: fingerprint(mariadb_database, name)[0] for name in ("bin", "txt")}
+    assert dumped == {"bin": 4, "txt": 7}

@@ -9,6 +9,7 @@ manifests must equal count(*) on the source."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -217,16 +218,30 @@ my_values = st.one_of(
 my_names = st.text(alphabet="ab`'é (),;\n", min_size=1, max_size=8)
 
 
+@dataclass(frozen=True)
+class MyTable:
+    name: str
+    tuples: list[bytes]
+    statement_sizes: list[int]  # tuples per INSERT
+    with_columns: bool  # MariaDB names them for invisible columns, MySQL for generated ones
+    verb: bytes  # --insert-ignore and --replace in an option file change it
+    bare: bool  # --skip-quote-names
+
+    @property
+    def quoted(self) -> bytes:
+        return self.name.encode() if self.bare else my_ident(self.name)
+
+
 @st.composite
-def my_tables(draw: st.DrawFn) -> tuple[str, list[bytes], list[int], bool]:
-    """A table's name, its tuples, how they are cut into statements, and whether the
-    statements name their columns (MariaDB does for invisible columns)."""
+def my_tables(draw: st.DrawFn) -> MyTable:
     name = draw(my_names)
     width = draw(st.integers(1, 4))
     rows = draw(st.lists(st.lists(my_values, min_size=width, max_size=width), max_size=8))
     tuples = [b"(" + b",".join(row) + b")" for row in rows]
     sizes = draw(st.lists(st.integers(1, 4), min_size=len(tuples), max_size=len(tuples)))
-    return name, tuples, sizes, draw(st.booleans())
+    verb = draw(st.sampled_from([b"INSERT INTO", b"INSERT IGNORE INTO", b"REPLACE INTO"]))
+    bare = draw(st.booleans()) and all(c in "abé" for c in name)
+    return MyTable(name, tuples, sizes, draw(st.booleans()), verb, bare)
 
 
 MY_NOISE = [
@@ -240,33 +255,34 @@ MY_NOISE = [
 
 
 def my_dump(
-    tables: list[tuple[str, list[bytes], list[int], bool]], one_line: bool, noise: list[int]
+    tables: list[MyTable], one_line: bool, noise: list[int]
 ) -> tuple[bytes, dict[TableKey, int]]:
     """mariadb-dump's layout (a tuple per line), or MySQL's (a statement per line)."""
     parts = [b"/*M!999999\\- enable the sandbox mode */ \n-- MariaDB dump 10.19\n"]
     expected: dict[TableKey, int] = {}
-    for index, (name, tuples, sizes, with_columns) in enumerate(tables):
+    for index, table in enumerate(tables):
         parts.append(MY_NOISE[noise[index % len(noise)] % len(MY_NOISE)] if noise else b"")
-        key = (None, name.encode())
-        expected[key] = expected.get(key, 0) + len(tuples)
-        table = my_ident(name)
-        head = b"INSERT INTO " + table + (b" (`a`, `b``)`)" if with_columns else b"") + b" VALUES"
+        key = (None, table.name.encode())
+        expected[key] = expected.get(key, 0) + len(table.tuples)
+        name = table.quoted
+        columns = b" (`a`, `b``)`)" if table.with_columns else b""
+        head = table.verb + b" " + name + columns + b" VALUES"
         parts.append(
-            b"\n--\n-- Dumping data for table " + table + b"\n--\n\n"
-            b"LOCK TABLES " + table + b" WRITE;\n"
-            b"/*!40000 ALTER TABLE " + table + b" DISABLE KEYS */;\n"
+            b"\n--\n-- Dumping data for table " + name + b"\n--\n\n"
+            b"LOCK TABLES " + name + b" WRITE;\n"
+            b"/*!40000 ALTER TABLE " + name + b" DISABLE KEYS */;\n"
         )
         start = 0
-        for size in sizes:
-            if start >= len(tuples):
+        for size in table.statement_sizes:
+            if start >= len(table.tuples):
                 break
-            chunk = tuples[start : start + size]
+            chunk = table.tuples[start : start + size]
             start += size
             if one_line:
                 parts.append(head + b" " + b",".join(chunk) + b";\n")
             else:
                 parts.append(head + b"\n" + b",\n".join(chunk) + b";\n")
-        parts.append(b"/*!40000 ALTER TABLE " + table + b" ENABLE KEYS */;\nUNLOCK TABLES;\n")
+        parts.append(b"/*!40000 ALTER TABLE " + name + b" ENABLE KEYS */;\nUNLOCK TABLES;\n")
     parts.append(b"-- Dump completed on 2026-01-01  0:00:00\n")
     return b"".join(parts), expected
 
@@ -280,7 +296,7 @@ def my_dump(
 )
 def test_insert_counter_counts_each_tables_tuples_wherever_the_chunks_are_cut(
     data: st.DataObject,
-    tables: list[tuple[str, list[bytes], list[int], bool]],
+    tables: list[MyTable],
     one_line: bool,
     noise: list[int],
 ) -> None:

@@ -20,14 +20,14 @@ COPY's text format escapes backslash, newline and carriage return, so each row i
 and no row is the line `\.`: rows = newlines up to that line. Only a COPY line right after a
 TABLE DATA comment opens a block, so the same text inside a function body does not.
 
-MySQL/MariaDB (mysqldump, mariadb-dump with --extended-insert, the default). A table's rows
-are extended INSERTs between `LOCK TABLES `t` WRITE;` and `UNLOCK TABLES;` (--add-locks,
-the default; LOCK TABLES cannot appear in a routine or trigger body, whose INSERTs are thus
-never counted). Rows = value tuples. Values are numbers, NULL, 0x… (--hex-blob) and '…'
+MySQL/MariaDB (mysqldump, mariadb-dump). A table's rows are INSERTs (extended, the default,
+or one per row) between `LOCK TABLES `t` WRITE;` and `UNLOCK TABLES;` (--add-locks, which
+the engine passes; LOCK TABLES cannot appear in a routine or trigger body, whose INSERTs are
+thus never counted). Rows = value tuples. Values are numbers, NULL, 0x… (--hex-blob) and '…'
 strings whose quotes, backslashes, newlines and NULs the tool escapes with a backslash, so
 a raw newline, and `;\n`, only ever stand between tuples and statements, and a "(" outside
 a string only ever opens a tuple. MariaDB writes one tuple per line: where every "(" of a
-stretch follows a newline, the "\n(" count is the answer and nothing is parsed. Otherwise
+stretch follows a newline (or "VALUES "), the "\n(" count is the answer, nothing parsed. Otherwise
 (MySQL's one-line statements, or a "(" inside a string) one regular expression cuts the
 strings out of the stretch and the "(" left are counted; the string state (inside or not,
 after a backslash or not) is carried from one chunk to the next.
@@ -211,8 +211,8 @@ _MY_INSERT_HEAD = re.compile(
 _MY_INSERT_MAX = 1024 * 1024  # a column list of 4,096 quoted names
 _MY_UNLOCK = b"UNLOCK TABLES;\n"
 _MY_LINE_MAX = 64 * 1024  # other lines of a data section: ALTER TABLE … KEYS and the like
-# Outside text and whole strings, from a point outside a string: the strings' rest, up to
-# and with the closing quote, and any string, closed or running to the end of the text.
+# From inside a string: its rest, up to and with the closing quote. From outside: a string,
+# closed or running to the end of the text.
 _MY_STRING_REST = re.compile(rb"(?:[^'\\]++|\\.)*+'", re.DOTALL)
 _MY_STRING = re.compile(rb"'(?:[^'\\]++|\\.)*+(?:'|\\?\Z)", re.DOTALL)
 # Put after a stretch before its strings are cut out: if the stretch ends inside a string,

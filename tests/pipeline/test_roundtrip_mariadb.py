@@ -442,7 +442,7 @@ def test_the_user_s_option_file_changes_neither_the_dump_nor_what_is_counted(
         .decompress(b"".join(blob_store.read_chunks(outcome.blob_name)))
     )
     assert b"\nLOCK TABLES `bin` WRITE;\n" in raw  # the file was not read
-    assert b"\nINSERT INTO `bin` VALUES (" in raw and b"INSERT IGNORE" not in raw
+    assert b"\nINSERT INTO `bin` VALUES\n(" in raw and b"INSERT IGNORE" not in raw
     dumped = {t.name: t.rows for t in outcome.manifest.tables}
     assert dumped == {name: fingerprint(mariadb_database, name)[0] for name in ("bin", "txt")}
     assert dumped == {"bin": 4, "txt": 7}

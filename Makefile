@@ -25,6 +25,14 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	@touch $@
 
+# The Python worker's indexing code, apart from the venv (see requirements-worker-index.txt).
+WORKER_INDEX := $(VENV)/azure-functions-runtime
+$(WORKER_INDEX)/.installed: requirements-worker-index.txt $(VENV)/.installed
+	rm -rf $(WORKER_INDEX)
+	$(PY) -m pip install --quiet --no-deps --ignore-requires-python \
+		--target $(WORKER_INDEX) -r requirements-worker-index.txt
+	@touch $@
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	@touch $@
@@ -33,7 +41,7 @@ node_modules/.installed: package.json package-lock.json
 	@bash scripts/ensure-debian-tools.sh
 	@touch $@
 
-install: $(VENV)/.installed node_modules/.installed .debian-tools
+install: $(VENV)/.installed $(WORKER_INDEX)/.installed node_modules/.installed .debian-tools
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

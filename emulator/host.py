@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from emulator.clock import Clock, SystemClock, VirtualClock
 from emulator.http_front import HttpFront, build_http_functions
 from emulator.invokers import InvokerFactory
 from emulator.runtime import DurableRuntime
+from emulator.taskhub_mirror import TaskHubMirror, mirror_from_environment
 from emulator.timers import ScheduleStatusStore, TimerScheduler, build_timer_functions
 
 log = logging.getLogger("emulator")
@@ -33,6 +35,8 @@ class HostOptions:
     port: int = 7071
     virtual_time: bool = False
     clock: Clock | None = None
+    # tests only: another hub name than host.json's (tests share one storage account)
+    hub_name: str | None = None
 
 
 def _make_clock(options: HostOptions) -> Clock:
@@ -59,6 +63,7 @@ class EmulatorHost:
         self.keys = Keys.from_environment()
         self.app: LoadedApp | None = None
         self.runtime: Any = None
+        self.mirror: TaskHubMirror | None = None
         self.port = options.port
         self.timers: TimerScheduler | None = None
         self.http: HttpFront | None = None
@@ -79,14 +84,22 @@ class EmulatorHost:
 
     async def start(self) -> None:
         self.app = load_app(self.options.app_dir)
+        if self.options.hub_name:
+            self.app.config = replace(self.app.config, hub_name=self.options.hub_name)
         self._factory = InvokerFactory(self.app, lambda: self.client_urls().binding_json())
+        self.mirror = mirror_from_environment(
+            self.options.state_path, self.hub_name, self.app.config.storage_connection
+        )
         self.runtime = self._create_runtime(self._factory)
         await self.runtime.start()
+        if self.mirror is not None:
+            self.mirror.start()
         try:
             await self._serve()
         except BaseException:
             await self.runtime.stop()
             self.runtime = None
+            await self._stop_mirror()
             raise
         self.timers = self._create_timers(self._factory)
         self.timers.start()
@@ -99,6 +112,7 @@ class EmulatorHost:
             hub_name=self.app.config.hub_name,
             clock=self.clock,
             activity_concurrency=self.app.config.max_concurrent_activities,
+            on_commit=self.mirror.changed if self.mirror is not None else None,
         )
 
     def _create_timers(self, factory: InvokerFactory) -> TimerScheduler:
@@ -140,8 +154,14 @@ class EmulatorHost:
             await self._runner.cleanup()
         if self.runtime is not None:
             await self.runtime.stop()
+        await self._stop_mirror()
         if self._factory is not None:
             self._factory.close()
+
+    async def _stop_mirror(self) -> None:
+        if self.mirror is not None:
+            await asyncio.to_thread(self.mirror.stop)
+            self.mirror = None
 
     def unload(self) -> None:
         """Forgets the app's modules (for hosting another app in the same process)."""
@@ -164,6 +184,8 @@ class EmulatorHost:
         lines.append(f"  entities: {', '.join(self.app.entities) or '-'}")
         lines += [
             f"Task hub: {self.hub_name}",
+            "Task hub mirror: "
+            + (", ".join(self.mirror.tables) if self.mirror else "off (see the log above)"),
             f"Durable API: {self.origin}{WEBHOOK_PATH}/instances?code={self.keys.system_key}",
             f"Function key: {self.keys.function_key}",
             f"Master key: {self.keys.master_key}",

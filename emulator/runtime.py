@@ -26,7 +26,7 @@ from emulator.management import ManagementMixin
 from emulator.orchestration import OrchestrationMixin
 from emulator.replay import HTTP_ACTIVITY
 from emulator.sdk_speedups import install as install_sdk_speedups
-from emulator.store import ActivityRow, Store
+from emulator.store import ActivityRow, CommitHook, Store
 
 log = logging.getLogger("emulator")
 
@@ -44,8 +44,10 @@ class DurableRuntime(OrchestrationMixin, ControlMixin, EntityMixin, ManagementMi
         hub_name: str,
         clock: Clock | None = None,
         activity_concurrency: int = 8,
+        on_commit: CommitHook | None = None,
     ) -> None:
         self.registry = registry
+        self._on_commit = on_commit  # told which instances each commit changed (the mirror)
         self.hub_name = hub_name
         self.clock: Clock = clock or SystemClock()
         self._state_path = Path(state_path)
@@ -76,7 +78,7 @@ class DurableRuntime(OrchestrationMixin, ControlMixin, EntityMixin, ManagementMi
     async def start(self) -> None:
         install_sdk_speedups()
         self._state_path.parent.mkdir(parents=True, exist_ok=True)
-        self._store_ = Store(self._state_path)
+        self._store_ = Store(self._state_path, on_commit=self._on_commit)
         for target in self._store.targets_with_messages():
             self._mark_ready(target)
         for row in self._store.pending_activities():

@@ -137,6 +137,7 @@ async def run_emulator(
     virtual_time: bool = False,
     env: dict[str, str] | None = None,
     start_time: datetime | None = None,
+    hub_name: str | None = None,
 ) -> AsyncIterator[RunningEmulator]:
     """Hosts `app_dir` in this process until the block exits."""
     clock = VirtualClock(start_time or datetime.now(UTC)) if virtual_time else None
@@ -147,6 +148,7 @@ async def run_emulator(
         port=0,
         virtual_time=virtual_time,
         clock=clock,
+        hub_name=hub_name,
     )
     with _environment(env):
         host = EmulatorHost(options)

@@ -14,7 +14,7 @@ help:
 	@echo "make run      set everything up and run the service (emulator + Azurite)"
 	@echo "make test     set everything up, lint, and run the whole test suite"
 	@echo "make lint     ruff check + ruff format --check"
-	@echo "make bench    pipeline and emulator benchmarks (ratios against baselines)"
+	@echo "make bench    pipeline, emulator and fan-out benchmarks (ratios against baselines)"
 	@echo "make fuzz     schemathesis against the served OpenAPI document"
 	@echo "make package  build dist/<name>-<version>.zip for Azure"
 	@echo "make deploy   deploy to Azure with the az CLI"
@@ -63,6 +63,7 @@ bench: install
 	@bash scripts/services.sh start-test
 	$(PY) bench/pipeline.py $(BENCH_ARGS)
 	$(PY) bench/emulator.py
+	$(PY) bench/fanout.py
 
 fuzz: install
 	@bash scripts/fuzz.sh

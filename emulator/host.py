@@ -35,8 +35,10 @@ class HostOptions:
     port: int = 7071
     virtual_time: bool = False
     clock: Clock | None = None
-    # tests only: another hub name than host.json's (tests share one storage account)
+    # tests and benchmarks only: another hub name than host.json's (tests share one storage
+    # account), more concurrent activities than host.json's (several Azure instances' worth)
     hub_name: str | None = None
+    activity_concurrency: int | None = None
 
 
 def _make_clock(options: HostOptions) -> Clock:
@@ -86,6 +88,9 @@ class EmulatorHost:
         self.app = load_app(self.options.app_dir)
         if self.options.hub_name:
             self.app.config = replace(self.app.config, hub_name=self.options.hub_name)
+        if self.options.activity_concurrency:
+            concurrency = self.options.activity_concurrency
+            self.app.config = replace(self.app.config, max_concurrent_activities=concurrency)
         self._factory = InvokerFactory(self.app, lambda: self.client_urls().binding_json())
         self.mirror = mirror_from_environment(
             self.options.state_path, self.hub_name, self.app.config.storage_connection

@@ -28,4 +28,4 @@ def test_cap_violations_are_counted_from_the_dumps_own_times() -> None:
     assert cap_violations(back_to_back, cap=2) == 0
     overlapping = [span("s", 0, 3), span("s", 1, 3), span("s", 2, 3), span("t", 0, 3)]
     assert cap_violations(overlapping, cap=2) == 1
-    assert cap_violations(overlapping, cap=1) == 3
+    assert cap_violations(overlapping, cap=1) == 2

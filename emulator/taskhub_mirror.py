@@ -13,6 +13,7 @@ new writer always begins with a full comparison).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -70,7 +71,8 @@ class TaskHubMirror:
         self._writer_stats = MirrorStats()
         self._pings = 0
         self._pongs = 0
-        self._threads: list[threading.Thread] = []
+        self._feeder: threading.Thread | None = None
+        self._readers: list[threading.Thread] = []
 
     @property
     def tables(self) -> tuple[str, str]:
@@ -106,9 +108,8 @@ class TaskHubMirror:
 
     def start(self) -> None:
         self._spawn()
-        feeder = threading.Thread(target=self._feed, name="taskhub-mirror-feed", daemon=True)
-        feeder.start()
-        self._threads.append(feeder)
+        self._feeder = threading.Thread(target=self._feed, name="taskhub-mirror-feed", daemon=True)
+        self._feeder.start()
 
     def stop(self, drain_seconds: float = 5.0) -> None:
         """Lets the writer finish what it was told for up to `drain_seconds`; the next start
@@ -116,19 +117,21 @@ class TaskHubMirror:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        for thread in self._threads:
-            thread.join(drain_seconds)
+        if self._feeder is not None:  # it hands over what is still waiting, then ends
+            self._feeder.join(drain_seconds)
         process = self._process
-        if process is None:
-            return
-        self._send(process, {"stop": drain_seconds})
-        if process.stdin is not None:
-            process.stdin.close()
-        try:
-            process.wait(drain_seconds + 30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None:
+            self._send(process, {"stop": drain_seconds})
+            with contextlib.suppress(OSError):  # the writer may be gone already
+                if process.stdin is not None:
+                    process.stdin.close()
+            try:
+                process.wait(drain_seconds + 30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for reader in self._readers:  # they end with the writer's output
+            reader.join(5)
 
     def wait_synced(self, timeout: float = 30) -> bool:
         """True once the writer has written everything changed so far (tests, benchmarks)."""
@@ -159,12 +162,15 @@ class TaskHubMirror:
             text=True,
             env=env,
             cwd=str(Path(__file__).resolve().parent.parent),
+            # its own session: a Ctrl-C meant for the emulator does not kill it mid-write;
+            # the emulator stops it, and it stops by itself when its stdin closes
+            start_new_session=True,
         )
         reader = threading.Thread(
             target=self._read, args=(self._process.stdout,), name="taskhub-mirror-read", daemon=True
         )
         reader.start()
-        self._threads.append(reader)
+        self._readers.append(reader)
 
     def _feed(self) -> None:
         """Hands the waiting ids to the writer; starts it again if it died."""
@@ -172,8 +178,7 @@ class TaskHubMirror:
             with self._cond:
                 while not (self._pending or self._resync_due or self._stopping):
                     self._cond.wait()
-                if self._stopping:
-                    return
+                stopping = self._stopping
                 ids, self._pending = list(self._pending), {}
                 command: dict[str, Any] = {"ids": ids}
                 if self._resync_due:
@@ -185,7 +190,9 @@ class TaskHubMirror:
             with self._cond:
                 self._sending = False
                 self._cond.notify_all()
-            if not sent and not self._stopping:
+            if stopping:
+                return
+            if not sent:
                 log.warning("task hub mirror: the writer process stopped; starting it again")
                 time.sleep(_RESPAWN_PAUSE)
                 self._spawn()  # a new writer compares everything

@@ -10,8 +10,19 @@ from activities import bp as activities
 from entities import bp as entities
 from http_api import bp as http_api
 from orchestrators import bp as orchestrators
+from shared.auth import check_development_mode
+from shared.sdk_logging import configure_sdk_logging
 
-app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
+# The Azure SDKs log every storage request at INFO: quiet unless AZURE_SDK_LOG_LEVEL says.
+configure_sdk_logging()
+
+# Development mode where it may not run (on Azure, off loopback) stops the app here.
+check_development_mode()
+
+# No function key: a browser (the console) cannot keep one secret. Every API operation checks
+# its caller itself, deny by default (http_api/operations.py: a bearer token with a role, or
+# development mode on loopback); the durable management webhooks keep their system key.
+app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 for blueprint in (orchestrators, activities, entities, http_api):
     app.register_functions(blueprint)

@@ -11,5 +11,6 @@ from activities import (  # noqa: E402,F401
     notification,
     policy_plan,
     retention,
+    settlement,
     verify_restore,
 )

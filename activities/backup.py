@@ -4,26 +4,32 @@ Each may run more than once (retries, at-least-once delivery) and does only what
 missing. The dump's blob name is fixed by the record, and the pipeline commits with
 if-none-match, so a re-run never yields a second committed blob. prepare_backup hands the
 catalog rows and the record to the later activities, which saves storage round trips.
+
+A record that reached a final state (cancelled through the API, settled after its job
+ended, finished by an earlier attempt) is never written again: every write after the record
+is created is conditional (`update_unless_final`). Failures that another attempt would not
+cure (shared/failures.py) are returned, not raised, so the orchestration does not retry them.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from activities import bp
 from activities.backup_records import (
-    ProgressWriter,
+    RecordWatch,
     clean_error,
     load,
     outcome_fields,
     outcome_from_blob,
     save,
+    wall_clock,
 )
 from activities.dump_seam import WorkRequest, backup_worker
 from activities.wiring import services
 from shared.credentials import CredentialsError
 from shared.engines.base import ConnectionErrorKind, ConnectionResult
+from shared.failures import is_permanent
 from shared.jobs import (
     CHECK_CONNECTION,
     DUMP_DATABASE,
@@ -33,6 +39,7 @@ from shared.jobs import (
     CheckConnectionInput,
     ConnectionCheck,
     DumpInput,
+    DumpOutcome,
     DumpResult,
     FinishBackupInput,
     FinishedBackup,
@@ -40,23 +47,23 @@ from shared.jobs import (
     PreparedBackup,
     dump_json,
 )
-from shared.models import BackupRecord, BackupStatus
+from shared.models import BackupRecord, BackupStatus, Policy
+from shared.pipeline.encrypt import Encryption, encryption_to
 from shared.pipeline.naming import backup_blob_name
 from shared.pipeline.results import BackupFailed
-from shared.storage.blobs import BlobInfo, BlobNotFound
+from shared.protection import placement_for
+from shared.settings import ImmutabilityMode
+from shared.storage.blobs import BlobInfo, BlobNotFound, BlobPlacement
 from shared.storage.tables import AlreadyExists
 
-# Worth another attempt; anything else (bad password, no such database) will not heal.
-TRANSIENT = {
-    ConnectionErrorKind.UNREACHABLE,
-    ConnectionErrorKind.TIMEOUT,
-    ConnectionErrorKind.UNKNOWN,
-}
+# Worth another attempt whatever the message; UNKNOWN is decided by the message.
+TRANSIENT = {ConnectionErrorKind.UNREACHABLE, ConnectionErrorKind.TIMEOUT}
 FINISHED = {BackupStatus.SUCCEEDED, BackupStatus.EXPIRED}
 
 
 class AttemptFailed(Exception):
-    """One attempt failed; the message is sanitised (it is stored and shown)."""
+    """One attempt failed and another may succeed; the message is sanitised (it is stored
+    and shown)."""
 
 
 def _queued_record(ask: PrepareBackupInput, server_id: str) -> BackupRecord:
@@ -70,6 +77,7 @@ def _queued_record(ask: PrepareBackupInput, server_id: str) -> BackupRecord:
         trigger=job.trigger,
         slot_time=job.slot_time,
         created_at=ask.now,
+        instance_id=ask.instance_id,
     )
 
 
@@ -83,7 +91,13 @@ def _existing_or_new(ask: PrepareBackupInput, server_id: str) -> BackupRecord:
         assert record is not None
         if record.status in FINISHED:
             return record
-        requeued = {"status": BackupStatus.QUEUED, "error": None, "finished_at": None}
+        requeued = {
+            "status": BackupStatus.QUEUED,
+            "error": None,
+            "started_at": None,
+            "finished_at": None,
+            "instance_id": ask.instance_id,
+        }
         return save(services(), record.model_copy(update=requeued))
 
 
@@ -121,6 +135,11 @@ def _test(target: BackupTarget) -> ConnectionResult:
         )
 
 
+def _note_error(record: BackupRecord, message: str) -> None:
+    """The latest attempt's error, on a record that is not final."""
+    services().repositories.backups.update_unless_final(record, {"error": message})
+
+
 @bp.activity_trigger(input_name="data", activity=CHECK_CONNECTION)
 def check_connection(data: dict) -> dict:
     target = CheckConnectionInput.model_validate(data).target
@@ -129,56 +148,120 @@ def check_connection(data: dict) -> dict:
         return dump_json(ConnectionCheck(ok=True, server_version=result.server_version))
     kind = result.error_kind or ConnectionErrorKind.UNKNOWN
     message = clean_error(f"connection test failed ({kind}): {result.message or 'no detail'}")
-    save(services(), target.record.model_copy(update={"error": message}))
-    if kind in TRANSIENT:
+    _note_error(target.record, message)
+    transient = kind in TRANSIENT or (
+        kind is ConnectionErrorKind.UNKNOWN and not is_permanent(None, result.message)
+    )
+    if transient:
         raise AttemptFailed(message)
     return dump_json(ConnectionCheck(ok=False, error=message))
 
 
 @bp.activity_trigger(input_name="data", activity=DUMP_DATABASE)
 def dump_database(data: dict) -> dict:
-    ask = DumpInput.model_validate(data)
-    target, blobs = ask.target, services().blobs
-    record = target.record
+    target = DumpInput.model_validate(data).target
+    record, blobs = target.record, services().blobs
     assert record.created_at is not None  # set by prepare_backup
     server, database = target.server, target.database
-    name = backup_blob_name(server.id, database.id, record.created_at, record.id, server.engine)
-    try:  # one request: did an earlier attempt commit it (and its result get lost)?
-        committed = blobs.info(name)
-    except BlobNotFound:
-        pass
-    else:
-        return _committed_earlier(record, committed, ask)
-    running = {"status": BackupStatus.RUNNING, "started_at": ask.now, "error": None}
-    record = save(services(), record.model_copy(update=running))
-    request = _request(target, blob_name=name, progress=ProgressWriter(services(), record))
-    try:
-        outcome = backup_worker(services().settings.backup_worker).dump(request)
-    except BackupFailed as exc:
-        if exc.reason == "exists":
-            return _committed_earlier(record, blobs.info(name), ask)
-        save(services(), record.model_copy(update={"error": clean_error(exc.message)}))
-        raise AttemptFailed(clean_error(exc.message)) from None
-    fields = outcome_fields(outcome)
-    fields["finished_at"] = ask.now + timedelta(seconds=outcome.duration_seconds)
-    return _succeeded(record, fields, ask)
+    policy = _policy(target)
+    encryption = _encryption(policy)
+    names = [
+        backup_blob_name(server.id, database.id, record.created_at, record.id, server.engine, e)
+        for e in (encryption is not None, encryption is None)
+    ]
+    name = names[0]
+    for earlier in names:  # did an earlier attempt commit it (and its result get lost)?
+        try:  # (with ENCRYPTION switched meanwhile, under the other name)
+            committed = blobs.info(earlier)
+        except BlobNotFound:
+            continue
+        return _succeeded(record, outcome_from_blob(committed), committed)
+    record, started = services().repositories.backups.update_unless_final(record, _running)
+    if not started:
+        return _not_dumped(record)
+    with RecordWatch(services(), record) as watch:
+        request = _request(
+            target,
+            blob_name=name,
+            progress=watch.progress,
+            cancel=watch.cancel,
+            encryption=encryption,
+            placement=_placement(policy, record),
+        )
+        try:
+            outcome = backup_worker(services().settings.backup_worker).dump(request)
+        except BackupFailed as exc:
+            if exc.reason == "exists":
+                committed = blobs.info(name)
+                return _succeeded(record, outcome_from_blob(committed), committed)
+            if watch.cancel.is_set():
+                return _not_dumped(watch.record)
+            return _attempt_failed(record, exc)
+    fields = {**outcome_fields(outcome), "finished_at": wall_clock()}
+    return _succeeded(record, fields, BlobInfo(name, outcome.stored_bytes))
 
 
-def _committed_earlier(record: BackupRecord, committed: BlobInfo, ask: DumpInput) -> dict:
-    """An earlier attempt committed the blob. If it also recorded its success, that record
-    (with the manifest, which the blob's metadata does not carry) stands as it is; otherwise
-    the record is completed from the blob's metadata."""
-    stored = services().repositories.backups.get(record.database_id, record.id)
-    if stored and stored.status is BackupStatus.SUCCEEDED and stored.blob_name == committed.name:
+def _policy(target: BackupTarget) -> Policy | None:
+    policy_id = target.database.policy_under(target.server)
+    return services().repositories.policies.get(policy_id) if policy_id else None
+
+
+def _encryption(policy: Policy | None) -> Encryption | None:
+    """To whom this backup is encrypted: the service's current key (created on first use),
+    ENCRYPTION's extra recipients, the policy's. None with ENCRYPTION=off."""
+    settings = services().settings
+    if not settings.encryption:
+        return None
+    identity = services().keys.current()
+    extras = policy.encryption_recipients if policy else []
+    return encryption_to(identity.id, identity.recipient, settings.backup_recipient_list, extras)
+
+
+def _placement(policy: Policy | None, record: BackupRecord) -> BlobPlacement:
+    settings = services().settings
+    taken_at = record.slot_time or record.created_at
+    assert taken_at is not None
+    return placement_for(
+        policy,
+        record.tiers,
+        taken_at,
+        immutability=settings.immutability,
+        locked=settings.immutability_mode is ImmutabilityMode.LOCKED,
+    )
+
+
+def _running(stored: BackupRecord) -> dict[str, Any]:
+    """The record as a dump attempt starts: started_at is the first attempt's start."""
+    return {"status": BackupStatus.RUNNING, "started_at": stored.started_at or wall_clock()}
+
+
+def _not_dumped(record: BackupRecord) -> dict:
+    """The record was final before or while the dump ran (cancelled, or settled)."""
+    reason = record.error or f"the backup is {record.status.value}"
+    return dump_json(DumpOutcome(error=f"not dumped: {reason}"))
+
+
+def _attempt_failed(record: BackupRecord, exc: BackupFailed) -> dict:
+    message = clean_error(exc.message)
+    _note_error(record, message)
+    if is_permanent(exc.reason, exc.message):
+        return dump_json(DumpOutcome(error=message))
+    raise AttemptFailed(message) from None
+
+
+def _succeeded(record: BackupRecord, fields: dict[str, Any], committed: BlobInfo) -> dict:
+    """The record becomes succeeded with what the dump produced, in one conditional write.
+    If an earlier attempt recorded this blob already, that record (with the manifest, which
+    the blob's metadata does not carry) stands. If the record was cancelled or settled
+    meanwhile, the blob is deleted: no blob may look like a backup its record denies."""
+    finished = {"finished_at": wall_clock(), **fields}
+    update = {"status": BackupStatus.SUCCEEDED, "error": None, **finished}
+    backups = services().repositories.backups
+    stored, changed = backups.update_unless_final(record, update)
+    if changed or (stored.status is BackupStatus.SUCCEEDED and stored.blob_name == committed.name):
         return _result(stored)
-    return _succeeded(record, outcome_from_blob(committed), ask)
-
-
-def _succeeded(record: BackupRecord, fields: dict[str, Any], ask: DumpInput) -> dict:
-    """The record becomes succeeded with what the dump produced, in one write."""
-    update = {"status": BackupStatus.SUCCEEDED, "error": None, "started_at": ask.now}
-    update.setdefault("finished_at", ask.now)
-    return _result(save(services(), record.model_copy(update={**update, **fields})))
+    services().blobs.delete(committed.name)
+    return _not_dumped(stored)
 
 
 def _result(record: BackupRecord) -> dict:
@@ -190,22 +273,23 @@ def _result(record: BackupRecord) -> dict:
         stored_bytes=record.stored_bytes or 0,
         sha256=record.sha256,
     )
-    return dump_json(result)
+    return dump_json(DumpOutcome(result=result))
 
 
 @bp.activity_trigger(input_name="data", activity=FINISH_BACKUP)
 def finish_backup(data: dict) -> dict:
-    """A successful dump already recorded its success; a failure is recorded here."""
+    """A successful dump already recorded its success; a failure is recorded here (unless
+    the record is final already: then it says what happened)."""
     ask = FinishBackupInput.model_validate(data)
     if ask.succeeded:
         return dump_json(FinishedBackup(record_id=ask.record_id, status=BackupStatus.SUCCEEDED))
-    record = services().repositories.backups.get(ask.database_id, ask.record_id)
+    backups = services().repositories.backups
+    record = backups.get(ask.database_id, ask.record_id)
     assert record is not None
-    if record.status is BackupStatus.FAILED or record.status in FINISHED:
-        return dump_json(
-            FinishedBackup(record_id=record.id, status=record.status, error=record.error)
-        )
-    reason = record.error or clean_error(ask.error or "backup failed")
-    update = {"status": BackupStatus.FAILED, "error": reason, "finished_at": ask.now}
-    record = save(services(), record.model_copy(update=update))
+
+    def failed(stored: BackupRecord) -> dict[str, Any]:
+        reason = stored.error or clean_error(ask.error or "backup failed")
+        return {"status": BackupStatus.FAILED, "error": reason, "finished_at": wall_clock()}
+
+    record, _ = backups.update_unless_final(record, failed)
     return dump_json(FinishedBackup(record_id=record.id, status=record.status, error=record.error))

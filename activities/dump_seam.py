@@ -11,6 +11,7 @@ deployment package carries no tests: on Azure the setting cannot load anything.
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class WorkRequest:
-    """One database to test or dump. `progress(raw_bytes, stored_bytes)` may be called often."""
+    """One database to test or dump. `progress(raw_bytes, stored_bytes)` may be called often;
+    once `cancel` is set the dump must stop, commit nothing and raise BackupFailed."""
 
     services: Services
     server: Server
@@ -34,6 +36,10 @@ class WorkRequest:
     record: BackupRecord
     blob_name: str = ""
     progress: Callable[[int, int], None] | None = None
+    # How the dump is encrypted and stored (None: plain, the store's defaults).
+    encryption: Any = None
+    placement: Any = None
+    cancel: threading.Event | None = None
 
 
 class BackupWorker(Protocol):
@@ -76,6 +82,9 @@ class PipelineWorker:
             blob_name=request.blob_name,
             options=PipelineOptions.from_settings(request.services.settings),
             progress=request.progress,
+            encryption=request.encryption,
+            placement=request.placement,
+            cancel=request.cancel,
         )
 
 

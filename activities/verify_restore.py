@@ -17,6 +17,7 @@ from shared.jobs import (
     RUN_VERIFY,
     RestoreJob,
     RestoreOutput,
+    TableDifferenceOut,
     VerifyJob,
     VerifyOutput,
     dump_json,
@@ -46,6 +47,21 @@ def _restorable(
     return database, server, record
 
 
+def _identity_for(services: Services, record: BackupRecord) -> tuple[str | None, str]:
+    """The secret identity an encrypted backup needs, or None and why it is missing."""
+    if record.encryption is None:
+        return None, ""
+    if not record.identity_id:
+        return None, "its record names no key"
+    secret = services.keys.secret_of(record.identity_id)
+    if secret is not None:
+        return secret, ""
+    key = services.keys.get(record.identity_id)
+    if key is not None and key.retired_at is not None:
+        return None, f"its key {record.identity_id} was retired on {key.retired_at:%Y-%m-%d}"
+    return None, f"its key {record.identity_id} is not in the secret store"
+
+
 @bp.activity_trigger(input_name="data", activity=RUN_VERIFY)
 def run_verify(data: dict) -> dict:
     job = VerifyJob.model_validate(data)
@@ -55,7 +71,16 @@ def run_verify(data: dict) -> dict:
         assert record.blob_name and record.sha256
         # The dump's own last words, checked after decompressing to the end.
         marker = engine_for(server.engine).completion_marker
-        outcome = verify_backup(services().blobs, record.blob_name, record.sha256, marker)
+        identity, missing = _identity_for(services(), record)
+        outcome = verify_backup(
+            services().blobs,
+            record.blob_name,
+            record.sha256,
+            marker,
+            encrypted=record.encryption is not None,
+            identity=identity,
+            missing_identity=missing,
+        )
     except (MissingConfiguration, BlobStoreError) as exc:
         return dump_json(output.model_copy(update={"error": clean_error(str(exc))}))
     update = {
@@ -97,6 +122,9 @@ def run_restore(data: dict) -> dict:
         database, server, record = _restorable(services(), job.database_id, job.backup_id)
         target_server, spec = _target_spec(services(), job, database, server)
         assert record.blob_name and record.sha256
+        identity, missing = _identity_for(services(), record)
+        if record.encryption is not None and identity is None:
+            raise MissingConfiguration(f"the backup is encrypted and {missing}")
         outcome = restore_backup(
             engine_for(target_server.engine),
             spec,
@@ -106,6 +134,8 @@ def run_restore(data: dict) -> dict:
             manifest=record.manifest,
             allow_non_empty=job.allow_non_empty,
             timeout_seconds=services().settings.dump_timeout_seconds,
+            encrypted=record.encryption is not None,
+            identity=identity,
         )
     except (
         MissingConfiguration,
@@ -122,6 +152,13 @@ def run_restore(data: dict) -> dict:
     update = {
         "ok": not differences,
         "differences": differences,
+        "table_differences": [
+            TableDifferenceOut(
+                table=d.table, expected_rows=d.expected_rows, actual_rows=d.actual_rows
+            )
+            for d in outcome.differences
+        ],
+        "tables_compared": outcome.tables_compared,
         "target_server_id": target_server.id,
     }
     return dump_json(output.model_copy(update=update))

@@ -23,6 +23,13 @@ class Services:
 
         return secret_store_from_settings(self.settings)
 
+    @property
+    def keys(self) -> Any:
+        """The service's age identities (shared/crypto/keys.py)."""
+        from shared.crypto.keys import KeyRing
+
+        return KeyRing.from_settings(self.settings, self.secrets)
+
 
 @lru_cache(maxsize=1)
 def services() -> Services:

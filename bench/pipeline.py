@@ -20,6 +20,10 @@ pipeline's), pg_peak_rss_mb, mysql_peak_rss_mb and rss_growth (peak at full size
 tenth, the larger of the two engines), and, for information, pg_ratio_discard and
 mysql_ratio_discard (our wall with the blocks dropped / shell pipeline's).
 
+Encryption: pg_encrypt_overhead = our encrypted backup's wall time / our unencrypted one's,
+into Azurite, same run, same database, interleaved rounds, best of each (target <= 1.10);
+pg_encrypted_peak_rss_mb is the encrypted backup's peak RSS (target <= 200 MB).
+
 Databases are named by size (bench_pg_<mb>, bench_my_<mb>) and reused when a previous run
 left them complete (--keep); otherwise they are dropped at the end.
 """
@@ -50,7 +54,7 @@ import pymysql  # noqa: E402
 
 from shared.engines.base import ConnectionSpec  # noqa: E402
 from shared.engines.registry import engine_for  # noqa: E402
-from shared.models import Engine  # noqa: E402
+from shared.models import Engine, TlsMode  # noqa: E402
 
 AZURITE_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -74,11 +78,13 @@ def storage_connection_string() -> str:
 def spec_for(engine: Engine, database: str) -> ConnectionSpec:
     if engine is Engine.POSTGRESQL:
         return ConnectionSpec(
-            engine=engine, host="127.0.0.1", port=5432, username="postgres", database=database
-        )
+            engine=engine, host="127.0.0.1", port=5432, username="postgres", database=database,
+            tls_mode=TlsMode.DISABLE,
+        )  # fmt: skip
     return ConnectionSpec(
-        engine=engine, host="127.0.0.1", port=3306, username="root", database=database
-    )
+        engine=engine, host="127.0.0.1", port=3306, username="root", database=database,
+        tls_mode=TlsMode.DISABLE,
+    )  # fmt: skip
 
 
 # --- data generation -------------------------------------------------------------------
@@ -269,7 +275,8 @@ def child_main(engine_name: str, database: str, target: str) -> None:
 
     engine = Engine(engine_name)
     store: Any = DiscardingStore()
-    if target == "azurite":
+    encryption = bench_encryption() if target == ENCRYPTED else None
+    if target in ("azurite", ENCRYPTED):
         store = AzureBlobStore.from_connection_string(storage_connection_string(), CONTAINER)
         store.create_container()
     name = f"bench/{database}/{uuid.uuid4().hex}.sql.zst"
@@ -283,6 +290,7 @@ def child_main(engine_name: str, database: str, target: str) -> None:
         database_id="bench",
         blob_name=name,
         options=PipelineOptions(),
+        encryption=encryption,
     )
     seconds = time.perf_counter() - started
     store.delete(name)  # Azurite keeps blobs in memory
@@ -300,6 +308,47 @@ def _vm_hwm_kib() -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
     raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+# --- encryption overhead -----------------------------------------------------------------
+
+ENCRYPTED = "azurite+age"
+
+
+def bench_encryption() -> Any:
+    """Encryption to a fresh identity plus one extra recipient, as a backup with a
+    break-glass key has (the second recipient only adds a header stanza)."""
+    from shared.crypto.age import generate_identity
+    from shared.pipeline.encrypt import encryption_to
+
+    service, extra = generate_identity(), generate_identity()
+    return encryption_to("bench", service[1], [extra[1]])
+
+
+@dataclass
+class EncryptOverhead:
+    plain: Ours
+    encrypted: Ours
+
+    @property
+    def ratio(self) -> float:
+        return self.encrypted.seconds / self.plain.seconds
+
+
+def measure_encrypt_overhead(engine: Engine, database: str, repeat: int) -> EncryptOverhead:
+    """Our backup into Azurite unencrypted and encrypted, interleaved, best of each."""
+    plain, encrypted = [], []
+    for _ in range(repeat):
+        plain.append(ours(engine, database))
+        encrypted.append(ours(engine, database, target=ENCRYPTED))
+    best = min(plain, key=lambda o: o.seconds), min(encrypted, key=lambda o: o.seconds)
+    print(
+        f"  encryption: plain {best[0].seconds:.2f}s, age {best[1].seconds:.2f}s "
+        f"(stored {best[0].stored_bytes / 1e6:.0f} / {best[1].stored_bytes / 1e6:.0f} MB, "
+        f"peak {best[1].peak_rss_mb:.0f} MB)",
+        flush=True,
+    )
+    return EncryptOverhead(*best)
 
 
 # --- the run ---------------------------------------------------------------------------
@@ -381,6 +430,7 @@ def run(args: argparse.Namespace) -> None:
         (Engine.MARIADB, "bench_my", args.mysql_mb, ensure_mariadb, drop_mariadb),
     ]
     results: list[EngineResult] = []
+    overhead: EncryptOverhead | None = None
     for engine, prefix, megabytes, ensure, drop in plans:
         full, tenth = f"{prefix}_{megabytes}", f"{prefix}_{max(1, megabytes // 10)}"
         print(f"{engine.value}: preparing {full} and {tenth}", flush=True)
@@ -391,6 +441,8 @@ def run(args: argparse.Namespace) -> None:
         print(f"  ready in {time.perf_counter() - started:.1f}s; measuring", flush=True)
         try:
             results.append(measure(engine, full, tenth, args.repeat))
+            if engine is Engine.POSTGRESQL:
+                overhead = measure_encrypt_overhead(engine, full, args.repeat)
         finally:
             if not args.keep:
                 drop(full)
@@ -406,6 +458,9 @@ def run(args: argparse.Namespace) -> None:
         "pg_ratio_discard": round(pg.discard_ratio, 3),
         "mysql_ratio_discard": round(my.discard_ratio, 3),
     }
+    if overhead is not None:
+        summary["pg_encrypt_overhead"] = round(overhead.ratio, 3)
+        summary["pg_encrypted_peak_rss_mb"] = round(overhead.encrypted.peak_rss_mb, 1)
     print(json.dumps(summary))
 
 

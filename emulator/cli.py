@@ -88,6 +88,9 @@ def _exit_now_if_functions_still_run() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # The durable state (inputs and outputs of every function) is the user's alone: files
+    # this process creates are 0600, folders 0700.
+    os.umask(0o077)
     configure_logging()
     options = parse_args(argv)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -18,13 +19,16 @@ from emulator.auth import Keys
 from emulator.client_api import ClientApi
 from emulator.client_binding import WEBHOOK_PATH, ClientUrls
 from emulator.clock import Clock, SystemClock, VirtualClock
-from emulator.http_front import HttpFront, build_http_functions
+from emulator.http_front import FrontRunner, HttpFront, build_http_functions
 from emulator.invokers import InvokerFactory
 from emulator.runtime import DurableRuntime
 from emulator.taskhub_mirror import TaskHubMirror, mirror_from_environment
 from emulator.timers import ScheduleStatusStore, TimerScheduler, build_timer_functions
 
 log = logging.getLogger("emulator")
+
+# Set for the hosted app: the address the emulator listens on (its --host).
+LISTEN_ADDRESS = "EMULATOR_LISTEN_ADDRESS"
 
 
 @dataclass
@@ -85,6 +89,9 @@ class EmulatorHost:
         return ClientUrls(self.origin, self.hub_name, self.keys.system_key)
 
     async def start(self) -> None:
+        # The app learns where it is reachable before it loads: an app may serve a mode meant
+        # for loopback only (no credentials) and must refuse it on any other address.
+        os.environ[LISTEN_ADDRESS] = self.options.host
         self.app = load_app(self.options.app_dir)
         if self.options.hub_name:
             self.app.config = replace(self.app.config, hub_name=self.options.hub_name)
@@ -144,7 +151,7 @@ class EmulatorHost:
             return await handler(request)
 
     async def _serve(self) -> None:
-        self._runner = web.AppRunner(self._web_app(), access_log=None, handle_signals=False)
+        self._runner = FrontRunner(self._web_app(), access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.options.host, self.options.port)
         await site.start()

@@ -6,9 +6,9 @@ The runtime never waits for it. After each commit the store names the instances 
 whose rows changed (`changed`: a set insertion per id, under a lock nobody holds for long).
 A thread hands the ids to the writer (taskhub_writer.py), which runs in a process of its own
 at a lower priority: the interpreter of the runtime does none of the mirror's work. At most
-`max_pending` ids wait here: past that, further ids are dropped and counted, and the writer
-is told to compare everything again. If the writer process dies it is started again (and a
-new writer always begins with a full comparison).
+`max_pending` ids wait here, and as many in the writer: past that, further ids are dropped
+and counted, and the writer compares everything again. If the writer process dies it is
+started again (and a new writer always begins with a full comparison).
 """
 
 from __future__ import annotations
@@ -156,7 +156,14 @@ class TaskHubMirror:
     def _spawn(self) -> None:
         env = {**os.environ, CONNECTION_ENV: self._connection_string}
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "emulator.taskhub_writer", str(self._state_path), self.hub_name],
+            [
+                sys.executable,
+                "-m",
+                "emulator.taskhub_writer",
+                str(self._state_path),
+                self.hub_name,
+                str(self._max_pending),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

@@ -532,11 +532,11 @@ def _report_stats(writer: TaskHubWriter, replies: _Replies) -> None:
 
 
 def main() -> None:
-    """`python -m emulator.taskhub_writer STATE_FILE HUB_NAME`, the connection string in
-    EMULATOR_TASKHUB_CONNECTION. Commands, one JSON object per line on stdin: {"ids": [...]},
-    {"resync": true}, {"ping": n}, {"stop": seconds}; answers {"pong": n, "stats": {...}}
-    once everything it was told is written, and {"stats": {...}} as they change. It stops
-    when stdin closes."""
+    """`python -m emulator.taskhub_writer STATE_FILE HUB_NAME MAX_PENDING`, the connection
+    string in EMULATOR_TASKHUB_CONNECTION. Commands, one JSON object per line on stdin:
+    {"ids": [...]}, {"resync": true}, {"ping": n}, {"stop": seconds}; answers {"pong": n,
+    "stats": {...}} once everything it was told is written, and {"stats": {...}} as they
+    change. It stops when stdin closes."""
     with contextlib.suppress(OSError):
         os.nice(10)  # the runtime comes first
     logging.basicConfig(
@@ -544,8 +544,9 @@ def main() -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    state_path, hub_name = sys.argv[1:3]
-    writer = TaskHubWriter(state_path, hub_name, os.environ.pop(CONNECTION_ENV))
+    state_path, hub_name, max_pending = sys.argv[1:4]
+    connection = os.environ.pop(CONNECTION_ENV)
+    writer = TaskHubWriter(state_path, hub_name, connection, max_pending=int(max_pending))
     replies = _Replies()
     threading.Thread(target=_read_commands, args=(writer, replies), daemon=True).start()
     threading.Thread(target=_report_stats, args=(writer, replies), daemon=True).start()

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from http_api.errors import ApiError, validation_error
 from shared.audit import AuditOutcome, audit_entry
 from shared.auth import Principal
-from shared.models import ID_PATTERN
+from shared.models import ID_PATTERN, AuditEntry
 
 if TYPE_CHECKING:
     from http_api.operations import Operation
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _ID = re.compile(ID_PATTERN)
-# `code` carries the function key when a client cannot send the header.
+# `code` carried the function key (no longer needed): clients that still send it are not refused.
 _PLATFORM_QUERY = {"code"}
 
 
@@ -78,11 +78,38 @@ class Call:
             return json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
+        except RecursionError:
+            raise ApiError(400, "invalid_json", "the body is nested too deeply") from None
 
     def resource(self) -> str:
         """The request path below the route prefix, e.g. `servers/prod-pg/test`."""
         path = urlsplit(self.req.url).path.strip("/")
         return path.split("/", 1)[1] if path.startswith("api/") else path
+
+    def audit_entry(
+        self,
+        resource: str | None = None,
+        *,
+        before: Any = None,
+        after: Any = None,
+        details: dict[str, Any] | None = None,
+        outcome: AuditOutcome = AuditOutcome.SUCCEEDED,
+        message: str | None = None,
+        actor: str | None = None,
+    ) -> AuditEntry:
+        """The audit record of this call's action (by default, its caller on its resource)."""
+        action = self.operation.action
+        assert action is not None, "operation is not audited"
+        return audit_entry(
+            actor or self.principal.actor,
+            action,
+            resource or self.resource(),
+            outcome=outcome,
+            before=before,
+            after=after,
+            details=details,
+            message=message,
+        )
 
     def audit(
         self,
@@ -95,23 +122,15 @@ class Call:
         message: str | None = None,
     ) -> None:
         """Appends the audit record of this call's action (blocking; call from a thread)."""
-        action = self.operation.action
-        assert action is not None, "operation is not audited"
         from http_api.services import services
 
-        entry = audit_entry(
-            self.principal.actor,
-            action,
-            resource or self.resource(),
-            outcome=outcome,
-            before=before,
-            after=after,
-            details=details,
-            message=message,
+        entry = self.audit_entry(
+            resource, before=before, after=after, details=details, outcome=outcome, message=message
         )
         self.audited = True
         try:
             services().append_audit(entry)
         except Exception as exc:
-            log.error("audit record for %s could not be written: %s", action, type(exc).__name__)
+            failure = type(exc).__name__
+            log.error("audit record for %s could not be written: %s", entry.action, failure)
             raise

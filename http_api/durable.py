@@ -11,6 +11,7 @@ import azure.durable_functions as df
 from http_api.calls import Reply
 from http_api.schemas.common import JobAccepted, JobStatus
 from orchestrators.policy_client import policy_changed
+from shared.jobs import job_result
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +32,15 @@ def accepted(instance_id: str, record_id: str | None = None) -> Reply:
 
 def job_status(status: Any) -> JobStatus:
     runtime = getattr(status, "runtime_status", None)
+    runtime = getattr(runtime, "value", runtime)
+    output = getattr(status, "output", None)
     return JobStatus(
         instance_id=status.instance_id,
         name=getattr(status, "name", None),
-        runtime_status=getattr(runtime, "value", runtime),
+        result=job_result(runtime, output),
+        runtime_status=runtime,
         custom_status=getattr(status, "custom_status", None),
-        output=getattr(status, "output", None),
+        output=output,
         created_time=getattr(status, "created_time", None),
         last_updated_time=getattr(status, "last_updated_time", None),
     )

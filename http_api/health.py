@@ -4,10 +4,10 @@ import json
 
 import azure.functions as func
 
-from http_api import bp
+from http_api.operations import public_route
 
 
-@bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@public_route("api/health", ["GET"])
 def health(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(
         json.dumps({"status": "ok"}), status_code=200, mimetype="application/json"

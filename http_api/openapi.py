@@ -10,11 +10,12 @@ import azure.functions as func
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from http_api import bp
 from http_api.errors import json_response
 from http_api.ids import INSTANCE_ID
-from http_api.operations import Operation, operations
+from http_api.operations import Operation, operations, public_route
+from http_api.request_guard import MAX_BODY_BYTES
 from http_api.schemas.common import ErrorResponse
+from http_api.schemas.console import ConsoleConfig
 from shared.models import ID_PATTERN
 
 REF = "#/components/schemas/{model}"
@@ -25,14 +26,20 @@ ERROR_TEXT = {
     403: "The caller's role does not allow this",
     404: "No such resource",
     409: "Conflicts with the current state",
+    413: f"The body is larger than {MAX_BODY_BYTES} bytes",
+    415: "A change not sent as application/json",
     422: "A field is not valid (details name it)",
+    429: "Too many connection tests or discoveries at once from this caller",
     503: "Not configured, or a dependency is unavailable",
 }
 COMMON_ERRORS = (400, 401, 403, 404, 422, 503)
 
 
 def _component_models() -> list[tuple[type[BaseModel], str]]:
-    models: list[tuple[type[BaseModel], str]] = [(ErrorResponse, "serialization")]
+    models: list[tuple[type[BaseModel], str]] = [
+        (ErrorResponse, "serialization"),
+        (ConsoleConfig, "serialization"),
+    ]
     for op in operations():
         if op.body is not None:
             models.append((op.body, "validation"))
@@ -84,8 +91,8 @@ def _responses(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
             "content": {"application/json": {"schema": schema}},
         }
     error = {"application/json": {"schema": refs[(ErrorResponse, "serialization")]}}
-    # Every change may meet a concurrent one (409 changed_meanwhile).
-    changing = (409,) if op.method != "GET" else ()
+    # Every change may meet a concurrent one (409 changed_meanwhile), and must be JSON (415).
+    changing = (409, 413, 415) if op.method != "GET" else ()
     for status in sorted({*COMMON_ERRORS, *op.errors, *changing}):
         responses[str(status)] = {"description": ERROR_TEXT[status], "content": error}
     return responses
@@ -98,7 +105,7 @@ def _operation(op: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
         "tags": [op.tag],
         "parameters": _path_parameters(op) + _query_parameters(op),
         "responses": _responses(op, refs),
-        "security": [{"functionKey": [], "bearer": []}],
+        "security": [{"bearer": []}],
         "x-required-role": op.role.claim,
     }
     if op.description:
@@ -133,8 +140,23 @@ def _self() -> dict[str, Any]:
             "operationId": "openapi",
             "summary": "This document",
             "tags": ["status"],
-            "security": [{"functionKey": []}],
+            "security": [],
             "responses": {"200": {"description": "OpenAPI 3.1", "content": document}},
+        }
+    }
+
+
+def _console_config(refs: dict[Any, Any]) -> dict[str, Any]:
+    schema = refs[(ConsoleConfig, "serialization")]
+    return {
+        "get": {
+            "operationId": "console_config",
+            "summary": "Console sign-in settings (public values)",
+            "tags": ["status"],
+            "security": [],
+            "responses": {
+                "200": {"description": "OK", "content": {"application/json": {"schema": schema}}}
+            },
         }
     }
 
@@ -142,7 +164,11 @@ def _self() -> dict[str, Any]:
 @lru_cache(maxsize=1)
 def openapi_document() -> dict[str, Any]:
     refs, definitions = models_json_schema(_component_models(), ref_template=REF)
-    paths: dict[str, dict[str, Any]] = {"/health": _health(), "/openapi.json": _self()}
+    paths: dict[str, dict[str, Any]] = {
+        "/health": _health(),
+        "/openapi.json": _self(),
+        "/console-config": _console_config(refs),
+    }
     for op in operations():
         paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, refs)
     return {
@@ -151,21 +177,23 @@ def openapi_document() -> dict[str, Any]:
             "title": "Dilux Backup API",
             "version": "1.0.0",
             "description": "Backups of PostgreSQL, MySQL/MariaDB and SQL Server to Azure Blob "
-            "Storage. Every route but health (anonymous) needs the function key; every route "
-            "but health and this document also needs a bearer token with a Backup.* role.",
+            "Storage. Every route but health and this document (both anonymous) needs a bearer "
+            "token with a Backup.* role (none in development mode, on loopback only). Every "
+            "change (POST, PUT, PATCH, DELETE) must be sent with Content-Type: application/json, "
+            "from the same origin when a browser sends it; bodies are at most "
+            f"{MAX_BODY_BYTES} bytes.",
         },
         "servers": [{"url": "/api"}],
         "paths": paths,
         "components": {
             "schemas": definitions.get("$defs", {}),
             "securitySchemes": {
-                "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
             },
         },
     }
 
 
-@bp.route(route="openapi.json", methods=["GET"])
+@public_route("api/openapi.json", ["GET"])
 def api_openapi(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(openapi_document())

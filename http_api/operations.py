@@ -1,9 +1,12 @@
 """Every route is an `Operation`: method, path, role, models. One table feeds both the
 Functions routes and the OpenAPI document, so the two cannot drift apart.
 
-A route function hands its request to `Operation.serve`, which authenticates the caller,
-checks the role, runs the handler (blocking handlers in a worker thread), maps errors to the
-one error shape, and audits failed attempts at audited actions.
+The platform asks no key of any route (a browser cannot keep one secret): the checks are here.
+A route function hands its request to `Operation.serve`, which refuses oversized and
+cross-site requests, authenticates the caller, checks the role, runs the handler (blocking
+handlers in a worker thread), maps errors to the one error shape, and audits failed attempts
+at audited actions (refusals aggregated, see `DenialWindows`). The only other routes are the
+few `public_route`s, which say nothing about the deployment.
 """
 
 from __future__ import annotations
@@ -20,10 +23,14 @@ import azure.functions as func
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from pydantic import BaseModel, TypeAdapter
 
+from http_api import bp
 from http_api.calls import Call, Reply
 from http_api.errors import ApiError, error_response, json_response
+from http_api.request_guard import check_request
+from http_api.services import services
 from shared.audit import AuditOutcome
 from shared.auth import AuthError, Principal, Role, authenticator
+from shared.models import AuditEntry
 from shared.secrets import SecretStoreError
 from shared.settings import SettingsError
 from shared.storage.blobs import BlobStoreError
@@ -31,9 +38,15 @@ from shared.storage.tables import AlreadyExists, ConcurrencyConflict, InvalidCon
 
 log = logging.getLogger(__name__)
 
+# Every API route starts with it; the console owns the rest of the site.
+API_PREFIX = "api/"
 Handler = Callable[[Call], Any] | Callable[[Call], Awaitable[Any]]
 # Keyed by (method, path): a module imported again (a host reloading the app) replaces its own.
 REGISTRY: dict[tuple[str, str], Operation] = {}
+# Routes served to anyone; every other route is an operation (tests check there is no third kind).
+PUBLIC_ROUTES: set[str] = set()
+# Windows of aggregated refusals, closed by timers that must not be garbage-collected.
+_CLOSING: set[asyncio.Task[None]] = set()
 INTERNAL = ApiError(500, "internal_error", "the request could not be completed")
 # A dependency down or unreachable: worth a retry, never the caller's fault.
 UNAVAILABLE = (SecretStoreError, BlobStoreError, ServiceRequestError, ServiceResponseError)
@@ -63,13 +76,19 @@ class Operation:
 
     @property
     def route(self) -> str:
-        return self.path.lstrip("/")
+        """The Functions route: the API lives under `api/` (host.json's route prefix is
+        empty so that the console can be served at the site root)."""
+        return API_PREFIX + self.path.lstrip("/")
 
     @property
     def operation_id(self) -> str:
         return self.summary.lower().replace(" ", "_").replace("'", "")
 
     async def serve(self, req: func.HttpRequest, handler: Handler) -> func.HttpResponse:
+        try:
+            check_request(req)
+        except ApiError as exc:
+            return error_response(exc)
         try:
             principal = await self._authorize(req)
         except AuthError as exc:
@@ -96,9 +115,7 @@ class Operation:
         principal = await authenticator().authenticate(req.url, dict(req.headers))
         if not principal.may(self.role):
             if self.action:
-                call = Call(req=req, principal=principal, operation=self)
-                refusal = ApiError(403, "forbidden", f"requires {self.role.claim}")
-                await asyncio.to_thread(_audit_failure, call, refusal, AuditOutcome.DENIED)
+                await _audit_refusal(Call(req=req, principal=principal, operation=self))
             raise AuthError(403, "forbidden", f"this operation requires {self.role.claim}")
         return principal
 
@@ -115,6 +132,14 @@ def operation(method: str, path: str, role: Role, summary: str, **options: Any) 
     declared = Operation(method=method, path=path, role=role, summary=summary, **options)
     REGISTRY[(method, path)] = declared
     return declared
+
+
+def public_route(route: str, methods: list[str]) -> Callable[[Any], Any]:
+    """Registers a route served to anyone, with no check of the caller. Only what says
+    nothing about the deployment belongs here (liveness, the API's description, the console's
+    files and its public sign-in settings)."""
+    PUBLIC_ROUTES.add(route)
+    return bp.route(route=route, methods=methods, auth_level=func.AuthLevel.ANONYMOUS)
 
 
 def operations() -> list[Operation]:
@@ -162,6 +187,45 @@ def _audit_failure(call: Call, error: ApiError, outcome: AuditOutcome) -> None:
     except Exception as exc:
         # The refusal itself is what the caller must see; the audit layer logged its failure.
         log.error("failed attempt at %s not audited: %s", call.operation.action, type(exc).__name__)
+
+
+async def _audit_refusal(call: Call) -> None:
+    """Audits a caller refused for their role: the first refusal per caller and action in a
+    window at once, the others counted into it when the window closes."""
+    try:
+        audit, windows = services().repos.audit, services().denials
+    except Exception as exc:
+        log.error("refusal not audited: %s", type(exc).__name__)
+        return
+    action = call.operation.action
+    message = f"403 forbidden: requires {call.operation.role.claim}"
+
+    def entry(shared: bool) -> AuditEntry:
+        actor = "several actors" if shared else None
+        return call.audit_entry(outcome=AuditOutcome.DENIED, message=message, actor=actor)
+
+    opened = windows.refused(call.principal.subject, str(action), entry)
+    if opened is None:
+        return
+    key, first = opened
+    await asyncio.to_thread(_write_audit, audit.append, first)
+
+    def close() -> None:
+        total = windows.close(key)
+        if total is not None:
+            task = asyncio.ensure_future(asyncio.to_thread(_write_audit, audit.replace, total))
+            _CLOSING.add(task)
+            task.add_done_callback(_CLOSING.discard)
+
+    asyncio.get_running_loop().call_later(windows.seconds, close)
+
+
+def _write_audit(write: Callable[[AuditEntry], Any], entry: AuditEntry) -> None:
+    try:
+        write(entry)
+    except Exception as exc:
+        # The refusal itself is what the caller must see.
+        log.error("refusal at %s not audited: %s", entry.action, type(exc).__name__)
 
 
 def _log_failure(operation: Operation, exc: BaseException) -> None:

@@ -15,6 +15,7 @@ from http_api.schemas.databases import RetentionDecisionOut, RetentionPreview
 from http_api.schemas.policies import NextSlots, NextSlotsQuery, SlotOut
 from http_api.services import services
 from shared.auth import Role
+from shared.models import Policy
 from shared.retention import plan_retention
 from shared.schedule import next_slot
 
@@ -48,15 +49,16 @@ def _next_slots(call: Call) -> NextSlots:
     policy_id = call.path_id("policy_id")
     query: NextSlotsQuery = call.query()
     policy = policy_or_404(services(), policy_id)
-    after = query.after or datetime.now(UTC)
+    slots = upcoming_slots(policy, query.after or datetime.now(UTC), query.count)
+    return NextSlots(policy_id=policy_id, slots=slots)
+
+
+def upcoming_slots(policy: Policy, after: datetime, count: int) -> list[SlotOut]:
     slots: list[SlotOut] = []
-    while len(slots) < query.count:
-        slot = next_slot(policy, after)
-        if slot is None:
-            break
+    while len(slots) < count and (slot := next_slot(policy, after)) is not None:
         slots.append(SlotOut(at=slot.at, tiers=[tier.value for tier in slot.tier_list()]))
         after = slot.at
-    return NextSlots(policy_id=policy_id, slots=slots)
+    return slots
 
 
 def _preview(call: Call) -> RetentionPreview:

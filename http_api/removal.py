@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from http_api.errors import conflict
 from http_api.services import Services
 from shared.models import BackupRecord, Database
 from shared.secrets import database_secret_name
@@ -19,9 +22,21 @@ def remove_database(found: Services, database: Database, *, with_backups: bool) 
     """Deletes the database (and its backups if asked); returns how many backups went."""
     removed = 0
     if with_backups:
-        for record in list(found.repos.backups.iter_by_database(database.id)):
+        records = list(found.repos.backups.iter_by_database(database.id))
+        for record in records:  # all or nothing: refused before anything goes
+            protected_409(record)
+        for record in records:
             remove_backup(found, record)
             removed += 1
     found.secrets.delete(database_secret_name(database.id))
     found.repos.databases.delete(database.id)
     return removed
+
+
+def protected_409(record: BackupRecord) -> None:
+    """A backup under a legal hold or an unexpired immutability policy cannot go."""
+    if record.legal_hold:
+        raise conflict("the backup is under a legal hold: clear the hold first")
+    until = record.immutable_until
+    if until is not None and until > datetime.now(UTC):
+        raise conflict(f"the backup is immutable until {until:%Y-%m-%d %H:%M} UTC")

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from shared.audit import DenialWindows
 from shared.models import AuditEntry
 from shared.settings import Settings, get_settings
 from shared.storage.repositories import Repositories
@@ -17,6 +18,8 @@ class Services:
     repos: Repositories
     _secrets: Any = field(default=None, repr=False)
     policies_seeded: bool = False
+    # Refused callers, one audit entry per caller and action per minute (http_api/operations.py).
+    denials: DenialWindows = field(default_factory=DenialWindows)
 
     @property
     def secrets(self) -> Any:
@@ -26,6 +29,12 @@ class Services:
 
             self._secrets = secret_store_from_settings(self.settings)
         return self._secrets
+
+    def keys(self) -> Any:
+        """The service's age identities (shared/crypto/keys.py)."""
+        from shared.crypto.keys import KeyRing
+
+        return KeyRing.from_settings(self.settings, self.secrets)
 
     def blobs(self) -> Any:
         from shared.storage.blobs import backup_store

@@ -17,8 +17,9 @@ from http_api.operations import operation
 from http_api.schemas.backups import Counts, RunningJob, StaleDatabase, StatusReport, StorageTotals
 from http_api.services import Services, services
 from shared.auth import Role
+from shared.insights import allowed_age
 from shared.jobs import POLICY_LOOP
-from shared.models import BackupRecord, BackupStatus, Database, HourlyRule, Policy, Tier
+from shared.models import BackupRecord, BackupStatus, Database, Policy
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +29,7 @@ STATUS = operation(
     "policy's most frequent tier allows, plus one hour for the dump itself.",
 )  # fmt: skip
 
-GRACE = timedelta(hours=1)
 RUNNING_JOBS_SHOWN = 100
-TIER_PERIOD = {
-    Tier.DAILY: timedelta(days=1),
-    Tier.WEEKLY: timedelta(days=7),
-    Tier.MONTHLY: timedelta(days=31),
-    Tier.YEARLY: timedelta(days=366),
-}
 
 
 @bp.route(route=STATUS.route, methods=[STATUS.method])
@@ -49,15 +43,6 @@ async def api_get_status(
         return report
 
     return await STATUS.serve(req, handle)
-
-
-def allowed_age(policy: Policy) -> timedelta | None:
-    """How old the newest successful backup may be under this policy (None: no schedule)."""
-    periods = [
-        timedelta(hours=rule.every_hours) if isinstance(rule, HourlyRule) else TIER_PERIOD[tier]
-        for tier, rule in policy.rules().items()
-    ]
-    return min(periods) + GRACE if periods else None
 
 
 @dataclass

@@ -1,5 +1,6 @@
-"""orchestrators: the durable workflows (policy loop, backup, verify, restore) and the
-watchdog that keeps every policy loop running, registered on blueprint `bp`."""
+"""orchestrators: the durable workflows (policy loop, backup, verify, restore, settlement)
+and the watchdog that keeps every policy loop running and settles what jobs left
+unfinished, registered on blueprint `bp`."""
 
 import azure.durable_functions as df
 
@@ -10,6 +11,7 @@ from orchestrators import (  # noqa: E402,F401
     backup_database,
     policy_loop,
     restore_backup,
+    settle_backup,
     verify_backup,
     watchdog,
 )

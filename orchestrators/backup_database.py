@@ -1,12 +1,15 @@
 """`backup_database`: one database, one slot (or a manual run).
 
-    record (queued) → database lock → server slot → lock renewed → connection test → dump (retried)
-    → record the result → hand the server slot over → database entity counts the outcome
-    → retention → release the database lock → notify (failure, or recovery)
+    record (queued) → database lock → server slot → lock renewed → connection test → dump (retried
+    unless the failure is permanent) → record the result (retried) → hand the server slot over
+    → database entity counts the outcome → retention → release the database lock
+    → notify (failure, or recovery)
 
-The server slot is handed over to the next backup waiting for it (which is woken); on an
-exception both are released with signals before it propagates; leases expire anyway, so
-even a crash cannot hold a lock forever.
+The server slot is handed over to the next backup waiting for it (which is woken); the
+database lock is released with a signal; on an exception both are released with signals
+before it propagates. Leases expire anyway, and a waiting backup frees the leases of a job
+that was terminated, so even a crash cannot hold a lock for long. A record this job could not finish
+is settled by the watchdog (`settle_backup`).
 """
 
 from __future__ import annotations
@@ -49,9 +52,9 @@ def backup_database(context: df.DurableOrchestrationContext) -> Generator[Any, A
         # The wait for a slot may have been long: the dump gets the database lease in full.
         yield from wait_for_lease(context, database, lease_seconds=lease, record_id=record_id)
         dump, error = yield from check_and_dump(context, prepared)
-        finished = yield from record_result(context, job, record_id, dump, error)
+        finished = yield from record_result(context, prepared, job, dump, error)
         yield from hand_over_slot(context, server)
-        ack = yield from report_outcome(context, database, job, finished)
+        ack = yield from report_outcome(context, database, job.tiers, finished)
         set_phase(context, "applying retention", record_id, bytes=dump.raw_bytes if dump else None)
         deleted = yield from apply_retention(context, job.database_id, prepared.policy_id)
     except Exception as exc:  # an entity or the record store failed: never leave locks held

@@ -4,6 +4,7 @@ the orchestrator delegates to with `yield from`, so the orchestrator reads like 
 from __future__ import annotations
 
 from collections.abc import Generator
+from datetime import timedelta
 from typing import Any
 
 import azure.durable_functions as df
@@ -20,6 +21,7 @@ from shared.jobs import (
     CheckConnectionInput,
     ConnectionCheck,
     DumpInput,
+    DumpOutcome,
     DumpResult,
     FinishBackupInput,
     FinishedBackup,
@@ -32,9 +34,11 @@ from shared.jobs import (
     dump_json,
 )
 from shared.locks import OutcomeAck, OutcomeReport
-from shared.models import BackupStatus
+from shared.models import BackupStatus, Tier
 
 Steps = Generator[Any, Any, Any]
+# Attempts of a bookkeeping step, the pause doubling each time: 1 + 2 + 4 + 8 first pauses.
+BOOKKEEPING_ATTEMPTS = 5
 
 
 def prepare(
@@ -42,42 +46,65 @@ def prepare(
 ) -> Generator[Any, Any, PreparedBackup]:
     """Creates (or finds) the record; its id comes from the instance id."""
     record_id = backup_record_id(context.instance_id)
-    ask = PrepareBackupInput(job=job, record_id=record_id, now=context.current_utc_datetime)
+    ask = PrepareBackupInput(
+        job=job,
+        record_id=record_id,
+        instance_id=context.instance_id,
+        now=context.current_utc_datetime,
+    )
     prepared = yield context.call_activity(PREPARE_BACKUP, dump_json(ask))
     return PreparedBackup.model_validate(prepared)
 
 
+def with_backoff(
+    context: df.DurableOrchestrationContext, activity: str, data: Any, first_pause_seconds: int
+) -> Steps:
+    """Calls a bookkeeping activity (one that only writes records) until it succeeds, pausing
+    between attempts, the pause doubling each time (the SDK's RetryOptions cannot): storage
+    may be down for longer than the dump's attempts. With the default 60 s first pause the
+    attempts span 15 minutes; if even that is not enough, the watchdog settles the record."""
+    pause = timedelta(seconds=first_pause_seconds)
+    for attempt in range(1, BOOKKEEPING_ATTEMPTS + 1):
+        try:
+            return (yield context.call_activity(activity, data))
+        except Exception:
+            if attempt == BOOKKEEPING_ATTEMPTS:
+                raise
+        yield context.create_timer(context.current_utc_datetime + pause)
+        pause *= 2
+    raise AssertionError("unreachable")
+
+
 def record_result(
     context: df.DurableOrchestrationContext,
+    prepared: PreparedBackup,
     job: BackupJob,
-    record_id: str,
     dump: DumpResult | None,
     error: str | None,
 ) -> Generator[Any, Any, FinishedBackup]:
     finish = FinishBackupInput(
         database_id=job.database_id,
-        record_id=record_id,
+        record_id=prepared.record_id,
         succeeded=dump is not None,
         dump=dump,
         error=error,
-        now=context.current_utc_datetime,
     )
-    return FinishedBackup.model_validate(
-        (yield context.call_activity(FINISH_BACKUP, dump_json(finish)))
-    )
+    pause = prepared.dump_retry_seconds
+    finished = yield from with_backoff(context, FINISH_BACKUP, dump_json(finish), pause)
+    return FinishedBackup.model_validate(finished)
 
 
 def report_outcome(
     context: df.DurableOrchestrationContext,
     database: df.EntityId,
-    job: BackupJob,
+    tiers: list[Tier],
     finished: FinishedBackup,
 ) -> Generator[Any, Any, OutcomeAck]:
     """The database entity counts consecutive failures and says whether this is a recovery."""
     report = OutcomeReport(
         record_id=finished.record_id,
         succeeded=finished.status is BackupStatus.SUCCEEDED,
-        tiers=job.tiers,
+        tiers=tiers,
         at=context.current_utc_datetime,
         error=finished.error,
     )
@@ -122,8 +149,8 @@ def retry_options(prepared: PreparedBackup) -> df.RetryOptions:
 def check_and_dump(
     context: df.DurableOrchestrationContext, prepared: PreparedBackup
 ) -> Generator[Any, Any, tuple[DumpResult | None, str | None]]:
-    """Tests the connection, then dumps; transient failures are retried by both activities.
-    Returns (dump, None) or (None, reason)."""
+    """Tests the connection, then dumps; transient failures are retried by both activities,
+    the others come back at once. Returns (dump, None) or (None, reason)."""
     retry = retry_options(prepared)
     assert prepared.target is not None  # set whenever there is work to do
     check_input = dump_json(CheckConnectionInput(target=prepared.target))
@@ -133,9 +160,10 @@ def check_and_dump(
         if not check.ok:
             return None, check.error or "connection test failed"
         set_phase(context, "dumping", prepared.record_id)
-        dump_input = DumpInput(target=prepared.target, now=context.current_utc_datetime)
-        result = yield context.call_activity_with_retry(DUMP_DATABASE, retry, dump_json(dump_input))
-        return DumpResult.model_validate(result), None
+        dump_input = DumpInput(target=prepared.target)
+        done = yield context.call_activity_with_retry(DUMP_DATABASE, retry, dump_json(dump_input))
+        outcome = DumpOutcome.model_validate(done)
+        return outcome.result, outcome.error
     except Exception as exc:  # the last attempt failed: the finish activity sanitises the text
         return None, str(exc)
 

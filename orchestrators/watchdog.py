@@ -1,4 +1,5 @@
-"""`watchdog`: a timer that makes sure every policy with enabled databases has its loop running.
+"""`watchdog`: a timer that makes sure every policy with enabled databases has its loop running,
+and that no backup record stays queued or running after its job ended (`settle_backup`).
 
 It runs every five minutes by default. The schedule is the setting WATCHDOG_SCHEDULE (six-field
 NCRONTAB), read when the functions are indexed, because a trigger's schedule is part of its
@@ -19,6 +20,7 @@ from activities.policy_plan import scheduled_databases
 from activities.wiring import services
 from orchestrators import bp
 from orchestrators.policy_client import ensure_policy_loop
+from orchestrators.settlement import settle_orphans
 from shared.jobs import DEFAULT_WATCHDOG_SCHEDULE, WATCHDOG
 
 log = logging.getLogger(__name__)
@@ -44,3 +46,4 @@ async def watchdog(timer: func.TimerRequest, client: df.DurableOrchestrationClie
                 log.info("watchdog: started the loop of policy %s", policy_id)
         except Exception:  # one broken policy must not keep the others from running
             log.exception("watchdog: could not check the loop of policy %s", policy_id)
+    await settle_orphans(client)

@@ -5,7 +5,8 @@
 #   RESOURCE_GROUP  created if missing
 #   LOCATION        an Azure region with Flex Consumption (az functionapp list-flexconsumption-locations)
 #   ENTRA_AUDIENCE  the API app registration's Application ID URI or client id
-# Optional: PLAN_SKU (FC1, EP1-EP3), ENTRA_TENANT_ID, NOTIFY_WEBHOOK_URL, ENABLE_VNET (true/false).
+# Optional: PLAN_SKU (FC1, EP1-EP3), ENTRA_TENANT_ID, NOTIFY_WEBHOOK_URL, ENABLE_VNET (true/false),
+#   CONSOLE_CLIENT_ID (the web console's app registration; README, "The web console").
 # This script cannot run in the development environment (no Azure access): it is unverified.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +21,8 @@ command -v az >/dev/null || { echo "the Azure CLI (az) is required" >&2; exit 2;
 
 package=$(ls -t dist/*.zip | head -n1)
 parameters=(appName="$APP_NAME" entraAudience="$ENTRA_AUDIENCE" planSku="${PLAN_SKU:-FC1}"
-  enableVnetIntegration="${ENABLE_VNET:-false}" notifyWebhookUrl="${NOTIFY_WEBHOOK_URL:-}")
+  enableVnetIntegration="${ENABLE_VNET:-false}" notifyWebhookUrl="${NOTIFY_WEBHOOK_URL:-}"
+  consoleClientId="${CONSOLE_CLIENT_ID:-}")
 if [ -n "${ENTRA_TENANT_ID:-}" ]; then parameters+=(entraTenantId="$ENTRA_TENANT_ID"); fi
 
 az group create --name "$RESOURCE_GROUP" --location "$LOCATION" --output none

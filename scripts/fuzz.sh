@@ -24,7 +24,6 @@ trap cleanup EXIT
 
 port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 suffix=$($PY -c 'import uuid; print(uuid.uuid4().hex[:10])')
-key=$($PY -c 'import secrets; print(secrets.token_urlsafe(24))')
 conn=$($PY -c 'from tests.conftest import azurite_connection_string as c; print(c())')
 
 env -u WEBSITE_INSTANCE_ID -u WEBSITE_SITE_NAME -u WEBSITE_HOSTNAME \
@@ -35,7 +34,6 @@ env -u WEBSITE_INSTANCE_ID -u WEBSITE_SITE_NAME -u WEBSITE_HOSTNAME \
   LOCAL_SECRET_KEY="$($PY -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')" \
   CONNECT_TIMEOUT_SECONDS=1 \
   AUTH_MODE=development \
-  EMULATOR_FUNCTION_KEY="$key" \
   "$PY" -m emulator --app-dir . --host 127.0.0.1 --port "$port" --state "$work/state.sqlite" \
   >"$work/emulator.log" 2>&1 &
 emulator_pid=$!
@@ -55,7 +53,7 @@ run_schemathesis() {
   local mode=$1 checks=$2
   .venv/bin/schemathesis run "$base/api/openapi.json" \
     --url "$base/api" \
-    -H "x-functions-key: $key" \
+    -H "Content-Type: application/json" \
     --mode "$mode" \
     --checks "$checks" \
     --phases examples,coverage,fuzzing \

@@ -19,7 +19,10 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APP_FILES = ["function_app.py", "host.json", "requirements.txt"]
+# pyproject.toml: the status page reads the app's version from it.
+APP_FILES = ["function_app.py", "host.json", "requirements.txt", "pyproject.toml"]
+# The built web console, served by the app at / (make package builds it first).
+CONSOLE_DIST = Path("console") / "dist"
 APP_PACKAGES = ["orchestrators", "activities", "entities", "http_api", "shared"]
 CLIENT_TOOLS = ["mariadb-dump", "mariadb"]
 # Client authentication plugins (e.g. MySQL 8's caching_sha2_password) load at run time.
@@ -45,6 +48,11 @@ def copy_app(stage: Path) -> None:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for package in APP_PACKAGES:
         shutil.copytree(ROOT / package, stage / package, ignore=ignore)
+    if not (ROOT / CONSOLE_DIST / "index.html").is_file():
+        raise SystemExit(
+            "the console is not built: run `make package` (or npm run build in console/)"
+        )
+    shutil.copytree(ROOT / CONSOLE_DIST, stage / CONSOLE_DIST)
 
 
 def install_dependencies(stage: Path) -> None:

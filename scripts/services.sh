@@ -4,6 +4,10 @@
 # and Azurite on the ports in AZURITE_*_PORT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Azurite's files under .state/ hold whole dumps: readable by this user only (0700/0600),
+# also for what an earlier run left readable by others.
+umask 077
+private_state() { mkdir -p "$1" && chmod -R go-rwx .state; }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -31,7 +35,7 @@ start_azurite() {
   if port_open "$blob" && port_open "$table"; then
     return 0
   fi
-  mkdir -p .state
+  private_state .state
   # Its own session, and no stdin (it exits when stdin closes): it outlives the shell
   # that started it, and a later run reuses it.
   setsid nohup node_modules/.bin/azurite --silent --skipApiVersionCheck --loose --disableTelemetry \
@@ -49,7 +53,7 @@ case "${1:-}" in
     ;;
   start-run)
     ensure_databases
-    mkdir -p .state/azurite
+    private_state .state/azurite
     start_azurite --location .state/azurite
     ;;
   *)

@@ -8,7 +8,11 @@ that grows a secret field later cannot leak it into the log.
 
 from __future__ import annotations
 
+import threading
+import unicodedata
 import uuid
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -20,6 +24,7 @@ from shared.secret_names import SECRET_FIELD
 
 REDACTED = "[redacted]"
 MESSAGE_LIMIT = 500
+ACTOR_LIMIT = 256
 
 
 class AuditOutcome(StrEnum):
@@ -71,9 +76,69 @@ def audit_entry(
     return AuditEntry(
         id=uuid.uuid4().hex,
         at=at or datetime.now(UTC),
-        actor=actor[:256],
+        actor=printable(actor, ACTOR_LIMIT) or "unknown",
         action=action,
         resource=resource[:256],
         outcome=outcome.value,
         details=scrub(body),
     )
+
+
+def printable(text: str, limit: int) -> str:
+    """`text` on one line: control and format characters (newlines, bidi overrides) become
+    spaces, runs of spaces one space, at most `limit` characters. For names taken from a
+    token's claims, which the token's holder chose."""
+    spaced = "".join(" " if unicodedata.category(char)[0] == "C" else char for char in text)
+    return " ".join(spaced.split())[:limit]
+
+
+@dataclass
+class _Window:
+    entry: AuditEntry
+    attempts: int = 1
+
+
+class DenialWindows:
+    """Refused attempts, aggregated: one audit entry per key (an actor and an action) per window.
+
+    The first refusal of a key is written at once; refusals after it only count; `close`
+    (called when the window ends) returns the entry again with the total, to be written over
+    the first. A caller with a valid token but no role so grows the audit log by one entry
+    per action per window however fast they try, and every attempt is still counted. Past
+    `max_open` keys, further actors share one entry per action.
+    """
+
+    def __init__(self, seconds: float = 60.0, max_open: int = 10_000) -> None:
+        self.seconds = seconds
+        self.max_open = max_open
+        self._open: dict[Hashable, _Window] = {}
+        self._lock = threading.Lock()
+
+    def refused(
+        self, actor: str, action: str, entry: Callable[[bool], AuditEntry]
+    ) -> tuple[Hashable, AuditEntry] | None:
+        """Counts a refusal of `actor` at `action`. For the first one of its window: the
+        window's key (pass it to `close` after `seconds`) and the entry to write now, built by
+        `entry(shared)` (shared: for several actors, past `max_open`)."""
+        key: Hashable = (actor, action)
+        with self._lock:
+            shared = key not in self._open and len(self._open) >= self.max_open
+            if shared:
+                key = (None, action)
+            window = self._open.get(key)
+            if window is not None:
+                window.attempts += 1
+                return None
+            first = entry(shared)
+            first = first.model_copy(update={"details": {**first.details, "attempts": 1}})
+            self._open[key] = _Window(first)
+            return key, first
+
+    def close(self, key: Hashable) -> AuditEntry | None:
+        """Ends the window; its entry with the total, or None when nothing followed the first."""
+        with self._lock:
+            window = self._open.pop(key, None)
+        if window is None or window.attempts == 1:
+            return None
+        details = {**window.entry.details, "attempts": window.attempts}
+        return window.entry.model_copy(update={"details": details})

@@ -7,8 +7,10 @@ as `model_dump(mode="json")` and are validated again on the other side.
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import Field
@@ -31,6 +33,10 @@ POLICY_LOOP = "policy_loop"
 BACKUP_DATABASE = "backup_database"
 VERIFY_BACKUP = "verify_backup"
 RESTORE_BACKUP = "restore_backup"
+# Gives a backup whose job ended without recording its result a final record (and counts
+# and notifies the failure); started by the watchdog and by a backup that finds the lease
+# of a finished job in its way.
+SETTLE_BACKUP = "settle_backup"
 
 # The timer-triggered function that keeps every policy loop alive.
 WATCHDOG = "watchdog"
@@ -53,6 +59,8 @@ APPLY_RETENTION = "apply_retention"
 SEND_NOTIFICATION = "send_notification"
 RUN_VERIFY = "run_verify"
 RUN_RESTORE = "run_restore"
+SETTLE_RECORD = "settle_record"
+FIND_FINISHED_HOLDERS = "find_finished_holders"
 WAKE_LEASE_WAITER = "wake_lease_waiter"
 
 ACTIVITY_NAMES = (
@@ -65,9 +73,11 @@ ACTIVITY_NAMES = (
     SEND_NOTIFICATION,
     RUN_VERIFY,
     RUN_RESTORE,
+    SETTLE_RECORD,
+    FIND_FINISHED_HOLDERS,
     WAKE_LEASE_WAITER,
 )
-ORCHESTRATOR_NAMES = (POLICY_LOOP, BACKUP_DATABASE, VERIFY_BACKUP, RESTORE_BACKUP)
+ORCHESTRATOR_NAMES = (POLICY_LOOP, BACKUP_DATABASE, VERIFY_BACKUP, RESTORE_BACKUP, SETTLE_BACKUP)
 ENTITY_NAMES = (DATABASE_ENTITY, SERVER_ENTITY)
 
 # Deterministic record ids: the same instance always means the same record.
@@ -98,6 +108,11 @@ def verify_instance_id(database_id: str, backup_id: str, unique: str) -> str:
 
 def restore_instance_id(database_id: str, backup_id: str, unique: str) -> str:
     return f"restore-{database_id}-{backup_id}-{unique}"
+
+
+def settle_instance_id(backup_instance_id: str) -> str:
+    """At most one settlement per backup job."""
+    return f"settle-{backup_instance_id}"
 
 
 def backup_record_id(instance_id: str) -> str:
@@ -147,6 +162,9 @@ class BackupJob(Model):
 class PrepareBackupInput(Model):
     job: BackupJob
     record_id: Identifier
+    # The backup job's instance id, kept on the record: whoever finds the record unfinished
+    # can ask whether its job still runs.
+    instance_id: str = Field(min_length=1, max_length=256)
     now: datetime
 
 
@@ -188,8 +206,6 @@ class ConnectionCheck(Model):
 
 class DumpInput(Model):
     target: BackupTarget
-    # The orchestration's clock when the dump was scheduled: the record's started_at.
-    now: datetime
 
 
 class DumpResult(Model):
@@ -200,19 +216,54 @@ class DumpResult(Model):
     sha256: str
 
 
+class DumpOutcome(Model):
+    """What `dump_database` returns: the committed dump, or a failure that another attempt
+    would not cure (permission or schema errors, a cancelled backup). Failures worth another
+    attempt are raised instead, so the orchestration's retry policy retries them."""
+
+    result: DumpResult | None = None
+    error: str | None = None
+
+
 class FinishBackupInput(Model):
     database_id: Identifier
     record_id: Identifier
     succeeded: bool
     dump: DumpResult | None = None
     error: str | None = None
-    now: datetime
 
 
 class FinishedBackup(Model):
     record_id: Identifier
     status: BackupStatus
     error: str | None = None
+
+
+class SettleJob(Model):
+    """Input of `settle_backup`: a record left unfinished by a job that no longer runs."""
+
+    database_id: Identifier
+    record_id: Identifier
+    # The job that left it; its leases are released. None for a record that names none.
+    holder: str | None = None
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class SettledRecord(Model):
+    """The record after `settle_record`; `changed` when this settlement finished it."""
+
+    record_id: Identifier
+    server_id: Identifier | None = None
+    status: BackupStatus | None = None
+    error: str | None = None
+    tiers: list[Tier] = Field(default_factory=list)
+    changed: bool = False
+
+
+class HolderCheck(Model):
+    """Input of `find_finished_holders`: lease holders a waiting job found in its way."""
+
+    holders: list[str] = Field(default_factory=list, max_length=64)
 
 
 class RetentionInput(Model):
@@ -227,6 +278,7 @@ class RetentionDecisionOut(Model):
     record_id: str
     action: str
     rule: str
+    kept_by: list[Tier] = Field(default_factory=list)
 
 
 class RetentionResult(Model):
@@ -234,6 +286,8 @@ class RetentionResult(Model):
     deleted: list[str] = Field(default_factory=list)
     kept: int = 0
     decisions: list[RetentionDecisionOut] = Field(default_factory=list)
+    # "<record>: hot -> cool": kept backups moved to the access tier of the tiers keeping them.
+    access_tier_moves: list[str] = Field(default_factory=list)
 
 
 class Notification(Model):
@@ -288,6 +342,14 @@ class RestoreJob(Model):
     allow_non_empty: bool = False
 
 
+class TableDifferenceOut(Model):
+    """One table whose rows after the restore differ from the manifest (None: absent)."""
+
+    table: str
+    expected_rows: int | None = None
+    actual_rows: int | None = None
+
+
 class RestoreOutput(Model):
     database_id: Identifier
     backup_id: Identifier
@@ -295,7 +357,51 @@ class RestoreOutput(Model):
     target_database: str
     ok: bool
     differences: list[str] = Field(default_factory=list)
+    # The same differences, structured (the console draws them as a table).
+    table_differences: list[TableDifferenceOut] = Field(default_factory=list)
+    tables_compared: int = 0
     error: str | None = None
+
+
+# --- what a job came to ----------------------------------------------------------------------
+
+# Runtime statuses of a job that has not ended.
+RUNNING_STATUSES = frozenset({"Running", "Pending", "Suspended", "ContinuedAsNew"})
+
+
+class JobResult(StrEnum):
+    """One word a script can test: a failed backup is `Completed` for the runtime too."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+def job_result(runtime_status: str | None, output: Any) -> JobResult:
+    """What the job came to, from its runtime status and its output: a backup's output says
+    its record's status, a verify's or a restore's says `ok`."""
+    if runtime_status is None or runtime_status in RUNNING_STATUSES:
+        return JobResult.RUNNING
+    if runtime_status in ("Terminated", "Canceled"):
+        return JobResult.CANCELLED
+    if runtime_status != "Completed":
+        return JobResult.FAILED
+    if isinstance(output, str):
+        try:
+            output = json.loads(output)
+        except ValueError:
+            return JobResult.SUCCEEDED
+    if not isinstance(output, dict):
+        return JobResult.SUCCEEDED
+    if "status" in output:
+        status = output["status"]
+        if status == BackupStatus.CANCELLED:
+            return JobResult.CANCELLED
+        return JobResult.SUCCEEDED if status == BackupStatus.SUCCEEDED else JobResult.FAILED
+    if "ok" in output:
+        return JobResult.SUCCEEDED if output["ok"] is True else JobResult.FAILED
+    return JobResult.SUCCEEDED
 
 
 def dump_json(model: Model) -> dict[str, Any]:

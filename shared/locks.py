@@ -3,13 +3,17 @@
 Python entities have no critical sections, so mutual exclusion is a lease: the entity
 grants the lock to one owner (an orchestration instance id) until an expiry. A holder that
 crashed stops renewing, its lease runs out and the next caller gets the lock; nothing can
-hold a database or a server slot forever. Every operation takes the caller's `now` (the
-orchestration's replay-safe clock) instead of reading a clock, so it is a plain function.
+hold a database or a server slot forever. A holder whose job was terminated (or ended
+without releasing) need not be waited for either: entities cannot ask the runtime, so a
+refused caller asks (an activity) and names the finished holders in its next request,
+which reclaims their leases if they were not renewed since. Every operation takes the
+caller's `now` (the orchestration's replay-safe clock) instead of reading a clock, so it
+is a plain function.
 
 A server also queues the callers it refused (in order, each with the event it waits on):
-releasing a slot hands back the first of them, whom the releasing orchestration wakes, so a
-freed slot is taken at once instead of at the waiters' next poll (Python entities cannot
-signal an orchestration themselves). Polling stays as the fallback.
+handing a slot over answers with the first of them, whom the releasing orchestration wakes,
+so a freed slot is taken at once instead of at the waiters' next poll (Python entities
+cannot signal an orchestration themselves). Polling stays as the fallback.
 """
 
 from __future__ import annotations
@@ -38,9 +42,12 @@ class LeaseRequest(Model):
     lease_seconds: int = Field(ge=1)
     record_id: str | None = None
     # Server entity only: how many holders at most, and the external event the caller
-    # waits on if refused (it is queued and woken when a slot is released).
+    # waits on if refused (it is queued and woken when a slot is handed over).
     limit: int = Field(default=1, ge=1)
     wake_event: str | None = Field(default=None, max_length=256)
+    # Holders whose jobs no longer run, with the lease expiry the caller was refused with:
+    # their leases are dropped unless renewed since (a job restarted under the same id).
+    reclaim: dict[str, datetime] = Field(default_factory=dict, max_length=64)
 
 
 class LeaseRelease(Model):
@@ -54,6 +61,8 @@ class LeaseGrant(Model):
     granted: bool
     holder: str | None = None
     expires_at: datetime | None = None
+    # When refused: every holder in the way, with its lease's expiry.
+    holders: dict[str, datetime] = Field(default_factory=dict)
 
 
 class OutcomeReport(Model):
@@ -106,16 +115,29 @@ def _expiry(request: LeaseRequest) -> datetime:
     return request.now + timedelta(seconds=request.lease_seconds)
 
 
+def _reclaimable(owner: str, expires_at: datetime | None, request: LeaseRequest) -> bool:
+    return owner in request.reclaim and request.reclaim[owner] == expires_at
+
+
 def _lock_is_free(state: DatabaseState, request: LeaseRequest) -> bool:
     if state.owner is None or state.owner == request.owner:
+        return True
+    if _reclaimable(state.owner, state.expires_at, request):
         return True
     return state.expires_at is None or state.expires_at <= request.now
 
 
 def acquire_lock(state: DatabaseState, request: LeaseRequest) -> tuple[DatabaseState, LeaseGrant]:
-    """Grants (or renews) the database lock, unless another owner's lease is still running."""
+    """Grants (or renews) the database lock, unless another owner's lease is still running
+    (and was not named as finished)."""
     if not _lock_is_free(state, request):
-        return state, LeaseGrant(granted=False, holder=state.owner, expires_at=state.expires_at)
+        assert state.owner is not None and state.expires_at is not None
+        return state, LeaseGrant(
+            granted=False,
+            holder=state.owner,
+            expires_at=state.expires_at,
+            holders={state.owner: state.expires_at},
+        )
     expires = _expiry(request)
     update = {"owner": request.owner, "expires_at": expires}
     if request.record_id is not None:
@@ -153,21 +175,25 @@ def record_outcome(state: DatabaseState, report: OutcomeReport) -> tuple[Databas
     return state.model_copy(update=update), ack
 
 
-def _live_slots(state: ServerState, now: datetime) -> dict[str, datetime]:
-    return {owner: expires for owner, expires in state.slots.items() if expires > now}
+def _live_slots(state: ServerState, request: LeaseRequest) -> dict[str, datetime]:
+    return {
+        owner: expires
+        for owner, expires in state.slots.items()
+        if expires > request.now and not _reclaimable(owner, expires, request)
+    }
 
 
 def acquire_slot(state: ServerState, request: LeaseRequest) -> tuple[ServerState, LeaseGrant]:
-    """Grants (or renews) one of the server's `request.limit` slots; expired leases free theirs.
-    A refused caller that names its wake event is queued (keeping its place if it was)."""
-    live = _live_slots(state, request.now)
+    """Grants (or renews) one of the server's `request.limit` slots; expired leases, and
+    those of holders named as finished, free theirs."""
+    live = _live_slots(state, request)
     if request.owner not in live and len(live) >= request.limit:
         holder, expires = min(live.items(), key=lambda item: item[1])
+        refused = LeaseGrant(granted=False, holder=holder, expires_at=expires, holders=live)
         waiting = state.waiting
-        if request.wake_event is not None:
+        if request.wake_event is not None:  # queued, keeping its place if it was
             waiting = _queued(waiting, Waiter(owner=request.owner, event=request.wake_event))
-        grant = LeaseGrant(granted=False, holder=holder, expires_at=expires)
-        return ServerState(slots=live, waiting=waiting), grant
+        return ServerState(slots=live, waiting=waiting), refused
     expires = _expiry(request)
     live[request.owner] = expires
     waiting = [w for w in state.waiting if w.owner != request.owner]

@@ -30,7 +30,11 @@ TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # Responses always carry every field, defaults included: their schema says so (request
+    # bodies keep such fields optional).
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, json_schema_serialization_defaults_required=True
+    )
 
 
 class Engine(StrEnum):
@@ -47,12 +51,39 @@ class TlsMode(StrEnum):
     VERIFY_FULL = "verify-full"
 
 
+# Azure's managed databases have certificates from public CAs: verify them.
+AZURE_DATABASE_SUFFIXES = (
+    ".postgres.database.azure.com",
+    ".mysql.database.azure.com",
+    ".database.windows.net",
+)
+
+
+def default_tls_mode(host: str) -> TlsMode:
+    """Encrypted by default; certificate and host name verified on Azure's databases."""
+    plain = host.strip().rstrip(".").lower()
+    return TlsMode.VERIFY_FULL if plain.endswith(AZURE_DATABASE_SUFFIXES) else TlsMode.REQUIRE
+
+
 class Tier(StrEnum):
     HOURLY = "hourly"
     DAILY = "daily"
     WEEKLY = "weekly"
     MONTHLY = "monthly"
     YEARLY = "yearly"
+
+
+class AccessTier(StrEnum):
+    """Blob Storage access tiers: cooler ones cost less to keep and more to read; an
+    archived blob must be rehydrated (hours) before it can be read at all."""
+
+    HOT = "hot"
+    COOL = "cool"
+    COLD = "cold"
+    ARCHIVE = "archive"
+
+
+ACCESS_TIER_ORDER = (AccessTier.HOT, AccessTier.COOL, AccessTier.COLD, AccessTier.ARCHIVE)
 
 
 class Weekday(StrEnum):
@@ -70,7 +101,14 @@ class BackupStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"
     EXPIRED = "expired"
+
+
+# A record in one of these states never changes again, except to expire.
+FINAL_STATUSES = frozenset(
+    {BackupStatus.SUCCEEDED, BackupStatus.FAILED, BackupStatus.CANCELLED, BackupStatus.EXPIRED}
+)
 
 
 class Trigger(StrEnum):
@@ -88,7 +126,7 @@ class Server(Model):
     host: Hostname
     port: int = Field(ge=1, le=65535)
     username: str = Field(min_length=1, max_length=128)
-    tls_mode: TlsMode = TlsMode.PREFER
+    tls_mode: TlsMode = TlsMode.REQUIRE
     default_policy_id: Identifier | None = None
     # None: the SERVER_MAX_CONCURRENT_BACKUPS setting decides.
     max_concurrent_backups: int | None = Field(default=None, ge=1, le=32)
@@ -188,8 +226,39 @@ class Policy(Model):
     weekly: WeeklyRule | None = None
     monthly: MonthlyRule | None = None
     yearly: YearlyRule | None = None
+    # Backups of these tiers get a version-level immutability policy until the date their
+    # tier would keep them to (shared/protection.py).
+    immutable_tiers: list[Tier] = Field(
+        default_factory=lambda: [Tier.MONTHLY, Tier.YEARLY],
+        description="tiers whose backups nobody can delete or overwrite while kept",
+    )
+    # The access tier of a backup follows the tiers that keep it: the hottest of theirs.
+    access_tiers: dict[Tier, AccessTier] = Field(
+        default_factory=lambda: {Tier.MONTHLY: AccessTier.COOL, Tier.YEARLY: AccessTier.COLD},
+        description="Blob Storage access tier per backup tier (hot when not named)",
+    )
+    encryption_recipients: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="extra age1… public keys every backup of this policy is encrypted to",
+    )
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+    @field_validator("encryption_recipients")
+    @classmethod
+    def _age_recipients(cls, values: list[str]) -> list[str]:
+        from shared.crypto.age import InvalidRecipient, check_recipient
+
+        try:
+            return list(dict.fromkeys(check_recipient(value) for value in values))
+        except InvalidRecipient as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("immutable_tiers")
+    @classmethod
+    def _distinct_tiers(cls, values: list[Tier]) -> list[Tier]:
+        return list(dict.fromkeys(values))
 
     @field_validator("timezone")
     @classmethod
@@ -243,9 +312,26 @@ class BackupRecord(Model):
     tool_version: str | None = None
     server_version: str | None = None
     manifest: DumpManifest | None = None
-    error: str | None = Field(default=None, description="sanitised, never holds a secret")
+    encryption: str | None = Field(default=None, description="'age' when encrypted, else null")
+    identity_id: str | None = Field(
+        default=None, description="the service key (age identity) the backup is encrypted to"
+    )
+    extra_recipients: list[str] = Field(
+        default_factory=list, description="other age1… public keys that can decrypt it"
+    )
+    access_tier: AccessTier | None = None
+    immutable_until: datetime | None = Field(
+        default=None, description="nobody can delete or overwrite the blob before then"
+    )
+    legal_hold: bool = False
+    error: str | None = Field(
+        default=None,
+        description="why it failed: to admins the failure's own text (sanitised, never a "
+        "secret), to other roles a fixed sentence for its kind",
+    )
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    instance_id: str | None = Field(default=None, description="the job that writes this record")
 
 
 class ErrorDetail(Model):

@@ -7,9 +7,11 @@
   being among the newest `keep_count` succeeded backups tagged with an enabled tier
   ("kept: daily 3 of 7"; several reasons are joined with ", "), or, for manual and
   untiered backups, being younger than `manual_keep_days` ("kept: manual, 12 days old,
-  kept 30"). Otherwise deleted with every reason ("deleted: beyond weekly 4",
+  kept 30"), or by a legal hold ("kept: legal hold") or an immutability policy that has not
+  expired ("kept: immutable until 2027-01-01 02:00 UTC"): those blobs cannot be deleted,
+  so retention never tries. Otherwise deleted with every reason ("deleted: beyond weekly 4",
   "deleted: tier monthly no longer in policy", "deleted: manual older than 30 days");
-- failed records are deleted once older than `failed_keep_days`;
+- failed (and cancelled) records are deleted once older than `failed_keep_days`;
 - at most `max_deletes` deletions per run, oldest first; the rest wait
   ("kept: deletion cap reached, next run").
 
@@ -47,6 +49,7 @@ __all__ = [
     "newest_first",
     "plan_retention",
     "record_time",
+    "tiers_keeping",
 ]
 
 _EPOCH = datetime.min.replace(tzinfo=UTC)
@@ -66,6 +69,7 @@ class RetentionDecision(BaseModel):
     record_id: str
     action: RetentionAction
     rule: str = Field(min_length=1)
+    kept_by: list[Tier] = Field(default_factory=list, description="tiers keeping the backup")
 
 
 class RetentionPlan(BaseModel):
@@ -152,29 +156,47 @@ def _decide_database(
 ) -> dict[str, RetentionDecision]:
     """Decisions for one database's records, given newest first."""
     succeeded = [r for r in records if r.status == BackupStatus.SUCCEEDED]
-    tier_reasons = _tier_positions(succeeded, policy)
+    positions = tiers_keeping(succeeded, policy)
     newest_id = succeeded[0].id if succeeded else None
     decisions = {}
     for record in records:
         if record.status == BackupStatus.SUCCEEDED:
-            protections = list(tier_reasons.get(record.id, []))
+            kept_by = positions.get(record.id, [])
+            protections = [f"{tier.value} {n} of {keep}" for tier, n, keep in kept_by]
             if record.id == newest_id:
                 protections.insert(0, "newest successful backup")
+            protections += _storage_protections(record, ages)
             decision = _decide_backup(record, policy, protections, ages)
+            if kept_by:
+                decision = decision.model_copy(update={"kept_by": [t for t, _, _ in kept_by]})
         else:
             decision = _decide_other(record, ages)
         decisions[record.id] = decision
     return decisions
 
 
-def _tier_positions(succeeded: list[BackupRecord], policy: Policy) -> dict[str, list[str]]:
-    """For each kept backup, the tiers keeping it and its position: "daily 3 of 7"."""
-    reasons: dict[str, list[str]] = defaultdict(list)
+def tiers_keeping(
+    succeeded: list[BackupRecord], policy: Policy
+) -> dict[str, list[tuple[Tier, int, int]]]:
+    """For each kept backup (given newest first), the tiers keeping it, its position and
+    the keep count: (daily, 3, 7) reads "daily 3 of 7"."""
+    reasons: dict[str, list[tuple[Tier, int, int]]] = defaultdict(list)
     for tier, rule in policy.rules().items():
         tagged = [record for record in succeeded if tier in record.tiers]
         for position, record in enumerate(tagged[: rule.keep_count], start=1):
-            reasons[record.id].append(f"{tier.value} {position} of {rule.keep_count}")
+            reasons[record.id].append((tier, position, rule.keep_count))
     return reasons
+
+
+def _storage_protections(record: BackupRecord, ages: _Ages) -> list[str]:
+    """What Blob Storage itself would refuse to delete: a legal hold, an unexpired policy."""
+    found = ["legal hold"] if record.legal_hold else []
+    until = record.immutable_until
+    if until is not None:
+        until = until if until.tzinfo else until.replace(tzinfo=UTC)
+        if until > ages.now:
+            found.append(f"immutable until {until.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
+    return found
 
 
 def _decide_backup(
@@ -212,18 +234,18 @@ def _why_tier_lets_go(tier: Tier, policy: Policy) -> str:
 
 
 def _decide_other(record: BackupRecord, ages: _Ages) -> RetentionDecision:
-    """Records that are not a successful backup: in flight, failed or already expired."""
+    """Records that are not a successful backup: in flight, failed, cancelled or expired."""
     if record.status in (BackupStatus.QUEUED, BackupStatus.RUNNING):
         return _decision(record, RetentionAction.KEEP, f"kept: {record.status.value}")
     if record.status == BackupStatus.EXPIRED:
         if record.blob_name:
             return _decision(record, RetentionAction.FINISH, "finish: expired, blob to delete")
         return _decision(record, RetentionAction.KEEP, "kept: expired, blob already deleted")
-    age = ages.age(record)
+    age, status = ages.age(record), record.status.value  # failed or cancelled
     if age > timedelta(days=ages.failed_days):
-        rule = f"deleted: failed record older than {ages.failed_days} days"
+        rule = f"deleted: {status} record older than {ages.failed_days} days"
         return _decision(record, RetentionAction.DELETE, rule)
-    rule = f"kept: failed, {age.days} days old, kept {ages.failed_days}"
+    rule = f"kept: {status}, {age.days} days old, kept {ages.failed_days}"
     return _decision(record, RetentionAction.KEEP, rule)
 
 

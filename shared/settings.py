@@ -36,6 +36,11 @@ class AuthMode(StrEnum):
     DEVELOPMENT = "development"
 
 
+class ImmutabilityMode(StrEnum):
+    LOCKED = "locked"
+    UNLOCKED = "unlocked"
+
+
 class SettingsError(ValueError):
     """The environment does not describe a usable configuration."""
 
@@ -65,6 +70,13 @@ class Settings(BaseSettings):
     dump_timeout_seconds: int = Field(default=7200, ge=1)
     connect_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
 
+    # --- encryption and protection of backups -----------------------------------------
+    encryption: bool = True
+    # Comma-separated age1… public keys every backup is also encrypted to (break-glass).
+    backup_recipients: str = ""
+    immutability: bool = True
+    immutability_mode: ImmutabilityMode = ImmutabilityMode.LOCKED
+
     # --- scheduling and retention ----------------------------------------------------
     server_max_concurrent_backups: int = Field(default=2, ge=1, le=32)
     manual_backup_keep_days: int = Field(default=30, ge=1)
@@ -83,6 +95,12 @@ class Settings(BaseSettings):
     auth_mode: AuthMode = AuthMode.ENTRA
     entra_tenant_id: str | None = None
     entra_audience: str | None = None
+    # The web console's sign-in (public values; shared.auth.AuthConfig reads them too).
+    entra_console_client_id: str | None = None
+    entra_api_scope: str | None = None
+    entra_authority: str | None = None
+    # Set by the ARM template when the app's outbound traffic goes through a subnet.
+    vnet_subnet_id: str | None = None
 
     @field_validator(
         "backup_storage_account_name",
@@ -90,6 +108,10 @@ class Settings(BaseSettings):
         "notify_webhook_url",
         "entra_tenant_id",
         "entra_audience",
+        "entra_console_client_id",
+        "entra_api_scope",
+        "entra_authority",
+        "vnet_subnet_id",
         "backup_worker",
         mode="before",
     )
@@ -104,6 +126,19 @@ class Settings(BaseSettings):
     def _blank_secret_is_unset(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():
             return None
+        return value
+
+    @field_validator("backup_recipients")
+    @classmethod
+    def _age_recipients(cls, value: str) -> str:
+        from shared.crypto.age import InvalidRecipient, check_recipient
+
+        for part in value.split(","):
+            if part.strip():
+                try:
+                    check_recipient(part)
+                except InvalidRecipient as exc:
+                    raise ValueError(str(exc)) from None
         return value
 
     @field_validator("backup_storage_account_name")
@@ -158,6 +193,10 @@ class Settings(BaseSettings):
         attempts = self.dump_max_attempts
         busy = attempts * (self.dump_timeout_seconds + 300)
         return busy + (attempts - 1) * self.dump_retry_seconds + 900
+
+    @property
+    def backup_recipient_list(self) -> list[str]:
+        return [part.strip() for part in self.backup_recipients.split(",") if part.strip()]
 
     @property
     def block_size_bytes(self) -> int:

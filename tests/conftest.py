@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -91,6 +92,17 @@ def blob_container(storage_connection_string: str) -> Iterator[str]:
     service.create_container(name)
     yield name
     service.delete_container(name)
+
+
+@pytest.fixture
+def own_azurite(tmp_path: Path) -> Iterator[Any]:
+    """An Azurite of the test's own (tests/azurite.py): empty, on free ports, stoppable."""
+    from tests.azurite import OwnAzurite
+
+    azurite = OwnAzurite(tmp_path / "azurite")
+    azurite.start()
+    yield azurite
+    azurite.stop()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
+from shared.jobs import JobResult
 from shared.models import Model
 from shared.storage.codec import as_utc
 
@@ -43,16 +44,23 @@ class ErrorResponse(Model):
 
 
 class JobAccepted(Model):
-    """A durable job was started; poll `status_url` (this API, role-checked) for its state."""
+    """A durable job was started (or asked to stop); poll `status_url` (this API,
+    role-checked) until its `result` is no longer `running`."""
 
     instance_id: str
     status_url: str
-    record_id: str | None = None
+    record_id: str | None = Field(
+        default=None, description="the backup record the job writes (backup) or reads"
+    )
 
 
 class JobStatus(Model):
     instance_id: str
     name: str | None = None
+    result: JobResult = Field(
+        description="what a script should test: running until the job ended, then succeeded, "
+        "failed or cancelled. (`runtime_status` is `Completed` for a failed backup too.)"
+    )
     runtime_status: str | None = None
     custom_status: Any = None
     output: Any = None

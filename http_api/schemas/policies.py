@@ -8,12 +8,14 @@ from pydantic import Field
 
 from http_api.schemas.common import Query, UtcDatetime
 from shared.models import (
+    AccessTier,
     DailyRule,
     HourlyRule,
     Identifier,
     Model,
     MonthlyRule,
     Policy,
+    Tier,
     WeeklyRule,
     YearlyRule,
 )
@@ -29,6 +31,22 @@ class PolicyCreate(Model):
     weekly: WeeklyRule | None = None
     monthly: MonthlyRule | None = None
     yearly: YearlyRule | None = None
+    immutable_tiers: list[Tier] = Field(
+        default_factory=lambda: [Tier.MONTHLY, Tier.YEARLY],
+        max_length=5,
+        description="tiers whose backups nobody can delete or overwrite while their tier "
+        "keeps them (version-level immutability, needs IMMUTABILITY=on)",
+    )
+    access_tiers: dict[Tier, AccessTier] = Field(
+        default_factory=lambda: {Tier.MONTHLY: AccessTier.COOL, Tier.YEARLY: AccessTier.COLD},
+        description="Blob Storage access tier per backup tier; a backup takes the hottest "
+        "of the tiers keeping it (hot when not named)",
+    )
+    encryption_recipients: list[str] = Field(
+        default_factory=list, max_length=20,
+        description="extra age1… public keys (e.g. a break-glass key) this policy's backups "
+        "are also encrypted to",
+    )  # fmt: skip
 
 
 class PolicyUpdate(Model):
@@ -42,6 +60,9 @@ class PolicyUpdate(Model):
     weekly: WeeklyRule | None = None
     monthly: MonthlyRule | None = None
     yearly: YearlyRule | None = None
+    immutable_tiers: list[Tier] | None = Field(default=None, max_length=5)
+    access_tiers: dict[Tier, AccessTier] | None = None
+    encryption_recipients: list[str] | None = Field(default=None, max_length=20)
 
 
 class PolicyPage(Model):

@@ -3,6 +3,10 @@
 `AUTH_MODE`, `ENTRA_TENANT_ID` and `ENTRA_AUDIENCE` are the documented settings. Two optional
 overrides exist for sovereign clouds and for tests: `ENTRA_ISSUER` (comma-separated accepted
 issuers) and `ENTRA_JWKS_URL` (where the signing keys are published).
+
+The web console signs people in with `ENTRA_CONSOLE_CLIENT_ID` (its own app registration)
+for `ENTRA_API_SCOPE` (default `<audience>/.default`) at `ENTRA_AUTHORITY` (default the
+tenant on the public cloud's login host). All three are public values.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ class AuthConfig(BaseSettings):
     # Known keys are re-read after this long even if nothing asked.
     jwks_max_age_seconds: float = Field(default=24 * 3600.0, gt=0)
     token_leeway_seconds: float = Field(default=60.0, ge=0, le=300)
+    entra_console_client_id: str = ""
+    entra_api_scope: str = ""
+    entra_authority: str = ""
 
     @property
     def mode(self) -> str:
@@ -53,3 +60,16 @@ class AuthConfig(BaseSettings):
         if self.entra_jwks_url.strip():
             return self.entra_jwks_url.strip()
         return f"{LOGIN_HOST}/{self.entra_tenant_id.strip()}/discovery/v2.0/keys"
+
+    @property
+    def authority(self) -> str:
+        """Where the console signs people in (an https URL ending in the tenant)."""
+        if self.entra_authority.strip():
+            return self.entra_authority.strip().rstrip("/")
+        return f"{LOGIN_HOST}/{self.entra_tenant_id.strip()}"
+
+    @property
+    def api_scopes(self) -> list[str]:
+        if self.entra_api_scope.strip():
+            return [item.strip() for item in self.entra_api_scope.split(",") if item.strip()]
+        return [f"{self.audiences[0]}/.default"] if self.audiences else []

@@ -6,11 +6,14 @@ from typing import Any
 
 import jwt
 
+from shared.audit import printable
 from shared.auth.config import AuthConfig
 from shared.auth.jwks import JwksCache, JwksUnavailable
 from shared.auth.principal import AuthError, Principal, highest_role
 
 ALGORITHM = "RS256"
+SUBJECT_LIMIT = 128
+NAME_LIMIT = 128
 
 
 def _invalid(message: str) -> AuthError:
@@ -74,15 +77,18 @@ class TokenValidator:
 
 
 def _principal(claims: dict[str, Any]) -> Principal:
+    # Names end up in the audit and in logs: one printable line, bounded, whatever the
+    # token's holder put in them.
     subject = claims.get("oid") or claims.get("sub")
-    if not isinstance(subject, str) or not subject:
+    subject = printable(subject, SUBJECT_LIMIT) if isinstance(subject, str) else ""
+    if not subject:
         raise _invalid("token has no subject")
     roles = claims.get("roles", [])
     if not isinstance(roles, list):
         roles = []
-    name = claims.get("preferred_username") or claims.get("name") or claims.get("appid")
+    name = claims.get("preferred_username") or claims.get("name") or claims.get("appid") or ""
     return Principal(
-        subject=subject[:128],
-        name=str(name)[:256] if name else None,
+        subject=subject,
+        name=printable(str(name), NAME_LIMIT) or None,
         role=highest_role(role for role in roles if isinstance(role, str)),
     )

@@ -14,6 +14,7 @@ from typing import BinaryIO
 import zstandard
 
 from shared.pipeline.blocks import BlockUploader, block_size_for
+from shared.pipeline.encrypt import compress_and_encrypt
 from shared.pipeline.readahead import ReadAhead
 
 PROGRESS_EVERY = 8 * 1024 * 1024
@@ -83,14 +84,21 @@ def compress_stream(
     threads: int,
     chunk_size: int,
     progress: Callable[[int, int], None] | None = None,
+    recipients: list[str] | None = None,
 ) -> int:
-    """Compresses `source` to its end into `sink`; returns the raw byte count.
-    zstd's copy loop runs in C, calling back into Python once per MiB read or written."""
+    """Compresses `source` to its end into `sink`, encrypted to `recipients` (age) when
+    given; returns the raw byte count. zstd's copy loop runs in C, calling back into Python
+    once per MiB read or written."""
     compressor = zstandard.ZstdCompressor(level=level, threads=threads, write_checksum=True)
     ahead = ReadAhead(source, chunk_size)
     reader = _CountingReader(ahead, sink, progress)  # type: ignore[arg-type]
     try:
-        compressor.copy_stream(reader, sink, read_size=chunk_size, write_size=chunk_size)
+        if recipients:
+            compress_and_encrypt(
+                compressor, reader, sink, chunk_size=chunk_size, recipients=recipients
+            )
+        else:
+            compressor.copy_stream(reader, sink, read_size=chunk_size, write_size=chunk_size)
     except BaseException:
         ahead.stop()  # the caller kills the tool; the reader then sees the end of the pipe
         raise

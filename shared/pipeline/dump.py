@@ -20,6 +20,7 @@ from pathlib import Path
 
 import zstandard
 
+from shared.crypto.age import AgeError
 from shared.engines.base import (
     ConnectionSpec,
     DatabaseEngine,
@@ -31,10 +32,11 @@ from shared.engines.base import (
 from shared.models import DumpManifest
 from shared.pipeline.blocks import BlockUploader, UploadAborted
 from shared.pipeline.compress import BlockSink, compress_stream
+from shared.pipeline.encrypt import Encryption
 from shared.pipeline.process import ToolProcess, Watchdog
 from shared.pipeline.results import BackupFailed, BackupOutcome, PipelineOptions
 from shared.pipeline.sanitize import sanitize, tail_text
-from shared.storage.blobs import BlobAlreadyExists, BlobStore, BlobStoreError
+from shared.storage.blobs import BlobAlreadyExists, BlobPlacement, BlobStore, BlobStoreError
 
 _SECRET_ENV_WORDS = ("PASS", "PWD", "SECRET", "TOKEN", "KEY")
 
@@ -59,11 +61,16 @@ def run_backup(
     options: PipelineOptions,
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
+    encryption: Encryption | None = None,
+    placement: BlobPlacement | None = None,
 ) -> BackupOutcome:
     """Dumps `spec.database` into the blob `blob_name`; raises BackupFailed on any failure.
 
     `progress(raw_bytes, stored_bytes)` is called about every 8 MiB of dump and at the end;
-    setting `cancel` stops the dump like a timeout does (nothing is committed)."""
+    setting `cancel` stops the dump like a timeout does (nothing is committed). With
+    `encryption` the compressed dump is encrypted (age) before it is hashed and staged;
+    `placement` sets the blob's access tier and immutability at commit."""
+    recipients = encryption.recipients if encryption else None
     started = time.monotonic()
     secrets = [spec.password.get_secret_value()]
     try:
@@ -73,7 +80,9 @@ def run_backup(
         ):
             secrets += _secret_env_values(command)
             with _Background(reading) as manifest_reading:
-                streamed = _stream(command, store, blob_name, options, progress, cancel, secrets)
+                streamed = _stream(
+                    command, store, blob_name, options, progress, cancel, secrets, recipients
+                )
             manifest = manifest_reading.result()
     except EngineError as exc:
         raise _engine_failure(exc, f"cannot dump database {spec.database!r}", secrets) from None
@@ -90,7 +99,8 @@ def run_backup(
         "tool_version": tool_version or "",
         "server_version": manifest.server_version,
     }
-    _commit(store, blob_name, streamed.block_ids, labels, spec.database)
+    extra = encryption.metadata() if encryption else {}
+    _commit(store, blob_name, streamed.block_ids, labels, spec.database, extra, placement)
     return BackupOutcome(
         blob_name=blob_name,
         raw_bytes=streamed.raw_bytes,
@@ -102,6 +112,11 @@ def run_backup(
         manifest=manifest,
         duration_seconds=time.monotonic() - started,
         block_count=len(streamed.block_ids),
+        encryption="age" if encryption else None,
+        identity_id=encryption.identity_id if encryption else None,
+        extra_recipients=encryption.extra_recipients if encryption else [],
+        access_tier=placement.access_tier if placement else None,
+        immutable_until=placement.immutable_until if placement else None,
     )
 
 
@@ -170,6 +185,7 @@ def _stream(
     progress: Callable[[int, int], None] | None,
     cancel: threading.Event | None,
     secrets: list[str],
+    recipients: list[str] | None = None,
 ) -> _Streamed:
     tool_name = Path(command.argv[0]).name
     # Memory bound: at most upload_concurrency x the initial block size in flight. Blocks
@@ -186,7 +202,7 @@ def _stream(
         uploader.close()
         raise BackupFailed(f"cannot start {tool_name}: {exc.strerror}", reason="tool") from None
     try:
-        return _pump(tool, tool_name, uploader, options, progress, cancel, secrets)
+        return _pump(tool, tool_name, uploader, options, progress, cancel, secrets, recipients)
     finally:
         tool.close()
         uploader.close()
@@ -200,6 +216,7 @@ def _pump(
     progress: Callable[[int, int], None] | None,
     cancel: threading.Event | None,
     secrets: list[str],
+    recipients: list[str] | None,
 ) -> _Streamed:
     def stop(reason: str) -> None:
         tool.kill()
@@ -216,10 +233,11 @@ def _pump(
                 threads=options.compression_threads,
                 chunk_size=options.read_chunk_size,
                 progress=progress,
+                recipients=recipients,
             )
             code = tool.finish()
             uploader.wait()
-        except (BlobStoreError, UploadAborted, zstandard.ZstdError, OSError) as exc:
+        except (BlobStoreError, UploadAborted, zstandard.ZstdError, OSError, AgeError) as exc:
             tool.kill()
             tool.finish()
             raise _failure(tool, tool_name, exc, watchdog, secrets) from None
@@ -253,11 +271,19 @@ def _failure(
 
 
 def _commit(
-    store: BlobStore, blob_name: str, block_ids: list[str], labels: dict[str, str], name: str
+    store: BlobStore,
+    blob_name: str,
+    block_ids: list[str],
+    labels: dict[str, str],
+    name: str,
+    extra: dict[str, str],
+    placement: BlobPlacement | None,
 ) -> None:
-    metadata = {**labels, "database_name": name}
+    metadata = {**labels, "database_name": name, **extra}
     try:
-        store.commit_blocks(blob_name, block_ids, metadata=metadata, tags=labels)
+        store.commit_blocks(
+            blob_name, block_ids, metadata=metadata, tags=labels, placement=placement
+        )
     except BlobAlreadyExists as exc:
         raise BackupFailed(str(exc), reason="exists") from None
     except BlobStoreError as exc:

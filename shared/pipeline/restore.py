@@ -1,11 +1,14 @@
-"""`restore_backup`: blob → SHA-256 check → zstd → the restore tool's stdin, into a target
+"""`restore_backup`: blob → SHA-256 check → age (when encrypted) → zstd → the restore tool's
+stdin, into a target
 database that is new (by default) or explicitly allowed to be non-empty; then the target's
 tables and row counts are compared with the dump-time manifest.
 
 The checksum is known only once the whole blob was read, so a mismatch is found after the
 data was fed. The tool is then killed before its input ends cleanly (psql restores in one
 transaction and rolls back; the MySQL client may have applied part): the restore fails
-and says to drop the target.
+and says to drop the target. An encrypted blob is authenticated chunk by chunk as it is
+fed: a changed or cut-short one stops the restore the same way, before psql's single
+transaction can commit.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import BinaryIO
 
 import zstandard
 
+from shared.crypto.age import DecryptionFailed
 from shared.engines.base import (
     ConnectionErrorKind,
     ConnectionSpec,
@@ -29,6 +33,7 @@ from shared.engines.base import (
     ToolCommand,
 )
 from shared.engines.header_filter import HeaderLineFilter
+from shared.engines.registry import is_system_database
 from shared.models import DumpManifest
 from shared.pipeline.manifests import compare_manifests
 from shared.pipeline.process import ToolProcess, Watchdog
@@ -54,6 +59,7 @@ class _Job:
     secrets: list[str]
     timeout_seconds: float
     cancel: threading.Event | None
+    identity: str | None = None
 
 
 def restore_backup(
@@ -68,11 +74,24 @@ def restore_backup(
     create: bool = True,
     timeout_seconds: float = 7200,
     cancel: threading.Event | None = None,
+    encrypted: bool = False,
+    identity: str | None = None,
 ) -> RestoreOutcome:
-    """Restores `blob_name` into `target_spec.database`; raises RestoreFailed on any failure."""
+    """Restores `blob_name` into `target_spec.database`; raises RestoreFailed on any failure.
+    An encrypted blob needs the `identity` it was encrypted to."""
+    if is_system_database(target_spec.database):
+        raise RestoreFailed(
+            f"{target_spec.database!r} is a system database: never a restore target",
+            reason="system_database",
+        )
     started = time.monotonic()
+    if encrypted and identity is None:
+        raise RestoreFailed("the backup is encrypted and its key is not available", reason="no_key")
     secrets = [target_spec.password.get_secret_value()]
-    job = _Job(store, blob_name, expected_sha256, secrets, timeout_seconds, cancel)
+    job = _Job(
+        store, blob_name, expected_sha256, secrets, timeout_seconds, cancel,
+        identity if encrypted else None,
+    )  # fmt: skip
     try:
         _prepare_target(engine, target_spec, allow_non_empty=allow_non_empty, create=create)
         with (
@@ -168,11 +187,16 @@ class _HeaderDropper:
 def _pump(reader: HashingReader, writer: TailWriter, job: _Job) -> str | None:
     """Feeds the whole blob; returns why the restore must fail, or None."""
     try:
-        unreadable = decompress_blob(reader, writer, job.blob_name)
+        unreadable = decompress_blob(reader, writer, job.blob_name, job.identity)
     except zstandard.ZstdError as exc:
         return (
             f"the blob is corrupted ({exc}); part of it was already fed to the restore, "
             "which was stopped: drop the target database"
+        )
+    except DecryptionFailed as exc:
+        return (
+            f"the blob does not decrypt ({exc}); the restore was stopped before the end of "
+            "its input (PostgreSQL rolls it back; a MySQL target may hold part: drop it)"
         )
     except (BrokenPipeError, ConnectionResetError):
         return _EARLY_EXIT  # the tool's exit code and stderr say why

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,6 +46,11 @@ class BackupOutcome(BaseModel):
     manifest: DumpManifest
     duration_seconds: float
     block_count: int
+    encryption: str | None = None
+    identity_id: str | None = None
+    extra_recipients: list[str] = Field(default_factory=list)
+    access_tier: str | None = None
+    immutable_until: datetime | None = None
 
 
 class VerifyOutcome(BaseModel):

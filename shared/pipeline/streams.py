@@ -9,8 +9,9 @@ from typing import BinaryIO
 
 import zstandard
 
+from shared.pipeline.encrypt import decrypt_and_decompress
 from shared.pipeline.results import MIB
-from shared.storage.blobs import BlobNotFound, BlobStoreError
+from shared.storage.blobs import BlobArchived, BlobNotFound, BlobStoreError
 
 # zstd's read and write size, and the restore tool's stdin buffer.
 IO_SIZE = 1 * MIB
@@ -63,17 +64,25 @@ class TailWriter:
             self._forward.flush()
 
 
-def decompress_blob(reader: HashingReader, writer: TailWriter, blob_name: str) -> str | None:
-    """Decompresses the whole blob from `reader` into `writer`, then flushes `writer`.
-    Returns why the blob could not be read, or None. Corrupt data (zstandard.ZstdError) and
-    the writer's own errors propagate: what they mean depends on where the data went."""
+def decompress_blob(
+    reader: HashingReader, writer: TailWriter, blob_name: str, identity: str | None = None
+) -> str | None:
+    """Decompresses the whole blob from `reader` into `writer` (decrypting it first with
+    `identity` when given), then flushes `writer`. Returns why the blob could not be read,
+    or None. Corrupt data (zstandard.ZstdError, shared.crypto.age.DecryptionFailed) and the
+    writer's own errors propagate: what they mean depends on where the data went."""
     try:
-        zstandard.ZstdDecompressor().copy_stream(
-            reader, writer, read_size=IO_SIZE, write_size=IO_SIZE
-        )
+        if identity is not None:
+            decrypt_and_decompress(reader, writer, identity=identity, write_size=IO_SIZE)
+        else:
+            zstandard.ZstdDecompressor().copy_stream(
+                reader, writer, read_size=IO_SIZE, write_size=IO_SIZE
+            )
         writer.flush()
     except BlobNotFound:
         return f"blob {blob_name!r} does not exist"
+    except BlobArchived as exc:
+        return str(exc)
     except BlobStoreError as exc:
         return f"could not read the blob: {exc}"
     return None
@@ -84,3 +93,15 @@ def checksum_mismatch(sha256: str, expected_sha256: str) -> str | None:
     if sha256 == expected_sha256.lower():
         return None
     return f"checksum mismatch: the blob hashes to {sha256}, the record says {expected_sha256}"
+
+
+def drain(reader: HashingReader, blob_name: str) -> str | None:
+    """Reads the whole blob only to hash it (an encrypted blob whose key is not at hand)."""
+    try:
+        while reader.read(IO_SIZE):
+            pass
+    except BlobNotFound:
+        return f"blob {blob_name!r} does not exist"
+    except BlobStoreError as exc:
+        return f"could not read the blob: {exc}"
+    return None

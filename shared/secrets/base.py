@@ -13,7 +13,7 @@ from typing import Protocol
 from shared.models import ID_PATTERN
 
 _ID = re.compile(ID_PATTERN)
-SECRET_NAME_PATTERN = re.compile(r"^(server|database)-[a-z0-9][a-z0-9-]{0,62}$")
+SECRET_NAME_PATTERN = re.compile(r"^(server|database|backup-key)-[a-z0-9][a-z0-9-]{0,62}$")
 
 
 class SecretStoreError(Exception):
@@ -48,6 +48,11 @@ def server_secret_name(server_id: str) -> str:
 
 def database_secret_name(database_id: str) -> str:
     return f"database-{_checked_id('database', database_id)}"
+
+
+def backup_key_secret_name(identity_id: str) -> str:
+    """The secret holding one of the service's age identities (shared/crypto/keys.py)."""
+    return f"backup-key-{_checked_id('key', identity_id)}"
 
 
 def check_secret_name(name: str) -> str:

@@ -55,6 +55,27 @@ class KeyVaultSecretStore:
             self._client.begin_recover_deleted_secret(name).wait()
             self._client.set_secret(name, value, content_type="password")
 
+    def purge(self, name: str) -> str:
+        """Purges a deleted secret; says what became of it. With purge protection (the
+        template turns it on) Key Vault refuses: the secret stays soft-deleted, recoverable
+        by a vault administrator until the vault's soft-delete retention ends."""
+        check_secret_name(name)
+        try:
+            self._client.purge_deleted_secret(name)
+        except ResourceNotFoundError:
+            return "deleted from Key Vault (nothing left to purge)"
+        except HttpResponseError as exc:
+            if exc.status_code in (400, 403, 409):
+                return (
+                    "deleted from Key Vault; the vault refused to purge it (purge protection), "
+                    "so it stays soft-deleted and recoverable by a vault administrator until "
+                    "the soft-delete retention period ends"
+                )
+            raise _failure("purge", name, exc) from exc
+        except AzureError as exc:
+            raise _failure("purge", name, exc) from exc
+        return "deleted and purged from Key Vault"
+
     def delete(self, name: str) -> None:
         check_secret_name(name)
         try:

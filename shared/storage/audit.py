@@ -1,4 +1,5 @@
-"""The audit log: append-only, one partition per month (yyyy-mm), newest first.
+"""The audit log: append-only (but for the count of an aggregated denial), one partition per
+month (yyyy-mm), newest first.
 
 Listing walks the months from the newest one asked for back to the oldest, one
 partition query at a time, so results stay in newest-first order; the continuation
@@ -67,6 +68,13 @@ class AuditRepository:
         entry = entry.model_copy(update={"at": as_utc(entry.at)})
         row_key = newest_first_key(entry.at, entry.id)
         self.table.create(to_entity(entry, month_of(entry.at), row_key))
+        return entry
+
+    def replace(self, entry: AuditEntry) -> AuditEntry:
+        """Writes the entry over the one with its id and moment (a denial's final count)."""
+        entry = entry.model_copy(update={"at": as_utc(entry.at)})
+        row_key = newest_first_key(entry.at, entry.id)
+        self.table.upsert(to_entity(entry, month_of(entry.at), row_key))
         return entry
 
     def list(

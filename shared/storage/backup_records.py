@@ -8,16 +8,17 @@ orchestration's clock) so a retried create hits AlreadyExists instead of a dupli
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from azure.data.tables import TableServiceClient
 
-from shared.models import BackupRecord, BackupStatus, Trigger
+from shared.models import FINAL_STATUSES, BackupRecord, BackupStatus, Trigger
 from shared.storage.codec import as_utc, from_entity, to_entity
 from shared.storage.tables import (
     AlreadyExists,
+    ConcurrencyConflict,
     EntityTable,
     NotFound,
     Page,
@@ -30,6 +31,8 @@ from shared.storage.tables import (
 
 DEFAULT_PAGE_SIZE = 50
 SDK_TOKEN_KEYS = frozenset({"PartitionKey", "RowKey"})
+# Writers that race for one record (a dump's progress, a cancel) read again this often.
+_CONFLICT_ATTEMPTS = 8
 
 
 def _filters(
@@ -89,6 +92,18 @@ class BackupRecordRepository:
         found = self._find(database_id, record_id)
         return None if found is None else (from_entity(BackupRecord, found[0]), found[1])
 
+    def current(self, record: BackupRecord) -> BackupRecord | None:
+        """The stored version of a record read or created before: one point read when its
+        created_at is right."""
+        return self._existing(record)
+
+    def unfinished(self) -> list[BackupRecord]:
+        """Every queued or running record, of every database (the watchdog's sweep: the
+        filter runs in the service, one request per database partition)."""
+        query = "status eq @queued or status eq @running"
+        parameters = {"queued": BackupStatus.QUEUED.value, "running": BackupStatus.RUNNING.value}
+        return [from_entity(BackupRecord, e) for e in self.table.query_all(query, parameters)]
+
     def list_by_database(
         self,
         database_id: str,
@@ -137,6 +152,13 @@ class BackupRecordRepository:
             *self.table.query_all(live, parameters),
             *self.table.query_all(unfinished, parameters),
         ]
+        return [from_entity(BackupRecord, entity) for entity in found]
+
+    def encrypted_to(self, identity_id: str) -> list[BackupRecord]:
+        """Every stored backup encrypted to one service key (scans the table: for key
+        retirement, a rare admin action)."""
+        query = "identity_id eq @identity and blob_name gt @empty"
+        found = self.table.query_all(query, {"identity": identity_id, "empty": ""})
         return [from_entity(BackupRecord, entity) for entity in found]
 
     def iter_by_database(self, database_id: str) -> Iterator[BackupRecord]:
@@ -191,6 +213,32 @@ class BackupRecordRepository:
         record = self._stamped(record)
         self.table.upsert(self._entity(record))
         return record
+
+    def update_unless_final(
+        self,
+        record: BackupRecord,
+        changes: dict[str, Any] | Callable[[BackupRecord], dict[str, Any]],
+    ) -> tuple[BackupRecord, bool]:
+        """Applies `changes` (or what `changes(stored)` returns) to the stored record, unless
+        it is final already (cancelled, settled, or finished by an earlier attempt): final
+        states are never overwritten. Each write is conditional on what was read, so a
+        concurrent writer is never undone. Returns the stored record and whether this call
+        changed it; NotFound if there is no such record."""
+        for _ in range(_CONFLICT_ATTEMPTS):
+            found = self._find(record.database_id, record.id, record.created_at)
+            if found is None:
+                raise NotFound(f"backup record {record.id} does not exist")
+            stored = from_entity(BackupRecord, found[0])
+            if stored.status in FINAL_STATUSES:
+                return stored, False
+            update = changes(stored) if callable(changes) else changes
+            changed = self._stamped(stored.model_copy(update=update))
+            try:
+                self.table.update(self._entity(changed), found[1])
+            except ConcurrencyConflict:
+                continue
+            return changed, True
+        raise ConcurrencyConflict(f"backup record {record.id} keeps changing")
 
     def update(self, record: BackupRecord, etag: str) -> BackupRecord:
         """Replaces the record read at `etag`; ConcurrencyConflict or NotFound otherwise."""

@@ -3,30 +3,51 @@
 The pipeline only needs a handful of operations: stage blocks, commit them once (never over
 an existing blob), stream a blob back, and a few housekeeping calls. Keeping them behind
 this protocol lets tests and benchmarks swap the store without touching the pipeline.
+
+The product's store (`backup_store`) creates its container on first use, once per process,
+so a fresh storage account (Azurite, or an account made without the template) just works.
+A container that is missing all the same is reported as such, never as a missing blob.
 """
 
 from __future__ import annotations
 
 import base64
+import logging
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
     AzureError,
+    HttpResponseError,
     ResourceExistsError,
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.storage.blob import BlobClient, BlobServiceClient, ContainerClient
+from azure.storage.blob import (
+    BlobClient,
+    BlobImmutabilityPolicyMode,
+    BlobServiceClient,
+    ContainerClient,
+    ImmutabilityPolicy,
+    StandardBlobTier,
+)
 
 from shared.storage.clients import blob_client_options, blob_service_client
 
 # Blob index tags allow only these characters, 256 per value, 10 per blob.
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9 +\-./:=_]")
 _MAX_TAGS = 10
+
+log = logging.getLogger(__name__)
+
+# Containers this process created or found (by URL): one create request per process.
+_ready: set[str] = set()
+_ready_lock = threading.Lock()
 
 
 class BlobStoreError(Exception):
@@ -41,12 +62,48 @@ class BlobAlreadyExists(BlobStoreError):
     pass
 
 
+class ContainerNotFound(BlobStoreError):
+    """The container itself is missing (not one blob in it)."""
+
+
+class BlobArchived(BlobStoreError):
+    """The blob is in the Archive tier: it must be rehydrated (hours) before it is read."""
+
+
+class BlobProtected(BlobStoreError):
+    """A legal hold or an unexpired immutability policy forbids deleting or changing it."""
+
+
+class StorageFeatureMissing(BlobStoreError):
+    """The storage does not implement an operation we rely on (Azurite: immutability
+    policies and legal holds). Never ignored: what we asked for did not happen."""
+
+
+@dataclass(frozen=True)
+class BlobPlacement:
+    """How a backup blob is stored: its access tier and, for tiers kept long, a
+    version-level immutability policy (locked: nobody can shorten or remove it)."""
+
+    access_tier: str | None = None  # hot, cool, cold or archive
+    immutable_until: datetime | None = None
+    immutability_locked: bool = True
+
+
 @dataclass(frozen=True)
 class BlobInfo:
     name: str
     size: int
     metadata: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    last_modified: datetime | None = None
+    access_tier: str | None = None  # lower case; None when the service did not say
+    archive_status: str | None = None  # e.g. rehydrate-pending-to-hot
+    immutable_until: datetime | None = None
+    legal_hold: bool = False
+
+    @property
+    def archived(self) -> bool:
+        return self.access_tier == "archive"
 
 
 class BlobStore(Protocol):
@@ -59,8 +116,10 @@ class BlobStore(Protocol):
         *,
         metadata: dict[str, str] | None = None,
         tags: dict[str, str] | None = None,
+        placement: BlobPlacement | None = None,
     ) -> None:
-        """Makes the blob visible; BlobAlreadyExists if a blob of that name exists."""
+        """Makes the blob visible; BlobAlreadyExists if a blob of that name exists. With a
+        placement, the blob is born in its access tier and under its immutability policy."""
         ...
 
     def read_chunks(self, name: str) -> Iterator[bytes]:
@@ -86,6 +145,10 @@ class BlobStore(Protocol):
 
     def uncommitted_block_count(self, name: str) -> int: ...
 
+    def set_access_tier(self, name: str, tier: str) -> None: ...
+
+    def set_legal_hold(self, name: str, hold: bool) -> None: ...
+
 
 def block_id(index: int) -> str:
     """Every block id of one blob must have the same length: a zero-padded counter."""
@@ -109,8 +172,37 @@ def safe_metadata(metadata: dict[str, str]) -> dict[str, str]:
     }
 
 
-def _fail(exc: AzureError, action: str, name: str) -> BlobStoreError:
+def error_code(exc: AzureError) -> str | None:
+    """The service's error code: parsed from the body, else the header (a HEAD has no body,
+    and the Tables SDK does not parse every body)."""
+    code = getattr(exc, "error_code", None)
+    if code:
+        return str(getattr(code, "value", code))
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    return headers.get("x-ms-error-code")
+
+
+def _fail(exc: AzureError, action: str, name: str, container: str) -> BlobStoreError:
+    code = error_code(exc)
+    if code == "BlobArchived":
+        return BlobArchived(
+            f"blob {name!r} is in the Archive tier: rehydrate it first (POST .../rehydrate); "
+            "rehydration takes up to 15 hours (1 hour at high priority for small blobs)"
+        )
+    if isinstance(code, str) and code.startswith("BlobImmutable"):
+        return BlobProtected(
+            f"blob {name!r} is protected ({code}): a legal hold or an immutability policy "
+            "forbids it"
+        )
+    if getattr(exc, "status_code", None) == 501:
+        return StorageFeatureMissing(
+            f"the storage does not implement what was asked to {action} {name!r} "
+            "(Azurite implements no immutability policies or legal holds)"
+        )
     if isinstance(exc, ResourceNotFoundError):
+        if error_code(exc) == "ContainerNotFound":
+            return ContainerNotFound(f"container {container!r} does not exist")
         return BlobNotFound(f"blob {name!r} not found")
     if isinstance(exc, ResourceExistsError | ResourceModifiedError):
         return BlobAlreadyExists(f"blob {name!r} already exists; it is never overwritten")
@@ -119,10 +211,13 @@ def _fail(exc: AzureError, action: str, name: str) -> BlobStoreError:
 
 
 class AzureBlobStore:
-    """Blob store on one Azure Blob Storage container."""
+    """Blob store on one Azure Blob Storage container. With `create_container`, the
+    container is created before the first request this process makes to it, and again
+    after a request found it missing (someone deleted it)."""
 
-    def __init__(self, container: ContainerClient) -> None:
+    def __init__(self, container: ContainerClient, *, create_container: bool = False) -> None:
         self._container = container
+        self._creates = create_container
 
     @classmethod
     def from_connection_string(
@@ -134,21 +229,46 @@ class AzureBlobStore:
         return cls(service.get_container_client(container))
 
     def _blob(self, name: str) -> BlobClient:
+        if self._creates and self._container.url not in _ready:
+            self._ensure_container()
         return self._container.get_blob_client(name)
 
+    def _ensure_container(self) -> None:
+        with _ready_lock:
+            if self._container.url in _ready:
+                return
+            try:
+                self.create_container()
+            except BlobStoreError as exc:
+                if not _forbidden(exc.__cause__):
+                    raise
+                # An identity allowed to use the container but not to create it (a role
+                # scoped to the container): go on; a missing one is reported when used.
+                log.warning("not allowed to create container %r", self._container.container_name)
+            _ready.add(self._container.url)
+
+    def _fail(self, exc: AzureError, action: str, name: str) -> BlobStoreError:
+        error = _fail(exc, action, name, self._container.container_name)
+        if isinstance(error, ContainerNotFound):
+            with _ready_lock:  # deleted since: the next request creates it again
+                _ready.discard(self._container.url)
+        return error
+
     def create_container(self) -> None:
+        """Creates the container; one that exists already is fine."""
         try:
             self._container.create_container()
         except ResourceExistsError:
             pass
         except AzureError as exc:
-            raise _fail(exc, "create container", self._container.container_name) from exc
+            name = self._container.container_name
+            raise _fail(exc, "create container", name, name) from exc
 
     def stage_block(self, name: str, block_id: str, data: bytes) -> None:
         try:
             self._blob(name).stage_block(block_id, data, length=len(data))
         except AzureError as exc:
-            raise _fail(exc, "stage a block of", name) from exc
+            raise self._fail(exc, "stage a block of", name) from exc
 
     def commit_blocks(
         self,
@@ -157,6 +277,7 @@ class AzureBlobStore:
         *,
         metadata: dict[str, str] | None = None,
         tags: dict[str, str] | None = None,
+        placement: BlobPlacement | None = None,
     ) -> None:
         try:
             self._blob(name).commit_block_list(
@@ -164,16 +285,33 @@ class AzureBlobStore:
                 metadata=safe_metadata(metadata or {}),
                 tags=safe_tags(tags or {}) or None,
                 match_condition=MatchConditions.IfMissing,
+                **_placement_options(placement),
             )
         except AzureError as exc:
-            raise _fail(exc, "commit", name) from exc
+            raise self._fail(exc, "commit", name) from exc
+        if placement is not None and placement.immutable_until is not None:
+            self._confirm_immutable(name)
+
+    def _confirm_immutable(self, name: str) -> None:
+        """A storage that takes the policy headers without applying them (Azurite ignores
+        them) would leave a blob that only looks protected: it is deleted (it can be, as it
+        is not protected) and the commit fails."""
+        info = self.info(name)
+        if info.immutable_until is not None:
+            return
+        self.delete(name)
+        raise StorageFeatureMissing(
+            f"the storage committed {name!r} without its immutability policy (Azurite does "
+            "not implement immutability), so it was deleted again; set IMMUTABILITY=off "
+            "where the storage cannot protect blobs"
+        )
 
     def read_chunks(self, name: str) -> Iterator[bytes]:
         try:
             downloader = self._blob(name).download_blob(max_concurrency=1)
             yield from downloader.chunks()
         except AzureError as exc:
-            raise _fail(exc, "read", name) from exc
+            raise self._fail(exc, "read", name) from exc
 
     def upload(self, name: str, data: bytes, *, metadata: dict[str, str] | None = None) -> None:
         try:
@@ -181,13 +319,20 @@ class AzureBlobStore:
                 data, overwrite=False, metadata=safe_metadata(metadata or {})
             )
         except AzureError as exc:
-            raise _fail(exc, "upload", name) from exc
+            raise self._fail(exc, "upload", name) from exc
+
+    def container_exists(self) -> bool:
+        """Whether the container is there (a health check: one request)."""
+        try:
+            return bool(self._container.exists())
+        except AzureError as exc:
+            raise self._fail(exc, "look up", "the container") from exc
 
     def exists(self, name: str) -> bool:
         try:
             return bool(self._blob(name).exists())
         except AzureError as exc:
-            raise _fail(exc, "look up", name) from exc
+            raise self._fail(exc, "look up", name) from exc
 
     def info(self, name: str, *, with_tags: bool = False) -> BlobInfo:
         try:
@@ -195,8 +340,19 @@ class AzureBlobStore:
             props = blob.get_blob_properties()
             tags = blob.get_blob_tags() if with_tags else None
         except AzureError as exc:
-            raise _fail(exc, "read properties of", name) from exc
-        return BlobInfo(name, int(props.size), dict(props.metadata or {}), dict(tags or {}))
+            raise self._fail(exc, "read properties of", name) from exc
+        policy = props.immutability_policy
+        return BlobInfo(
+            name,
+            int(props.size),
+            dict(props.metadata or {}),
+            dict(tags or {}),
+            access_tier=str(props.blob_tier).lower() if props.blob_tier else None,
+            archive_status=props.archive_status or None,
+            immutable_until=policy.expiry_time if policy else None,
+            legal_hold=bool(props.has_legal_hold),
+            last_modified=props.last_modified,
+        )
 
     def delete(self, name: str) -> None:
         try:
@@ -204,19 +360,19 @@ class AzureBlobStore:
         except ResourceNotFoundError:
             return
         except AzureError as exc:
-            raise _fail(exc, "delete", name) from exc
+            raise self._fail(exc, "delete", name) from exc
 
     def set_tags(self, name: str, tags: dict[str, str]) -> None:
         try:
             self._blob(name).set_blob_tags(safe_tags(tags))
         except AzureError as exc:
-            raise _fail(exc, "tag", name) from exc
+            raise self._fail(exc, "tag", name) from exc
 
     def set_metadata(self, name: str, metadata: dict[str, str]) -> None:
         try:
             self._blob(name).set_blob_metadata(safe_metadata(metadata))
         except AzureError as exc:
-            raise _fail(exc, "set metadata of", name) from exc
+            raise self._fail(exc, "set metadata of", name) from exc
 
     def uncommitted_block_count(self, name: str) -> int:
         try:
@@ -224,11 +380,54 @@ class AzureBlobStore:
         except ResourceNotFoundError:
             return 0
         except AzureError as exc:
-            raise _fail(exc, "list blocks of", name) from exc
+            raise self._fail(exc, "list blocks of", name) from exc
         return len(uncommitted)
+
+    def set_access_tier(self, name: str, tier: str) -> None:
+        """Moves the blob to `tier`; out of Archive this starts a rehydration (hours)."""
+        try:
+            self._blob(name).set_standard_blob_tier(
+                _standard_tier(tier), rehydrate_priority="Standard"
+            )
+        except AzureError as exc:
+            raise self._fail(exc, f"set the {tier} tier of", name) from exc
+
+    def set_legal_hold(self, name: str, hold: bool) -> None:
+        try:
+            self._blob(name).set_legal_hold(hold)
+        except AzureError as exc:
+            action = "set the legal hold of" if hold else "clear the legal hold of"
+            raise self._fail(exc, action, name) from exc
+
+
+def _standard_tier(tier: str) -> StandardBlobTier:
+    return StandardBlobTier(tier.capitalize())
+
+
+def _placement_options(placement: BlobPlacement | None) -> dict[str, Any]:
+    """The commit's keyword arguments for a placement (the SDK wants its enums)."""
+    if placement is None:
+        return {}
+    options: dict[str, Any] = {}
+    if placement.access_tier:
+        options["standard_blob_tier"] = _standard_tier(placement.access_tier)
+    if placement.immutable_until is not None:
+        mode = BlobImmutabilityPolicyMode.LOCKED
+        if not placement.immutability_locked:
+            mode = BlobImmutabilityPolicyMode.UNLOCKED
+        options["immutability_policy"] = ImmutabilityPolicy(
+            expiry_time=placement.immutable_until, policy_mode=mode
+        )
+    return options
+
+
+def _forbidden(exc: BaseException | None) -> bool:
+    return isinstance(exc, HttpResponseError) and exc.status_code == 403
 
 
 def backup_store(settings: Any) -> AzureBlobStore:
-    """The store on the settings' backup container (shared, cached service client)."""
+    """The store on the settings' backup container (shared, cached service client), which
+    creates the container on first use."""
     service = blob_service_client(settings)
-    return AzureBlobStore(service.get_container_client(settings.backup_container))
+    container = service.get_container_client(settings.backup_container)
+    return AzureBlobStore(container, create_container=True)

@@ -1,5 +1,8 @@
 """A small layer over one Azure table: lazy creation, typed errors, one-page queries.
 
+A table is created on its first use in a process (one request), and again when a request
+finds it missing (deleted since): a missing table is never taken for a missing entity.
+
 Filters are always written with `@name` placeholders and their values passed as
 `parameters`, which the SDK quotes; nothing from a caller is spliced into a filter.
 The SDK substitutes placeholders word by word, so each `@name` stands alone between
@@ -13,13 +16,14 @@ import binascii
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
+    AzureError,
     ResourceExistsError,
     ResourceModifiedError,
     ResourceNotFoundError,
@@ -32,6 +36,7 @@ from shared.models import ID_PATTERN
 from shared.storage.codec import as_utc
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 MAX_PAGE_SIZE = 1000  # the most Table Storage returns in one response
 # A query page may come back empty with a continuation (partition boundaries, time
@@ -119,6 +124,12 @@ _created: set[tuple[str, str]] = set()
 _created_lock = threading.Lock()
 
 
+def _table_missing(exc: AzureError) -> bool:
+    from shared.storage.blobs import error_code
+
+    return isinstance(exc, ResourceNotFoundError) and error_code(exc) == "TableNotFound"
+
+
 class EntityTable:
     """One table, created on first use (once per process)."""
 
@@ -127,45 +138,60 @@ class EntityTable:
         self._service = service
         self._client: TableClient = service.get_table_client(name)
 
+    @property
+    def _key(self) -> tuple[str, str]:
+        return self._service.url, self.name
+
     def _table(self) -> TableClient:
-        key = (self._service.url, self.name)
-        if key not in _created:
+        if self._key not in _created:
             with _created_lock:
-                if key not in _created:
+                if self._key not in _created:
                     self._service.create_table_if_not_exists(self.name)
-                    _created.add(key)
+                    _created.add(self._key)
         return self._client
 
-    def get(self, partition_key: str, row_key: str) -> dict[str, Any] | None:
+    def _call(self, request: Callable[[TableClient], R]) -> R:
+        """Runs one request; if the table went missing since it was created, creates it
+        again and repeats the request once."""
         try:
-            return dict(self._table().get_entity(partition_key, row_key))
-        except ResourceNotFoundError:
-            return None
+            return request(self._table())
+        except AzureError as exc:
+            if not _table_missing(exc):
+                raise
+            with _created_lock:
+                _created.discard(self._key)
+        return request(self._table())
+
+    def get(self, partition_key: str, row_key: str) -> dict[str, Any] | None:
+        found = self.get_with_etag(partition_key, row_key)
+        return None if found is None else found[0]
 
     def get_with_etag(self, partition_key: str, row_key: str) -> tuple[dict[str, Any], str] | None:
         try:
-            entity = self._table().get_entity(partition_key, row_key)
+            entity = self._call(lambda table: table.get_entity(partition_key, row_key))
         except ResourceNotFoundError:
             return None
         return dict(entity), entity.metadata["etag"]
 
     def create(self, entity: dict[str, Any]) -> None:
         try:
-            self._table().create_entity(entity)
+            self._call(lambda table: table.create_entity(entity))
         except ResourceExistsError as exc:
             raise AlreadyExists(f"{entity['RowKey']} already exists") from exc
 
     def upsert(self, entity: dict[str, Any]) -> None:
-        self._table().upsert_entity(entity, mode=UpdateMode.REPLACE)
+        self._call(lambda table: table.upsert_entity(entity, mode=UpdateMode.REPLACE))
 
     def update(self, entity: dict[str, Any], etag: str) -> None:
         """Replaces the entity only if it is still at `etag`."""
         try:
-            self._table().update_entity(
-                entity,
-                mode=UpdateMode.REPLACE,
-                etag=etag,
-                match_condition=MatchConditions.IfNotModified,
+            self._call(
+                lambda table: table.update_entity(
+                    entity,
+                    mode=UpdateMode.REPLACE,
+                    etag=etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
             )
         except ResourceNotFoundError as exc:
             raise NotFound(f"{entity['RowKey']} does not exist") from exc
@@ -180,7 +206,9 @@ class EntityTable:
         def note_status(response: PipelineResponse) -> None:
             statuses.append(response.http_response.status_code)
 
-        self._table().delete_entity(partition_key, row_key, raw_response_hook=note_status)
+        self._call(
+            lambda table: table.delete_entity(partition_key, row_key, raw_response_hook=note_status)
+        )
         return bool(statuses) and statuses[-1] == 204
 
     def query_page(
@@ -207,27 +235,33 @@ class EntityTable:
         page_size: int,
         continuation: dict[str, str] | None,
     ) -> tuple[list[dict[str, Any]], dict[str, str] | None]:
-        pages = (
-            self._table()
-            .query_entities(query_filter, parameters=parameters, results_per_page=page_size)
-            .by_page(continuation_token=continuation)
-        )
-        try:
-            page = next(pages)
-        except StopIteration:
-            return [], None
-        return [dict(entity) for entity in page], pages.continuation_token
+        def first_page(table: TableClient) -> tuple[list[dict[str, Any]], dict[str, str] | None]:
+            pages = table.query_entities(
+                query_filter, parameters=parameters, results_per_page=page_size
+            ).by_page(continuation_token=continuation)
+            try:
+                page = next(pages)
+            except StopIteration:
+                return [], None
+            return [dict(entity) for entity in page], pages.continuation_token
+
+        return self._call(first_page)
 
     def first_partition_key(self) -> str | None:
         """The smallest partition key in the table (tables list in key order)."""
-        pages = self._table().list_entities(results_per_page=1, select=["PartitionKey"])
-        for entity in pages:
+        entities = self._entities(
+            lambda table: table.list_entities(results_per_page=1, select=["PartitionKey"])
+        )
+        for entity in entities:
             return entity["PartitionKey"]
         return None
 
     def query_all(self, query_filter: str, parameters: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """Every matching entity (internal sweeps; the API pages instead)."""
-        for entity in self._table().query_entities(query_filter, parameters=parameters):
+        entities = self._entities(
+            lambda table: table.query_entities(query_filter, parameters=parameters)
+        )
+        for entity in entities:
             yield dict(entity)
 
     def query_with_etags(
@@ -236,8 +270,23 @@ class EntityTable:
         """Matching entities with their etags, `page_size` per request: a lookup that
         wants the first match (a unique column) stops the server at it, and needs no
         second read for the etag (query results carry it like point reads do)."""
-        query = self._table().query_entities(
-            query_filter, parameters=parameters, results_per_page=check_page_size(page_size)
+        check_page_size(page_size)
+        entities = self._entities(
+            lambda table: table.query_entities(
+                query_filter, parameters=parameters, results_per_page=page_size
+            )
         )
-        for entity in query:
+        for entity in entities:
             yield dict(entity), entity.metadata["etag"]
+
+    def _entities(self, query: Callable[[TableClient], Any]) -> Iterator[Any]:
+        """The entities a query yields; a table found missing is created again, and is
+        then empty."""
+        try:
+            yield from query(self._table())
+        except AzureError as exc:
+            if not _table_missing(exc):
+                raise
+            with _created_lock:
+                _created.discard(self._key)
+            self._table()

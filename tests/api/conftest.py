@@ -28,6 +28,7 @@ AUDIENCE = "api://dilux-backup-tests"
 TENANT = "00000000-0000-0000-0000-0000000000aa"
 ISSUER = f"https://login.example.test/{TENANT}/v2.0"
 ROLE_CLAIMS = {"reader": "Backup.Reader", "operator": "Backup.Operator", "admin": "Backup.Admin"}
+PG = "host=127.0.0.1 port=5432 user=postgres dbname={}"
 
 
 def _reset_caches() -> None:
@@ -128,7 +129,8 @@ def api_env(idp: IdentityProvider, table_prefix: str, blob_container: str) -> di
 
 
 class Api:
-    """The emulator, with a token per role."""
+    """The emulator, with a token per role. No function key is sent (the API asks none) and
+    every change says `Content-Type: application/json`, as the API requires."""
 
     def __init__(self, emu: Any, idp: IdentityProvider) -> None:
         self.emu = emu
@@ -144,12 +146,15 @@ class Api:
         json: Any = None,
         data: bytes | None = None,
         params: dict[str, str] | None = None,
-        key: bool | str = True,
+        headers: dict[str, str] | None = None,
+        key: bool | str = False,
     ) -> Any:
-        headers = {}
+        headers = dict(headers or {})
         bearer = token if token is not None else (self.idp.token(role) if role else None)
         if bearer:
             headers["Authorization"] = f"Bearer {bearer}"
+        if method != "GET":
+            headers.setdefault("Content-Type", "application/json")
         options: dict[str, Any] = {"headers": headers, "params": params, "key": key}
         if json is not None:
             options["json"] = json
@@ -166,6 +171,31 @@ async def api(
 
     async with run_emulator(ROOT, tmp_path / "state.sqlite", env=api_env) as emu:
         yield Api(emu, idp)
+
+
+@pytest.fixture
+def filled_database(postgres_database: str) -> str:
+    """A PostgreSQL database with a table `items` of 200 rows."""
+    import psycopg
+
+    with psycopg.connect(PG.format(postgres_database)) as conn:
+        conn.execute("CREATE TABLE items (id serial PRIMARY KEY, label text NOT NULL)")
+        conn.execute("INSERT INTO items (label) SELECT 'item ' || n FROM generate_series(1, 200) n")
+    return postgres_database
+
+
+@pytest.fixture
+async def dev(
+    table_prefix: str, blob_container: str, tmp_path: Path, clean_caches: None
+) -> AsyncIterator[Any]:
+    """The app in the emulator on 127.0.0.1 in development mode (no token), with the host's
+    body limit at 4096 bytes."""
+    from emulator.testing import run_emulator
+
+    env = app_environment(table_prefix, blob_container, FUNCTIONS_REQUEST_BODY_SIZE_LIMIT="4096")
+    assert env["AUTH_MODE"] == "development"
+    async with run_emulator(ROOT, tmp_path / "state.sqlite", env=env) as emu:
+        yield emu
 
 
 def repositories(env: dict[str, str]) -> Repositories:

@@ -9,7 +9,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from http_api.operations import REGISTRY, Operation, operation, operations
+from http_api.operations import PUBLIC_ROUTES, REGISTRY, Operation, operation, operations
 from shared.auth import Role
 from tests.api.conftest import Api, IdentityProvider, api_environment, hmac_confused_token
 from tests.conftest import ROOT
@@ -50,12 +50,38 @@ async def test_every_route_answers_each_role_as_the_matrix_says(api: Api) -> Non
                 assert row[name] == 403, (label, name, row)
 
 
-async def test_every_route_needs_the_function_key(api: Api) -> None:
+async def test_no_function_key_is_asked_but_every_operation_needs_a_token(api: Api) -> None:
+    # The platform asks no key (the console in a browser cannot keep one); the app's own
+    # check is what stands: no token is 401 on every operation, a token is enough.
     for op in operations():
-        response = await api.call(op.method, concrete(op), "admin", key=False, json={})
-        assert response.status == 401, (op.method, op.path)
-    health = await api.call("GET", "health", None, key=False)
+        anonymous = await api.call(op.method, concrete(op), None, json={})
+        assert anonymous.status == 401, (op.method, op.path)
+        assert anonymous.json()["error"]["code"] == "missing_token", (op.method, op.path)
+        admin = await api.call(op.method, concrete(op), "admin", json={})
+        assert admin.status not in (401, 403), (op.method, op.path, admin.text)
+    health = await api.call("GET", "health", None)
     assert health.status == 200 and health.json() == {"status": "ok"}
+    document = await api.call("GET", "openapi.json", None)
+    assert document.status == 200 and document.json()["openapi"] == "3.1.0"
+
+
+async def test_every_route_is_an_operation_or_deliberately_public(api: Api) -> None:
+    # Closed by default: a route that is not an operation (which checks its caller) must be
+    # listed as public on purpose. Adding one means adding it here too.
+    # The console: its files (anonymous, they hold no data) and its public sign-in settings.
+    assert {"api/health", "api/openapi.json", "api/console-config", "{*path}"} == PUBLIC_ROUTES
+    operation_routes = {op.route for op in operations()}
+    for function in api.emu.host.http.functions:
+        assert function.route in operation_routes | PUBLIC_ROUTES, function.name
+
+
+async def test_the_durable_management_api_keeps_its_system_key(api: Api) -> None:
+    path = "/runtime/webhooks/durabletask/instances"
+    assert (await api.emu.request("GET", path, key=False)).status == 401
+    bearer = {"Authorization": f"Bearer {api.idp.token('admin')}"}
+    assert (await api.emu.request("GET", path, headers=bearer, key=False)).status == 401
+    assert (await api.emu.request("GET", path, key=api.emu.function_key)).status == 401
+    assert (await api.emu.request("GET", path, key=api.emu.system_key)).status == 200
 
 
 async def test_a_refused_change_is_audited_as_denied(api: Api) -> None:
@@ -126,3 +152,19 @@ def test_an_operation_cannot_be_declared_without_a_role() -> None:
     with pytest.raises(TypeError):
         operation("GET", "/no-role", None, "No role", tag="status")  # type: ignore[arg-type]
     assert ("GET", "/no-role") not in REGISTRY
+
+
+async def test_cross_site_changes_are_refused_with_a_valid_token_too(api: Api) -> None:
+    # Browsers do not attach bearer tokens cross-site, but the rule holds in every mode.
+    server = {"name": "x", "engine": "mariadb", "host": "h", "port": 1, "username": "u"}
+    for headers in (
+        {"Origin": "http://evil.example"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Content-Type": "text/plain"},
+    ):
+        response = await api.call("POST", "servers", "admin", json=server, headers=headers)
+        assert response.status in (403, 415), headers
+    assert (await api.call("GET", "servers")).json()["items"] == []
+    same_origin = {"Origin": api.emu.base_url, "Sec-Fetch-Site": "same-origin"}
+    created = await api.call("POST", "servers", "admin", json=server, headers=same_origin)
+    assert created.status == 201, created.text

@@ -13,18 +13,9 @@ import psycopg
 import pytest
 
 from shared.models import BackupRecord, BackupStatus, Trigger
-from tests.api.conftest import Api, name, repositories
+from tests.api.conftest import PG, Api, name, repositories
 
 TERMINAL = {"Completed", "Failed", "Terminated", "Canceled"}
-PG = "host=127.0.0.1 port=5432 user=postgres dbname={}"
-
-
-@pytest.fixture
-def filled_database(postgres_database: str) -> str:
-    with psycopg.connect(PG.format(postgres_database)) as conn:
-        conn.execute("CREATE TABLE items (id serial PRIMARY KEY, label text NOT NULL)")
-        conn.execute("INSERT INTO items (label) SELECT 'item ' || n FROM generate_series(1, 200) n")
-    return postgres_database
 
 
 @pytest.fixture
@@ -68,7 +59,7 @@ async def test_backup_download_verify_restore_delete(
     assert started.status == 202, started.text
     assert started.headers["Location"] == started.json()["status_url"]
     job = await finished_job(api, started.json())
-    assert job["runtime_status"] == "Completed", job
+    assert job["runtime_status"] == "Completed" and job["result"] == "succeeded", job
 
     listed = await api.call("GET", "backups", "reader", params={"database_id": database_id})
     [record] = listed.json()["items"]
@@ -91,16 +82,18 @@ async def test_backup_download_verify_restore_delete(
 
     verify = await api.call("POST", f"backups/{database_id}/{record['id']}/verify", "operator")
     assert verify.status == 202, verify.text
+    assert verify.json()["record_id"] == record["id"]
     verified = await finished_job(api, verify.json())
-    assert verified["runtime_status"] == "Completed" and verified["output"]["ok"] is True
+    assert verified["result"] == "succeeded" and verified["output"]["ok"] is True
 
     restore = await api.call(
         "POST", f"backups/{database_id}/{record['id']}/restore",
         json={"target_database": restore_target},
     )  # fmt: skip
     assert restore.status == 202, restore.text
+    assert restore.json()["record_id"] == record["id"]
     restored = await finished_job(api, restore.json())
-    assert restored["runtime_status"] == "Completed" and restored["output"]["ok"] is True, restored
+    assert restored["result"] == "succeeded" and restored["output"]["ok"] is True, restored
     with psycopg.connect(PG.format(restore_target)) as conn:
         assert conn.execute("SELECT count(*) FROM items").fetchone()[0] == 200
 
@@ -180,3 +173,30 @@ async def test_restore_refuses_a_target_server_of_another_engine(
     assert started.status == 202, started.text
     job = await finished_job(api, started.json())
     assert job["output"]["ok"] is False, job
+
+
+async def test_restore_refuses_a_system_database_as_target(
+    api: Api, api_env: dict[str, str]
+) -> None:
+    created = await api.call(
+        "POST", "servers",
+        json={"id": "sysmaria", "name": "m", "engine": "mariadb", "host": "127.0.0.1",
+              "port": 3306, "username": "root", "tls_mode": "disable"},
+    )  # fmt: skip
+    assert created.status == 201, created.text
+    added = await api.call(
+        "POST", "databases", json={"id": "sysdb", "server_id": "sysmaria", "name": "d"}
+    )
+    assert added.status == 201, added.text
+    backup_id = stored_backup(api_env, "sysdb", "sysmaria")
+    for system in ("mysql", "sys", "information_schema", "performance_schema", "postgres",
+                   "template0", "Template1", "azure_maintenance", "azure_sys", "master", "msdb",
+                   "model", "tempdb"):  # fmt: skip
+        refused = await api.call(
+            "POST", f"backups/sysdb/{backup_id}/restore",
+            json={"target_database": system, "allow_non_empty": True},
+        )  # fmt: skip
+        assert refused.status == 422, (system, refused.text)
+        [detail] = refused.json()["error"]["details"]
+        assert detail["field"] == "body.target_database"
+        assert "system database" in detail["message"]

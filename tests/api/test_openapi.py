@@ -36,10 +36,15 @@ def test_every_operation_is_documented_with_its_errors_and_security() -> None:
         for status in ("400", "401", "403", "404", "422"):
             schema = entry["responses"][status]["content"]["application/json"]["schema"]
             assert schema == {"$ref": "#/components/schemas/ErrorResponse"}
-        assert {"functionKey": [], "bearer": []} in entry["security"]
+        assert entry["security"] == [{"bearer": []}]
         assert entry["x-required-role"] == op.role.claim
         if op.body is not None:
             assert "requestBody" in entry
+        if op.method != "GET":
+            assert {"409", "413", "415"} <= set(entry["responses"]), op.path
+    assert set(document["components"]["securitySchemes"]) == {"bearer"}
+    for public in ("/health", "/openapi.json"):
+        assert document["paths"][public]["get"]["security"] == []
     operation_ids = [op.operation_id for op in operations()]
     assert len(operation_ids) == len(set(operation_ids))
 

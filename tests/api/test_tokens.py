@@ -10,7 +10,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from shared.auth import AuthConfig, Authenticator, AuthError, Role
+from shared.auth import AuthConfig, Authenticator, AuthError, Role, check_development_mode
 from tests.api.conftest import (
     AUDIENCE,
     ISSUER,
@@ -148,13 +148,21 @@ async def test_incomplete_or_unknown_configuration_denies_everything(
 
 @pytest.fixture
 def off_azure(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Off Azure, inside the emulator listening on 127.0.0.1 (what it tells the app)."""
     for marker in ("WEBSITE_INSTANCE_ID", "WEBSITE_SITE_NAME", "WEBSITE_HOSTNAME"):
         monkeypatch.delenv(marker, raising=False)
+    monkeypatch.setenv("EMULATOR_LISTEN_ADDRESS", "127.0.0.1")
     yield
 
 
 @pytest.mark.parametrize(
-    "url", ["http://127.0.0.1:7071/api/x", "http://localhost:7071/api/x", "http://[::1]:7071/api/x"]
+    "url",
+    [
+        "http://127.0.0.1:7071/api/x",
+        "http://localhost:7071/api/x",
+        "http://[::1]:7071/api/x",
+        "http://[::ffff:127.0.0.1]:7071/api/x",
+    ],
 )
 async def test_development_mode_on_loopback_is_admin(url: str, off_azure: None) -> None:
     principal = await Authenticator(AuthConfig(auth_mode="development")).authenticate(url, {})
@@ -166,6 +174,9 @@ async def test_development_mode_on_loopback_is_admin(url: str, off_azure: None) 
     [
         ("http://10.0.0.5:7071/api/x", {}),
         ("http://backup.example.com/api/x", {}),
+        ("http://127.0.0.1.example.com/api/x", {}),
+        ("http://]/api/x", {}),
+        ("http://[::1/api/x", {}),
         ("http://127.0.0.1:7071/api/x", {"X-Forwarded-For": "203.0.113.9"}),
         ("http://127.0.0.1:7071/api/x", {"Forwarded": "for=203.0.113.9"}),
     ],
@@ -178,10 +189,35 @@ async def test_development_mode_elsewhere_is_refused(
     assert caught.value.status == 401
 
 
-async def test_development_mode_is_refused_on_azure(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_development_mode_is_refused_on_azure(
+    off_azure: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("WEBSITE_INSTANCE_ID", "abc123")
     with pytest.raises(AuthError):
         await Authenticator(AuthConfig(auth_mode="development")).authenticate(URL, {})
+    with pytest.raises(RuntimeError, match="refused on Azure"):
+        check_development_mode(AuthConfig(auth_mode="development"))
+
+
+@pytest.mark.parametrize(
+    "listening",
+    [None, "0.0.0.0", "::", "192.0.2.10", "backup.example"],  # noqa: S104 (refused binds)
+)
+async def test_development_mode_is_refused_off_a_loopback_bind(
+    listening: str | None, off_azure: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without the emulator saying it listens on loopback (func start, a wildcard bind), the
+    # Host header would be the only check, and any forwarder can set it.
+    if listening is None:
+        monkeypatch.delenv("EMULATOR_LISTEN_ADDRESS")
+    else:
+        monkeypatch.setenv("EMULATOR_LISTEN_ADDRESS", listening)
+    with pytest.raises(AuthError) as caught:
+        await Authenticator(AuthConfig(auth_mode="development")).authenticate(URL, {})
+    assert caught.value.code == "auth_not_configured"
+    with pytest.raises(RuntimeError, match="AUTH_MODE=development"):
+        check_development_mode(AuthConfig(auth_mode="development"))
+    check_development_mode(AuthConfig(auth_mode="entra"))  # other modes start anywhere
 
 
 async def test_unreachable_key_set_is_503_and_asked_once_per_interval(

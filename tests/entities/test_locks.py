@@ -185,3 +185,30 @@ def test_database_lock_has_one_live_owner_at_a_time(ops) -> None:
         else:
             state = release_lock(state, owner)
             holder_until.pop(owner, None)
+
+
+def test_a_lock_held_by_a_finished_job_is_reclaimed_unless_renewed_since() -> None:
+    state, _ = acquire_lock(DatabaseState(), ask("gone"))
+    later = T0 + timedelta(seconds=5)
+    state, refused = acquire_lock(state, ask("b", later))
+    assert not refused.granted and refused.holders == {"gone": T0 + timedelta(seconds=600)}
+    # "gone" was restarted under the same id and renewed: the expiry seen is stale
+    renewed, _ = acquire_lock(state, ask("gone", later))
+    stale = ask("b", later).model_copy(update={"reclaim": refused.holders})
+    kept, still = acquire_lock(renewed, stale)
+    assert not still.granted and kept.owner == "gone"
+    # not renewed: its lease is dropped and the caller gets the lock
+    state, granted = acquire_lock(state, stale)
+    assert granted.granted and state.owner == "b"
+
+
+def test_slots_held_by_finished_jobs_are_reclaimed_and_counted_right() -> None:
+    state = ServerState()
+    for owner in ("a", "dead"):
+        state, _ = acquire_slot(state, ask(owner, limit=2))
+    state, refused = acquire_slot(state, ask("c", limit=2))
+    assert not refused.granted and set(refused.holders) == {"a", "dead"}
+    reclaim = {"dead": refused.holders["dead"]}
+    request = ask("c", limit=2).model_copy(update={"reclaim": reclaim})
+    state, granted = acquire_slot(state, request)
+    assert granted.granted and set(state.slots) == {"a", "c"}

@@ -102,6 +102,13 @@ def test_app_settings_configure_the_app_on_azure(template: dict[str, Any]) -> No
     assert settings.backup_storage_connection_string is None
 
 
+def test_the_host_buffers_no_body_the_api_would_refuse(template: dict[str, Any]) -> None:
+    from http_api.request_guard import MAX_BODY_BYTES
+
+    limit = int(app_settings(template)["FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"])
+    assert MAX_BODY_BYTES <= limit <= 4 * MAX_BODY_BYTES
+
+
 def test_flex_gets_no_worker_runtime_setting(template: dict[str, Any]) -> None:
     common = {item["name"] for item in template["variables"]["commonAppSettings"]}
     assert "FUNCTIONS_WORKER_RUNTIME" not in common
@@ -161,7 +168,11 @@ def test_key_vault_uses_rbac_soft_delete_and_purge_protection(template: dict[str
 def test_roles_are_built_in_and_scoped_to_one_resource(template: dict[str, Any]) -> None:
     roles = template["variables"]["roles"]
     assert roles == BUILT_IN_ROLES
-    assignments = resources_of(template, "Microsoft.Authorization/roleAssignments")
+    assignments = [
+        a
+        for a in resources_of(template, "Microsoft.Authorization/roleAssignments")
+        if a["scope"] != CONTAINER_SCOPE  # the custom immutability role: tested below
+    ]
     scopes = sorted(re.match(r"\[concat\('([\w.]+/\w+)/'", a["scope"])[1] for a in assignments)
     # Storage (three data roles through one copy loop), the vault, the telemetry component:
     # never the resource group or the subscription.
@@ -185,6 +196,50 @@ def test_roles_are_built_in_and_scoped_to_one_resource(template: dict[str, Any])
     assert storage_loop["copy"]["count"] == "[length(variables('storageRoleNames'))]"
     vault_role = next(a for a in assignments if "vaults" in a["scope"])
     assert "keyVaultSecretsOfficer" in vault_role["properties"]["roleDefinitionId"]
+
+
+CONTAINER_SCOPE = "[variables('backupContainerScope')]"
+IMMUTABILITY_ACTION = (
+    "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/immutableStorage/"
+    "runAsSuperUser/action"
+)
+
+
+def test_the_backup_container_supports_version_level_immutability(
+    template: dict[str, Any],
+) -> None:
+    containers = resources_of(template, "Microsoft.Storage/storageAccounts/blobServices/containers")
+    backups = next(c for c in containers if "backupContainerName" in c["name"])
+    assert backups["properties"]["immutableStorageWithVersioning"] == {"enabled": True}
+    settings = app_settings(template)
+    assert settings["IMMUTABILITY"] == "on" and settings["IMMUTABILITY_MODE"] == "locked"
+    assert settings["ENCRYPTION"] == "on"
+
+
+def test_immutability_needs_one_data_action_on_the_backup_container_only(
+    template: dict[str, Any],
+) -> None:
+    """Storage Blob Data Owner would also allow it, with far more: a custom role grants
+    only the action that sets immutability policies and legal holds."""
+    [role] = resources_of(template, "Microsoft.Authorization/roleDefinitions")
+    [permissions] = role["properties"]["permissions"]
+    assert permissions == {
+        "actions": [],
+        "notActions": [],
+        "dataActions": [IMMUTABILITY_ACTION],
+        "notDataActions": [],
+    }
+    assert role["properties"]["assignableScopes"] == ["[resourceGroup().id]"]
+    [assignment] = [
+        a
+        for a in resources_of(template, "Microsoft.Authorization/roleAssignments")
+        if a["scope"] == CONTAINER_SCOPE
+    ]
+    assert "immutabilityRoleName" in assignment["properties"]["roleDefinitionId"]
+    scope = template["variables"]["backupContainerScope"]
+    assert scope.endswith(
+        "'/blobServices/default/containers/', parameters('backupContainerName'))]"
+    )
 
 
 def test_function_app_uses_its_own_identity_for_storage(template: dict[str, Any]) -> None:

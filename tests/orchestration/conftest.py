@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from azure.storage.blob import BlobServiceClient
 
-from shared.models import Engine, Server
-from tests.conftest import app_environment, azurite_connection_string
+from shared.models import Engine, Server, TlsMode
+from tests.conftest import app_environment, azurite_connection_string, serving
 
 APP_DIR = Path(__file__).resolve().parents[2]
 FAKE_WORKER = "tests.orchestration.fake_worker:FAKE_WORKER"
+SCRIPTED_WORKER = "tests.orchestration.fake_worker:SCRIPTED_WORKER"
 _APP_PACKAGES = ("function_app", "orchestrators", "activities", "entities", "http_api")
 
 
@@ -66,8 +68,10 @@ def catalog(app_env: dict[str, str]) -> Catalog:
 
 
 def pg_server(server_id: str, **extra: Any) -> Server:
-    """A server row for the machine's PostgreSQL (tests that fake the dump never reach it)."""
-    local = {"engine": Engine.POSTGRESQL, "host": "127.0.0.1", "port": 5432, "username": "postgres"}
+    """A server row for the machine's PostgreSQL (tests that fake the dump never reach it),
+    which has no TLS."""
+    local = {"engine": Engine.POSTGRESQL, "host": "127.0.0.1", "port": 5432,
+             "username": "postgres", "tls_mode": TlsMode.DISABLE}  # fmt: skip
     return Server(id=server_id, name=server_id, **{**local, **extra})
 
 
@@ -75,6 +79,28 @@ def mariadb_server(server_id: str, **extra: Any) -> Server:
     """A server row for the machine's MariaDB."""
     local = {"engine": Engine.MARIADB, "port": 3306, "username": "root"}
     return pg_server(server_id, **{**local, **extra})
+
+
+class Webhook:
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.url = ""
+
+
+@pytest.fixture
+async def webhook() -> AsyncIterator[Webhook]:
+    """A NOTIFY_WEBHOOK_URL receiver; `received` holds the notifications posted."""
+    hook = Webhook()
+
+    async def receive(request: web.Request) -> web.Response:
+        hook.received.append(await request.json())
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", receive)
+    async with serving(app) as base_url:
+        hook.url = f"{base_url}/hook"
+        yield hook
 
 
 def blob_names(container: str) -> set[str]:

@@ -81,3 +81,39 @@ class TimedFakeWorker(FakeWorker):
 
 FAKE_WORKER = FakeWorker()
 TIMED_FAKE_WORKER = TimedFakeWorker()
+
+
+class ScriptedWorker(FakeWorker):
+    """A FakeWorker whose dumps follow `plan`, one step per dump (then "ok"): "transient"
+    and "permanent" fail like pg_dump does, "hold" waits until `released` is set or the dump
+    is cancelled (then fails as the pipeline does). `dumping` is set while a dump holds."""
+
+    def __init__(self) -> None:
+        self.plan: list[str] = []
+        self.released = threading.Event()
+        self.dumping = threading.Event()
+
+    def reset(self, *plan: str) -> None:
+        self.plan = list(plan)
+        self.released.clear()
+        self.dumping.clear()
+
+    def dump(self, request: WorkRequest) -> BackupOutcome:
+        step = self.plan.pop(0) if self.plan else "ok"
+        if step == "transient":
+            message = "pg_dump: error: connection to server failed: Connection refused"
+            raise BackupFailed(f"backup failed, nothing was committed: {message}", reason="dump")
+        if step == "permanent":
+            message = "pg_dump: error: query failed: ERROR:  permission denied for table items"
+            raise BackupFailed(f"backup failed, nothing was committed: {message}", reason="dump")
+        if step == "hold":
+            self.dumping.set()
+            while not self.released.wait(0.05):
+                cancel = getattr(request, "cancel", None)
+                if cancel is not None and cancel.is_set():
+                    stopped = "backup failed, nothing was committed: stopped: it was cancelled"
+                    raise BackupFailed(stopped, reason="cancelled")
+        return super().dump(request)
+
+
+SCRIPTED_WORKER = ScriptedWorker()

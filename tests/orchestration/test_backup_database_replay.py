@@ -40,23 +40,35 @@ def prepared(**extra: Any) -> dict[str, Any]:
     return jobs.dump_json(jobs.PreparedBackup(**values))
 
 
+HELD_UNTIL = "2026-03-01T02:10:00Z"
+
+
 class Script:
-    """Answers every call; `dump_fails` makes every dump attempt fail; `busy_polls` makes
-    the database entity refuse the lock that many times first, `server_refusals` the server
-    its slot; `waiter` is who the server hands the slot over to."""
+    """Answers every call; `dump_fails` makes every dump attempt fail (`permanently`: with a
+    failure another attempt cannot cure); `busy_polls` makes the database entity refuse the
+    lock that many times first, held by `other`, whose job is finished if `holder_finished`;
+    `finish_fails` makes that many attempts to record the result fail; `server_refusals`
+    makes the server refuse its slot that many times; `waiter` is who the server hands the
+    slot over to."""
 
     def __init__(
         self,
         *,
         dump_fails: bool = False,
+        permanently: bool = False,
         busy_polls: int = 0,
+        holder_finished: bool = False,
         failures_before: int = 0,
+        finish_fails: int = 0,
         server_refusals: int = 0,
         waiter: dict[str, str] | None = None,
     ):
         self.dump_fails = dump_fails
+        self.permanently = permanently
         self.busy_polls = busy_polls
+        self.holder_finished = holder_finished
         self.failures_before = failures_before
+        self.finish_fails = finish_fails
         self.server_refusals = server_refusals
         self.waiter = waiter
 
@@ -73,17 +85,25 @@ class Script:
         if call.name == jobs.CHECK_CONNECTION:
             return {"ok": True, "server_version": "15"}
         if call.name == jobs.DUMP_DATABASE:
+            if self.dump_fails and self.permanently:
+                return {"error": "permission denied for table items"}
             if self.dump_fails:
                 return Failure(f"dump attempt {call.attempt} failed")
             record_id = call.input["target"]["record"]["id"]
-            return {
+            result = {
                 "record_id": record_id,
                 "blob_name": "b",
                 "raw_bytes": 10,
                 "stored_bytes": 5,
                 "sha256": "0" * 64,
             }
+            return {"result": result}
+        if call.name == jobs.FIND_FINISHED_HOLDERS:
+            return call.input["holders"] if self.holder_finished else []
         if call.name == jobs.FINISH_BACKUP:
+            if self.finish_fails > 0:
+                self.finish_fails -= 1
+                return Failure("storage is down")
             status = "succeeded" if call.input["succeeded"] else "failed"
             return {
                 "record_id": call.input["record_id"],
@@ -98,12 +118,23 @@ class Script:
 
     def entity(self, call: Call) -> Any:
         if call.name == "acquire":
-            if call.target == "@database@db1" and self.busy_polls > 0:
+            reclaimed = call.input["reclaim"].get("other") == HELD_UNTIL
+            if call.target == "@database@db1" and self.busy_polls > 0 and not reclaimed:
                 self.busy_polls -= 1
-                return {"granted": False, "holder": "other", "expires_at": "2026-03-01T02:10:00Z"}
+                return {
+                    "granted": False,
+                    "holder": "other",
+                    "expires_at": HELD_UNTIL,
+                    "holders": {"other": HELD_UNTIL},
+                }
             if call.target == "@server@srv1" and self.server_refusals > 0:
                 self.server_refusals -= 1
-                return {"granted": False, "holder": "other", "expires_at": "2026-03-01T02:10:00Z"}
+                return {
+                    "granted": False,
+                    "holder": "other",
+                    "expires_at": HELD_UNTIL,
+                    "holders": {"other": HELD_UNTIL},
+                }
             return {
                 "granted": True,
                 "holder": call.input["owner"],
@@ -173,6 +204,43 @@ def test_a_held_database_lock_is_polled_with_durable_timers() -> None:
     # the dump only starts once the lock was granted (the fourth ask)
     dump = next(c for c in outcome.calls if c.name == jobs.DUMP_DATABASE)
     assert outcome.calls.index(acquires[3]) < outcome.calls.index(dump)
+    # the holder was checked at the first refusal only (it still runs), and never reclaimed
+    checks = [c for c in outcome.calls if c.name == jobs.FIND_FINISHED_HOLDERS]
+    assert [c.input["holders"] for c in checks] == [["other"]]
+    assert all(c.input["reclaim"] == {} for c in acquires)
+
+
+def test_the_lease_of_a_holder_whose_job_ended_is_reclaimed_at_once() -> None:
+    outcome = run(Script(busy_polls=50, holder_finished=True))
+    assert outcome.status == "completed", outcome.error
+    acquires = [c for c in outcome.calls if c.target == "@database@db1" and c.name == "acquire"]
+    assert [c.input["reclaim"] for c in acquires[:2]] == [{}, {"other": HELD_UNTIL}]
+    assert outcome.now == SLOT  # no polling timer: the next ask reclaimed the lease
+
+
+def test_a_permanent_dump_failure_is_not_retried() -> None:
+    outcome = run(Script(dump_fails=True, permanently=True))
+    assert outcome.status == "completed", outcome.error
+    assert [c.attempt for c in outcome.calls if c.name == jobs.DUMP_DATABASE] == [1]
+    finish = next(c for c in outcome.calls if c.name == jobs.FINISH_BACKUP)
+    assert finish.input["error"] == "permission denied for table items"
+    assert jobs.BackupOutput.model_validate(outcome.output).status == "failed"
+
+
+def test_recording_the_result_is_retried_with_doubling_pauses() -> None:
+    outcome = run(Script(dump_fails=True, permanently=True, finish_fails=3))
+    assert outcome.status == "completed", outcome.error
+    finishes = [c for c in outcome.calls if c.name == jobs.FINISH_BACKUP]
+    assert len(finishes) == 4
+    assert outcome.now - SLOT == timedelta(seconds=30 + 60 + 120)
+    assert jobs.BackupOutput.model_validate(outcome.output).status == "failed"
+
+
+def test_a_result_that_cannot_be_recorded_fails_the_job_after_five_attempts() -> None:
+    # The record is left running: the watchdog settles it (test_faults.py).
+    outcome = run(Script(finish_fails=99))
+    assert outcome.status == "failed"
+    assert len([c for c in outcome.calls if c.name == jobs.FINISH_BACKUP]) == 5
 
 
 def test_a_failing_dump_is_retried_then_recorded_failed_and_notified() -> None:

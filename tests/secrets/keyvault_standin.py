@@ -106,6 +106,9 @@ class Vault:
     deleted: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # As the template sets the vault: a deleted secret cannot be purged (our reading of
+    # the REST reference: 403 Forbidden; unverified against Azure).
+    purge_protection: bool = True
 
     def bundle(self, name: str, version: dict[str, Any]) -> dict[str, Any]:
         body = {
@@ -198,7 +201,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle("POST")
 
 
-def route(vault: Vault, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
+def route(vault: Vault, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any] | None]:
     secret = SECRET_PATH.match(path)
     if secret:
         return _secret(vault, method, secret.group(1), secret.group(2), body)
@@ -238,7 +241,9 @@ def _secret(
     return 405, _error("BadRequest", "method not allowed")
 
 
-def _deleted(vault: Vault, method: str, name: str, recover: bool) -> tuple[int, dict[str, Any]]:
+def _deleted(
+    vault: Vault, method: str, name: str, recover: bool
+) -> tuple[int, dict[str, Any] | None]:
     if name not in vault.deleted:
         return 404, _error("SecretNotFound", f"Deleted secret {name} was not found")
     if method == "POST" and recover:
@@ -246,6 +251,12 @@ def _deleted(vault: Vault, method: str, name: str, recover: bool) -> tuple[int, 
         return 200, vault.bundle(name, vault.secrets[name][-1])
     if method == "GET" and not recover:
         return 200, vault.deleted_bundle(name)
+    if method == "DELETE" and not recover:
+        if vault.purge_protection:
+            message = "Operation 'purge' is not allowed: purge protection is enabled"
+            return 403, _error("Forbidden", message)
+        del vault.deleted[name]
+        return 204, None
     return 405, _error("BadRequest", "method not allowed")
 
 

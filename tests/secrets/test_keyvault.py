@@ -99,3 +99,28 @@ def test_tls_is_verified(standin: KeyVaultStandIn) -> None:
         store.get("server-pg")
     assert "CERTIFICATE_VERIFY_FAILED" in repr(error.value.__cause__)
     assert standin.vault.requests == []
+
+
+def test_purge_with_purge_protection_leaves_the_secret_soft_deleted(
+    vault_store: KeyVaultSecretStore, standin: KeyVaultStandIn
+) -> None:
+    """What crypto-shredding gets from a vault with purge protection (the template's):
+    the secret is deleted but stays recoverable until the soft-delete retention ends."""
+    vault_store.set("backup-key-k1", "AGE-SECRET-KEY-1XYZ")
+    vault_store.delete("backup-key-k1")
+    outcome = vault_store.purge("backup-key-k1")
+    assert "refused to purge" in outcome and "recoverable" in outcome
+    assert "backup-key-k1" in standin.vault.deleted
+    assert vault_store.get("backup-key-k1") is None
+
+
+def test_purge_without_purge_protection_removes_the_secret(
+    vault_store: KeyVaultSecretStore, standin: KeyVaultStandIn
+) -> None:
+    standin.vault.purge_protection = False
+    vault_store.set("backup-key-k2", "AGE-SECRET-KEY-1XYZ")
+    vault_store.delete("backup-key-k2")
+    assert vault_store.purge("backup-key-k2") == "deleted and purged from Key Vault"
+    assert "backup-key-k2" not in standin.vault.deleted
+    purges = [r for r in standin.vault.requests if r["method"] == "DELETE"]
+    assert purges[-1]["path"].startswith("/deletedsecrets/backup-key-k2")

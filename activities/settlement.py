@@ -1,0 +1,62 @@
+"""The activities behind settling a backup whose job ended without recording its result:
+`settle_record` finishes the record; `find_finished_holders` tells a waiting job which
+lease holders no longer run (and starts the settlement of those that were backups)."""
+
+from __future__ import annotations
+
+import azure.durable_functions as df
+
+from activities import bp
+from activities.backup_records import clean_error, wall_clock
+from activities.wiring import services
+from orchestrators.settlement import runtime_status, settle_if_finished
+from shared.jobs import (
+    FIND_FINISHED_HOLDERS,
+    RUNNING_STATUSES,
+    SETTLE_RECORD,
+    HolderCheck,
+    SettledRecord,
+    SettleJob,
+    dump_json,
+)
+from shared.models import BackupStatus
+
+
+@bp.activity_trigger(input_name="data", activity=SETTLE_RECORD)
+def settle_record(data: dict) -> dict:
+    """Marks the record failed with the reason, unless it is final already."""
+    job = SettleJob.model_validate(data)
+    backups = services().repositories.backups
+    record = backups.get(job.database_id, job.record_id)
+    if record is None:  # its job ended before making it: nothing to settle
+        return dump_json(SettledRecord(record_id=job.record_id, status=None))
+    failed = {
+        "status": BackupStatus.FAILED,
+        "error": clean_error(job.reason),
+        "finished_at": wall_clock(),
+    }
+    record, changed = backups.update_unless_final(record, failed)
+    settled = SettledRecord(
+        record_id=record.id,
+        server_id=record.server_id,
+        status=record.status,
+        error=record.error,
+        tiers=record.tiers,
+        changed=changed,
+    )
+    return dump_json(settled)
+
+
+@bp.activity_trigger(input_name="data", activity=FIND_FINISHED_HOLDERS)
+@bp.durable_client_input(client_name="client")
+async def find_finished_holders(data: dict, client: df.DurableOrchestrationClient) -> list[str]:
+    """The holders whose jobs are not running, pending or suspended (terminated, failed,
+    completed, or unknown); a backup among them has its record settled."""
+    finished = []
+    for holder in HolderCheck.model_validate(data).holders:
+        status = await client.get_status(holder, show_input=True)
+        if runtime_status(status) in RUNNING_STATUSES:
+            continue
+        finished.append(holder)
+        await settle_if_finished(client, holder, status)
+    return finished

@@ -1,0 +1,1 @@
+export { BackupsPage as default } from "@/features/backups/components/BackupsPage";

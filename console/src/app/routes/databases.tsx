@@ -1,0 +1,1 @@
+export { DatabasesPage as default } from "@/features/databases/components/DatabasesPage";

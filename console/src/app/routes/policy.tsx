@@ -1,0 +1,1 @@
+export { PolicyPage as default } from "@/features/policies/components/PolicyPage";

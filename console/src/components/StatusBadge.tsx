@@ -1,0 +1,11 @@
+const TONES: Record<string, string> = {
+  succeeded: "good", Completed: "good", ok: "good",
+  failed: "bad", Failed: "bad", missed: "bad", Terminated: "bad",
+  running: "info", Running: "info", queued: "info", Pending: "info", due: "info",
+  expired: "muted", upcoming: "muted", disabled: "muted",
+};
+
+export function StatusBadge({ status, label }: { status: string | null | undefined; label?: string }) {
+  const value = status ?? "unknown";
+  return <span className={`badge ${TONES[value] ?? "muted"}`}>{label ?? value}</span>;
+}

@@ -1,0 +1,30 @@
+// A durable job (backup, verify, restore) followed until it ends: polled every second while
+// it runs, then left alone.
+import { useQuery } from "@tanstack/react-query";
+
+import { api, unwrap } from "@/lib/api-client";
+import type { components } from "@/types/api";
+
+export type JobStatus = components["schemas"]["JobStatus"];
+
+const RUNNING = new Set(["Pending", "Running", "ContinuedAsNew", "Suspended"]);
+
+export function isRunning(job: JobStatus | undefined): boolean {
+  return !job || RUNNING.has(job.runtime_status ?? "Pending");
+}
+
+export function useJob(instanceId: string | null) {
+  return useQuery({
+    queryKey: ["job", instanceId],
+    enabled: instanceId !== null,
+    queryFn: () =>
+      unwrap(api.GET("/jobs/{instance_id}", { params: { path: { instance_id: instanceId ?? "" } } })),
+    refetchInterval: (query) => (isRunning(query.state.data) ? 1000 : false),
+  });
+}
+
+/** The phase a job reports in its custom status, if any. */
+export function phaseOf(job: JobStatus | undefined): string | null {
+  const custom = job?.custom_status as { phase?: unknown } | null | undefined;
+  return custom && typeof custom.phase === "string" ? custom.phase : null;
+}

@@ -1,0 +1,1 @@
+"""Encryption of backups in the age v1 format, and the service's keys."""

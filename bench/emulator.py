@@ -28,6 +28,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -162,11 +163,32 @@ async def chains_run(functions: FunctionRegistry, state: Path, mirror: Any = Non
     return elapsed
 
 
+@dataclass(frozen=True)
+class MirrorComparison:
+    """Medians: wall time without and with the mirror, and how long the mirror needed after
+    the workload finished to have written everything."""
+
+    plain: float
+    mirrored: float
+    lag: float
+
+    @property
+    def ratio(self) -> float:
+        return self.mirrored / self.plain
+
+    def rows(self, workload: str) -> list[tuple[str, str]]:
+        return [
+            (f"{workload}, median, mirror off", f"{self.plain * 1000:.1f} ms"),
+            (f"{workload}, median, mirror on", f"{self.mirrored * 1000:.1f} ms"),
+            ("  ratio on/off", f"{self.ratio:.2f}"),
+            ("  mirror done after the last instance", f"{self.lag * 1000:.1f} ms"),
+        ]
+
+
 async def with_and_without_mirror(
     workload: Any, functions: FunctionRegistry, folder: Path
-) -> tuple[float, float, float]:
-    """Median wall time without and with the mirror (alternating runs), and the median time
-    the mirror needed after the workload finished to have written everything."""
+) -> MirrorComparison:
+    """The workload with and without the mirror, alternating which goes first."""
     plain: list[float] = []
     mirrored: list[float] = []
     lags: list[float] = []
@@ -184,7 +206,9 @@ async def with_and_without_mirror(
             lags.append(time.perf_counter() - started)
             await asyncio.to_thread(mirror.stop)
             assert synced and not mirror.stats.failures, mirror.stats
-    return statistics.median(plain), statistics.median(mirrored), statistics.median(lags)
+    return MirrorComparison(
+        statistics.median(plain), statistics.median(mirrored), statistics.median(lags)
+    )
 
 
 async def one_tick(runtime: DurableRuntime, instance_id: str) -> float:
@@ -248,12 +272,8 @@ async def main() -> None:
         events, warm, cold = await replay_runs(replay_functions, Path(folder) / "replay.db")
         sdk = await sdk_alone(functions, contexts[-1])
         folder_path = Path(folder)
-        fan_plain, fan_mirrored, fan_lag = await with_and_without_mirror(
-            fan_out_run, functions, folder_path
-        )
-        chains_plain, chains_mirrored, chains_lag = await with_and_without_mirror(
-            chains_run, functions, folder_path
-        )
+        fan_mirror = await with_and_without_mirror(fan_out_run, functions, folder_path)
+        chains_mirror = await with_and_without_mirror(chains_run, functions, folder_path)
     overhead_ms = max(0.0, (through - direct) * 1000 / FAN_OUT)
     warm_ms, cold_ms, sdk_ms = statistics.median(warm) * 1000, cold * 1000, sdk * 1000
     replay_ms = max(warm_ms, cold_ms)
@@ -266,14 +286,8 @@ async def main() -> None:
         ("replay_1000_ms, the larger of the two", f"{replay_ms:.1f} ms  (target <= 100)"),
         ("  of which the SDK's own replay (median)", f"{sdk_ms:.1f} ms"),
         ("  runtime share, after restart", f"{max(0.0, cold_ms - sdk_ms):.1f} ms"),
-        ("fan-out (1,000), median, mirror off", f"{fan_plain * 1000:.1f} ms"),
-        ("fan-out (1,000), median, mirror on", f"{fan_mirrored * 1000:.1f} ms"),
-        ("  ratio on/off", f"{fan_mirrored / fan_plain:.2f}"),
-        ("  mirror done after the last instance", f"{fan_lag * 1000:.1f} ms"),
-        (f"{CHAINS} chains, median, mirror off", f"{chains_plain * 1000:.1f} ms"),
-        (f"{CHAINS} chains, median, mirror on", f"{chains_mirrored * 1000:.1f} ms"),
-        ("  ratio on/off", f"{chains_mirrored / chains_plain:.2f}"),
-        ("  mirror done after the last instance", f"{chains_lag * 1000:.1f} ms"),
+        *fan_mirror.rows("fan-out (1,000)"),
+        *chains_mirror.rows(f"{CHAINS} chains"),
     ]
     width = max(len(r[0]) for r in rows)
     for label, value in rows:
@@ -281,8 +295,8 @@ async def main() -> None:
     result = {
         "activity_overhead_ms": round(overhead_ms, 3),
         "replay_1000_ms": round(replay_ms, 1),
-        "mirror_ratio_fanout": round(fan_mirrored / fan_plain, 3),
-        "mirror_ratio_chains": round(chains_mirrored / chains_plain, 3),
+        "mirror_ratio_fanout": round(fan_mirror.ratio, 3),
+        "mirror_ratio_chains": round(chains_mirror.ratio, 3),
     }
     print(json.dumps(result))
 

@@ -87,22 +87,6 @@ TIME_MEMBERS = frozenset({"Timestamp", "FireAt", "ScheduledStartTime"})
 OBJECT_MEMBERS = frozenset(
     {"OrchestrationInstance", "ParentInstance", "Tags", "FailureDetails", "ParentTraceContext"}
 )
-INSTANCE_COLUMNS = (
-    "ExecutionId",
-    "Name",
-    "Version",
-    "Input",
-    "Output",
-    "CustomStatus",
-    "CreatedTime",
-    "LastUpdatedTime",
-    "CompletedTime",
-    "RuntimeStatus",
-    "ScheduledStartTime",
-    "Generation",
-    "Tags",
-    "TaskHubName",
-)
 _ESCAPES = {"^": "^^", "/": "^0", "\\": "^1", "#": "^2", "?": "^3"}
 _UNESCAPES = {"^": "^", "0": "/", "1": "\\", "2": "#", "3": "?"}
 _CONTROL_OFFSET = ord("À")

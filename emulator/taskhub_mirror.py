@@ -32,6 +32,7 @@ log = logging.getLogger("emulator")
 DEFAULT_CONNECTION = "AzureWebJobsStorage"
 SWITCH = "EMULATOR_TASKHUB_MIRROR"  # "false", "0", "no" or "off" turns the mirror off
 _RESPAWN_PAUSE = 1.0
+_FEED_PAUSE = 0.1
 
 
 def mirror_from_environment(
@@ -180,11 +181,15 @@ class TaskHubMirror:
         self._readers.append(reader)
 
     def _feed(self) -> None:
-        """Hands the waiting ids to the writer; starts it again if it died."""
+        """Hands the waiting ids to the writer, a batch at most every `_FEED_PAUSE` (so that
+        a busy runtime's interpreter is not woken for every commit); starts it again if it
+        died."""
         while True:
             with self._cond:
                 while not (self._pending or self._resync_due or self._stopping):
                     self._cond.wait()
+                if not self._stopping:
+                    self._cond.wait(_FEED_PAUSE)  # the rest of the burst joins this batch
                 stopping = self._stopping
                 ids, self._pending = list(self._pending), {}
                 command: dict[str, Any] = {"ids": ids}

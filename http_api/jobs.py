@@ -26,7 +26,14 @@ from orchestrators.settlement import runtime_status
 from shared import jobs
 from shared.auth import Role
 from shared.locks import LeaseRelease
-from shared.models import FINAL_STATUSES, BackupRecord, BackupStatus, Engine, Trigger
+from shared.models import (
+    FINAL_STATUSES,
+    BackupRecord,
+    BackupStatus,
+    Engine,
+    Trigger,
+    engine_family,
+)
 
 BACKUP = "/backups/{database_id}/{backup_id}"
 
@@ -249,7 +256,7 @@ def _restore_job(call: Call) -> jobs.RestoreJob:
     if target_server is None:
         raise invalid("body.target_server_id", f"server {target!r} does not exist")
     source = target_server.engine if target == record.server_id else _source_engine(found, record)
-    if source is not None and _family(source) != _family(target_server.engine):
+    if source is not None and engine_family(source) != engine_family(target_server.engine):
         # Refused here: the job would create the target database before failing.
         raise invalid(
             "body.target_server_id",
@@ -267,8 +274,3 @@ def _source_engine(found: Services, record: BackupRecord) -> Engine | None:
     if server is not None:
         return server.engine
     return record.manifest.engine if record.manifest is not None else None
-
-
-def _family(engine: Engine) -> Engine:
-    """MySQL and MariaDB dumps restore into each other."""
-    return Engine.MYSQL if engine is Engine.MARIADB else engine

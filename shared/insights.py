@@ -37,13 +37,14 @@ CellStatus = Literal[
 ]
 
 
-def allowed_age(policy: Policy) -> timedelta | None:
-    """How old the newest successful backup may be under this policy (None: no schedule)."""
+def allowed_age(policy: Policy, grace: timedelta = GRACE) -> timedelta | None:
+    """How old the newest successful backup may be under this policy (None: no schedule):
+    its recovery point objective, the most frequent tier's interval plus `grace`."""
     periods = [
         timedelta(hours=rule.every_hours) if isinstance(rule, HourlyRule) else TIER_PERIOD[tier]
         for tier, rule in policy.rules().items()
     ]
-    return min(periods) + GRACE if periods else None
+    return min(periods) + grace if periods else None
 
 
 def finished_at(record: BackupRecord) -> datetime | None:

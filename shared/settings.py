@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     # Attempts of the connection test and of the dump, and the pause between them.
     dump_max_attempts: int = Field(default=3, ge=1, le=10)
     dump_retry_seconds: int = Field(default=60, ge=1, le=3600)
+    # A database is stale once its newest successful backup is older than its policy's most
+    # frequent tier allows, plus this grace (the dump itself, a wait for a lock).
+    freshness_grace_minutes: int = Field(default=60, ge=0, le=10_080)
+    # Restore drill records kept per database (the newest; a drill whose scratch database
+    # is not dropped yet is always kept).
+    drill_records_keep: int = Field(default=30, ge=1, le=1000)
     # Tests only: "tests.module:attribute" replacing the connection test and dump
     # (activities/dump_seam.py refuses anything outside tests.*).
     backup_worker: str | None = None

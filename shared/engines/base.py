@@ -131,6 +131,11 @@ class DatabaseEngine(Protocol):
         """Creates `spec.database` (restore targets); EngineError if it exists."""
         ...
 
+    def drop_database(self, spec: ConnectionSpec) -> None:
+        """Drops `spec.database` if it exists, ending its sessions (drills' scratch
+        databases); dropping one that does not exist does nothing."""
+        ...
+
     def is_empty(self, spec: ConnectionSpec) -> bool: ...
 
 

@@ -154,6 +154,13 @@ class MySqlEngine:
         with _connect(spec, database="") as conn, conn.cursor() as cursor:
             cursor.execute(statement)
 
+    def drop_database(self, spec: ConnectionSpec) -> None:
+        statement = (
+            f"DROP DATABASE IF EXISTS {quote_identifier(require_database_name(spec.database))}"
+        )
+        with _connect(spec, database="") as conn, conn.cursor() as cursor:
+            cursor.execute(statement)
+
     def is_empty(self, spec: ConnectionSpec) -> bool:
         """True when the database holds no table, view, routine or event."""
         database = require_database_name(spec.database)

@@ -164,7 +164,7 @@ def _check_readable(found: Services, backup: BackupRecord) -> None:
     if info.archived:
         raise DrillSkipped(
             f"backup {backup.id} is in the Archive tier: rehydrate it to drill it "
-            "(POST /api/backups/{database_id}/{backup_id}/rehydrate)"
+            f"(POST /api/backups/{backup.database_id}/{backup.id}/rehydrate)"
         )
 
 

@@ -36,16 +36,18 @@ SHOWN = 100
 # Instance ids as shared.jobs makes them; the database id is what lies between.
 _MANUAL = re.compile(r"^manual-(?P<db>[a-z0-9-]+)-[0-9a-f]{12}$")
 _SCHEDULED = re.compile(r"^backup-(?P<db>[a-z0-9-]+)-\d{8}T\d{4}Z$")
+_DRILL = re.compile(r"^drill-(?P<db>[a-z0-9-]+)-(\d{8}T\d{4}Z|manual-[0-9a-f]{12})$")
 KINDS = {
     jobs.BACKUP_DATABASE: "backup",
     jobs.VERIFY_BACKUP: "verify",
     jobs.RESTORE_BACKUP: "restore",
+    jobs.DRILL_DATABASE: "drill",
 }
 
 
 def database_of(instance_id: str, backup_id: str | None) -> str | None:
     """The database a job works on, read back from its instance id."""
-    for pattern in (_MANUAL, _SCHEDULED):
+    for pattern in (_MANUAL, _SCHEDULED, _DRILL):
         if found := pattern.match(instance_id):
             return found.group("db")
     if backup_id:
@@ -100,7 +102,7 @@ async def api_list_jobs(
         running = [
             progress(status)
             for status in statuses
-            if status.instance_id and status.name != jobs.POLICY_LOOP
+            if status.instance_id and status.name not in jobs.LOOPS
         ][:SHOWN]
         items = await asyncio.to_thread(lambda: [_with_bytes(job) for job in running])
         return JobList(items=items)

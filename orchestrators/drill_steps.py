@@ -36,7 +36,7 @@ FIRST_PAUSE_SECONDS = 30
 
 def set_phase(context: df.DurableOrchestrationContext, phase: str, record: DrillRecord) -> None:
     context.set_custom_status(
-        {"phase": phase, "drill_id": record.id, "backup_id": record.backup_id}
+        {"phase": phase, "record_id": record.id, "backup_id": record.backup_id}
     )
 
 

@@ -32,6 +32,7 @@ from shared.models import (
     Model,
     Policy,
 )
+from shared.public_errors import public_error
 
 _FAILED = (BackupStatus.FAILED, BackupStatus.CANCELLED)
 
@@ -89,7 +90,8 @@ def stale_reason(
     failures = [r for r in since_success if r.status in _FAILED]
     if since_success and since_success[0].status in _FAILED:
         first = failures[-1].created_at or finished_at(failures[-1])
-        error = f": {since_success[0].error}" if since_success[0].error else ""
+        # Shown to every role: the class of the error, not the server's own words.
+        error = f": {public_error(since_success[0].error)}" if since_success[0].error else ""
         return f"failing since {_when(first)} ({len(failures)} failed in a row){error}"
     if since_success:  # queued or running: a slot fired, its backup has not ended
         newest = since_success[0]

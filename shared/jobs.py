@@ -44,6 +44,9 @@ DRILL_LOOP = "drill_loop"
 DRILL_DATABASE = "drill_database"
 DRILL_CLEANUP = "drill_cleanup"
 
+# The eternal orchestrations (not jobs: lists of running jobs leave them out).
+LOOPS = frozenset({POLICY_LOOP, DRILL_LOOP})
+
 # The timer-triggered function that keeps every policy loop alive.
 WATCHDOG = "watchdog"
 DEFAULT_WATCHDOG_SCHEDULE = "0 */5 * * * *"

@@ -8,6 +8,7 @@ bp = df.Blueprint()
 from activities import (  # noqa: E402,F401
     backup,
     drills,
+    freshness,
     notification,
     policy_plan,
     retention,

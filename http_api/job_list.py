@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 
 LIST = operation(
     "GET", "/jobs", Role.READER, "List running jobs", tag="jobs", response=JobList,
-    description="Backups, verifications and restores that are pending or running "
-    "(policy loops are not listed).",
+    description="Backups, verifications, restores and restore drills that are pending or "
+    "running (the policy and drill loops and the freshness check are not listed).",
 )  # fmt: skip
 SHOWN = 100
 # Instance ids as shared.jobs makes them; the database id is what lies between.
@@ -102,7 +102,7 @@ async def api_list_jobs(
         running = [
             progress(status)
             for status in statuses
-            if status.instance_id and status.name not in jobs.LOOPS
+            if status.instance_id and status.name not in jobs.BACKGROUND
         ][:SHOWN]
         items = await asyncio.to_thread(lambda: [_with_bytes(job) for job in running])
         return JobList(items=items)

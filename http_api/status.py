@@ -20,7 +20,7 @@ from http_api.schemas.drills import DatabaseDrill
 from http_api.services import Services, services
 from shared.auth import Role
 from shared.insights import allowed_age
-from shared.jobs import LOOPS
+from shared.jobs import BACKGROUND
 from shared.models import BackupRecord, BackupStatus, Database, Freshness, FreshnessState, Policy
 
 log = logging.getLogger(__name__)
@@ -149,6 +149,6 @@ async def _running_jobs(client: df.DurableOrchestrationClient) -> list[RunningJo
             created_time=status.created_time,
         )
         for status in statuses
-        if status.instance_id and status.name not in LOOPS
+        if status.instance_id and status.name not in BACKGROUND
     ]  # fmt: skip
     return jobs[:RUNNING_JOBS_SHOWN]

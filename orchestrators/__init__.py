@@ -13,6 +13,7 @@ from orchestrators import (  # noqa: E402,F401
     drill_cleanup,
     drill_database,
     drill_loop,
+    freshness_check,
     policy_loop,
     restore_backup,
     settle_backup,

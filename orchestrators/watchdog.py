@@ -28,13 +28,16 @@ from activities.policy_plan import scheduled_databases
 from activities.wiring import services
 from orchestrators import bp
 from orchestrators.drill_client import clean_up_drills
-from orchestrators.freshness_check import check_freshness
 from orchestrators.policy_client import LoopStarted, ensure_drill_loop, ensure_policy_loop
-from orchestrators.settlement import settle_orphans
+from orchestrators.settlement import runtime_status, settle_orphans
 from shared.audit import audit_entry
 from shared.jobs import (
     DEFAULT_WATCHDOG_SCHEDULE,
+    FRESHNESS_CHECK,
+    FRESHNESS_CHECK_INSTANCE,
+    RUNNING_STATUSES,
     WATCHDOG,
+    FreshnessCheckInput,
     Notification,
     NotificationEvent,
     dump_json,
@@ -95,6 +98,15 @@ async def keep_loops_running(client: df.DurableOrchestrationClient) -> set[str]:
     return restarted
 
 
+async def check_freshness(client: df.DurableOrchestrationClient, restarted: set[str]) -> None:
+    """Starts the freshness check, unless the previous one still runs."""
+    status = await client.get_status(FRESHNESS_CHECK_INSTANCE)
+    if runtime_status(status) in RUNNING_STATUSES:
+        return
+    job = FreshnessCheckInput(restarted=sorted(restarted))
+    await client.start_new(FRESHNESS_CHECK, FRESHNESS_CHECK_INSTANCE, dump_json(job))
+
+
 @bp.function_name(WATCHDOG)
 @bp.timer_trigger(schedule=SCHEDULE, arg_name="timer", run_on_startup=False)
 @bp.durable_client_input(client_name="client")
@@ -106,6 +118,6 @@ async def watchdog(timer: func.TimerRequest, client: df.DurableOrchestrationClie
         except Exception:  # storage down: the next run tries again
             log.exception("watchdog: %s failed", step.__name__)
     try:
-        await check_freshness(restarted)
+        await check_freshness(client, restarted)
     except Exception:
-        log.exception("watchdog: the freshness check failed")
+        log.exception("watchdog: the freshness check was not started")

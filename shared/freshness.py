@@ -4,7 +4,9 @@ stores the result (shared/storage/freshness.py) and notifies only changes of sta
 
 The RPO is the interval of the policy's most frequent enabled tier plus
 FRESHNESS_GRACE_MINUTES. A database is stale when its newest successful backup (or, before
-its first one, its creation) is older than that. A disabled database is judged by its policy
+its first one, its creation) is older than that. A backup's age counts from when it was
+taken: its record's creation, at its slot (a backup that waited for a lock recovers to a
+point a little later than that, never earlier). A disabled database is judged by its policy
 too: protection that stops because someone switched it off is worth knowing about.
 
 Why a database is stale, the first that applies:
@@ -21,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from shared.insights import allowed_age, finished_at
+from shared.insights import allowed_age
 from shared.jobs import Notification, NotificationEvent
 from shared.models import (
     BackupRecord,
@@ -62,7 +64,7 @@ def assess(
     if allowed is None:
         return None
     success = next((r for r in records if r.status is BackupStatus.SUCCEEDED), None)
-    last_success = finished_at(success) if success else None
+    last_success = success.created_at if success else None
     since = last_success or database.created_at
     if since is None or now - since <= allowed:
         return Assessment(state=FreshnessState.FRESH, last_success_at=last_success, allowed=allowed)
@@ -89,7 +91,7 @@ def stale_reason(
     ]
     failures = [r for r in since_success if r.status in _FAILED]
     if since_success and since_success[0].status in _FAILED:
-        first = failures[-1].created_at or finished_at(failures[-1])
+        first = failures[-1].created_at
         # Shown to every role: the class of the error, not the server's own words.
         error = f": {public_error(since_success[0].error)}" if since_success[0].error else ""
         return f"failing since {_when(first)} ({len(failures)} failed in a row){error}"

@@ -20,6 +20,7 @@ from shared.models import (
     BackupStatus,
     Database,
     DrillRecord,
+    Freshness,
     Identifier,
     Model,
     Policy,
@@ -43,9 +44,12 @@ SETTLE_BACKUP = "settle_backup"
 DRILL_LOOP = "drill_loop"
 DRILL_DATABASE = "drill_database"
 DRILL_CLEANUP = "drill_cleanup"
+# Each database's freshness, checked on the watchdog's timer (one instance at a time).
+FRESHNESS_CHECK = "freshness_check"
+FRESHNESS_CHECK_INSTANCE = "freshness-check"
+# The service's own orchestrations, not jobs: lists of running jobs leave them out.
+BACKGROUND = frozenset({POLICY_LOOP, DRILL_LOOP, FRESHNESS_CHECK})
 
-# The eternal orchestrations (not jobs: lists of running jobs leave them out).
-LOOPS = frozenset({POLICY_LOOP, DRILL_LOOP})
 
 # The timer-triggered function that keeps every policy loop alive.
 WATCHDOG = "watchdog"
@@ -75,6 +79,8 @@ PREPARE_DRILL = "prepare_drill"
 RESTORE_SCRATCH = "restore_scratch"
 DROP_SCRATCH = "drop_scratch"
 FINISH_DRILL = "finish_drill"
+CHECK_FRESHNESS = "check_freshness"
+NOTIFY_FRESHNESS = "notify_freshness"
 
 ACTIVITY_NAMES = (
     LOAD_POLICY_PLAN,
@@ -93,6 +99,8 @@ ACTIVITY_NAMES = (
     RESTORE_SCRATCH,
     DROP_SCRATCH,
     FINISH_DRILL,
+    CHECK_FRESHNESS,
+    NOTIFY_FRESHNESS,
 )
 ORCHESTRATOR_NAMES = (
     POLICY_LOOP,
@@ -103,6 +111,7 @@ ORCHESTRATOR_NAMES = (
     DRILL_LOOP,
     DRILL_DATABASE,
     DRILL_CLEANUP,
+    FRESHNESS_CHECK,
 )
 ENTITY_NAMES = (DATABASE_ENTITY, SERVER_ENTITY)
 
@@ -505,6 +514,32 @@ class DrillCleanup(Model):
     # The job that left it; its leases are released. None when it named none.
     holder: str | None = None
     reason: str = Field(min_length=1, max_length=500)
+
+
+# --- freshness -----------------------------------------------------------------------------
+
+
+class FreshnessCheckInput(Model):
+    """Input of `freshness_check`: the policies whose backup loop the watchdog just restarted
+    (their stale databases say so)."""
+
+    restarted: list[Identifier] = Field(default_factory=list)
+
+
+class CheckFreshnessInput(Model):
+    now: datetime
+    restarted: list[Identifier] = Field(default_factory=list)
+
+
+class FreshnessChange(Model):
+    """A change of a database's freshness stored and not notified yet."""
+
+    state: Freshness
+    policy_id: Identifier | None = None
+
+
+class FreshnessChanges(Model):
+    changes: list[FreshnessChange] = Field(default_factory=list)
 
 
 # --- what a job came to ----------------------------------------------------------------------

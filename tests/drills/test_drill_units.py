@@ -209,7 +209,7 @@ def test_fresh_within_the_rpo_stale_beyond_it() -> None:
     old = [record(BackupStatus.SUCCEEDED, NOW - timedelta(minutes=95))]
     stale = assess(database(), HOURLY, old, NOW, GRACE)
     assert stale is not None and stale.state is FreshnessState.STALE
-    assert stale.reason == "no backup slot fired since 2026-05-04 10:26 UTC"
+    assert stale.reason == "no backup slot fired since 2026-05-04 10:25 UTC"
     assert assess(database(), None, old, NOW, GRACE) is None  # no policy: no RPO
 
 
@@ -221,7 +221,7 @@ def test_why_a_database_is_stale() -> None:
         )
         for h in (1, 2, 3, 4)
     ]
-    last = success.finished_at
+    last = success.created_at
     reason = stale_reason(database(), [*failures, success], last, loop_restarted=False)
     assert reason.startswith("failing since 2026-05-04 08:00 UTC (4 failed in a row): ")
     assert "connection test failed" in reason

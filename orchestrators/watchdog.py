@@ -1,5 +1,6 @@
 """`watchdog`: a timer that makes sure every policy with enabled databases has its loop running,
 and that no backup record stays queued or running after its job ended (`settle_backup`).
+With telemetry on, it also reports each database's backup age (shared/backup_ages.py).
 
 It runs every five minutes by default. The schedule is the setting WATCHDOG_SCHEDULE (six-field
 NCRONTAB), read when the functions are indexed, because a trigger's schedule is part of its
@@ -21,6 +22,7 @@ from activities.wiring import services
 from orchestrators import bp
 from orchestrators.policy_client import ensure_policy_loop
 from orchestrators.settlement import settle_orphans
+from shared.backup_ages import report_backup_ages
 from shared.jobs import DEFAULT_WATCHDOG_SCHEDULE, WATCHDOG
 
 log = logging.getLogger(__name__)
@@ -47,3 +49,7 @@ async def watchdog(timer: func.TimerRequest, client: df.DurableOrchestrationClie
         except Exception:  # one broken policy must not keep the others from running
             log.exception("watchdog: could not check the loop of policy %s", policy_id)
     await settle_orphans(client)
+    try:
+        await asyncio.to_thread(report_backup_ages, services().repositories)
+    except Exception:  # a metric is never worth a failed watchdog
+        log.exception("watchdog: could not report the backup ages")

@@ -54,7 +54,7 @@ import pymysql  # noqa: E402
 
 from shared.engines.base import ConnectionSpec  # noqa: E402
 from shared.engines.registry import engine_for  # noqa: E402
-from shared.models import Engine  # noqa: E402
+from shared.models import Engine, TlsMode  # noqa: E402
 
 AZURITE_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -78,11 +78,13 @@ def storage_connection_string() -> str:
 def spec_for(engine: Engine, database: str) -> ConnectionSpec:
     if engine is Engine.POSTGRESQL:
         return ConnectionSpec(
-            engine=engine, host="127.0.0.1", port=5432, username="postgres", database=database
-        )
+            engine=engine, host="127.0.0.1", port=5432, username="postgres", database=database,
+            tls_mode=TlsMode.DISABLE,
+        )  # fmt: skip
     return ConnectionSpec(
-        engine=engine, host="127.0.0.1", port=3306, username="root", database=database
-    )
+        engine=engine, host="127.0.0.1", port=3306, username="root", database=database,
+        tls_mode=TlsMode.DISABLE,
+    )  # fmt: skip
 
 
 # --- data generation -------------------------------------------------------------------

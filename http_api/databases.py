@@ -30,7 +30,8 @@ from http_api.schemas.databases import (
 )
 from http_api.services import Services, services
 from shared.auth import Role
-from shared.models import Database
+from shared.credentials import database_binding, store_password
+from shared.models import Database, Server
 from shared.secrets import database_secret_name
 
 PATH = "/databases/{database_id}"
@@ -169,7 +170,8 @@ def _list(call: Call) -> DatabasePage:
 def _create(call: Call) -> Change:
     body: DatabaseCreate = call.body()
     found = services()
-    if found.repos.servers.get(body.server_id) is None:
+    server = found.repos.servers.get(body.server_id)
+    if server is None:
         raise invalid("body.server_id", f"server {body.server_id!r} does not exist")
     check_policy_reference(found, "policy_id", body.policy_id)
     _name_is_free(found, body.server_id, body.name)
@@ -179,7 +181,8 @@ def _create(call: Call) -> Change:
     )
     database = found.repos.databases.create(database)
     if body.password is not None:
-        _store_password(found, database, body.password.get_secret_value(), created=True)
+        password = body.password.get_secret_value()
+        _store_password(found, server, database, password, created=True)
     call.audit(f"databases/{database.id}", after=database)
     return None, database, [effective_policy_id(found, database)]
 
@@ -191,9 +194,14 @@ def _name_is_free(found: Services, server_id: str, name: str) -> None:
             raise conflict(f"{name!r} is already added as {database.id!r}")
 
 
-def _store_password(found: Services, database: Database, password: str, *, created: bool) -> None:
+def _store_password(
+    found: Services, server: Server, database: Database, password: str, *, created: bool
+) -> None:
+    """Stored bound to the server's address and TLS mode as read now, with the
+    database's own username: if the server moves meanwhile, it does not apply there."""
+    binding = database_binding(server, database)
     try:
-        found.secrets.set(database_secret_name(database.id), password)
+        store_password(found.secrets, database_secret_name(database.id), password, binding)
     except Exception:
         if created:  # a database without the password it was created with is a trap
             found.repos.databases.delete(database.id)
@@ -215,8 +223,15 @@ def _update(call: Call) -> Change:
     after = rebuilt(before, changes)
     if after.name != before.name:
         _name_is_free(found, after.server_id, after.name)
+    if after.username != before.username and before.has_password and body.password is None:
+        raise invalid("body.password", "required when the username changes: the stored "
+                      "password was entered for the old one")  # fmt: skip
     if body.password is not None:
-        _store_password(found, after, body.password.get_secret_value(), created=False)
+        server = found.repos.servers.get(after.server_id)
+        if server is None:
+            raise not_found("server", after.server_id)
+        password = body.password.get_secret_value()
+        _store_password(found, server, after, password, created=False)
     after = found.repos.databases.update(after, etag)
     call.audit(f"databases/{database_id}", before=before, after=after)
     policies = [effective_policy_id(found, before), effective_policy_id(found, after)]

@@ -29,6 +29,7 @@ ERROR_TEXT = {
     413: f"The body is larger than {MAX_BODY_BYTES} bytes",
     415: "A change not sent as application/json",
     422: "A field is not valid (details name it)",
+    429: "Too many connection tests or discoveries at once from this caller",
     503: "Not configured, or a dependency is unavailable",
 }
 COMMON_ERRORS = (400, 401, 403, 404, 422, 503)

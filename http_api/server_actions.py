@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from typing import Any
 
 import azure.durable_functions as df
@@ -15,6 +16,7 @@ from http_api.durable import wake_policy_loops
 from http_api.errors import ApiError
 from http_api.lookups import check_policy_reference, server_or_404
 from http_api.operations import operation
+from http_api.probes import probe_timeout, run_probe
 from http_api.schemas.servers import (
     AddDatabasesBody,
     AddDatabasesResult,
@@ -28,7 +30,13 @@ from http_api.services import Services, services
 from shared.audit import AuditOutcome
 from shared.auth import Role
 from shared.credentials import CredentialsError, server_spec_for
-from shared.engines.base import ConnectionSpec, EngineError
+from shared.engines.base import (
+    ConnectionErrorKind,
+    ConnectionResult,
+    ConnectionSpec,
+    EngineError,
+)
+from shared.engines.outcomes import MESSAGES, Outcome, outcome_of
 from shared.models import Database, Server
 from shared.storage.tables import AlreadyExists
 
@@ -45,8 +53,10 @@ TEST = operation(
     body=ConnectionTestBody,
     response=ConnectionTestResult,
     action="server.test",
+    errors=(409, 429),
     description="Without a body: the stored host with the stored credentials. With one: "
-    "host, port, username and password all from the body; nothing stored is used.",
+    "host, port, username and password all from the body; nothing stored is used. The "
+    "answer is one of a few fixed outcomes, never the server's own words.",
 )
 DISCOVER = operation(
     "GET",
@@ -56,7 +66,7 @@ DISCOVER = operation(
     tag="servers",
     response=DiscoveryResult,
     action="server.discover",
-    errors=(409,),
+    errors=(409, 429),
 )
 ADD = operation(
     "POST", PATH + "/databases", Role.ADMIN, "Add discovered databases", tag="servers",
@@ -67,12 +77,18 @@ ADD = operation(
 
 @bp.route(route=TEST.route, methods=[TEST.method])
 async def api_test_server(req: func.HttpRequest) -> func.HttpResponse:
-    return await TEST.serve(req, _test)
+    async def handle(call: Call) -> ConnectionTestResult:
+        return await run_probe(call.principal.subject, partial(_test, call))
+
+    return await TEST.serve(req, handle)
 
 
 @bp.route(route=DISCOVER.route, methods=[DISCOVER.method])
 async def api_discover_databases(req: func.HttpRequest) -> func.HttpResponse:
-    return await DISCOVER.serve(req, _discover)
+    async def handle(call: Call) -> DiscoveryResult:
+        return await run_probe(call.principal.subject, partial(_discover, call))
+
+    return await DISCOVER.serve(req, handle)
 
 
 @bp.route(route=ADD.route, methods=[ADD.method])
@@ -96,9 +112,11 @@ def _engine(server: Server) -> Any:
 
 def _stored_spec(found: Services, server: Server) -> ConnectionSpec:
     try:
-        return server_spec_for(server, found.secrets, found.settings, "")
+        spec = server_spec_for(server, found.secrets, found.settings, "")
     except CredentialsError as exc:
         raise ApiError(409, "credentials_missing", str(exc)) from None
+    timeout = probe_timeout(spec.connect_timeout_seconds)
+    return spec.model_copy(update={"connect_timeout_seconds": timeout})
 
 
 def _request_spec(found: Services, server: Server, body: ConnectionTestBody) -> ConnectionSpec:
@@ -111,30 +129,30 @@ def _request_spec(found: Services, server: Server, body: ConnectionTestBody) -> 
         password=body.password or "",
         database=body.database or "",
         tls_mode=body.tls_mode or server.tls_mode,
-        connect_timeout_seconds=found.settings.connect_timeout_seconds,
+        connect_timeout_seconds=probe_timeout(found.settings.connect_timeout_seconds),
     )
 
 
 def _attempt(server: Server, spec: ConnectionSpec, credentials: str) -> ConnectionTestResult:
+    """One of the fixed outcomes; the server's and the driver's own words stay here."""
+    result: ConnectionResult | None = None
     try:
-        outcome = _engine(server).test_connection(spec)
+        result = _engine(server).test_connection(spec)
+        kind = None if result.ok else (result.error_kind or ConnectionErrorKind.UNKNOWN)
     except EngineError as exc:
-        return ConnectionTestResult(
-            ok=False, credentials=credentials, error_kind=exc.kind.value, message=exc.message
-        )
+        kind = exc.kind
     except Exception as exc:  # the driver's own errors may quote what it was given
         log.warning("connection test of %s failed with %s", server.id, type(exc).__name__)
-        message = "the connection could not be attempted with these settings"
-        return ConnectionTestResult(
-            ok=False, credentials=credentials, error_kind="unknown", message=message
-        )
+        kind = ConnectionErrorKind.UNKNOWN
+    outcome = outcome_of(kind)
+    ok = outcome is Outcome.OK and result is not None
     return ConnectionTestResult(
-        ok=outcome.ok,
+        ok=ok,
         credentials=credentials,
-        server_version=outcome.server_version,
-        error_kind=outcome.error_kind.value if outcome.error_kind else None,
-        message=outcome.message,
-        latency_ms=outcome.latency_ms,
+        outcome=outcome,
+        message=MESSAGES[outcome],
+        server_version=result.server_version if ok and result else None,
+        latency_ms=result.latency_ms if ok and result else None,
     )
 
 
@@ -149,7 +167,7 @@ def _test(call: Call) -> ConnectionTestResult:
     details = {"using": result.credentials, "host": spec.host, "port": spec.port}
     call.audit(
         f"servers/{server_id}",
-        details={**details, "error_kind": result.error_kind},
+        details={**details, "outcome": result.outcome},
         outcome=AuditOutcome.SUCCEEDED if result.ok else AuditOutcome.FAILED,
     )
     return result
@@ -161,11 +179,11 @@ def _discover(call: Call) -> DiscoveryResult:
     server = server_or_404(found, server_id)
     try:
         discovered = _engine(server).list_databases(_stored_spec(found, server))
-    except EngineError as exc:
-        raise ApiError(409, f"connection_{exc.kind.value}", exc.message) from None
-    except Exception as exc:  # the driver's own errors may quote what it was given
-        log.warning("discovery on %s failed with %s", server_id, type(exc).__name__)
-        raise ApiError(409, "connection_unknown", "the server could not be reached") from None
+    except Exception as exc:  # an EngineError or the driver's own, which may quote anything
+        kind = exc.kind if isinstance(exc, EngineError) else ConnectionErrorKind.UNKNOWN
+        log.warning("discovery on %s failed: %s", server_id, kind.value)
+        outcome = outcome_of(kind)
+        raise ApiError(409, f"connection_{outcome.value}", MESSAGES[outcome]) from None
     known = {
         database.name: database.id for database in found.repos.databases.all_by_server(server_id)
     }

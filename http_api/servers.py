@@ -20,7 +20,8 @@ from http_api.schemas.common import PageQuery, Query
 from http_api.schemas.servers import ServerCreate, ServerPage, ServerUpdate
 from http_api.services import Services, services
 from shared.auth import Role
-from shared.models import Server
+from shared.credentials import bind_unbound, database_binding, server_binding, store_password
+from shared.models import Database, Server, default_tls_mode
 from shared.secrets import database_secret_name, server_secret_name
 
 PATH = "/servers/{server_id}"
@@ -122,9 +123,12 @@ def _create(call: Call) -> Server:
     body: ServerCreate = call.body()
     found = services()
     check_policy_reference(found, "default_policy_id", body.default_policy_id)
-    fields = body.model_dump(exclude={"id", "password"})
+    fields = body.model_dump(exclude={"id", "password", "tls_mode"})
     server = Server(
-        id=body.id or new_id(body.name), has_password=body.password is not None, **fields
+        id=body.id or new_id(body.name),
+        has_password=body.password is not None,
+        tls_mode=body.tls_mode or default_tls_mode(body.host),
+        **fields,
     )
     # The record first: if the id is taken, no existing server's secret gets overwritten.
     server = found.repos.servers.create(server)
@@ -136,7 +140,9 @@ def _create(call: Call) -> Server:
 
 def _store_secret(found: Services, server: Server, password: str) -> None:
     try:
-        found.secrets.set(server_secret_name(server.id), password)
+        store_password(
+            found.secrets, server_secret_name(server.id), password, server_binding(server)
+        )
     except Exception:
         found.repos.servers.delete(server.id)
         raise
@@ -155,27 +161,68 @@ def _update(call: Call) -> tuple[Server, Server]:
     if body.password is not None:
         changes["has_password"] = True
     after = rebuilt(before, changes)
-    moved = (before.host, before.port) != (after.host, after.port)
-    if moved and before.has_password and body.password is None:
-        # A stored password is never sent to a new address: a stolen admin token must not
-        # be able to redirect it to its own host.
-        raise invalid("body.password", "required when host or port changes")
-    if body.password is not None:
-        found.secrets.set(server_secret_name(server_id), body.password.get_secret_value())
-    after = found.repos.servers.update(after, etag)
+    old, new = server_binding(before), server_binding(after)
+    if not old.admits(new) and before.has_password and body.password is None:
+        # A stored password is never sent to another address, user or weaker TLS: a
+        # stolen admin token must not be able to redirect it to its own host.
+        raise invalid("body.password", ENTER_IT_AGAIN)
+    # Databases with passwords of their own share the server's address and TLS mode.
+    moved = not old.admits(new.with_username(old.username))
+    if old != new:
+        _bind_database_passwords(found, before)
+    after = _commit(found, after, etag, body)
     forgotten = _forget_database_passwords(found, server_id) if moved else []
     details = {"databases_logins_cleared": forgotten} if forgotten else None
     call.audit(f"servers/{server_id}", before=before, after=after, details=details)
     return before, after
 
 
+ENTER_IT_AGAIN = (
+    "required when the host, port or username changes or tls_mode is lowered: the stored "
+    "password was entered for the old ones"
+)
+
+
+def _commit(found: Services, after: Server, etag: str, body: ServerUpdate) -> Server:
+    """Stores the new password (bound to the new address) and the row; if the row cannot
+    be written, the previous password is put back."""
+    if body.password is None:
+        return found.repos.servers.update(after, etag)
+    name = server_secret_name(after.id)
+    previous = found.secrets.get(name)
+    store_password(found.secrets, name, body.password.get_secret_value(), server_binding(after))
+    try:
+        return found.repos.servers.update(after, etag)
+    except Exception:
+        if previous is None:
+            found.secrets.delete(name)
+        else:
+            found.secrets.set(name, previous)
+        raise
+
+
+def _own_passwords(found: Services, server_id: str) -> list[Database]:
+    return [
+        database
+        for database in found.repos.databases.all_by_server(server_id)
+        if not database.use_server_credentials and database.has_password
+    ]
+
+
+def _bind_database_passwords(found: Services, server: Server) -> None:
+    """Passwords stored before bindings existed get bound to the address they were
+    entered for, before the address changes (see shared/secrets/binding.py)."""
+    for database in _own_passwords(found, server.id):
+        binding = database_binding(server, database)
+        bind_unbound(found.secrets, database_secret_name(database.id), binding)
+
+
 def _forget_database_passwords(found: Services, server_id: str) -> list[str]:
-    """The same rule for databases with credentials of their own: their passwords were
-    entered for the old address, so a move deletes them; they are set again afterwards."""
+    """Passwords of databases with credentials of their own were entered for the old
+    address: they no longer apply (their binding already refuses the new address), so
+    a move deletes them; they are set again afterwards."""
     forgotten = []
-    for database in found.repos.databases.all_by_server(server_id):
-        if database.use_server_credentials or not database.has_password:
-            continue
+    for database in _own_passwords(found, server_id):
         found.secrets.delete(database_secret_name(database.id))
         found.repos.databases.upsert(database.model_copy(update={"has_password": False}))
         forgotten.append(database.id)

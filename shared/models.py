@@ -51,6 +51,20 @@ class TlsMode(StrEnum):
     VERIFY_FULL = "verify-full"
 
 
+# Azure's managed databases have certificates from public CAs: verify them.
+AZURE_DATABASE_SUFFIXES = (
+    ".postgres.database.azure.com",
+    ".mysql.database.azure.com",
+    ".database.windows.net",
+)
+
+
+def default_tls_mode(host: str) -> TlsMode:
+    """Encrypted by default; certificate and host name verified on Azure's databases."""
+    plain = host.strip().rstrip(".").lower()
+    return TlsMode.VERIFY_FULL if plain.endswith(AZURE_DATABASE_SUFFIXES) else TlsMode.REQUIRE
+
+
 class Tier(StrEnum):
     HOURLY = "hourly"
     DAILY = "daily"
@@ -112,7 +126,7 @@ class Server(Model):
     host: Hostname
     port: int = Field(ge=1, le=65535)
     username: str = Field(min_length=1, max_length=128)
-    tls_mode: TlsMode = TlsMode.PREFER
+    tls_mode: TlsMode = TlsMode.REQUIRE
     default_policy_id: Identifier | None = None
     # None: the SERVER_MAX_CONCURRENT_BACKUPS setting decides.
     max_concurrent_backups: int | None = Field(default=None, ge=1, le=32)
@@ -310,7 +324,11 @@ class BackupRecord(Model):
         default=None, description="nobody can delete or overwrite the blob before then"
     )
     legal_hold: bool = False
-    error: str | None = Field(default=None, description="sanitised, never holds a secret")
+    error: str | None = Field(
+        default=None,
+        description="why it failed: to admins the failure's own text (sanitised, never a "
+        "secret), to other roles a fixed sentence for its kind",
+    )
     created_at: datetime | None = None
     updated_at: datetime | None = None
     instance_id: str | None = Field(default=None, description="the job that writes this record")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from http_api.schemas.common import Query, UtcDatetime
+from shared.engines.registry import is_system_database
 from shared.models import (
     AuditEntry,
     BackupRecord,
@@ -57,9 +58,19 @@ class Rehydration(Model):
 
 
 class RestoreBody(Model):
-    target_database: DatabaseName = Field(description="a new database by default")
+    target_database: DatabaseName = Field(
+        description="a new database by default; never a system database (postgres, "
+        "template0, mysql, sys, information_schema, master, msdb, …)"
+    )
     target_server_id: Identifier | None = Field(default=None, description="default: the same")
     allow_non_empty: bool = Field(default=False, description="restore over existing tables")
+
+    @field_validator("target_database")
+    @classmethod
+    def _not_a_system_database(cls, value: str) -> str:
+        if is_system_database(value):
+            raise ValueError(f"{value} is a system database; restore into a database of your own")
+        return value
 
 
 class AuditQuery(Query):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from http_api.schemas.common import Password, Tags
+from shared.engines.outcomes import Outcome
 from shared.models import (
     Database,
     DatabaseName,
@@ -27,7 +28,12 @@ class ServerCreate(Model):
     port: int = Field(ge=1, le=65535)
     username: str = Field(min_length=1, max_length=128)
     password: Password | None = None
-    tls_mode: TlsMode = TlsMode.PREFER
+    tls_mode: TlsMode | None = Field(
+        default=None,
+        description="default: require, and verify-full for Azure's database hosts "
+        "(*.postgres.database.azure.com, *.mysql.database.azure.com, *.database.windows.net); "
+        "disable only for a server on a network you trust",
+    )
     default_policy_id: Identifier | None = None
     max_concurrent_backups: int | None = Field(default=None, ge=1, le=32)
     tags: Tags = Field(default_factory=dict)
@@ -77,12 +83,14 @@ class ConnectionTestBody(Model):
 
 
 class ConnectionTestResult(Model):
+    """One of a few fixed outcomes; never the server's or the driver's own words."""
+
     ok: bool
     credentials: str = Field(description="stored or request")
-    server_version: str | None = None
-    error_kind: str | None = None
-    message: str | None = None
-    latency_ms: float | None = None
+    outcome: Outcome
+    message: str = Field(description="a fixed sentence for the outcome")
+    server_version: str | None = Field(default=None, description="when ok")
+    latency_ms: float | None = Field(default=None, description="when ok")
 
 
 class DiscoveredDatabaseOut(Model):

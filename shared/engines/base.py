@@ -18,6 +18,7 @@ from typing import Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from shared.models import DumpManifest, Engine, TlsMode
+from shared.secrets.binding import Binding, PasswordNotBoundHere
 
 
 class ConnectionErrorKind(StrEnum):
@@ -55,8 +56,25 @@ class ConnectionSpec(BaseModel):
     username: str
     password: SecretStr = SecretStr("")
     database: str
-    tls_mode: TlsMode = TlsMode.PREFER
+    tls_mode: TlsMode = TlsMode.REQUIRE
     connect_timeout_seconds: float = 10.0
+    # Where a stored password was entered for (shared/secrets/binding.py); None for a
+    # password given with the request itself.
+    bound_to: Binding | None = None
+
+    @property
+    def binding(self) -> Binding:
+        """Where this spec connects: the address a password sent over it goes to."""
+        return Binding.of(self.host, self.port, self.username, self.tls_mode)
+
+    def password_to_send(self) -> str:
+        """The password, for a connection to this spec's own address. A spec copied to
+        another host, port, user or a weaker TLS mode gets none: an EngineError."""
+        password = self.password.get_secret_value()
+        if password and self.bound_to is not None and not self.bound_to.admits(self.binding):
+            error = PasswordNotBoundHere()
+            raise EngineError(ConnectionErrorKind.AUTH_FAILED, str(error)) from error
+        return password
 
 
 class ConnectionResult(BaseModel):
@@ -88,19 +106,24 @@ class ToolCommand:
     drop_header_lines: tuple[bytes, ...] = ()
 
     def process_env(self) -> dict[str, str]:
-        """The complete environment to start `argv` with: this process's environment
-        without inherited client-tool settings (a stray PGPASSWORD or MYSQL_PWD would
-        override our private password file), plus `env`."""
+        """The complete environment to start `argv` with: from this process's environment
+        only where programs, libraries and CA certificates are, the locale and the time
+        zone (never its storage keys, the secret store's key or the host's keys, nor a
+        stray PGPASSWORD or MYSQL_PWD that would override our private password file),
+        plus `env`."""
         inherited = {
             key: value
             for key, value in os.environ.items()
-            if not key.startswith(_TOOL_ENV_PREFIXES)
+            if key in _INHERITED or key.startswith(_INHERITED_PREFIXES)
         }
         return {**inherited, **self.env}
 
 
-# Variables libpq and the MySQL/MariaDB clients read on their own.
-_TOOL_ENV_PREFIXES = ("PG", "MYSQL", "MARIADB")
+_INHERITED = frozenset(
+    {"PATH", "LD_LIBRARY_PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR", "SSL_CERT_FILE",
+     "SSL_CERT_DIR"}
+)  # fmt: skip
+_INHERITED_PREFIXES = ("LC_",)
 
 
 class DatabaseEngine(Protocol):

@@ -19,6 +19,7 @@ from shared.engines.base import (
     EngineError,
 )
 from shared.models import DATABASE_NAME_PATTERN
+from shared.pipeline.sanitize import redact
 
 _DATABASE_NAME = re.compile(DATABASE_NAME_PATTERN)
 
@@ -46,7 +47,7 @@ def scrub(message: str, spec: ConnectionSpec) -> str:
     """`message` with the spec's password removed, wherever a driver might echo it:
     as given, and as written into an ODBC connection string, option file or pgpass."""
     for form in _written_forms(spec.password.get_secret_value()):
-        message = message.replace(form, "***")
+        message = redact(message, form)
     return message.strip()
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pymysql
+from pymysql.constants import CLIENT
 
 from shared.engines.base import (
     ConnectionErrorKind,
@@ -128,7 +129,7 @@ class MySqlEngine:
             argv += _COMMON_DUMP_OPTIONS
             argv += [] if is_mariadb_client(tool) else _MYSQL_CLIENT_DUMP_OPTIONS
             argv += ["--", database]
-            yield ToolCommand(argv, dict(tool.env), COMPLETION_MARKER, tool.version)
+            yield ToolCommand(argv, _tool_env(tool, workdir), COMPLETION_MARKER, tool.version)
 
     @contextmanager
     def restore_command(self, spec: ConnectionSpec, workdir: Path) -> Iterator[ToolCommand]:
@@ -146,7 +147,7 @@ class MySqlEngine:
                 "--",
                 database,
             ]
-            yield ToolCommand(argv, dict(tool.env), None, tool.version)
+            yield ToolCommand(argv, _tool_env(tool, workdir), None, tool.version)
 
     def create_database(self, spec: ConnectionSpec) -> None:
         database = require_database_name(spec.database)
@@ -190,6 +191,34 @@ def _count_rows(conn: pymysql.connections.Connection, database: str, name: str) 
 # --- connections ------------------------------------------------------------------------
 
 
+class _GuardedConnection(pymysql.connections.Connection):
+    """PyMySQL with two guards of its own, whatever its version does:
+    - TLS required: no credential is sent to a server that does not offer TLS (PyMySQL
+      before 1.2 silently went on without it);
+    - no TLS: a request for the password in clear text (mysql_clear_password, dialog),
+      which a real server makes only for plugins meant for TLS, is refused."""
+
+    def __init__(self, *args: Any, tls_required: bool, **kwargs: Any) -> None:
+        self._tls_required = tls_required  # before connecting, which __init__ does
+        super().__init__(*args, **kwargs)
+
+    def _request_authentication(self) -> None:
+        if self._tls_required and not self.server_capabilities & CLIENT.SSL:
+            raise pymysql.err.OperationalError(2026, TLS_NOT_OFFERED)
+        super()._request_authentication()
+
+    def _process_auth(self, plugin_name: bytes, auth_packet: Any, handler: Any = None) -> Any:
+        encrypted = isinstance(self._sock, ssl.SSLSocket)
+        if plugin_name in _CLEARTEXT_PLUGINS and not encrypted:
+            raise pymysql.err.OperationalError(2059, CLEARTEXT_REFUSED)
+        return super()._process_auth(plugin_name, auth_packet, handler)
+
+
+TLS_NOT_OFFERED = "TLS is required, but the server does not offer it"
+CLEARTEXT_REFUSED = "the server asked for the password in clear text without TLS: refused"
+_CLEARTEXT_PLUGINS = (b"mysql_clear_password", b"dialog")
+
+
 def _ssl_arguments(mode: TlsMode) -> dict[str, Any]:
     """PyMySQL's own default is 'preferred': TLS when the server offers it."""
     if mode is TlsMode.DISABLE:
@@ -217,13 +246,14 @@ def _connect(
     `long_queries` (row counts of big tables), where it is lifted once connected."""
     name = spec.database if database is None else database
     try:
-        with pymysql.connect(
+        with _GuardedConnection(
+            tls_required=spec.tls_mode in (TlsMode.REQUIRE, TlsMode.VERIFY_FULL),
             host=plain_host(spec),
             port=spec.port,
             user=spec.username,
             # As bytes: PyMySQL would encode a str as Latin-1, and the client tools send
             # the option file's UTF-8, so a password like "€uro" must be UTF-8 here too.
-            password=spec.password.get_secret_value().encode(),
+            password=spec.password_to_send().encode(),
             database=name or None,
             connect_timeout=spec.connect_timeout_seconds,
             read_timeout=spec.connect_timeout_seconds,
@@ -261,12 +291,17 @@ _CODE_KINDS = {
 }
 
 
+_MAYBE_TLS = (ConnectionErrorKind.UNKNOWN, ConnectionErrorKind.UNREACHABLE)
+
+
 def classify(error: BaseException) -> ConnectionErrorKind:
     kind = _CODE_KINDS.get(_code(error) or 0, ConnectionErrorKind.UNKNOWN)
     message = str(error).lower()
     if kind is ConnectionErrorKind.UNREACHABLE and "timed out" in message:
         return ConnectionErrorKind.TIMEOUT
-    if kind is ConnectionErrorKind.UNKNOWN and ("ssl" in message or "tls" in message):
+    # A failed TLS handshake comes as "can't connect" (2003) with the SSL error inside.
+    tls_words = ("ssl", "tls", "certificate")
+    if kind in _MAYBE_TLS and any(word in message for word in tls_words):
         return ConnectionErrorKind.TLS
     return kind
 
@@ -283,8 +318,11 @@ def option_value(value: str) -> str:
 
 def _tls_options(mode: TlsMode, tool: ResolvedTool) -> list[str]:
     """MySQL clients take ssl-mode. MariaDB clients (10.x) have no 'require without
-    verification': for REQUIRE they use TLS whenever the server offers it, and the
-    requirement itself is enforced by the PyMySQL connection test and manifest."""
+    verification': their `ssl` alone goes on without TLS when the server offers none
+    (and answers its request for a cleartext password), and only ssl-verify-server-cert
+    refuses a server without TLS. So REQUIRE is enforced by verifying the server's
+    certificate (against the system's CAs, or SSL_CERT_FILE) and host name, as for
+    VERIFY_FULL: a server with a self-signed certificate fails instead of being trusted."""
     if not is_mariadb_client(tool):
         names = {
             TlsMode.DISABLE: "DISABLED",
@@ -295,7 +333,7 @@ def _tls_options(mode: TlsMode, tool: ResolvedTool) -> list[str]:
         return [f"ssl-mode={names[mode]}"]
     if mode is TlsMode.DISABLE:
         return ["skip-ssl"]
-    if mode is TlsMode.VERIFY_FULL:
+    if mode in (TlsMode.REQUIRE, TlsMode.VERIFY_FULL):
         return ["ssl", "ssl-verify-server-cert"]
     return ["ssl"]
 
@@ -304,7 +342,7 @@ def defaults_file_text(spec: ConnectionSpec, tool: ResolvedTool) -> str:
     lines = [
         "[client]",
         f"user={option_value(spec.username)}",
-        f"password={option_value(spec.password.get_secret_value())}",
+        f"password={option_value(spec.password_to_send())}",
         f"host={option_value(plain_host(spec))}",
         f"port={int(spec.port)}",
         "protocol=tcp",
@@ -315,6 +353,12 @@ def defaults_file_text(spec: ConnectionSpec, tool: ResolvedTool) -> str:
         # its compiled-in plugin folder does not exist on the host.
         lines.append(f"plugin-dir={option_value(str(tool.plugin_dir))}")
     return "\n".join(lines) + "\n"
+
+
+def _tool_env(tool: ResolvedTool, workdir: Path) -> dict[str, str]:
+    """The tool's own variables, and a home without a ~/.my.cnf, which the clients would
+    read after our option file (and so let it override ours)."""
+    return {**tool.env, "HOME": str(workdir)}
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 import secrets
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -101,9 +102,9 @@ class PostgresEngine:
     @contextmanager
     def dump_command(self, spec: ConnectionSpec, workdir: Path) -> Iterator[ToolCommand]:
         require_database_name(spec.database)
-        tool = find_postgres_tool("pg_dump", self.server_major(spec))
+        tool = _client_tool("pg_dump", self.server_major(spec), spec)
         with _tool_env(spec, tool, workdir) as env:
-            yield ToolCommand(_dump_argv(tool), env, COMPLETION_MARKER, tool.version)
+            yield ToolCommand(_dump_argv(tool, spec), env, COMPLETION_MARKER, tool.version)
 
     @contextmanager
     def dump_with_manifest(
@@ -118,8 +119,8 @@ class PostgresEngine:
             snapshot = str(conn.execute("SELECT pg_export_snapshot()").fetchone()[0])
             if not _SNAPSHOT_ID.fullmatch(snapshot):
                 raise EngineError(ConnectionErrorKind.UNKNOWN, "unexpected snapshot id")
-            tool = find_postgres_tool("pg_dump", _major(conn))
-            argv = [*_dump_argv(tool), f"--snapshot={snapshot}"]
+            tool = _client_tool("pg_dump", _major(conn), spec)
+            argv = [*_dump_argv(tool, spec), f"--snapshot={snapshot}"]
 
             def read_manifest() -> DumpManifest:
                 try:
@@ -141,7 +142,7 @@ class PostgresEngine:
             engine=self.engine,
             database=spec.database,
             server_version=version,
-            tool_version=find_postgres_tool("pg_dump", _major(conn)).version,
+            tool_version=_client_tool("pg_dump", _major(conn), spec).version,
             tables=tables,
         )
 
@@ -154,9 +155,10 @@ class PostgresEngine:
         require_database_name(spec.database)
         target_major = self.server_major(spec)
         drop = TRANSACTION_TIMEOUT_LINES if target_major < 17 else ()
-        tool = find_postgres_tool("psql", None)
+        tool = _client_tool("psql", None, spec)
         argv = [
             str(tool.path),
+            *_auth_arguments(spec),
             "--no-password",
             "--no-psqlrc",
             "--quiet",
@@ -181,8 +183,8 @@ class PostgresEngine:
             return conn.execute(_COUNT_OWN_OBJECTS).fetchone()[0] == 0
 
 
-def _dump_argv(tool: ResolvedTool) -> list[str]:
-    return [str(tool.path), "--no-password", "--format=plain"]
+def _dump_argv(tool: ResolvedTool, spec: ConnectionSpec) -> list[str]:
+    return [str(tool.path), *_auth_arguments(spec), "--no-password", "--format=plain"]
 
 
 def _major(conn: psycopg.Connection) -> int:
@@ -215,6 +217,37 @@ def _sslmode(mode: TlsMode) -> str:
     return mode.value  # libpq's names are ours: disable, prefer, require, verify-full
 
 
+# Where TLS is not enforced, a password must not go out in clear text to whoever asks
+# for it (an impostor on the path, or a server that allows `password` auth): libpq 16+
+# refuses, with require_auth, to answer such a request. md5 and SCRAM answers prove
+# the password without sending it; trust (no request) still works.
+REFUSE_CLEARTEXT = "!password"
+_REQUIRE_AUTH_LIBPQ = 160000
+_OLD_LIBPQ = (
+    "this libpq is older than 16 and cannot refuse to send a password in clear text; "
+    "use tls_mode require (or verify-full)"
+)
+
+
+def guards_cleartext(spec: ConnectionSpec) -> bool:
+    """True when a password is to be sent and TLS may be off (disable, prefer)."""
+    unencrypted = spec.tls_mode in (TlsMode.DISABLE, TlsMode.PREFER)
+    return unencrypted and bool(spec.password.get_secret_value())
+
+
+def _auth_arguments(spec: ConnectionSpec) -> list[str]:
+    """A connection option on argv (no secret in it), where the tools fail closed: a
+    libpq that does not know require_auth stops with "invalid connection option", where
+    the PGREQUIREAUTH variable would be silently ignored."""
+    return [f"--dbname=require_auth={REFUSE_CLEARTEXT}"] if guards_cleartext(spec) else []
+
+
+def _client_tool(name: str, server_major: int | None, spec: ConnectionSpec) -> ResolvedTool:
+    """The tool for this server; one whose libpq can refuse a cleartext password request
+    when that is needed (Debian's 15 cannot: then the bundled 18 is taken)."""
+    return find_postgres_tool(name, server_major, refuses_cleartext=guards_cleartext(spec))
+
+
 @contextmanager
 def _connect(spec: ConnectionSpec, database: str | None = None) -> Iterator[psycopg.Connection]:
     """A connection, closed afterwards. Driver errors, while connecting or querying,
@@ -223,7 +256,7 @@ def _connect(spec: ConnectionSpec, database: str | None = None) -> Iterator[psyc
         "host": plain_host(spec),
         "port": spec.port,
         "user": spec.username,
-        "password": spec.password.get_secret_value() or None,
+        "password": spec.password_to_send() or None,
         "dbname": database or spec.database or "postgres",
         "sslmode": _sslmode(spec.tls_mode),
         # libpq waits at least 2 s and counts whole seconds.
@@ -232,6 +265,10 @@ def _connect(spec: ConnectionSpec, database: str | None = None) -> Iterator[psyc
     }
     if spec.tls_mode is TlsMode.VERIFY_FULL:
         params["sslrootcert"] = "system"
+    if guards_cleartext(spec):
+        if psycopg.pq.version() < _REQUIRE_AUTH_LIBPQ:
+            raise EngineError(ConnectionErrorKind.TLS, _OLD_LIBPQ)
+        params["require_auth"] = REFUSE_CLEARTEXT
     try:
         with psycopg.connect(**{k: v for k, v in params.items() if v is not None}) as conn:
             yield conn
@@ -285,6 +322,11 @@ def classify_message(message: str) -> ConnectionErrorKind:
 # --- tool environment -------------------------------------------------------------------
 
 
+def _system_ca_file() -> str:
+    paths = ssl.get_default_verify_paths()
+    return paths.cafile or paths.openssl_cafile
+
+
 def pgpass_line(password: str) -> str:
     """A ~/.pgpass line matching any host, port, database and user; libpq reads
     backslash and colon escaped with a backslash."""
@@ -305,10 +347,14 @@ def _tool_env(spec: ConnectionSpec, tool: ResolvedTool, workdir: Path) -> Iterat
         "PGSSLMODE": _sslmode(spec.tls_mode),
         "PGCONNECT_TIMEOUT": str(max(2, math.ceil(spec.connect_timeout_seconds))),
         "PGAPPNAME": _APPLICATION_NAME,
+        # No user files: not ~/.pgpass, ~/.pg_service.conf nor ~/.postgresql/.
+        "HOME": str(workdir),
     }
-    if spec.tls_mode is TlsMode.VERIFY_FULL and (tool.major or 0) >= 16:
-        env["PGSSLROOTCERT"] = "system"  # the OS trust store (libpq 16+)
-    password = spec.password.get_secret_value()
+    if spec.tls_mode is TlsMode.VERIFY_FULL:
+        # The OS trust store: "system" from libpq 16, its file before.
+        system = (tool.major or 0) >= 16
+        env["PGSSLROOTCERT"] = "system" if system else _system_ca_file()
+    password = spec.password_to_send()
     if not password:
         # A file that does not exist: libpq then reads no ~/.pgpass either.
         env["PGPASSFILE"] = str(workdir / f".pgpass-none-{secrets.token_hex(8)}")

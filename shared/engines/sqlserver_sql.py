@@ -109,7 +109,7 @@ def connection_string(spec: ConnectionSpec, database: str | None = None) -> str:
         "Server": f"tcp:{spec.host},{spec.port}",
         "Database": database or spec.database or "master",
         "UID": spec.username,
-        "PWD": spec.password.get_secret_value(),
+        "PWD": spec.password_to_send(),
         "Encrypt": encrypt,
         "TrustServerCertificate": trust,
     }

@@ -89,16 +89,27 @@ def find_any(names: Iterable[str]) -> ResolvedTool:
     raise ToolNotFoundError(names)
 
 
-def find_postgres_tool(name: str, server_major: int | None) -> ResolvedTool:
+def find_postgres_tool(
+    name: str, server_major: int | None, *, refuses_cleartext: bool = False
+) -> ResolvedTool:
     """The PostgreSQL client for a server of `server_major` (None: the newest).
 
     pg_dump refuses servers newer than itself, and dumps from a newer pg_dump may hold
     settings an older server rejects (pg_dump 17+ writes `SET transaction_timeout`,
     unknown before 17). So: the lowest major that is at least the server's, which is
-    the server's own major when it is installed."""
+    the server's own major when it is installed. With `refuses_cleartext`, only tools
+    whose libpq can refuse a cleartext password request (require_auth, libpq 16+)."""
     found = find_all(name)
     if not found:
         raise ToolNotFoundError([name])
+    if refuses_cleartext:
+        found = tuple(tool for tool in found if knows_require_auth(tool))
+        if not found:
+            raise EngineError(
+                ConnectionErrorKind.TOOL_MISSING,
+                f"no {name} here has a libpq (16 or newer) that can refuse to send a "
+                "password in clear text, which tls_mode disable or prefer needs",
+            )
     if server_major is None:
         return max(found, key=lambda tool: tool.major or 0)
     usable = [tool for tool in found if (tool.major or 0) >= server_major]
@@ -168,6 +179,30 @@ def _candidates(name: str, app_root: Path, search_path: str) -> list[_Candidate]
     if on_path:
         found.append(_Candidate(Path(on_path), {}, "path"))
     return found
+
+
+def knows_require_auth(tool: ResolvedTool) -> bool:
+    """True if the tool's libpq knows the require_auth option (libpq 16+)."""
+    return _knows_require_auth(tool.path, tuple(sorted(tool.env.items())))
+
+
+@functools.cache
+def _knows_require_auth(path: Path, extra_env: tuple[tuple[str, str], ...]) -> bool:
+    """Probed once per tool: a libpq that does not know the option names it as invalid;
+    one that does fails to reach a socket folder that does not exist."""
+    probe = "require_auth=none host=/nonexistent-dilux-probe"
+    try:
+        completed = subprocess.run(
+            [str(path), f"--dbname={probe}", "--no-password"],
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            env={"PATH": os.environ.get("PATH", ""), **dict(extra_env)},
+            timeout=_VERSION_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return b"require_auth" not in completed.stderr
 
 
 def tool_version(path: Path, extra_env: dict[str, str]) -> str | None:

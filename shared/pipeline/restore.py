@@ -33,6 +33,7 @@ from shared.engines.base import (
     ToolCommand,
 )
 from shared.engines.header_filter import HeaderLineFilter
+from shared.engines.registry import is_system_database
 from shared.models import DumpManifest
 from shared.pipeline.manifests import compare_manifests
 from shared.pipeline.process import ToolProcess, Watchdog
@@ -78,6 +79,11 @@ def restore_backup(
 ) -> RestoreOutcome:
     """Restores `blob_name` into `target_spec.database`; raises RestoreFailed on any failure.
     An encrypted blob needs the `identity` it was encrypted to."""
+    if is_system_database(target_spec.database):
+        raise RestoreFailed(
+            f"{target_spec.database!r} is a system database: never a restore target",
+            reason="system_database",
+        )
     started = time.monotonic()
     if encrypted and identity is None:
         raise RestoreFailed("the backup is encrypted and its key is not available", reason="no_key")

@@ -19,11 +19,24 @@ _PATTERNS = [
 ]
 
 
+def redact(text: str, secret: str) -> str:
+    """`text` with each whole occurrence of `secret` replaced by ***: not inside a longer
+    word, so that a short password ("x") does not turn "expected" into "e***pected"."""
+    if not secret:
+        return text
+    start = r"(?<!\w)" if _WORD.match(secret[0]) else ""
+    end = r"(?!\w)" if _WORD.match(secret[-1]) else ""
+    return re.sub(start + re.escape(secret) + end, _REDACTED, text)
+
+
+_WORD = re.compile(r"\w")
+
+
 def sanitize(text: str, secrets: Iterable[str] = ()) -> str:
     """`text` with every known secret value and every password-like pair replaced by ***."""
     for secret in secrets:
-        if secret:
-            text = text.replace(secret, _REDACTED).replace(quote(secret, safe=""), _REDACTED)
+        for form in (secret, quote(secret, safe="")):
+            text = redact(text, form)
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: f"{m.group(1)}{m.group(2)}{_REDACTED}", text)
     return text

@@ -173,3 +173,30 @@ async def test_restore_refuses_a_target_server_of_another_engine(
     assert started.status == 202, started.text
     job = await finished_job(api, started.json())
     assert job["output"]["ok"] is False, job
+
+
+async def test_restore_refuses_a_system_database_as_target(
+    api: Api, api_env: dict[str, str]
+) -> None:
+    created = await api.call(
+        "POST", "servers",
+        json={"id": "sysmaria", "name": "m", "engine": "mariadb", "host": "127.0.0.1",
+              "port": 3306, "username": "root", "tls_mode": "disable"},
+    )  # fmt: skip
+    assert created.status == 201, created.text
+    added = await api.call(
+        "POST", "databases", json={"id": "sysdb", "server_id": "sysmaria", "name": "d"}
+    )
+    assert added.status == 201, added.text
+    backup_id = stored_backup(api_env, "sysdb", "sysmaria")
+    for system in ("mysql", "sys", "information_schema", "performance_schema", "postgres",
+                   "template0", "Template1", "azure_maintenance", "azure_sys", "master", "msdb",
+                   "model", "tempdb"):  # fmt: skip
+        refused = await api.call(
+            "POST", f"backups/sysdb/{backup_id}/restore",
+            json={"target_database": system, "allow_non_empty": True},
+        )  # fmt: skip
+        assert refused.status == 422, (system, refused.text)
+        [detail] = refused.json()["error"]["details"]
+        assert detail["field"] == "body.target_database"
+        assert "system database" in detail["message"]

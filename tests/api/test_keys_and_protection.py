@@ -10,9 +10,9 @@ import pytest
 
 from shared.storage.blobs import AzureBlobStore
 from tests.api.conftest import Api, repositories
-from tests.api.test_backups import add_database, filled_database, finished_job, restore_target
+from tests.api.test_backups import add_database, finished_job, restore_target
 
-__all__ = ["filled_database", "restore_target"]  # fixtures used here
+__all__ = ["restore_target"]  # a fixture used here
 
 
 async def backup(api: Api, database_id: str) -> dict:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import Api, name
+from shared.models import Server
+from tests.api.conftest import Api, name, repositories
 
 pytestmark = pytest.mark.asyncio
 
@@ -66,7 +67,7 @@ async def test_connection_test_with_stored_and_new_credentials(api: Api) -> None
     )  # fmt: skip
     assert fresh.status == 200
     assert fresh.json()["ok"] is False and fresh.json()["credentials"] == "request"
-    assert fresh.json()["error_kind"] == "auth_failed"
+    assert fresh.json()["outcome"] == "authentication_failed"
     assert wrong not in fresh.text
 
     # A host without credentials would mean "stored credentials against this host": refused.
@@ -194,3 +195,49 @@ async def test_server_list_pages_with_a_continuation(api: Api) -> None:
             break
         params = {"page_size": "2", "continuation": page["continuation"]}
     assert seen == ids
+
+
+async def test_tls_is_required_by_default_and_verified_on_azure(
+    api: Api, api_env: dict[str, str]
+) -> None:
+    body = mariadb_server()
+    del body["tls_mode"]
+    local = await api.call("POST", "servers", json=body)
+    assert local.status == 201 and local.json()["tls_mode"] == "require"
+    for host in ("prod.postgres.database.azure.com", "Shop.MySQL.database.azure.com",
+                 "sql1.database.windows.net"):  # fmt: skip
+        azure = await api.call("POST", "servers", json={**body, "host": host})
+        assert azure.status == 201 and azure.json()["tls_mode"] == "verify-full", host
+    opted_out = await api.call("POST", "servers", json=mariadb_server())
+    assert opted_out.json()["tls_mode"] == "disable"
+    # A server stored before the default changed keeps its mode.
+    older = Server(id=name("s"), name="older", engine="mariadb", host="10.0.0.5", port=3306,
+                   username="root", tls_mode="prefer")  # fmt: skip
+    repositories(api_env).servers.create(older)
+    assert (await api.call("GET", f"servers/{older.id}")).json()["tls_mode"] == "prefer"
+
+
+async def test_a_weaker_tls_mode_or_another_user_needs_the_password_again(api: Api) -> None:
+    body = mariadb_server(password="entered-for-require", tls_mode="require")
+    server = (await api.call("POST", "servers", json=body)).json()
+    path = f"servers/{server['id']}"
+    for change in ({"tls_mode": "prefer"}, {"tls_mode": "disable"}, {"username": "other"}):
+        refused = await api.call("PATCH", path, json=change)
+        assert refused.status == 422, change
+        assert refused.json()["error"]["details"][0]["field"] == "body.password"
+    assert (await api.call("GET", path)).json()["tls_mode"] == "require"
+    stronger = await api.call("PATCH", path, json={"tls_mode": "verify-full"})
+    assert stronger.status == 200 and stronger.json()["has_password"] is True
+    weaker = await api.call("PATCH", path, json={"tls_mode": "disable", "password": "again"})
+    assert weaker.status == 200 and weaker.json()["tls_mode"] == "disable"
+
+    own = {"use_server_credentials": False, "username": "u1", "password": "db-pw"}
+    database = await api.call(
+        "POST", "databases", json={"server_id": server["id"], "name": "d", **own}
+    )
+    database_path = f"databases/{database.json()['id']}"
+    renamed = await api.call("PATCH", database_path, json={"username": "u2"})
+    assert renamed.status == 422
+    assert renamed.json()["error"]["details"][0]["field"] == "body.password"
+    both = await api.call("PATCH", database_path, json={"username": "u2", "password": "pw2"})
+    assert both.status == 200 and both.json()["username"] == "u2"

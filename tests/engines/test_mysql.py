@@ -245,7 +245,7 @@ MARIADB_CLIENT = ResolvedTool(
     [
         (TlsMode.DISABLE, ["skip-ssl"], "ssl-mode=DISABLED"),
         (TlsMode.PREFER, ["ssl"], "ssl-mode=PREFERRED"),
-        (TlsMode.REQUIRE, ["ssl"], "ssl-mode=REQUIRED"),
+        (TlsMode.REQUIRE, ["ssl", "ssl-verify-server-cert"], "ssl-mode=REQUIRED"),
         (TlsMode.VERIFY_FULL, ["ssl", "ssl-verify-server-cert"], "ssl-mode=VERIFY_IDENTITY"),
     ],
 )

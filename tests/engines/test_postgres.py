@@ -202,7 +202,7 @@ def test_pg18_client_dump_restores_into_pg15(
     load_sample(source)
     newest = tools.find_postgres_tool("pg_dump", None)
     assert newest.major == 18
-    monkeypatch.setattr(postgres, "find_postgres_tool", lambda name, major: newest)
+    monkeypatch.setattr(postgres, "find_postgres_tool", lambda name, major, **_: newest)
     with ENGINE.dump_command(source, tmp_path) as command:
         dump = run_dump(command, tmp_path / "dump.sql")
     assert dump.returncode == 0, dump.stderr

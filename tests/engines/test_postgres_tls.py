@@ -45,7 +45,7 @@ def test_embedded_pg_dump_requires_tls_through_the_preload(
 ) -> None:
     newest = tools.find_postgres_tool("pg_dump", None)
     assert newest.source == "embedded" and "LD_PRELOAD" in newest.env
-    monkeypatch.setattr(postgres, "find_postgres_tool", lambda name, major: newest)
+    monkeypatch.setattr(postgres, "find_postgres_tool", lambda name, major, **_: newest)
     spec = pg15_spec("postgres", port=tls_server.port, tls_mode=TlsMode.REQUIRE)
     with ENGINE.dump_command(spec, tmp_path) as command:
         assert command.env["PGSSLMODE"] == "require"

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from azure.storage.blob import BlobServiceClient
 
-from shared.models import Engine, Server
+from shared.models import Engine, Server, TlsMode
 from tests.conftest import app_environment, azurite_connection_string, serving
 
 APP_DIR = Path(__file__).resolve().parents[2]
@@ -68,8 +68,10 @@ def catalog(app_env: dict[str, str]) -> Catalog:
 
 
 def pg_server(server_id: str, **extra: Any) -> Server:
-    """A server row for the machine's PostgreSQL (tests that fake the dump never reach it)."""
-    local = {"engine": Engine.POSTGRESQL, "host": "127.0.0.1", "port": 5432, "username": "postgres"}
+    """A server row for the machine's PostgreSQL (tests that fake the dump never reach it),
+    which has no TLS."""
+    local = {"engine": Engine.POSTGRESQL, "host": "127.0.0.1", "port": 5432,
+             "username": "postgres", "tls_mode": TlsMode.DISABLE}  # fmt: skip
     return Server(id=server_id, name=server_id, **{**local, **extra})
 
 

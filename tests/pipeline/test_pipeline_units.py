@@ -80,6 +80,17 @@ def test_sanitize_removes_password_forms() -> None:
     assert "sig=***" in clean and "host/db" in clean
 
 
+def test_sanitize_redacts_the_secret_not_the_words_that_contain_it() -> None:
+    """A short password ("x") once turned "expected" into "e***pected"."""
+    text = "expected 1 row; user x@10.0.0.4 (password x); xx; [x] and ex-x"
+    assert sanitize(text, ["x"]) == (
+        "expected 1 row; user ***@10.0.0.4 (password ***); xx; [***] and ex-***"
+    )
+    assert sanitize("a!tok!b and !tok!", ["!tok!"]) == "a***b and ***"  # edges not letters
+    assert sanitize("pässwörd1 and pässwörd12", ["pässwörd1"]) == "*** and pässwörd12"
+    assert sanitize("url p%40ss here", ["p@ss"]) == "url *** here"  # URL-quoted form
+
+
 def test_tail_text_keeps_the_end_and_sanitises_first() -> None:
     data = b"x" * 5000 + b" password=verysecret\nlast line"
     tail = tail_text(data, limit=100)

@@ -16,7 +16,7 @@ import pytest
 
 from shared.engines.base import ConnectionSpec
 from shared.engines.registry import engine_for
-from shared.models import Engine
+from shared.models import Engine, TlsMode
 from shared.pipeline.dump import run_backup
 from shared.pipeline.restore import restore_backup
 from shared.pipeline.results import BackupFailed, BackupOutcome, PipelineOptions, RestoreFailed
@@ -144,6 +144,7 @@ def spec(database: str, user: str = "root", password: str = "", port: int = 3306
         username=user,
         password=password,
         database=database,
+        tls_mode=TlsMode.DISABLE,  # the machine's server has no TLS
         connect_timeout_seconds=3,
     )
 

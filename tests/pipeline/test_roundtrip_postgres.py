@@ -14,7 +14,7 @@ from psycopg import sql
 
 from shared.engines.base import ConnectionSpec
 from shared.engines.registry import engine_for
-from shared.models import Engine
+from shared.models import Engine, TlsMode
 from shared.pipeline.dump import run_backup
 from shared.pipeline.restore import restore_backup
 from shared.pipeline.results import BackupOutcome, PipelineOptions, RestoreFailed
@@ -89,6 +89,7 @@ def spec_for(database: str) -> ConnectionSpec:
         port=5432,
         username="postgres",
         database=database,
+        tls_mode=TlsMode.DISABLE,  # the machine's server has no TLS
     )
 
 

@@ -147,6 +147,27 @@ def test_restore_refuses_a_non_empty_target(
     assert report.exists()
 
 
+@pytest.mark.parametrize("system", ["mysql", "postgres", "template1", "SYS", "master"])
+def test_restore_never_targets_a_system_database(
+    blob_store: AzureBlobStore,
+    backed_up: BackupOutcome,
+    fake_spec: ConnectionSpec,
+    tmp_path: Path,
+    system: str,
+) -> None:
+    """Even a restore started without the API's check (allow_non_empty included)."""
+    engine, report = _restore_engine(tmp_path)
+    engine.existing.add(system)
+    target = fake_spec.model_copy(update={"database": system})
+    with pytest.raises(RestoreFailed) as failure:
+        restore_backup(
+            engine, target, blob_store, backed_up.blob_name, backed_up.sha256,
+            manifest=None, allow_non_empty=True,
+        )  # fmt: skip
+    assert failure.value.reason == "system_database"
+    assert not report.exists()
+
+
 def test_restore_with_a_wrong_checksum_stops_the_tool_before_its_input_ends(
     blob_store: AzureBlobStore, backed_up: BackupOutcome, fake_spec: ConnectionSpec, tmp_path: Path
 ) -> None:

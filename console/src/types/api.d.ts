@@ -2154,6 +2154,8 @@ export interface components {
         };
         /** Server */
         Server: {
+            /** @default password */
+            auth: components["schemas"]["ServerAuth"];
             /**
              * Created At
              * @default null
@@ -2200,8 +2202,20 @@ export interface components {
             /** Username */
             username: string;
         };
+        /**
+         * ServerAuth
+         * @description How the app signs in to a server: a stored password, or an Entra ID token of its
+         *     managed identity (Azure Database for PostgreSQL and MySQL flexible servers).
+         * @enum {string}
+         */
+        ServerAuth: "password" | "entra";
         /** ServerCreate */
         ServerCreate: {
+            /**
+             * @description entra: no password; the app's managed identity signs in with an Entra ID token (Azure Database for PostgreSQL or MySQL flexible server, verify-full TLS)
+             * @default password
+             */
+            auth?: components["schemas"]["ServerAuth"];
             /**
              * Default Policy Id
              * @default null
@@ -2257,6 +2271,11 @@ export interface components {
          * @description Only the fields sent change; the engine of a server is fixed.
          */
         ServerUpdate: {
+            /**
+             * @description to entra: the stored password is deleted
+             * @default null
+             */
+            auth?: components["schemas"]["ServerAuth"] | null;
             /**
              * Default Policy Id
              * @default null

@@ -165,6 +165,8 @@ def _update(call: Call) -> tuple[Server, Server]:
     if entra and body.password is None:
         changes["has_password"] = False  # the identity signs in; the password goes
     after = rebuilt(before, changes)
+    if entra and before.auth is not ServerAuth.ENTRA:
+        _no_own_logins(found, server_id)
     old, new = server_binding(before), server_binding(after)
     if not old.admits(new) and before.has_password and body.password is None and not entra:
         # A stored password is never sent to another address, user or weaker TLS: a
@@ -181,6 +183,15 @@ def _update(call: Call) -> tuple[Server, Server]:
     details = {"databases_logins_cleared": forgotten} if forgotten else None
     call.audit(f"servers/{server_id}", before=before, after=after, details=details)
     return before, after
+
+
+def _no_own_logins(found: Services, server_id: str) -> None:
+    """A server signing in with Entra ID has no logins of its databases' own to offer."""
+    databases = found.repos.databases.all_by_server(server_id)
+    own = [d.id for d in databases if not d.use_server_credentials]
+    if own:
+        message = f"databases {', '.join(own[:20])} use logins of their own: switch them first"
+        raise invalid("body.auth", message)
 
 
 ENTER_IT_AGAIN = (

@@ -24,8 +24,10 @@ from activities.verify_restore import (
     target_spec,
 )
 from activities.wiring import Services, services
+from shared import telemetry
 from shared.drills import bytes_per_second, scratch_name
 from shared.engines.registry import engine_for
+from shared.job_context import job_context
 from shared.jobs import (
     DROP_SCRATCH,
     FINISH_DRILL,
@@ -90,6 +92,9 @@ def prepare_drill(data: dict) -> dict:
         except AlreadyExists:  # an earlier attempt created it after all
             record = drills.get(ask.job.database_id, ask.drill_id)
             assert record is not None
+        else:
+            if record.status is DrillStatus.SKIPPED:
+                record_drill_telemetry(record)
     return dump_json(_prepared(services(), record))
 
 
@@ -191,11 +196,29 @@ def _scratch_job(record: DrillRecord) -> RestoreJob:
     )
 
 
+def _context(record: DrillRecord) -> Any:
+    """Log lines about the drill carry its job, record, database and target server."""
+    return job_context(
+        instance_id=record.instance_id, record_id=record.id,
+        database=record.database_id, server=record.target_server_id,
+    )  # fmt: skip
+
+
 @bp.activity_trigger(input_name="data", activity=RESTORE_SCRATCH)
 def restore_scratch(data: dict) -> dict:
     """Restores the drill's backup into its (re)created scratch database and compares the
     tables with the manifest; the outcome says what went wrong, never raises for it."""
     record = DrillRecord.model_validate(data)
+    with _context(record):
+        restored = _restore_scratch(record)
+    if restored.ok:
+        log.info("drill %s restored in %.2f s", record.id, restored.restore_seconds or 0)
+    else:
+        log.warning("drill %s failed: %s", record.id, restored.error)
+    return dump_json(restored)
+
+
+def _restore_scratch(record: DrillRecord) -> ScratchRestored:
     drills = services().repositories.drills
 
     def running(stored: DrillRecord) -> dict[str, Any]:
@@ -203,14 +226,14 @@ def restore_scratch(data: dict) -> dict:
 
     record, started = drills.update_unless_final(record, running)
     if not started:
-        return dump_json(ScratchRestored(ok=False, error=f"the drill is {record.status.value}"))
+        return ScratchRestored(ok=False, error=f"the drill is {record.status.value}")
     try:
         _drop(services(), record)  # what an earlier attempt may have left
         _, outcome = restore_into(services(), _scratch_job(record))
     except RESTORE_FAILURES as exc:
-        return dump_json(ScratchRestored(ok=False, error=clean_error(str(exc))))
+        return ScratchRestored(ok=False, error=clean_error(str(exc)))
     differences = described_differences(outcome)
-    restored = ScratchRestored(
+    return ScratchRestored(
         ok=not differences,
         restore_seconds=outcome.duration_seconds,
         raw_bytes=outcome.raw_bytes,
@@ -219,7 +242,6 @@ def restore_scratch(data: dict) -> dict:
         differences=differences,
         error=f"{len(differences)} tables differ from the manifest" if differences else None,
     )
-    return dump_json(restored)
 
 
 def _drop(found: Services, record: DrillRecord) -> None:
@@ -243,12 +265,13 @@ def drop_scratch(data: dict) -> bool:
     (the orchestration retries, then the watchdog's cleanup)."""
     record = DrillRecord.model_validate(data)
     found = services()
-    if record.scratch_database is not None:
-        try:
-            _drop(found, record)
-        except MissingConfiguration as exc:  # its server is gone, and the database with it
-            log.warning("drill %s: nothing to drop (%s)", record.id, exc)
-    found.repositories.drills.update_fields(record, {"scratch_dropped": True})
+    with _context(record):
+        if record.scratch_database is not None:
+            try:
+                _drop(found, record)
+            except MissingConfiguration as exc:  # its server is gone, the database with it
+                log.warning("drill %s: nothing to drop (%s)", record.id, exc)
+        found.repositories.drills.update_fields(record, {"scratch_dropped": True})
     return True
 
 
@@ -283,7 +306,11 @@ def finish_drill(data: dict) -> dict:
 
 def record_drill_telemetry(record: DrillRecord) -> None:
     """The one place a drill's outcome and RTO reach telemetry (shared/telemetry.py)."""
-    log.info(
-        "drill %s of %s: %s in %s s",
-        record.id, record.database_id, record.status.value, record.restore_seconds,
-    )  # fmt: skip
+    server = services().repositories.servers.get(record.server_id)
+    telemetry.drill_ended(
+        engine=server.engine.value if server else "unknown",
+        database_id=record.database_id,
+        server_id=record.server_id,
+        outcome=record.status.value,
+        rto_seconds=record.restore_seconds,
+    )

@@ -7,12 +7,16 @@ and its comparison with the manifest, which restore drills run too (activities/d
 
 from __future__ import annotations
 
+import logging
+from typing import TypeVar
+
 from activities import bp
 from activities.backup_records import MissingConfiguration, clean_error
 from activities.wiring import Services, services
 from shared.credentials import CredentialsError, connection_spec_for, server_spec_for
 from shared.engines.base import ConnectionSpec, EngineError
 from shared.engines.registry import engine_for
+from shared.job_context import add_fields, job_context
 from shared.jobs import (
     RUN_RESTORE,
     RUN_VERIFY,
@@ -29,6 +33,8 @@ from shared.pipeline.results import PipelineFailed, RestoreOutcome
 from shared.pipeline.verify import verify_backup
 from shared.storage.blobs import BlobStoreError
 
+log = logging.getLogger(__name__)
+Output = TypeVar("Output", VerifyOutput, RestoreOutput)
 # What a restore may fail with, said in its outcome rather than raised.
 RESTORE_FAILURES = (
     MissingConfiguration,
@@ -75,10 +81,20 @@ def identity_for(services: Services, record: BackupRecord) -> tuple[str | None, 
 @bp.activity_trigger(input_name="data", activity=RUN_VERIFY)
 def run_verify(data: dict) -> dict:
     job = VerifyJob.model_validate(data)
+    with job_context(
+        instance_id=job.instance_id, record_id=job.backup_id, database=job.database_id
+    ):
+        output = _verify(job)
+    return dump_json(output)
+
+
+def _verify(job: VerifyJob) -> VerifyOutput:
     output = VerifyOutput(database_id=job.database_id, backup_id=job.backup_id, ok=False)
     try:
         _, server, record = restorable(services(), job.database_id, job.backup_id)
         assert record.blob_name and record.sha256
+        add_fields(server=server.id)
+        log.info("verify started")
         # The dump's own last words, checked after decompressing to the end.
         marker = engine_for(server.engine).completion_marker
         identity, missing = identity_for(services(), record)
@@ -92,7 +108,7 @@ def run_verify(data: dict) -> dict:
             missing_identity=missing,
         )
     except (MissingConfiguration, BlobStoreError) as exc:
-        return dump_json(output.model_copy(update={"error": clean_error(str(exc))}))
+        return _ended("verify", output.model_copy(update={"error": clean_error(str(exc))}))
     update = {
         "ok": outcome.ok,
         "sha256_ok": outcome.sha256 == record.sha256,
@@ -100,7 +116,16 @@ def run_verify(data: dict) -> dict:
     }
     update["marker_ok"] = True if outcome.ok else None  # a failure does not say which check
     update["error"] = clean_error(outcome.reason) if outcome.reason else None
-    return dump_json(output.model_copy(update=update))
+    return _ended("verify", output.model_copy(update=update))
+
+
+def _ended(job: str, output: Output) -> Output:
+    if output.ok:
+        log.info("%s succeeded", job)
+    else:
+        differences = "; ".join(getattr(output, "differences", []))
+        log.warning("%s failed: %s", job, output.error or differences or "no reason given")
+    return output
 
 
 def target_spec(
@@ -124,6 +149,8 @@ def restore_into(services: Services, job: RestoreJob) -> tuple[Server, RestoreOu
     database, server, record = restorable(services, job.database_id, job.backup_id)
     target_server, spec = target_spec(services, job, database, server)
     assert record.blob_name and record.sha256
+    add_fields(server=server.id)
+    log.info("restore into %s on %s started", job.target_database, target_server.id)
     identity, missing = identity_for(services, record)
     if record.encryption is not None and identity is None:
         raise MissingConfiguration(f"the backup is encrypted and {missing}")
@@ -152,6 +179,14 @@ def described_differences(outcome: RestoreOutcome) -> list[str]:
 @bp.activity_trigger(input_name="data", activity=RUN_RESTORE)
 def run_restore(data: dict) -> dict:
     job = RestoreJob.model_validate(data)
+    with job_context(
+        instance_id=job.instance_id, record_id=job.backup_id, database=job.database_id
+    ):
+        output = _restore(job)
+    return dump_json(output)
+
+
+def _restore(job: RestoreJob) -> RestoreOutput:
     output = RestoreOutput(
         database_id=job.database_id,
         backup_id=job.backup_id,
@@ -162,7 +197,7 @@ def run_restore(data: dict) -> dict:
     try:
         target_server, outcome = restore_into(services(), job)
     except RESTORE_FAILURES as exc:
-        return dump_json(output.model_copy(update={"error": clean_error(str(exc))}))
+        return _ended("restore", output.model_copy(update={"error": clean_error(str(exc))}))
     differences = described_differences(outcome)
     update = {
         "ok": not differences,
@@ -176,4 +211,4 @@ def run_restore(data: dict) -> dict:
         "tables_compared": outcome.tables_compared,
         "target_server_id": target_server.id,
     }
-    return dump_json(output.model_copy(update=update))
+    return _ended("restore", output.model_copy(update=update))

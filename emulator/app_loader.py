@@ -19,6 +19,8 @@ from typing import Any
 
 import azure.functions as func
 
+from emulator.versioning import FAILURE_STRATEGIES, MATCH_STRATEGIES, Versioning
+
 log = logging.getLogger("emulator")
 
 APP_MODULE = "function_app"
@@ -35,6 +37,7 @@ class HostConfig:
     route_prefix: str = "api"
     hub_name: str = "TestHubName"
     max_concurrent_activities: int = 8
+    versioning: Versioning = field(default_factory=Versioning)
 
 
 @dataclass
@@ -86,6 +89,27 @@ def read_host_config(app_dir: Path) -> HostConfig:
         hub_name=_resolve_setting(str(durable.get("hubName") or defaults.hub_name)),
         max_concurrent_activities=int(
             durable.get("maxConcurrentActivityFunctions") or defaults.max_concurrent_activities
+        ),
+        versioning=_versioning(durable, path),
+    )
+
+
+def _versioning(durable: dict[str, Any], path: Path) -> Versioning:
+    """`defaultVersion`, `versionMatchStrategy`, `versionFailureStrategy` (versioning.py)."""
+    defaults = Versioning()
+
+    def choice(key: str, allowed: tuple[str, ...], default: str) -> str:
+        value = str(durable.get(key) or default)
+        for name in allowed:
+            if name.lower() == value.lower():
+                return name
+        raise AppLoadError(f"{path}: durableTask.{key} is {value!r}, not one of {allowed}")
+
+    return Versioning(
+        default_version=_resolve_setting(str(durable.get("defaultVersion") or "")),
+        match_strategy=choice("versionMatchStrategy", MATCH_STRATEGIES, defaults.match_strategy),
+        failure_strategy=choice(
+            "versionFailureStrategy", FAILURE_STRATEGIES, defaults.failure_strategy
         ),
     )
 

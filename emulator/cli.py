@@ -1,4 +1,5 @@
-"""Command line: `python -m emulator [--app-dir DIR] [--host H] [--port P] [--state FILE]`."""
+"""Command line: `python -m emulator [--app-dir DIR] [--host H] [--port P] [--rpc-port P]
+[--state FILE] [--virtual-time]`."""
 
 from __future__ import annotations
 
@@ -27,6 +28,12 @@ def parse_args(argv: list[str] | None = None) -> HostOptions:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=7071, help="port to listen on (0: any)")
     parser.add_argument(
+        "--rpc-port",
+        type=int,
+        default=0,
+        help="port of the durable client's RPC listener, always on 127.0.0.1 (0: any)",
+    )
+    parser.add_argument(
         "--state", default=".state/emulator.sqlite", help="SQLite file holding durable state"
     )
     parser.add_argument(
@@ -41,6 +48,7 @@ def parse_args(argv: list[str] | None = None) -> HostOptions:
         host=args.host,
         port=args.port,
         virtual_time=args.virtual_time,
+        rpc_port=args.rpc_port,
     )
 
 

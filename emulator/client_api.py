@@ -1,9 +1,14 @@
 """The durable client's HTTP API (protocol 4.2), served twice.
 
-- `/durabletask/…`: the RPC base URL the Python client calls; loopback callers only, no key,
-  like the extension's local RPC listener.
-- `/runtime/webhooks/durabletask/…`: the public management API; the durabletask system key or
-  the master key is required (`code` or `x-functions-key`), like Azure.
+- `/runtime/webhooks/durabletask/…` on the public port: the management API; the durabletask
+  system key or the master key is required (`code` or `x-functions-key`), like Azure.
+- `/durabletask/<secret>/…` on the RPC listener, a port of its own bound to 127.0.0.1 (Azure's
+  `LocalHttpListener`): the `rpcBaseUrl` of the client binding, which alone holds the secret.
+  A request without it, or whose Host header is not a loopback name (DNS rebinding), gets 404.
+  Nothing of this API is served on the public port without a key.
+
+URLs handed out (check-status payloads, `Location`) are built from the configured origin, never
+from the request's Host header.
 
 Status codes and bodies follow the real extension: an empty 404 for a missing instance,
 `{"ExceptionMessage": …}` on a bad start, 410 for operations on finished instances.
@@ -12,32 +17,39 @@ Status codes and bodies follow the real extension: an empty 404 for a missing in
 from __future__ import annotations
 
 import asyncio
+import hmac
 import ipaddress
 import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from emulator.auth import Access, Keys, unauthorized
 from emulator.client_binding import RPC_PATH, WEBHOOK_PATH, ClientUrls
-from emulator.client_params import bool_param, date_param, statuses_param
+from emulator.client_params import bool_param, date_param, int_param, statuses_param
 from emulator.contracts import (
     InstanceGone,
     InstanceNotFound,
+    InvalidOperation,
     InvalidRequest,
     NotSupported,
+    Page,
     RuntimeApi,
-    missing_function,
 )
 from emulator.history import TERMINAL_STATUSES
+from emulator.paging import CONTINUATION_HEADER
 
 log = logging.getLogger("emulator")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-RETRY_AFTER_SECONDS = "10"
+# a check-status response (`CreateCheckStatusResponse`) asks for 10 s; a 202 status for 5 s
+CHECK_STATUS_RETRY_AFTER = "10"
+STATUS_RETRY_AFTER = "5"
+_ORIGIN = web.RequestKey("origin", str)  # the origin of the listener, as configured
 
 
 def json_response(
@@ -53,6 +65,16 @@ def _error(status: int, message: str) -> web.Response:
     return json_response(status, {"Message": message, "ExceptionMessage": message})
 
 
+def _http_error(exc: InvalidOperation) -> dict[str, Any]:
+    """The HttpError body of an exception the extension's HTTP API did not catch."""
+    return {
+        "Message": "Something went wrong while processing your request",
+        "ExceptionMessage": str(exc),
+        "ExceptionType": exc.exception_type,
+        "StackTrace": None,
+    }
+
+
 def map_errors(handler: Handler) -> Handler:
     async def wrapped(request: web.Request) -> web.StreamResponse:
         try:
@@ -62,7 +84,9 @@ def map_errors(handler: Handler) -> Handler:
         except InstanceGone as exc:
             return json_response(410, str(exc) or "instance is no longer running")
         except InvalidRequest as exc:
-            return _error(400, str(exc))
+            return json_response(400, {"Message": exc.summary, "ExceptionMessage": str(exc)})
+        except InvalidOperation as exc:
+            return json_response(500, _http_error(exc))
         except NotSupported as exc:
             return json_response(501, str(exc) or "not supported by the emulator")
         except web.HTTPException:
@@ -75,31 +99,46 @@ def map_errors(handler: Handler) -> Handler:
     return wrapped
 
 
-def _is_local(request: web.Request) -> bool:
-    """A loopback caller, or this machine calling its own non-loopback address."""
+def _is_loopback(name: str | None) -> bool:
+    if not name:
+        return False
     try:
-        peer = ipaddress.ip_address(request.remote or "")
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return name.lower() == "localhost"
+
+
+def is_loopback_call(request: web.Request) -> bool:
+    """A loopback peer that also named a loopback host (a page on a rebound DNS name cannot)."""
+    try:
+        host = urlsplit(f"//{request.host}").hostname
     except ValueError:
         return False
-    sockname = request.transport.get_extra_info("sockname") if request.transport else None
-    own = sockname[0] if sockname else None
-    return peer.is_loopback or str(peer) == own
+    return _is_loopback(request.remote) and _is_loopback(host)
 
 
 class ClientApi:
     def __init__(
-        self, runtime: RuntimeApi, orchestrators: list[str], hub_name: str, keys: Keys
+        self,
+        runtime: RuntimeApi,
+        keys: Keys,
+        urls: Callable[[], ClientUrls],
     ) -> None:
         self._runtime = runtime
-        self._names = {name.lower(): name for name in orchestrators}
-        self.hub_name = hub_name
         self._keys = keys
+        self._urls = urls  # the configured origin's URLs (the port is known once listening)
 
     # ---- wiring -------------------------------------------------------------------------
-    def add_routes(self, app: web.Application) -> None:
-        for base, guard in ((RPC_PATH, self._rpc_guard), (WEBHOOK_PATH, self._webhook_guard)):
-            for method, path, handler in self._routes():
-                app.router.add_route(method, base + path, guard(map_errors(handler)))
+    def add_webhook_routes(self, app: web.Application) -> None:
+        """The public management API, behind the system or master key."""
+        for method, path, handler in self._routes():
+            app.router.add_route(method, WEBHOOK_PATH + path, self._webhook_guard(handler))
+
+    def add_rpc_routes(self, app: web.Application, secret: str) -> None:
+        """The client binding's RPC API, for the RPC listener's application only."""
+        base = f"{RPC_PATH}/{{rpc_secret}}"
+        for method, path, handler in self._routes():
+            app.router.add_route(method, base + path, self._rpc_guard(secret, handler))
 
     def _routes(self) -> list[tuple[str, str, Handler]]:
         return [
@@ -122,44 +161,49 @@ class ClientApi:
             ("DELETE", "/entities/{name}/{key}", self.delete_entity),
         ]
 
-    def _rpc_guard(self, handler: Handler) -> Handler:
+    def _rpc_guard(self, secret: str, handler: Handler) -> Handler:
+        expected = secret.encode()
+        handler = map_errors(handler)
+
         async def guarded(request: web.Request) -> web.StreamResponse:
-            if not _is_local(request):
-                return web.Response(status=403)
+            given = request.match_info.get("rpc_secret", "").encode()
+            if not hmac.compare_digest(given, expected) or not is_loopback_call(request):
+                return web.Response(status=404)
+            parts = urlsplit(self._urls().rpc_base)
+            request[_ORIGIN] = f"{parts.scheme}://{parts.netloc}"
             return await self._hub_checked(handler, request)
 
         return guarded
 
     def _webhook_guard(self, handler: Handler) -> Handler:
+        handler = map_errors(handler)
+
         async def guarded(request: web.Request) -> web.StreamResponse:
             if not self._keys.allows(request, Access.SYSTEM):
                 return unauthorized()
+            request[_ORIGIN] = self._urls().origin
             return await self._hub_checked(handler, request)
 
         return guarded
 
     async def _hub_checked(self, handler: Handler, request: web.Request) -> web.StreamResponse:
         hub = request.query.get("taskHub")
-        if hub and hub.lower() != self.hub_name.lower():
-            return _error(400, f"Task hub '{hub}' is not served here (hub: {self.hub_name}).")
+        hub_name = self._urls().hub_name
+        if hub and hub.lower() != hub_name.lower():
+            return _error(400, f"Task hub '{hub}' is not served here (hub: {hub_name}).")
         return await handler(request)
 
-    def urls(self, request: web.Request) -> ClientUrls:
-        origin = f"{request.scheme}://{request.host}"
-        return ClientUrls(origin=origin, hub_name=self.hub_name, system_key=self._keys.system_key)
-
-    def check_status(
-        self, request: web.Request, instance_id: str, status: int = 202
-    ) -> web.Response:
-        payload = self.urls(request).check_status_payload(instance_id)
-        headers = {"Location": payload["statusQueryGetUri"], "Retry-After": RETRY_AFTER_SECONDS}
+    def check_status(self, instance_id: str, status: int = 202) -> web.Response:
+        payload = self._urls().check_status_payload(instance_id)
+        headers = {
+            "Location": payload["statusQueryGetUri"],
+            "Retry-After": CHECK_STATUS_RETRY_AFTER,
+        }
         return json_response(status, payload, headers)
 
     # ---- orchestrations -----------------------------------------------------------------
     async def start(self, request: web.Request) -> web.StreamResponse:
-        name = self._names.get(request.match_info["name"].lower())
-        if name is None:
-            raise InvalidRequest(missing_function(request.match_info["name"], "orchestrator"))
+        name = request.match_info["name"]  # as given: the runtime finds it whatever its case
         instance_id = request.match_info.get("instance_id")  # None: the runtime makes one
         input_text = await _orchestration_input(request)
         version = request.query.get("version")
@@ -167,10 +211,12 @@ class ClientApi:
         return await self._respond_started(request, instance_id)
 
     async def _respond_started(self, request: web.Request, instance_id: str) -> web.Response:
+        """The extension waits only when both `timeout` and `pollingInterval` are given
+        (`HandleStartOrchestratorRequestAsync`); otherwise it answers at once."""
         timeout = request.query.get("timeout")
-        if timeout is None:
-            return self.check_status(request, instance_id)
-        interval = request.query.get("pollingInterval") or "1"
+        interval = request.query.get("pollingInterval")
+        if not timeout or not interval:
+            return self.check_status(instance_id)
         return await self._wait(request, instance_id, _seconds(timeout), _seconds(interval))
 
     async def _wait(
@@ -186,7 +232,7 @@ class ClientApi:
                 body = status.get("output") if state == "Completed" else status
                 return json_response(200, body)
             if loop.time() + every > deadline:
-                return self.check_status(request, instance_id)
+                return self.check_status(instance_id)
             await asyncio.sleep(every)
 
     async def get_status(self, request: web.Request) -> web.StreamResponse:
@@ -201,32 +247,45 @@ class ClientApi:
             return web.Response(status=404)
         state = status.get("runtimeStatus")
         if state not in TERMINAL_STATUSES:  # Running, Pending, Suspended, ContinuedAsNew
-            location = self.urls(request).check_status_payload(instance_id)["statusQueryGetUri"]
-            headers = {"Location": location, "Retry-After": RETRY_AFTER_SECONDS}
+            # the request's own URI, as `HandleGetStatusRequestAsync` answers, on the listener's
+            # configured origin
+            location = f"{request[_ORIGIN]}{request.rel_url}"
+            headers = {"Location": location, "Retry-After": STATUS_RETRY_AFTER}
             return json_response(202, status, headers)
         failed = state == "Failed" and bool_param(request, "returnInternalServerErrorOnFailure")
         return json_response(500 if failed else 200, status)
 
     async def query(self, request: web.Request) -> web.StreamResponse:
-        statuses = await self._runtime.query(
+        """One page, as Azure Storage answers (paging.py); the token comes and goes in the
+        `x-ms-continuation-token` header, empty on the last page."""
+        page = await self._runtime.query_page(
             created_from=date_param(request, "createdTimeFrom"),
             created_to=date_param(request, "createdTimeTo"),
             statuses=statuses_param(request),
             prefix=request.query.get("instanceIdPrefix") or None,
-            show_input=bool_param(request, "showInput", False),
+            show_input=bool_param(request, "showInput", True),
+            top=int_param(request, "top"),
+            continuation=request.headers.get(CONTINUATION_HEADER) or None,
         )
-        top = request.query.get("top", "")
-        if top.isdigit() and int(top) > 0:
-            statuses = statuses[: int(top)]
-        return json_response(200, statuses)
+        return _page_response(page)
 
     async def raise_event(self, request: web.Request) -> web.StreamResponse:
-        if request.can_read_body and request.content_type not in ("application/json", ""):
-            return json_response(400, "Only application/json request content is supported")
+        """`HttpApiHandler.HandleRaiseEventRequestAsync`, checks in its order: 404, 410 once
+        finished, 400 unless the content type is application/json, 400 unless JSON."""
+        instance_id = request.match_info["instance_id"]
+        status = await self._runtime.get_status(instance_id, show_input=False)
+        if status is None:
+            return web.Response(status=404)
+        if status["runtimeStatus"] in TERMINAL_STATUSES:
+            return web.Response(status=410)
+        if request.content_type.lower() != "application/json":
+            return _error(400, "Only application/json request content is supported")
         body = await request.text()
-        await self._runtime.raise_event(
-            request.match_info["instance_id"], request.match_info["event"], body or None
-        )
+        try:
+            json.loads(body)
+        except ValueError:
+            return _error(400, "Invalid JSON content")
+        await self._runtime.raise_event(instance_id, request.match_info["event"], body)
         return web.Response(status=202)
 
     async def operate(self, request: web.Request) -> web.StreamResponse:
@@ -255,8 +314,8 @@ class ClientApi:
 
     async def purge_by(self, request: web.Request) -> web.StreamResponse:
         created_from = date_param(request, "createdTimeFrom")
-        if created_from is None:
-            raise InvalidRequest("A 'createdTimeFrom' query parameter is required.")
+        if created_from is None:  # the extension's answer, a JSON string
+            return json_response(400, "Please provide value for 'createdTimeFrom' parameter.")
         deleted = await self._runtime.purge_by(
             created_from, date_param(request, "createdTimeTo"), statuses_param(request)
         )
@@ -286,13 +345,17 @@ class ClientApi:
 
     async def list_entities(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info.get("name")
-        entities = await self._runtime.list_entities(
-            name.lower() if name else None, bool_param(request, "fetchState", False)
+        page = await self._runtime.list_entities_page(
+            name.lower() if name else None,
+            bool_param(request, "fetchState", False),
+            top=int_param(request, "top"),
+            continuation=request.headers.get(CONTINUATION_HEADER) or None,
         )
-        top = request.query.get("top", "")
-        if top.isdigit() and int(top) > 0:
-            entities = entities[: int(top)]
-        return json_response(200, entities)
+        return _page_response(page)
+
+
+def _page_response(page: Page) -> web.Response:
+    return json_response(200, page.items, {CONTINUATION_HEADER: page.continuation or ""})
 
 
 async def _orchestration_input(request: web.Request) -> str | None:

@@ -1,9 +1,11 @@
 """The durable client binding JSON and the management URLs it carries (protocol 4.1).
 
-Every Python client call goes to `rpcBaseUrl`, which this emulator serves on its own port under
-`/durabletask/` (loopback only, like the extension's local RPC listener). The public management
-URLs point at `/runtime/webhooks/durabletask/` and carry the durabletask system key as `code`,
-which is what `requiredQueryStringParameters` says on Azure.
+Every Python client call goes to `rpcBaseUrl`. As on Azure, that is a listener of its own on a
+loopback address (the extension's `LocalHttpListener`), not the public port; here its path also
+holds a secret made at every start, which only the binding carries (a browser page or another
+local program cannot guess it). The public management URLs point at
+`/runtime/webhooks/durabletask/` on the configured origin and carry the durabletask system key
+as `code`, which is what `requiredQueryStringParameters` says on Azure.
 """
 
 from __future__ import annotations
@@ -20,19 +22,16 @@ INSTANCE_PLACEHOLDER = "INSTANCEID"
 
 @dataclass(frozen=True)
 class ClientUrls:
-    """Builds the URLs for one origin (scheme://host:port)."""
+    """Builds the URLs for one configured origin (scheme://host:port), never a request's."""
 
     origin: str
     hub_name: str
     system_key: str
+    rpc_base: str  # the RPC listener's base URL, ending in a slash
 
     @property
     def webhook_base(self) -> str:
         return f"{self.origin}{WEBHOOK_PATH}"
-
-    @property
-    def rpc_base(self) -> str:
-        return f"{self.origin}{RPC_PATH}/"
 
     @property
     def query(self) -> str:
@@ -77,3 +76,8 @@ class ClientUrls:
             "connectionName": None,
         }
         return json.dumps(binding)
+
+
+def rpc_base_url(origin: str, secret: str) -> str:
+    """The RPC listener's base URL: its origin, then `/durabletask/<secret>/`."""
+    return f"{origin}{RPC_PATH}/{secret}/"

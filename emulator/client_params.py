@@ -10,7 +10,7 @@ from dateutil import parser as date_parser
 from emulator.contracts import InvalidRequest
 from emulator.history import Status
 
-__all__ = ["bool_param", "date_param", "statuses_param"]
+__all__ = ["bool_param", "date_param", "int_param", "statuses_param"]
 
 RUNTIME_STATUSES = {status.name.lower(): status.name for status in Status}
 
@@ -21,6 +21,16 @@ def bool_param(request: web.Request, name: str, default: bool = False) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() == "true"
+
+
+def int_param(request: web.Request, name: str) -> int | None:
+    value = request.query.get(name)
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise InvalidRequest(f"'{name}' is not a whole number: {value!r}") from exc
 
 
 def date_param(request: web.Request, name: str) -> datetime | None:

@@ -24,17 +24,60 @@ ActivityInvoker = Callable[[str], Awaitable[str]]
 EntityInvoker = Callable[[str], Awaitable[str]]
 
 
+_KINDS = {"orchestrator": "orchestrators", "activity": "activities", "entity": "entities"}
+
+
 @dataclass
 class FunctionRegistry:
+    """The app's durable functions by name. Names are looked up case-insensitively, like the
+    extension's `FunctionName` (OrdinalIgnoreCase)."""
+
     orchestrators: dict[str, OrchestratorInvoker] = field(default_factory=dict)
     activities: dict[str, ActivityInvoker] = field(default_factory=dict)
     # keys are lower-cased entity names
     entities: dict[str, EntityInvoker] = field(default_factory=dict)
 
+    def orchestrator(self, name: str) -> OrchestratorInvoker | None:
+        return _find(self.orchestrators, name)
 
-def missing_function(name: str, kind: str) -> str:
+    def activity(self, name: str) -> ActivityInvoker | None:
+        return _find(self.activities, name)
+
+    def entity(self, name: str) -> EntityInvoker | None:
+        return _find(self.entities, name)
+
+    def missing(self, name: str, kind: str) -> str:
+        """The extension's message for a function of this kind that does not exist or is
+        disabled, with the known ones (`DurableTaskExtension.GetInvalid*FunctionMessage`)."""
+        known: dict[str, Any] = getattr(self, _KINDS[kind])
+        return missing_function(name, kind, list(known))
+
+
+def _find(table: dict[str, Any], name: str) -> Any:
+    found = table.get(name)
+    if found is None:
+        wanted = name.lower()
+        found = next((value for key, value in table.items() if key.lower() == wanted), None)
+    return found
+
+
+def missing_function(name: str, kind: str, known: list[str] | None = None) -> str:
     """The extension's message for an unknown (or disabled) function of a kind."""
-    return f"The function '{name}' doesn't exist, is disabled, or is not an {kind} function."
+    message = f"The function '{name}' doesn't exist, is disabled, or is not an {kind} function."
+    if known is None:
+        return message
+    if not known:
+        return f"{message} Additional info: No {kind} functions are currently registered!"
+    listed = "', '".join(known)
+    return f"{message} Additional info: The following are the known {kind} functions: '{listed}'."
+
+
+@dataclass
+class Page:
+    """One page of a list the HTTP API answers with `x-ms-continuation-token` (paging.py)."""
+
+    items: list[dict[str, Any]]
+    continuation: str | None  # None on the last page
 
 
 class RuntimeError_(Exception):
@@ -50,7 +93,28 @@ class InstanceGone(RuntimeError_):
 
 
 class InvalidRequest(RuntimeError_):
-    """Bad instance id, unknown function name, instance already running (HTTP 400)."""
+    """The extension's `ArgumentException`: a bad instance id, an unknown function name
+    (HTTP 400; `summary` is the HttpError's `Message`, the text its `ExceptionMessage`)."""
+
+    def __init__(
+        self, message: str, summary: str = "One or more of the arguments submitted is incorrect"
+    ) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
+class InvalidOperation(RuntimeError_):
+    """The extension's `InvalidOperationException`, which its HTTP API does not catch: a
+    500 with an HttpError body (`HttpApiHandler.HandleRequestAsync`), so the Python client
+    raises as it does on Azure. Resume of an instance that is not suspended, for example."""
+
+    exception_type = "System.InvalidOperationException"
+
+
+class InstanceAlreadyExists(InvalidOperation):
+    """Start over an instance that has not finished (`OrchestrationAlreadyExistsException`)."""
+
+    exception_type = "DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException"
 
 
 class NotSupported(RuntimeError_):
@@ -82,14 +146,18 @@ class RuntimeApi(Protocol):
         API when show_history), or None when the instance does not exist."""
         ...
 
-    async def query(
+    async def query_page(
         self,
         created_from: datetime | None = None,
         created_to: datetime | None = None,
         statuses: list[str] | None = None,
         prefix: str | None = None,
         show_input: bool = True,
-    ) -> list[dict[str, Any]]: ...
+        top: int | None = None,
+        continuation: str | None = None,
+    ) -> Page:
+        """One page of status payloads, as Azure Storage pages them (paging.py)."""
+        ...
 
     async def raise_event(self, instance_id: str, name: str, data_text: str | None) -> None:
         """`data_text` is the request body as received (JSON text), stored as EventRaised.Input."""
@@ -122,4 +190,10 @@ class RuntimeApi(Protocol):
         """(exists, state as JSON text)."""
         ...
 
-    async def list_entities(self, name: str | None, fetch_state: bool) -> list[dict[str, Any]]: ...
+    async def list_entities_page(
+        self,
+        name: str | None,
+        fetch_state: bool,
+        top: int | None = None,
+        continuation: str | None = None,
+    ) -> Page: ...

@@ -2,7 +2,8 @@
 
 A decision is one scheduling call (activity, timer, sub-orchestration, entity message) with the
 sequence id DTFx gives it. A decision already in history must match the recorded event's type
-and name, or the replay is non-deterministic; a new one becomes a history event and work.
+and name (ignoring case, as DTFx does), or the replay is non-deterministic; a new one becomes a
+history event and work.
 """
 
 from __future__ import annotations
@@ -50,14 +51,19 @@ class Decision:
                 "InstanceId": work["instance_id"],
                 "Input": work["input"],
             }
-        return {"InstanceId": work["target"], "Name": "op", "Input": json.dumps(work["request"])}
+        request = json.dumps(work["request"])
+        return {"InstanceId": work["target"], "Name": self.name, "Input": request}
 
     def matches(self, e: Event) -> bool:
-        """Whether a recorded scheduling event is this decision (same type and name)."""
+        """Whether a recorded scheduling event is this decision: same type and, but for
+        timers, the same `Name` ignoring case (DTFx `TaskOrchestrationContext.Handle*Event`).
+        An entity message's `Name` is always "op", so its operation is not compared."""
         kind = e["EventType"]
         if kind != self.kind:
             return False
-        return kind == _TIMER_CREATED or _label(e) == self.name
+        if kind == _TIMER_CREATED:
+            return True
+        return (e.get("Name") or "").lower() == (self.name or "").lower()
 
 
 def mismatch_message(e: Event, decision: Decision | None) -> str:
@@ -90,6 +96,9 @@ def _label(e: Event) -> str | None:
 
 
 def _label_of(decision: Decision) -> str | None:
+    """What the mismatch message names: the operation for an entity message (as `_label`)."""
     if decision.kind == EventType.TimerCreated:
         return None
+    if decision.kind == EventType.EventSent:
+        return decision.work["request"].get("op")
     return decision.name

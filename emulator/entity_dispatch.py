@@ -1,29 +1,31 @@
-"""Entity batches: per-entity FIFO, one batch at a time, state and answers committed together.
-
-A mixin of `DurableRuntime`, like orchestration.py.
-"""
+"""Entity batches: per-entity FIFO, one batch at a time, state and answers committed together."""
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from emulator import entities
-from emulator.contracts import missing_function
+from emulator.clock import Clock
+from emulator.contracts import FunctionRegistry
 from emulator.history import EventType, event, iso
-
-if TYPE_CHECKING:
-    from emulator.orchestration import PostCommit
-    from emulator.runtime import DurableRuntime
+from emulator.store import Store
+from emulator.work import PostCommit, Work
 
 log = logging.getLogger("emulator")
 
 _ENTITY_BATCH_LIMIT = 100
 
 
-class EntityMixin:
-    async def _run_entity(self: DurableRuntime, target: str) -> bool:
+class EntityBatches:
+    def __init__(self, store: Store, registry: FunctionRegistry, clock: Clock, work: Work) -> None:
+        self._store = store
+        self._registry = registry
+        self._clock = clock
+        self._work = work
+
+    async def run(self, target: str) -> bool:
         """Runs one batch; True when it hit the batch limit (the dispatcher runs it again)."""
         store = self._store
         messages = store.inbox(target, limit=_ENTITY_BATCH_LIMIT)
@@ -34,7 +36,7 @@ class EntityMixin:
         requests = [m.body for m in messages]
         log.info("entity %s started a batch of %d operation(s)", target, len(requests))
         result = await self._invoke_entity(name, key, exists, state, requests)
-        now = self.clock.now()
+        now = self._clock.now()
         post: PostCommit = []
         with store.transaction():
             store.put_entity(target, name, key, result.exists, result.state, iso(now))
@@ -52,20 +54,20 @@ class EntityMixin:
                     answer.get("result"),
                 )
         log.info("entity %s finished its batch", target)
-        self._notify_changed()
+        self._work.notify_changed()
         return len(messages) == _ENTITY_BATCH_LIMIT
 
     async def _invoke_entity(
-        self: DurableRuntime,
+        self,
         name: str,
         key: str,
         exists: bool,
         state: str | None,
         requests: list[dict[str, Any]],
     ) -> entities.BatchResult:
-        invoker = self.registry.entities.get(name)
+        invoker = self._registry.entity(name)
         if invoker is None:
-            message = missing_function(name, "entity")
+            message = self._registry.missing(name, "entity")
             return entities.failed_batch(len(requests), exists, state, message)
         try:
             text = await invoker(entities.build_batch(name, key, exists, state, requests))
@@ -75,7 +77,7 @@ class EntityMixin:
             return entities.failed_batch(len(requests), exists, state, message)
 
     def _answer_entity_call(
-        self: DurableRuntime,
+        self,
         request: dict[str, Any],
         answer: dict[str, Any],
         now: datetime,
@@ -91,4 +93,4 @@ class EntityMixin:
             Input=entities.response_input(answer),
         )
         self._store.send(parent, response, request.get("parentExecution"))
-        post.append(lambda: self._mark_ready(parent))
+        self._work.ready_soon(parent, post)

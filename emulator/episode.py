@@ -20,10 +20,15 @@ from emulator.history import (
     execution_completed,
     failure_details,
     json_value,
+    recorded,
+    scheduling_count,
 )
 from emulator.replay import NonDeterminismError, Replayer, ReplayResult
+from emulator.scheduling_rules import RuleBroken, SchedulingRules
 
 OUT_OF_PROC_LABEL = "\n\n$OutOfProcData$:"
+_TIMER_FIRED = int(EventType.TimerFired)
+_TIMER_CREATED = int(EventType.TimerCreated)
 _CONTEXT_CONSTANTS = {
     "upperSchemaVersion": 1,
     "upperSchemaVersionNew": 2,
@@ -41,7 +46,7 @@ class EpisodeInput:
     input_text: str | None
     parent_instance_id: str | None
     past: list[Event]
-    past_json: list[str]  # the past events serialized with IsPlayed true
+    past_json: list[str]  # the past events as stored (JSON), for the context
     new_events: list[Event]
     now: datetime
 
@@ -54,6 +59,7 @@ class Outcome:
     output_text: str | None = None
     custom_status_text: str | None = None
     continue_input: str | None = None
+    carried: list[Event] = field(default_factory=list)  # for the next generation
     failure_reason: str | None = None
     failure_details: str | None = None
 
@@ -92,24 +98,56 @@ async def invoke(
     return json.loads(text), None
 
 
-async def run_episode(ep: EpisodeInput, invoker: OrchestratorInvoker | None) -> Outcome:
-    episode = [event(EventType.OrchestratorStarted, ep.now), *ep.new_events]
+async def run_episode(
+    ep: EpisodeInput, invoker: OrchestratorInvoker | None, rules: SchedulingRules
+) -> Outcome:
+    new_events = _timers_fired_when_created(ep.new_events, ep.past)
+    episode = [event(EventType.OrchestratorStarted, ep.now), *new_events]
     state, error = await invoke(invoker, ep.name, build_context(ep, episode))
     actions = state.get("actions") or [[]]
     flat = actions[0] if actions and isinstance(actions[0], list) else []
     custom = state.get("customStatus")
     custom_text = json.dumps(custom) if custom is not None else None
     try:
-        replay = Replayer(ep.instance_id, ep.execution_id, flat).run([*ep.past, *episode])
+        rules.custom_status(custom)  # the shim sets it before it replays the actions
+    except RuleBroken as exc:
+        return _failed(ep, episode, [], str(exc), "ArgumentException", scheduling_count(ep.past))
+    replayer = Replayer(ep.instance_id, ep.execution_id, flat, rules)
+    try:
+        replay = replayer.run([*ep.past, *episode])
     except NonDeterminismError as exc:
         reason = f"Non-Deterministic workflow detected: {exc}"
-        return _failed(ep, episode, [], reason, "NonDeterministicOrchestrationException")
+        error_type = "NonDeterministicOrchestrationException"
+        return _failed(ep, episode, [], reason, error_type, replayer.next_event_id)
+    except RuleBroken as exc:
+        return _failed(ep, episode, [], str(exc), "ArgumentException", replayer.next_event_id)
     scheduled = [
         event(d.kind, ep.now, d.event_id, **d.history_fields()) for d in replay.new_decisions
     ]
     outcome = _closing(ep, state, error, replay, episode + scheduled)
     outcome.custom_status_text = custom_text
     return outcome
+
+
+def refused_episode(ep: EpisodeInput, reason: str, error_type: str) -> Outcome:
+    """The episode of an instance this worker does not run: it fails without being invoked."""
+    episode = [event(EventType.OrchestratorStarted, ep.now), *ep.new_events]
+    # DTFx gives this completion the count of past events as its id
+    return _failed(ep, episode, [], reason, error_type, len(ep.past))
+
+
+def _timers_fired_when_created(new_events: list[Event], past: list[Event]) -> list[Event]:
+    """DTFx makes a `TimerFired` event when it schedules the timer, so it carries the time
+    its `TimerCreated` was made (`TaskOrchestrationDispatcher.ProcessCreateTimerDecision`)."""
+    if not any(e["EventType"] == _TIMER_FIRED for e in new_events):
+        return new_events
+    created = {e["EventId"]: e["Timestamp"] for e in past if e["EventType"] == _TIMER_CREATED}
+    return [
+        {**e, "Timestamp": created.get(e["TimerId"], e["Timestamp"])}
+        if e["EventType"] == _TIMER_FIRED
+        else e
+        for e in new_events
+    ]
 
 
 def _closing(
@@ -124,34 +162,39 @@ def _closing(
     to the end: while a top-level action still waits (a later hop of a long timer that lost a
     race), the instance keeps running."""
     decisions = replay.new_decisions
+    completion_id = replay.next_event_id  # DTFx's CompleteOrchestration takes idCounter++
     if not replay.walk_finished or (error is None and not state.get("isDone")):
         return _closed(events, decisions, Status.Running, ep)
     if error is not None:
         reason = f"Orchestrator function '{ep.name}' failed: {error}"
-        return _failed(ep, events, decisions, reason, "Exception")
+        return _failed(ep, events, decisions, reason, "Exception", completion_id)
     if replay.continue_as_new:
         outcome = _closed(events, decisions, Status.ContinuedAsNew, ep)
         outcome.continue_input = replay.continue_as_new_input
-        outcome.appended.insert(-1, _continued(ep.now, replay.continue_as_new_input))
+        outcome.carried = replay.carried
+        continued = _continued(ep.now, replay.continue_as_new_input, completion_id)
+        outcome.appended.insert(-1, continued)
         return outcome
     output_text = json.dumps(state.get("output"))
     outcome = _closed(events, decisions, Status.Completed, ep)
     outcome.output_text = output_text
-    outcome.appended.insert(-1, execution_completed(ep.now, Status.Completed, output_text))
+    completed = execution_completed(ep.now, Status.Completed, output_text, None, completion_id)
+    outcome.appended.insert(-1, completed)
     return outcome
 
 
 def _closed(
     events: list[Event], decisions: list[Decision], status: Status, ep: EpisodeInput
 ) -> Outcome:
-    appended = [*events, event(EventType.OrchestratorCompleted, ep.now)]
+    appended = recorded([*events, event(EventType.OrchestratorCompleted, ep.now)])
     return Outcome(appended=appended, decisions=decisions, status=status)
 
 
-def _continued(now: datetime, input_text: str | None) -> Event:
+def _continued(now: datetime, input_text: str | None, event_id: int) -> Event:
     return event(
         EventType.ContinueAsNew,
         now,
+        event_id,
         OrchestrationStatus=int(Status.ContinuedAsNew),
         Result=input_text,
         FailureDetails=None,
@@ -164,10 +207,11 @@ def _failed(
     decisions: list[Decision],
     reason: str,
     error_type: str,
+    completion_id: int,
 ) -> Outcome:
     details = failure_details(error_type, reason)
-    completed = execution_completed(ep.now, Status.Failed, reason, details)
-    appended = [*events, completed, event(EventType.OrchestratorCompleted, ep.now)]
+    completed = execution_completed(ep.now, Status.Failed, reason, details, completion_id)
+    appended = recorded([*events, completed, event(EventType.OrchestratorCompleted, ep.now)])
     return Outcome(
         appended=appended,
         decisions=decisions,

@@ -62,13 +62,15 @@ SCHEDULING_EVENTS = frozenset(
         EventType.EventSent,
     }
 )
+_SCHEDULING_INTS = frozenset(int(k) for k in SCHEDULING_EVENTS)
 
 
 def iso(when: datetime) -> str:
-    """Timestamp text as in history (UTC, microseconds, `Z`)."""
+    """Timestamp text as in history: UTC, seven fractional digits like .NET's round-trip
+    format (the seventh always 0: Python keeps microseconds), `Z`."""
     if when.tzinfo is not UTC:
         when = when.astimezone(UTC)
-    return when.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    return when.replace(tzinfo=None).isoformat(timespec="microseconds") + "0Z"
 
 
 def iso_seconds(when: datetime) -> str:
@@ -86,6 +88,35 @@ def parse_time(text: str) -> datetime:
         text = f"{head}.{(digits + '000000')[:6]}{tail}"
     parsed = datetime.fromisoformat(text)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# Events stored with IsPlayed false. DTFx's executor sets IsPlayed on every event it processes
+# (`TaskOrchestrationExecutor.ExecuteCore`), but these are never processed before they are
+# stored: OrchestratorStarted is skipped, the others are created from the orchestrator's
+# actions after it ran. The extension builds the context JSON from the stored flags.
+_STORED_UNPLAYED = frozenset(
+    int(k)
+    for k in (
+        EventType.OrchestratorStarted,
+        EventType.OrchestratorCompleted,
+        EventType.TaskScheduled,
+        EventType.SubOrchestrationInstanceCreated,
+        EventType.TimerCreated,
+        EventType.EventSent,
+        EventType.ExecutionCompleted,
+        EventType.ContinueAsNew,
+    )
+)
+
+
+def recorded(events: list[Event]) -> list[Event]:
+    """The events of an episode as they are stored: IsPlayed true for those it processed."""
+    return [{**e, "IsPlayed": e["EventType"] not in _STORED_UNPLAYED} for e in events]
+
+
+def scheduling_count(events: list[Event]) -> int:
+    """How many sequence ids a replay of these events allocates (one per scheduling event)."""
+    return sum(1 for e in events if e["EventType"] in _SCHEDULING_INTS)
 
 
 def event(kind: EventType, when: datetime, event_id: int = -1, **fields: Any) -> Event:
@@ -125,11 +156,18 @@ def execution_started(
 
 
 def execution_completed(
-    when: datetime, status: Status, result: str | None, failure: dict[str, Any] | None = None
+    when: datetime,
+    status: Status,
+    result: str | None,
+    failure: dict[str, Any] | None = None,
+    event_id: int = -1,
 ) -> Event:
+    """`ExecutionCompleted`; its EventId is the next sequence id (DTFx `CompleteOrchestration`
+    takes `idCounter++`)."""
     return event(
         EventType.ExecutionCompleted,
         when,
+        event_id,
         OrchestrationStatus=int(status),
         Result=result,
         FailureDetails=failure,

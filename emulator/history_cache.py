@@ -1,8 +1,9 @@
 """Histories of running instances kept in memory between episodes.
 
-Each episode needs the past events twice: as dicts (for the action replay) and as JSON text
-with `IsPlayed` true (for the context JSON). Both are kept per instance, read from SQLite only
-after a restart or a new execution, and extended with what each episode appends.
+Each episode needs the past events twice: as dicts (for the action replay) and as their stored
+JSON text (for the context JSON, which carries the stored `IsPlayed` flags as the extension's
+does). Both are kept per instance, read from SQLite only after a restart or a new execution,
+and extended with what each episode appends.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from emulator.store import Store
 class CachedHistory:
     execution_id: str
     events: list[Event]
-    played: list[str]  # the events as JSON with IsPlayed true, reused by every replay
+    texts: list[str]  # the events as stored, JSON, reused by every replay's context
 
     def extend(self, appended: list[Event]) -> None:
         self.events.extend(appended)
-        self.played.extend(json.dumps({**e, "IsPlayed": True}) for e in appended)
+        self.texts.extend(json.dumps(e) for e in appended)
 
 
 class HistoryCache:
@@ -35,7 +36,7 @@ class HistoryCache:
         if cached is None or cached.execution_id != execution_id:
             texts = store.load_history_texts(instance_id)
             events = json.loads("[" + ",".join(texts) + "]")
-            cached = CachedHistory(execution_id, events, [_played_text(t) for t in texts])
+            cached = CachedHistory(execution_id, events, texts)
             self._entries[instance_id] = cached
         return cached
 
@@ -48,9 +49,3 @@ class HistoryCache:
 
     def clear(self) -> None:
         self._entries.clear()
-
-
-def _played_text(text: str) -> str:
-    """A stored event's JSON with IsPlayed set. Inside JSON strings quotes are escaped, so the
-    first unescaped `"IsPlayed": false` is the event's own key."""
-    return text.replace('"IsPlayed": false', '"IsPlayed": true', 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from aiohttp import web
 from emulator.app_loader import LoadedApp, load_app, unload_app
 from emulator.auth import Keys
 from emulator.client_api import ClientApi
-from emulator.client_binding import WEBHOOK_PATH, ClientUrls
+from emulator.client_binding import RPC_PATH, WEBHOOK_PATH, ClientUrls, rpc_base_url
 from emulator.clock import Clock, SystemClock, VirtualClock
 from emulator.http_front import FrontRunner, HttpFront, build_http_functions
 from emulator.invokers import InvokerFactory
@@ -37,6 +38,11 @@ class HostOptions:
     port: int = 7071
     virtual_time: bool = False
     clock: Clock | None = None
+    # the durable client's RPC listener: always 127.0.0.1; 0 picks a free port
+    rpc_port: int = 0
+
+
+RPC_HOST = "127.0.0.1"
 
 
 def _make_clock(options: HostOptions) -> Clock:
@@ -64,14 +70,21 @@ class EmulatorHost:
         self.app: LoadedApp | None = None
         self.runtime: Any = None
         self.port = options.port
+        self.rpc_port = options.rpc_port
+        # held by the client binding alone; a new one at every start, never printed
+        self._rpc_secret = secrets.token_urlsafe(24)
         self.timers: TimerScheduler | None = None
         self.http: HttpFront | None = None
         self._factory: InvokerFactory | None = None
-        self._runner: web.AppRunner | None = None
+        self._runners: list[web.AppRunner] = []
 
     @property
     def origin(self) -> str:
         return _local_origin(self.options.host, self.port)
+
+    @property
+    def rpc_origin(self) -> str:
+        return _local_origin(RPC_HOST, self.rpc_port)
 
     @property
     def hub_name(self) -> str:
@@ -79,7 +92,8 @@ class EmulatorHost:
         return self.app.config.hub_name
 
     def client_urls(self) -> ClientUrls:
-        return ClientUrls(self.origin, self.hub_name, self.keys.system_key)
+        rpc_base = rpc_base_url(self.rpc_origin, self._rpc_secret)
+        return ClientUrls(self.origin, self.hub_name, self.keys.system_key, rpc_base)
 
     async def start(self) -> None:
         # The app learns where it is reachable before it loads: an app may serve a mode meant
@@ -92,6 +106,7 @@ class EmulatorHost:
         try:
             await self._serve()
         except BaseException:
+            await self._close_listeners()
             await self.runtime.stop()
             self.runtime = None
             raise
@@ -106,6 +121,7 @@ class EmulatorHost:
             hub_name=self.app.config.hub_name,
             clock=self.clock,
             activity_concurrency=self.app.config.max_concurrent_activities,
+            versioning=self.app.config.versioning,
         )
 
     def _create_timers(self, factory: InvokerFactory) -> TimerScheduler:
@@ -114,15 +130,19 @@ class EmulatorHost:
         store = ScheduleStatusStore(store_path)
         return TimerScheduler(build_timer_functions(self.app.timers, factory), self.clock, store)
 
-    def _web_app(self) -> web.Application:
+    def _web_apps(self) -> tuple[web.Application, web.Application]:
+        """The public application (HTTP triggers, key-guarded management API) and the RPC
+        listener's (the client binding's API only)."""
         assert self.app is not None and self._factory is not None
-        web_app = web.Application(middlewares=[self._busy_middleware], client_max_size=100 * 2**20)
-        orchestrators = list(self.app.orchestrators)
-        ClientApi(self.runtime, orchestrators, self.hub_name, self.keys).add_routes(web_app)
+        client_api = ClientApi(self.runtime, self.keys, self.client_urls)
+        public = web.Application(middlewares=[self._busy_middleware], client_max_size=100 * 2**20)
+        client_api.add_webhook_routes(public)
         functions = build_http_functions(self.app.http, self._factory)
         self.http = HttpFront(functions, self.app.config.route_prefix, self.keys, self.clock)
-        web_app.router.add_route("*", "/{tail:.*}", self.http.handle)
-        return web_app
+        public.router.add_route("*", "/{tail:.*}", self.http.handle)
+        rpc = web.Application(middlewares=[self._busy_middleware], client_max_size=100 * 2**20)
+        client_api.add_rpc_routes(rpc, self._rpc_secret)
+        return public, rpc
 
     @web.middleware
     async def _busy_middleware(
@@ -132,19 +152,31 @@ class EmulatorHost:
             return await handler(request)
 
     async def _serve(self) -> None:
-        self._runner = FrontRunner(self._web_app(), access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.options.host, self.options.port)
+        public, rpc = self._web_apps()
+        self.rpc_port = await self._listen(rpc, RPC_HOST, self.options.rpc_port)
+        self.port = await self._listen(public, self.options.host, self.options.port)
+
+    async def _listen(self, app: web.Application, host: str, port: int) -> int:
+        """Serves `app` on host:port; returns the port actually bound."""
+        runner = FrontRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        self._runners.append(runner)
+        site = web.TCPSite(runner, host, port)
         await site.start()
         server = getattr(site, "_server", None)
         if server is not None and server.sockets:
-            self.port = server.sockets[0].getsockname()[1]
+            return int(server.sockets[0].getsockname()[1])
+        return port
+
+    async def _close_listeners(self) -> None:
+        runners, self._runners = self._runners, []
+        for runner in reversed(runners):
+            await runner.cleanup()
 
     async def stop(self) -> None:
         if self.timers is not None:
             await self.timers.stop()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await self._close_listeners()
         if self.runtime is not None:
             await self.runtime.stop()
         if self._factory is not None:
@@ -172,6 +204,7 @@ class EmulatorHost:
         lines += [
             f"Task hub: {self.hub_name}",
             f"Durable API: {self.origin}{WEBHOOK_PATH}/instances?code={self.keys.system_key}",
+            f"Durable client RPC (the client binding only): {self.rpc_origin}{RPC_PATH}/…",
             f"Function key: {self.keys.function_key}",
             f"Master key: {self.keys.master_key}",
             f"Durable system key: {self.keys.system_key}",

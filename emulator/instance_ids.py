@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from emulator.contracts import InvalidRequest
+from emulator.contracts import InstanceAlreadyExists, InvalidRequest
 from emulator.history import TERMINAL_STATUSES
 
 MAX_INSTANCE_ID_LENGTH = 256
@@ -26,16 +26,21 @@ def validate_instance_id(instance_id: str) -> None:
         )
     if instance_id.startswith("@"):
         raise InvalidRequest(f"Orchestration instance ids must not start with @: {instance_id}")
-    if any(c in _FORBIDDEN_ID_CHARS or ord(c) < 32 or ord(c) == 127 for c in instance_id):
+    if has_forbidden_characters(instance_id):
         raise InvalidRequest(
             f"Instance ID must not contain /, \\, #, ? or control characters: {instance_id!r}"
         )
 
 
+def has_forbidden_characters(instance_id: str) -> bool:
+    """/, \\, #, ? or a control character (.NET's `char.IsControl`: C0, DEL and C1)."""
+    return any(c in _FORBIDDEN_ID_CHARS or ord(c) < 32 or 127 <= ord(c) <= 159 for c in instance_id)
+
+
 def ensure_replaceable(existing_status: str | None) -> None:
     """An id may be reused only once its instance has finished (the extension's default
-    `OverridableExistingInstanceStates`); raises InvalidRequest."""
+    `OverridableExistingInstanceStates`); raises InstanceAlreadyExists (HTTP 500 on Azure)."""
     if existing_status is not None and existing_status not in TERMINAL_STATUSES:
-        raise InvalidRequest(
+        raise InstanceAlreadyExists(
             f"An Orchestration instance with the status {existing_status} already exists."
         )

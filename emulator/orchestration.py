@@ -1,48 +1,58 @@
 """Running orchestration episodes and committing each in one transaction, with the work it
-schedules (activities, timers, sub-orchestrations, entity messages).
-
-A mixin of `DurableRuntime`: it uses the runtime's store, registry, clock and ready queue.
-"""
+schedules (activities, timers, sub-orchestrations, entity messages)."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
-from emulator.contracts import InvalidRequest, missing_function
+from emulator.clock import Clock
+from emulator.contracts import FunctionRegistry
+from emulator.control import Control
 from emulator.decisions import Decision
-from emulator.episode import EpisodeInput, Outcome, run_episode
+from emulator.episode import EpisodeInput, Outcome, refused_episode, run_episode
 from emulator.history import (
     TERMINAL_STATUSES,
     EventType,
     Status,
-    event,
     execution_started,
     iso,
 )
-from emulator.history_cache import CachedHistory
-from emulator.instance_ids import ensure_replaceable, validate_instance_id
-from emulator.store import Instance, Message
-
-if TYPE_CHECKING:
-    from emulator.runtime import DurableRuntime
+from emulator.instances import Instances, parent_event_field
+from emulator.scheduling_rules import SchedulingRules
+from emulator.store import Instance, Message, Store
+from emulator.versioning import Versioning
+from emulator.work import PostCommit, Work
 
 log = logging.getLogger("emulator")
-
-PostCommit = list[Callable[[], None]]
 
 
 # Inbox messages one turn reads; the dispatcher runs the instance again when it hit this.
 _INBOX_LIMIT = 10_000
 
 
-class OrchestrationMixin:
+class Orchestrations:
+    def __init__(
+        self,
+        store: Store,
+        registry: FunctionRegistry,
+        clock: Clock,
+        work: Work,
+        instances: Instances,
+        versioning: Versioning,
+    ) -> None:
+        self._store = store
+        self._registry = registry
+        self._clock = clock
+        self._work = work
+        self._instances = instances
+        self._versioning = versioning
+        self._control = Control(store, clock, work, instances)
+
     # --- orchestration episodes ----------------------------------------------------------
 
-    async def _run_orchestration(self: DurableRuntime, instance_id: str) -> bool:
+    async def run(self, instance_id: str) -> bool:
         """Handles the inbox in arrival order: messages before a suspend go to an episode, a
         suspend is recorded and holds what follows, a resume releases it. True when messages
         it can handle now remain (the dispatcher runs the instance again)."""
@@ -60,12 +70,12 @@ class OrchestrationMixin:
         live = [m for m in messages if m.execution_id in current]
         stale = [m.id for m in messages if m.execution_id not in current]
         if any(m.body["EventType"] == EventType.ExecutionTerminated for m in live):
-            self._terminate_now(instance, messages)
+            self._control.terminate_now(instance, messages)
             return full
         if instance.status == "Suspended":
             resume = _first_of(live, EventType.ExecutionResumed, 0)
             if resume is None:  # held until a resume arrives; it marks the instance ready
-                self._consume_only(instance, stale, [])
+                self._control.consume_only(instance, stale, [])
                 return full and bool(stale)
             # the resume releases what was held before it, up to the next suspend
             end = _first_of(live, EventType.ExecutionSuspended, resume + 1)
@@ -73,22 +83,20 @@ class OrchestrationMixin:
             end = _first_of(live, EventType.ExecutionSuspended, 0)
             if end == 0:  # suspended now; what follows waits for the next turn
                 suspend = live[0]
-                self._consume_only(instance, [*stale, suspend.id], [suspend], "Suspended")
+                self._control.consume_only(instance, [*stale, suspend.id], [suspend], "Suspended")
                 return full or len(live) > 1
         batch = live if end is None else live[:end]
         await self._episode(instance, batch, stale)
         return full or len(batch) < len(live)
 
-    async def _episode(
-        self: DurableRuntime, instance: Instance, live: list[Message], stale: list[int]
-    ) -> None:
-        cached = self._cached_history(instance)
+    async def _episode(self, instance: Instance, live: list[Message], stale: list[int]) -> None:
+        cached = self._instances.cached_history(instance)
         new_events = [m.body for m in live if m.body["EventType"] != EventType.ExecutionSuspended]
         if not cached.events and not any(
             e["EventType"] == EventType.ExecutionStarted for e in new_events
         ):
             log.warning("dropping messages for %s: it has not started", instance.instance_id)
-            self._consume_only(instance, stale + [m.id for m in live], [])
+            self._control.consume_only(instance, stale + [m.id for m in live], [])
             return
         if any(e["EventType"] == EventType.ExecutionStarted for e in new_events):
             log.info("orchestration %s started (instance %s)", instance.name, instance.instance_id)
@@ -99,16 +107,35 @@ class OrchestrationMixin:
             input_text=instance.input,
             parent_instance_id=(instance.parent or {}).get("instance_id"),
             past=cached.events,
-            past_json=cached.played,
+            past_json=cached.texts,
             new_events=new_events,
-            now=self.clock.now(),
+            now=self._clock.now(),
         )
-        invoker = self.registry.orchestrators.get(instance.name)
-        outcome = await run_episode(episode_input, invoker)
+        refusal = self._versioning.refusal(instance.name, instance.version)
+        if refusal is not None:  # this worker does not run it: nothing is invoked
+            outcome = refused_episode(episode_input, *refusal)
+        else:
+            invoker = self._registry.orchestrator(instance.name)
+            outcome = await run_episode(episode_input, invoker, self._rules(instance))
         self._commit_episode(instance, outcome, stale + [m.id for m in live], episode_input.now)
 
+    def _rules(self, instance: Instance) -> SchedulingRules:
+        def status_of(instance_id: str) -> str | None:
+            found = self._store.get_instance(instance_id)
+            return found.status if found else None
+
+        parent_id = (instance.parent or {}).get("instance_id")
+        return SchedulingRules(
+            self._registry,
+            instance.name,
+            instance.instance_id,
+            parent_id,
+            status_of,
+            self._versioning.default_version,
+        )
+
     def _commit_episode(
-        self: DurableRuntime,
+        self,
         instance: Instance,
         outcome: Outcome,
         consumed: list[int],
@@ -119,7 +146,7 @@ class OrchestrationMixin:
         if latest is None or latest.execution_id != instance.execution_id:
             log.info("instance %s was purged or replaced during its episode", instance.instance_id)
             return
-        cached = self._cached_history(instance)
+        cached = self._instances.cached_history(instance)
         post: PostCommit = []
         with store.transaction():
             if outcome.status != Status.ContinuedAsNew:  # else the new execution clears it
@@ -133,42 +160,41 @@ class OrchestrationMixin:
             for decision in outcome.decisions:
                 self._emit(instance, decision, now, post)
             self._update_instance(instance, outcome, now, post)
-        self._remember(instance, cached, outcome)
+        self._instances.remember(instance, cached, outcome)
         for action in post:
             action()
         self._log_outcome(instance, outcome)
-        self._notify_changed()
+        self._work.notify_changed()
 
     def _update_instance(
-        self: DurableRuntime, instance: Instance, outcome: Outcome, now: datetime, post: PostCommit
+        self, instance: Instance, outcome: Outcome, now: datetime, post: PostCommit
     ) -> None:
         instance.status = outcome.status.name
         instance.updated = iso(now)
         if outcome.custom_status_text is not None:
             instance.custom_status = outcome.custom_status_text
         if outcome.status == Status.ContinuedAsNew:
-            self._continue_as_new(instance, outcome.continue_input, now, post)
+            self._continue_as_new(instance, outcome, now, post)
             return
         if outcome.status in (Status.Completed, Status.Failed):
             instance.output = outcome.output_text
             instance.completed = iso(now)
-            self._clear_work(instance.instance_id, post)
-            self._notify_parent(instance, outcome, now, post)
+            self._instances.clear_work(instance.instance_id, post)
+            self._instances.notify_parent(instance, outcome, now, post)
         self._store.put_instance(instance)
 
     def _continue_as_new(
-        self: DurableRuntime,
-        instance: Instance,
-        input_text: str | None,
-        now: datetime,
-        post: PostCommit,
+        self, instance: Instance, outcome: Outcome, now: datetime, post: PostCommit
     ) -> None:
+        """Starts the next generation: its ExecutionStarted, then the events raised after
+        continue_as_new in the last episode (carried over, as on Azure Storage)."""
         store = self._store
+        input_text = outcome.continue_input
         instance.execution_id = uuid.uuid4().hex
         instance.input = input_text
         instance.generation += 1
         store.clear_history(instance.instance_id)
-        self._clear_work(instance.instance_id, post)
+        self._instances.clear_work(instance.instance_id, post)
         store.put_instance(instance)
         started = execution_started(
             now,
@@ -177,47 +203,18 @@ class OrchestrationMixin:
             name=instance.name,
             version=instance.version,
             input_text=input_text,
-            parent=_parent_event_field(instance.parent),
+            parent=parent_event_field(instance.parent),
             generation=instance.generation,
         )
         store.send(instance.instance_id, started, instance.execution_id)
-        post.append(lambda: self._mark_ready(instance.instance_id))
-
-    def _clear_work(self: DurableRuntime, instance_id: str, post: PostCommit) -> None:
-        """Drops pending timers and activities; the timer loop then forgets their deadlines,
-        so a virtual clock does not jump to a timer that no longer exists."""
-        self._store.clear_work(instance_id)
-        post.append(self._timer_changed.set)
-
-    def _notify_parent(
-        self: DurableRuntime, child: Instance, outcome: Outcome, now: datetime, post: PostCommit
-    ) -> None:
-        parent = child.parent
-        if not parent:
-            return
-        if outcome.status == Status.Completed:
-            message = event(
-                EventType.SubOrchestrationInstanceCompleted,
-                now,
-                TaskScheduledId=parent["task_id"],
-                Result=outcome.output_text,
-            )
-        else:
-            message = event(
-                EventType.SubOrchestrationInstanceFailed,
-                now,
-                TaskScheduledId=parent["task_id"],
-                Reason=outcome.failure_reason,
-                Details=outcome.failure_details,
-                FailureDetails=None,
-            )
-        self._store.send(parent["instance_id"], message, parent["execution_id"])
-        post.append(lambda: self._mark_ready(parent["instance_id"]))
+        for carried in outcome.carried:
+            store.send(instance.instance_id, carried, instance.execution_id)
+        self._work.ready_soon(instance.instance_id, post)
 
     # --- decisions become work -----------------------------------------------------------
 
     def _emit(
-        self: DurableRuntime,
+        self,
         instance: Instance,
         decision: Decision,
         now: datetime,
@@ -233,75 +230,37 @@ class OrchestrationMixin:
                 work["name"],
                 work["input"],
             )
-            post.append(lambda: self._enqueue_activity(row))
+            post.append(lambda: self._work.enqueue_activity(row))
         elif kind == "timer":
             fire_at = work["fire_at"]
             self._store.add_timer(
                 instance.instance_id, instance.execution_id, decision.event_id, fire_at
             )
-            post.append(self._timer_changed.set)
+            self._work.timers_changed_soon(post)
         elif kind == "sub":
             self._create_child(instance, decision, now, post)
         elif kind == "entity":
             self._store.send(work["target"], work["request"])
-            post.append(lambda: self._mark_ready(work["target"]))
+            self._work.ready_soon(work["target"], post)
 
     def _create_child(
-        self: DurableRuntime, parent: Instance, decision: Decision, now: datetime, post: PostCommit
+        self, parent: Instance, decision: Decision, now: datetime, post: PostCommit
     ) -> None:
+        """Like on Azure Storage, the id of a finished instance is reused (its old history is
+        replaced); one of a live instance never gets here (scheduling_rules.py)."""
         work = decision.work
         child_id: str = work["instance_id"]
-        problem = self._child_problem(work["name"], child_id)
-        if problem is not None:
-            failed = event(
-                EventType.SubOrchestrationInstanceFailed,
-                now,
-                TaskScheduledId=decision.event_id,
-                Reason=problem,
-                Details=None,
-                FailureDetails=None,
-            )
-            self._store.send(parent.instance_id, failed, parent.execution_id)
-            post.append(lambda: self._mark_ready(parent.instance_id))
-            return
         link = {
             "instance_id": parent.instance_id,
             "execution_id": parent.execution_id,
             "task_id": decision.event_id,
             "name": parent.name,
         }
-        self.create_instance(child_id, work["name"], work.get("version"), work["input"], link, now)
-        post.append(lambda: self._mark_ready(child_id))
+        name, version, input_text = work["name"], work.get("version"), work["input"]
+        self._instances.create(child_id, name, version, input_text, link, now)
+        self._work.ready_soon(child_id, post)
 
-    def _child_problem(self: DurableRuntime, name: str, child_id: str) -> str | None:
-        """Why the sub-orchestration cannot start, or None. Like on Azure Storage, the id of
-        a finished instance is reused (its old history is replaced); a live one is refused."""
-        if name not in self.registry.orchestrators:
-            return missing_function(name, "orchestrator")
-        try:
-            validate_instance_id(child_id)
-            existing = self._store.get_instance(child_id)
-            ensure_replaceable(existing.status if existing else None)
-        except InvalidRequest as exc:
-            return str(exc)
-        return None
-
-    # --- history cache -------------------------------------------------------------------
-
-    def _cached_history(self: DurableRuntime, instance: Instance) -> CachedHistory:
-        return self._histories.get(self._store, instance.instance_id, instance.execution_id)
-
-    def _remember(
-        self: DurableRuntime, instance: Instance, cached: CachedHistory, outcome: Outcome
-    ) -> None:
-        if instance.status in TERMINAL_STATUSES:
-            self._histories.forget(instance.instance_id)
-        elif outcome.status == Status.ContinuedAsNew:  # the new execution starts empty
-            self._histories.start(instance.instance_id, instance.execution_id)
-        else:
-            cached.extend(outcome.appended)
-
-    def _log_outcome(self: DurableRuntime, instance: Instance, outcome: Outcome) -> None:
+    def _log_outcome(self, instance: Instance, outcome: Outcome) -> None:
         name, instance_id = instance.name, instance.instance_id
         if outcome.status == Status.Completed:
             log.info("orchestration %s completed (instance %s)", name, instance_id)
@@ -314,53 +273,6 @@ class OrchestrationMixin:
             )
         elif outcome.status == Status.ContinuedAsNew:
             log.info("orchestration %s continued as new (instance %s)", name, instance_id)
-
-    # --- instances -----------------------------------------------------------------------
-
-    def create_instance(
-        self: DurableRuntime,
-        instance_id: str,
-        name: str,
-        version: str | None,
-        input_text: str | None,
-        parent: dict[str, Any] | None,
-        now: datetime,
-    ) -> None:
-        """Inside a transaction: (re)creates the instance as Pending with its ExecutionStarted."""
-        store = self._store
-        store.delete_instance(instance_id)
-        self._histories.forget(instance_id)
-        execution_id = uuid.uuid4().hex
-        stamp = iso(now)
-        instance = Instance(
-            instance_id, name, version, execution_id, "Pending", input_text, None, None,
-            stamp, stamp, None, parent,
-        )  # fmt: skip
-        store.put_instance(instance)
-        started = execution_started(
-            now,
-            instance_id=instance_id,
-            execution_id=execution_id,
-            name=name,
-            version=version,
-            input_text=input_text,
-            parent=_parent_event_field(parent),
-        )
-        store.send(instance_id, started, execution_id)
-
-
-def _parent_event_field(parent: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not parent:
-        return None
-    return {
-        "Name": parent.get("name"),
-        "Version": "",
-        "OrchestrationInstance": {
-            "InstanceId": parent["instance_id"],
-            "ExecutionId": parent["execution_id"],
-        },
-        "TaskScheduleId": parent["task_id"],
-    }
 
 
 def _first_of(messages: list[Message], kind: EventType, start: int) -> int | None:

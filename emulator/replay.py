@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from emulator.decisions import Decision, mismatch_message
 from emulator.dtfx_tasks import Task, all_of, any_of
 from emulator.history import SCHEDULING_EVENTS, Event, EventType, iso, parse_time
+from emulator.scheduling_rules import HTTP_ACTIVITY, SchedulingRules
 
-HTTP_ACTIVITY = "BuiltIn::HttpActivity"
+# `EventSent.Name` of every entity call or signal (EntityMessageEventNames.RequestMessageEventName)
+ENTITY_MESSAGE_NAME = "op"
 
 
 class NonDeterminismError(Exception):
@@ -35,6 +37,9 @@ class ReplayResult:
     continue_as_new: bool = False
     continue_as_new_input: str | None = None
     walk_finished: bool = False
+    next_event_id: int = 0  # the sequence id the walk would allocate next
+    # events raised after continue_as_new in this episode, for the next generation
+    carried: list[Event] = field(default_factory=list)
 
 
 _STARTED = int(EventType.OrchestratorStarted)
@@ -49,25 +54,36 @@ _SCHEDULING = tuple(int(k) for k in SCHEDULING_EVENTS)
 
 
 class Replayer:
-    def __init__(self, instance_id: str, execution_id: str, actions: list[dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        instance_id: str,
+        execution_id: str,
+        actions: list[dict[str, Any]],
+        rules: SchedulingRules,
+    ) -> None:
         self._instance_id = instance_id
         self._execution_id = execution_id
         self._actions = actions
+        self._rules = rules
         self._index = 0
         self._next_id = 0
         self._now: datetime | None = None
         self._decisions: dict[int, Decision] = {}
         self._open: dict[int, Task] = {}
-        self._waiters: defaultdict[str, deque[Task]] = defaultdict(deque)
+        # pending waits per event name, newest last: an event goes to the newest (a stack, as
+        # in the extension's WaitForExternalEvent and the SDK), so an abandoned wait is skipped
+        self._waiters: defaultdict[str, list[Task]] = defaultdict(list)
         self._buffered: defaultdict[str, int] = defaultdict(int)
         self._walk_finished = False
         self._continue_as_new = False
         self._continue_input: str | None = None
+        self._carried: list[Event] = []
 
     # --- history ------------------------------------------------------------------------
 
     def run(self, history: list[Event]) -> ReplayResult:
-        """Walks the history; raises NonDeterminismError on a mismatch."""
+        """Walks the history; raises NonDeterminismError on a mismatch, RuleBroken for work
+        the extension would refuse (scheduling_rules.py)."""
         handlers = {
             _STARTED: self._on_orchestrator_started,
             _EXECUTION_STARTED: self._on_execution_started,
@@ -85,7 +101,19 @@ class Replayer:
                 handler(e)
         new = [d for d in self._decisions.values() if not d.recorded]
         new.sort(key=lambda d: d.event_id)
-        return ReplayResult(new, self._continue_as_new, self._continue_input, self._walk_finished)
+        self._rules.new_children(new)
+        return ReplayResult(
+            new,
+            self._continue_as_new,
+            self._continue_input,
+            self._walk_finished,
+            self._next_id,
+            self._carried,
+        )
+
+    @property
+    def next_event_id(self) -> int:
+        return self._next_id
 
     def _on_orchestrator_started(self, e: Event) -> None:
         self._now = parse_time(e["Timestamp"])
@@ -103,7 +131,13 @@ class Replayer:
         self._complete(e["TimerId"], failed=False)
 
     def _on_event_raised(self, e: Event) -> None:
-        self._raise(e.get("Name") or "")
+        """After continue_as_new an event is kept for the next generation: DTFx
+        `HandleEventRaisedEvent` with Azure Storage's default `EventBehaviourForContinueAsNew`,
+        Carryover. Events raised before it stay with this generation (and are dropped)."""
+        if self._continue_as_new:
+            self._carried.append(e)
+        else:
+            self._raise(e.get("Name") or "")
 
     def _complete(self, event_id: int, failed: bool) -> None:
         task = self._open.pop(event_id, None)
@@ -113,7 +147,7 @@ class Replayer:
     def _raise(self, name: str) -> None:
         waiters = self._waiters.get(name)
         if waiters:
-            waiters.popleft().finish()
+            waiters.pop().finish()
         else:
             self._buffered[name] += 1
 
@@ -158,18 +192,19 @@ class Replayer:
         return self._activity(action["functionName"], action.get("input"))
 
     def _on_activity_retry(self, action: dict[str, Any]) -> Task:
+        options = action.get("retryOptions") or {}
+        self._rules.retry(action["functionName"], options)
         return self._with_retry(
-            lambda: self._activity(action["functionName"], action.get("input")),
-            action.get("retryOptions") or {},
+            lambda: self._activity(action["functionName"], action.get("input")), options
         )
 
     def _on_sub(self, action: dict[str, Any]) -> Task:
         return self._sub_orchestration(action)
 
     def _on_sub_retry(self, action: dict[str, Any]) -> Task:
-        return self._with_retry(
-            lambda: self._sub_orchestration(action), action.get("retryOptions") or {}
-        )
+        options = action.get("retryOptions") or {}
+        self._rules.retry(action["functionName"], options)
+        return self._with_retry(lambda: self._sub_orchestration(action), options)
 
     def _on_continue_as_new(self, action: dict[str, Any]) -> Task:
         self._continue_as_new = True
@@ -239,6 +274,7 @@ class Replayer:
         return task
 
     def _activity(self, name: str, input_text: str | None) -> Task:
+        self._rules.activity(name)
         work = {"kind": "activity", "name": name, "input": input_text}
         return self._opened(self._decide(EventType.TaskScheduled, name, work))
 
@@ -248,8 +284,9 @@ class Replayer:
         text = action.get("input")
         input_text = None if text is None else json.dumps(text)
         name = action["functionName"]
+        self._rules.sub_orchestration(name, child_id)
         work = {"kind": "sub", "name": name, "instance_id": child_id, "input": input_text}
-        work["version"] = action.get("version")
+        work["version"] = action.get("version") or self._rules.default_version
         self._decide(EventType.SubOrchestrationInstanceCreated, name, work)
         return self._opened(event_id)
 
@@ -278,8 +315,9 @@ class Replayer:
             "timestamp": iso(self._now) if self._now else None,
         }
         target = action.get("instanceId") or ""
+        self._rules.entity(target, signal)
         work = {"kind": "entity", "target": target, "request": request, "request_id": request_id}
-        self._decide(EventType.EventSent, action.get("operation"), work)
+        self._decide(EventType.EventSent, ENTITY_MESSAGE_NAME, work)
         return request_id
 
     def _with_retry(self, attempt: Callable[[], Task], options: dict[str, Any]) -> Task:

@@ -1,10 +1,15 @@
 """The durable runtime: dispatches orchestration episodes, activities, entity batches and timers
-over the SQLite store, and serves the `RuntimeApi` the host calls (see management.py).
+over the SQLite store, and serves the `RuntimeApi` the host calls.
 
 One dispatcher runs episodes and entity batches one at a time (so each instance sees one
 episode at a time); activity workers run concurrently; a timer loop turns due durable timers
 into `TimerFired` messages. Pending work holds `clock.busy()`, so a virtual clock only jumps
 when nothing is runnable.
+
+The runtime owns small collaborators and hands each what it needs; none of them knows the
+runtime: `Work` (what is runnable), `Instances` (writes shared by the others),
+`Orchestrations` (episodes, with `Control` for terminate and suspend), `EntityBatches`, and
+`Management` (the `RuntimeApi` methods, which the runtime passes on).
 """
 
 from __future__ import annotations
@@ -12,21 +17,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from emulator.clock import Clock, SystemClock
-from emulator.contracts import FunctionRegistry, missing_function
-from emulator.control import ControlMixin
-from emulator.entity_dispatch import EntityMixin
+from emulator.contracts import FunctionRegistry, Page
+from emulator.entity_dispatch import EntityBatches
 from emulator.history import TERMINAL_STATUSES, Event, EventType, event, iso, parse_time
 from emulator.history_cache import HistoryCache
 from emulator.http_activity import call_http
-from emulator.management import ManagementMixin
-from emulator.orchestration import OrchestrationMixin
-from emulator.replay import HTTP_ACTIVITY
+from emulator.instances import Instances
+from emulator.management import Management
+from emulator.orchestration import Orchestrations
+from emulator.scheduling_rules import HTTP_ACTIVITY
 from emulator.sdk_speedups import install as install_sdk_speedups
 from emulator.store import ActivityRow, Store
+from emulator.versioning import Versioning
+from emulator.work import Work
 
 log = logging.getLogger("emulator")
 
@@ -35,7 +43,26 @@ log = logging.getLogger("emulator")
 _SETTLE_TURNS = 200
 
 
-class DurableRuntime(OrchestrationMixin, ControlMixin, EntityMixin, ManagementMixin):
+class _Parts:
+    """The collaborators that need the open store: made at start, dropped at stop."""
+
+    def __init__(
+        self,
+        store: Store,
+        registry: FunctionRegistry,
+        clock: Clock,
+        work: Work,
+        histories: HistoryCache,
+        versioning: Versioning,
+    ) -> None:
+        self.store = store
+        instances = Instances(store, histories, work)
+        self.orchestrations = Orchestrations(store, registry, clock, work, instances, versioning)
+        self.entities = EntityBatches(store, registry, clock, work)
+        self.management = Management(store, registry, clock, work, instances, versioning)
+
+
+class DurableRuntime:
     def __init__(
         self,
         registry: FunctionRegistry,
@@ -44,43 +71,43 @@ class DurableRuntime(OrchestrationMixin, ControlMixin, EntityMixin, ManagementMi
         hub_name: str,
         clock: Clock | None = None,
         activity_concurrency: int = 8,
+        versioning: Versioning | None = None,
     ) -> None:
         self.registry = registry
+        self.versioning = versioning or Versioning()
         self.hub_name = hub_name
         self.clock: Clock = clock or SystemClock()
         self._state_path = Path(state_path)
         self._concurrency = max(1, activity_concurrency)
-        self._store_: Store | None = None
-        self._ready: dict[str, None] = {}
-        self._ready_event = asyncio.Event()
-        self._activity_queue: asyncio.Queue[ActivityRow] = asyncio.Queue()
-        self._activities_running = 0
-        self._timer_changed = asyncio.Event()
-        self._changed = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._pending = 0
-        self._busy_token: contextlib.AbstractContextManager[None] | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self._work = Work(self.clock)
         self._histories = HistoryCache()
+        self._parts_: _Parts | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._completions: list[tuple[ActivityRow, Event]] = []
 
     @property
-    def _store(self) -> Store:
-        if self._store_ is None:
+    def _parts(self) -> _Parts:
+        if self._parts_ is None:
             raise RuntimeError("the durable runtime is not started")
-        return self._store_
+        return self._parts_
+
+    @property
+    def _store(self) -> Store:
+        return self._parts.store
 
     # --- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
         install_sdk_speedups()
         self._state_path.parent.mkdir(parents=True, exist_ok=True)
-        self._store_ = Store(self._state_path)
+        store = Store(self._state_path)
+        self._parts_ = _Parts(
+            store, self.registry, self.clock, self._work, self._histories, self.versioning
+        )
         for target in self._store.targets_with_messages():
-            self._mark_ready(target)
+            self._work.mark_ready(target)
         for row in self._store.pending_activities():
-            self._enqueue_activity(row)
+            self._work.enqueue_activity(row)
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._dispatch_loop()),
@@ -94,27 +121,17 @@ class DurableRuntime(OrchestrationMixin, ControlMixin, EntityMixin, ManagementMi
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
-        if self._busy_token is not None:
-            self._busy_token.__exit__(None, None, None)
-            self._busy_token = None
-        if self._store_ is not None:
-            self._store_.close()
-            self._store_ = None
-        self._forget_in_memory_work()
-
-    def _forget_in_memory_work(self) -> None:
-        """After stop: what was pending lives on in the store and is picked up by start()."""
-        self._ready.clear()
-        self._activity_queue = asyncio.Queue()
-        self._activities_running = 0
+        if self._parts_ is not None:
+            self._parts_.store.close()
+            self._parts_ = None
+        # what was pending lives on in the store and is picked up by start()
+        self._work.forget()
         self._completions = []
         self._histories.clear()
-        self._pending = 0
-        self._idle.set()
 
     async def wait_until_idle(self, timeout: float = 30) -> None:  # noqa: ASYNC109
         """Returns once no episode, entity batch or activity is runnable or running."""
-        await asyncio.wait_for(self._idle.wait(), timeout)
+        await asyncio.wait_for(self._work.idle.wait(), timeout)
 
     async def wait_for_instance(
         self,
@@ -125,7 +142,7 @@ class DurableRuntime(OrchestrationMixin, ControlMixin, EntityMixin, ManagementMi
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            changed = self._changed
+            changed = self._work.changed
             instance = self._store.get_instance(instance_id)
             if instance is not None and instance.status in TERMINAL_STATUSES:
                 status = await self.get_status(instance_id)
@@ -142,82 +159,151 @@ class DurableRuntime(OrchestrationMixin, ControlMixin, EntityMixin, ManagementMi
         """The raw DTFx history of the instance's current execution."""
         return self._store.load_history(instance_id)
 
-    # --- pending-work accounting (idle detection and the virtual clock) ------------------
+    # --- the RuntimeApi (contracts.py), answered by Management ---------------------------
 
-    def _work_started(self) -> None:
-        self._pending += 1
-        if self._pending == 1:
-            self._idle.clear()
-            self._busy_token = self.clock.busy()
-            self._busy_token.__enter__()
+    async def start_new(
+        self,
+        name: str,
+        instance_id: str | None,
+        input_text: str | None,
+        version: str | None = None,
+    ) -> str:
+        return await self._parts.management.start_new(name, instance_id, input_text, version)
 
-    def _work_done(self) -> None:
-        self._pending -= 1
-        if self._pending == 0:
-            token, self._busy_token = self._busy_token, None
-            if token is not None:
-                token.__exit__(None, None, None)
-            self._idle.set()
+    async def get_status(
+        self,
+        instance_id: str,
+        show_history: bool = False,
+        show_history_output: bool = False,
+        show_input: bool = True,
+    ) -> dict[str, Any] | None:
+        return await self._parts.management.get_status(
+            instance_id, show_history, show_history_output, show_input
+        )
 
-    def _mark_ready(self, target: str) -> None:
-        if target not in self._ready:
-            self._ready[target] = None
-            self._work_started()
-            self._ready_event.set()
+    async def query(
+        self,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        statuses: list[str] | None = None,
+        prefix: str | None = None,
+        show_input: bool = True,
+    ) -> list[dict[str, Any]]:
+        return await self._parts.management.query(
+            created_from, created_to, statuses, prefix, show_input
+        )
 
-    def _enqueue_activity(self, row: ActivityRow) -> None:
-        self._work_started()
-        self._activity_queue.put_nowait(row)
+    async def query_page(
+        self,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        statuses: list[str] | None = None,
+        prefix: str | None = None,
+        show_input: bool = True,
+        top: int | None = None,
+        continuation: str | None = None,
+    ) -> Page:
+        return await self._parts.management.query_page(
+            created_from, created_to, statuses, prefix, show_input, top, continuation
+        )
 
-    def _notify_changed(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
+    async def raise_event(self, instance_id: str, name: str, data_text: str | None) -> None:
+        await self._parts.management.raise_event(instance_id, name, data_text)
+
+    async def terminate(self, instance_id: str, reason: str | None) -> None:
+        await self._parts.management.terminate(instance_id, reason)
+
+    async def suspend(self, instance_id: str, reason: str | None) -> None:
+        await self._parts.management.suspend(instance_id, reason)
+
+    async def resume(self, instance_id: str, reason: str | None) -> None:
+        await self._parts.management.resume(instance_id, reason)
+
+    async def rewind(self, instance_id: str, reason: str | None) -> None:
+        await self._parts.management.rewind(instance_id, reason)
+
+    async def restart(self, instance_id: str, new_instance_id: bool) -> str:
+        return await self._parts.management.restart(instance_id, new_instance_id)
+
+    async def purge(self, instance_id: str) -> int:
+        return await self._parts.management.purge(instance_id)
+
+    async def purge_by(
+        self,
+        created_from: datetime,
+        created_to: datetime | None,
+        statuses: list[str] | None,
+    ) -> int:
+        return await self._parts.management.purge_by(created_from, created_to, statuses)
+
+    async def signal_entity(
+        self, name: str, key: str, operation: str, input_text: str | None
+    ) -> None:
+        await self._parts.management.signal_entity(name, key, operation, input_text)
+
+    async def read_entity(self, name: str, key: str) -> tuple[bool, str | None]:
+        return await self._parts.management.read_entity(name, key)
+
+    async def list_entities(self, name: str | None, fetch_state: bool) -> list[dict[str, Any]]:
+        return await self._parts.management.list_entities(name, fetch_state)
+
+    async def list_entities_page(
+        self,
+        name: str | None,
+        fetch_state: bool,
+        top: int | None = None,
+        continuation: str | None = None,
+    ) -> Page:
+        return await self._parts.management.list_entities_page(name, fetch_state, top, continuation)
 
     # --- dispatcher ----------------------------------------------------------------------
 
     async def _dispatch_loop(self) -> None:
+        work = self._work
         while True:
-            await self._ready_event.wait()
-            if not self._ready:
-                self._ready_event.clear()
+            await work.ready_event.wait()
+            if not work.ready:
+                work.ready_event.clear()
                 continue
             await self._settle()
-            target = next(iter(self._ready))
-            del self._ready[target]
+            target = work.take_ready()
+            if target is None:
+                continue
             try:
                 if target.startswith("@"):
-                    again = await self._run_entity(target)
+                    again = await self._parts.entities.run(target)
                 else:
-                    again = await self._run_orchestration(target)
+                    again = await self._parts.orchestrations.run(target)
                 if again:  # messages it can handle remain (past a suspend or a read limit)
-                    self._mark_ready(target)
+                    work.mark_ready(target)
             except Exception:
                 log.exception("internal error while processing %s", target)
             finally:
-                self._work_done()
+                work.done()
 
     async def _settle(self) -> None:
         for _ in range(_SETTLE_TURNS):
-            if self._activity_queue.empty() and self._activities_running == 0:
+            if self._work.activities_settled():
                 return
             await asyncio.sleep(0)
 
     # --- activities ----------------------------------------------------------------------
 
     async def _activity_worker(self) -> None:
+        work = self._work
         while True:
-            row = await self._activity_queue.get()
-            self._activities_running += 1
+            row = await work.activities.get()
+            work.activities_running += 1
             try:
                 await self._run_activity(row)
             except Exception:
                 log.exception("internal error while running activity %s", row.name)
             finally:
-                self._activities_running -= 1
-                self._work_done()
+                work.activities_running -= 1
+                work.done()
 
     async def _run_activity(self, row: ActivityRow) -> None:
-        invoker = self.registry.activities.get(row.name)
+        invoker = self.registry.activity(row.name)
         log.info(
             "activity %s started (instance %s, task %d)", row.name, row.instance_id, row.task_id
         )
@@ -226,7 +312,7 @@ class DurableRuntime(OrchestrationMixin, ControlMixin, EntityMixin, ManagementMi
             if invoker is None and row.name == HTTP_ACTIVITY:
                 result = await call_http(input_text)
             elif invoker is None:
-                raise LookupError(missing_function(row.name, "activity"))
+                raise LookupError(self.registry.missing(row.name, "activity"))
             else:
                 result = await invoker(input_text)
         except Exception as exc:
@@ -253,7 +339,7 @@ class DurableRuntime(OrchestrationMixin, ControlMixin, EntityMixin, ManagementMi
     def _complete_activity(self, row: ActivityRow, outcome: Event) -> None:
         """Queues the completion; completions finishing together are committed together."""
         if not self._completions:
-            self._work_started()  # held until the flush, so idleness waits for it
+            self._work.started()  # held until the flush, so idleness waits for it
             asyncio.get_running_loop().call_soon(self._flush_completions)
         self._completions.append((row, outcome))
 
@@ -261,7 +347,7 @@ class DurableRuntime(OrchestrationMixin, ControlMixin, EntityMixin, ManagementMi
         batch, self._completions = self._completions, []
         targets: list[str] = []
         try:
-            if self._store_ is None:  # stopped meanwhile: these activities will run again
+            if self._parts_ is None:  # stopped meanwhile: these activities will run again
                 return
             with self._store.transaction():
                 for row, outcome in batch:
@@ -270,18 +356,18 @@ class DurableRuntime(OrchestrationMixin, ControlMixin, EntityMixin, ManagementMi
                     self._store.send(row.instance_id, outcome, row.execution_id)
                     targets.append(row.instance_id)
             for target in targets:
-                self._mark_ready(target)
+                self._work.mark_ready(target)
         finally:
-            self._work_done()
+            self._work.done()
 
     # --- durable timers ------------------------------------------------------------------
 
     async def _timer_loop(self) -> None:
         while True:
-            self._timer_changed.clear()
+            self._work.timers_changed.clear()
             next_at = self._store.next_timer_at()
             if next_at is None:
-                await self._timer_changed.wait()
+                await self._work.timers_changed.wait()
                 continue
             when = parse_time(next_at)
             if when > self.clock.now() and not await self._sleep_or_change(when):
@@ -291,7 +377,7 @@ class DurableRuntime(OrchestrationMixin, ControlMixin, EntityMixin, ManagementMi
     async def _sleep_or_change(self, when: Any) -> bool:
         """True when `when` was reached; False when the timer set changed first."""
         sleeper = asyncio.ensure_future(self.clock.sleep_until(when))
-        changed = asyncio.ensure_future(self._timer_changed.wait())
+        changed = asyncio.ensure_future(self._work.timers_changed.wait())
         done, pending = await asyncio.wait({sleeper, changed}, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
@@ -309,4 +395,4 @@ class DurableRuntime(OrchestrationMixin, ControlMixin, EntityMixin, ManagementMi
                 self._store.send(instance_id, fired, execution_id)
                 targets.append(instance_id)
         for target in targets:
-            self._mark_ready(target)
+            self._work.mark_ready(target)

@@ -171,6 +171,19 @@ class Store:
         rows = self._db.execute(sql + " ORDER BY created, instance_id", args).fetchall()
         return [Instance.from_row(r) for r in rows]
 
+    def scan_instances(self, prefix: str | None, after: str | None, limit: int) -> list[Instance]:
+        """Up to `limit` instances in instance-id order, after `after`, within the prefix."""
+        sql = f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE 1=1"  # noqa: S608
+        args: list[Any] = []
+        if after is not None:
+            sql += " AND instance_id > ?"
+            args.append(after)
+        if prefix:
+            sql += " AND substr(instance_id, 1, ?) = ?"
+            args += [len(prefix), prefix]
+        rows = self._db.execute(sql + " ORDER BY instance_id LIMIT ?", [*args, limit]).fetchall()
+        return [Instance.from_row(r) for r in rows]
+
     def delete_instance(self, instance_id: str) -> int:
         """Deletes an instance and everything pending for it; returns 1 if it existed."""
         self.clear_work(instance_id)
@@ -298,10 +311,18 @@ class Store:
             (entity_id, name, key, int(exists), state if exists else None, now),
         )
 
-    def list_entities(self, name: str | None) -> list[tuple[str, str, str | None, str]]:
-        sql = "SELECT name, key, state, updated FROM entities WHERE exists_ = 1"
-        args: tuple[Any, ...] = ()
+    def scan_entities(
+        self, name: str | None, after: str | None, limit: int
+    ) -> list[tuple[str, str, str, bool, str | None, str]]:
+        """Up to `limit` entities (deleted ones too) in entity-id order after `after`:
+        (entity_id, name, key, exists, state, updated)."""
+        sql = "SELECT entity_id, name, key, exists_, state, updated FROM entities WHERE 1=1"
+        args: list[Any] = []
+        if after is not None:
+            sql += " AND entity_id > ?"
+            args.append(after)
         if name:
             sql += " AND name = ?"
-            args = (name.lower(),)
-        return self._db.execute(sql + " ORDER BY name, key", args).fetchall()
+            args.append(name.lower())
+        rows = self._db.execute(sql + " ORDER BY entity_id LIMIT ?", [*args, limit]).fetchall()
+        return [(r[0], r[1], r[2], bool(r[3]), r[4], r[5]) for r in rows]

@@ -53,6 +53,11 @@ class RunningEmulator:
         return self.host.origin
 
     @property
+    def rpc_base_url(self) -> str:
+        """The client binding's `rpcBaseUrl` (the loopback RPC listener, with its secret)."""
+        return self.host.client_urls().rpc_base
+
+    @property
     def function_key(self) -> str:
         return self.host.keys.function_key
 

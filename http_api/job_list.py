@@ -17,7 +17,7 @@ import azure.functions as func
 
 from http_api import bp
 from http_api.calls import Call
-from http_api.durable import ACTIVE
+from http_api.durable import running_jobs
 from http_api.errors import ApiError
 from http_api.operations import operation
 from http_api.schemas.insights import JobList, JobProgress
@@ -96,14 +96,10 @@ async def api_list_jobs(
 ) -> func.HttpResponse:
     async def handle(call: Call) -> JobList:
         try:
-            statuses = await client.get_status_by(runtime_status=list(ACTIVE))
+            statuses = await running_jobs(client, SHOWN)
         except Exception as exc:
             raise ApiError(503, "unavailable", "the job store did not answer") from exc
-        running = [
-            progress(status)
-            for status in statuses
-            if status.instance_id and status.name not in jobs.BACKGROUND
-        ][:SHOWN]
+        running = [progress(status) for status in statuses]
         items = await asyncio.to_thread(lambda: [_with_bytes(job) for job in running])
         return JobList(items=items)
 

@@ -25,6 +25,7 @@ from http_api.services import Services, services
 from orchestrators.settlement import runtime_status
 from shared import jobs
 from shared.auth import Role
+from shared.job_events import backup_ended, engine_of
 from shared.locks import LeaseRelease
 from shared.models import (
     FINAL_STATUSES,
@@ -221,8 +222,8 @@ def _cancel_record(database_id: str, record_id: str) -> BackupRecord | None:
     """The backup's record becomes cancelled, unless it is final already (then it says what
     happened); None when the job had not made it yet. A dump still running sees the change
     within seconds and stops (activities/backup_records.RecordWatch)."""
-    backups = services().repos.backups
-    record = backups.get(database_id, record_id)
+    repos = services().repos
+    record = repos.backups.get(database_id, record_id)
     if record is None:
         return None
     cancelled = {
@@ -230,7 +231,9 @@ def _cancel_record(database_id: str, record_id: str) -> BackupRecord | None:
         "error": "cancelled through the API",
         "finished_at": datetime.now(UTC),
     }
-    record, _ = backups.update_unless_final(record, cancelled)
+    record, changed = repos.backups.update_unless_final(record, cancelled)
+    if changed:
+        backup_ended(record, engine_of(repos.servers, record.server_id))
     return record
 
 

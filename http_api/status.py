@@ -13,14 +13,13 @@ import azure.functions as func
 from http_api import bp
 from http_api.calls import Call
 from http_api.drills import latest_drills
-from http_api.durable import ACTIVE
+from http_api.durable import running_jobs
 from http_api.operations import operation
 from http_api.schemas.backups import Counts, RunningJob, StaleDatabase, StatusReport, StorageTotals
 from http_api.schemas.drills import DatabaseDrill
 from http_api.services import Services, services
 from shared.auth import Role
 from shared.insights import allowed_age
-from shared.jobs import BACKGROUND
 from shared.models import BackupRecord, BackupStatus, Database, Freshness, FreshnessState, Policy
 
 log = logging.getLogger(__name__)
@@ -138,17 +137,15 @@ def _stale(
 
 async def _running_jobs(client: df.DurableOrchestrationClient) -> list[RunningJob]:
     try:
-        statuses = await client.get_status_by(runtime_status=list(ACTIVE))
+        statuses = await running_jobs(client, RUNNING_JOBS_SHOWN)
     except Exception as exc:
         log.warning("running jobs could not be listed: %s", type(exc).__name__)
         return []
-    jobs = [
+    return [
         RunningJob(
             instance_id=status.instance_id, name=status.name,
             runtime_status=getattr(status.runtime_status, "value", None),
             created_time=status.created_time,
         )
         for status in statuses
-        if status.instance_id and status.name not in BACKGROUND
     ]  # fmt: skip
-    return jobs[:RUNNING_JOBS_SHOWN]

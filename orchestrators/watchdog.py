@@ -7,6 +7,7 @@
   drill stays unfinished or leaves its scratch database behind (`drill_cleanup`).
 - Each database's freshness against its recovery point objective is checked; a database
   that becomes stale, or fresh again, is notified once (shared/freshness.py).
+- With telemetry on, each database's backup age is reported (shared/backup_ages.py).
 
 It runs every five minutes by default. The schedule is the setting WATCHDOG_SCHEDULE (six-field
 NCRONTAB), read when the functions are indexed, because a trigger's schedule is part of its
@@ -31,6 +32,7 @@ from orchestrators.drill_client import clean_up_drills
 from orchestrators.policy_client import LoopStarted, ensure_drill_loop, ensure_policy_loop
 from orchestrators.settlement import runtime_status, settle_orphans
 from shared.audit import audit_entry
+from shared.backup_ages import report_backup_ages
 from shared.jobs import (
     DEFAULT_WATCHDOG_SCHEDULE,
     FRESHNESS_CHECK,
@@ -121,3 +123,7 @@ async def watchdog(timer: func.TimerRequest, client: df.DurableOrchestrationClie
         await check_freshness(client, restarted)
     except Exception:
         log.exception("watchdog: the freshness check was not started")
+    try:
+        await asyncio.to_thread(report_backup_ages, services().repositories)
+    except Exception:  # a metric is never worth a failed watchdog
+        log.exception("watchdog: could not report the backup ages")

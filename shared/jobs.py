@@ -394,6 +394,8 @@ class BackupOutput(Model):
 class VerifyJob(Model):
     database_id: Identifier
     backup_id: Identifier
+    # Set by the orchestration for its activity's log lines.
+    instance_id: str | None = None
 
 
 class VerifyOutput(Model):
@@ -412,6 +414,8 @@ class RestoreJob(Model):
     target_database: str = Field(min_length=1, max_length=128)
     target_server_id: Identifier | None = None
     allow_non_empty: bool = False
+    # Set by the orchestration for its activity's log lines.
+    instance_id: str | None = None
 
 
 class TableDifferenceOut(Model):

@@ -56,6 +56,28 @@ class TlsMode(StrEnum):
     VERIFY_FULL = "verify-full"
 
 
+class ServerAuth(StrEnum):
+    """How the app signs in to a server: a stored password, or an Entra ID token of its
+    managed identity (Azure Database for PostgreSQL and MySQL flexible servers)."""
+
+    PASSWORD = "password"  # noqa: S105 - the method's name, not a password
+    ENTRA = "entra"
+
+
+ENTRA_ENGINES = frozenset({Engine.POSTGRESQL, Engine.MYSQL})
+
+
+def entra_problem(engine: Engine, tls_mode: TlsMode, has_password: bool) -> str | None:
+    """Why a server cannot sign in with Entra ID, or None."""
+    if engine not in ENTRA_ENGINES:
+        return f"auth entra is for postgresql and mysql servers, not {engine.value}"
+    if tls_mode is not TlsMode.VERIFY_FULL:
+        return "auth entra needs tls_mode verify-full (the token must reach the real server)"
+    if has_password:
+        return "auth entra takes no password (the app's managed identity signs in)"
+    return None
+
+
 # Azure's managed databases have certificates from public CAs: verify them.
 AZURE_DATABASE_SUFFIXES = (
     ".postgres.database.azure.com",
@@ -132,6 +154,7 @@ class Server(Model):
     port: int = Field(ge=1, le=65535)
     username: str = Field(min_length=1, max_length=128)
     tls_mode: TlsMode = TlsMode.REQUIRE
+    auth: ServerAuth = ServerAuth.PASSWORD
     default_policy_id: Identifier | None = None
     # None: the SERVER_MAX_CONCURRENT_BACKUPS setting decides.
     max_concurrent_backups: int | None = Field(default=None, ge=1, le=32)
@@ -139,6 +162,14 @@ class Server(Model):
     has_password: bool = False
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _entra_is_safe(self) -> Server:
+        if self.auth is ServerAuth.ENTRA:
+            problem = entra_problem(self.engine, self.tls_mode, self.has_password)
+            if problem:
+                raise ValueError(problem)
+        return self
 
 
 class Database(Model):

@@ -16,6 +16,9 @@ from typing import Any
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.entra_tokens import DEFAULT_HOSTS as DEFAULT_ENTRA_HOSTS
+from shared.entra_tokens import DEFAULT_SCOPE as DEFAULT_ENTRA_SCOPE
+
 DEFAULT_LOCAL_SECRET_KEY_FILE = Path("~/.config/dilux-backup/secret.key")
 
 # Azure table names: alphanumeric, starting with a letter; the longest suffix we add
@@ -107,6 +110,11 @@ class Settings(BaseSettings):
     entra_authority: str | None = None
     # Set by the ARM template when the app's outbound traffic goes through a subnet.
     vnet_subnet_id: str | None = None
+
+    # --- Entra ID sign-in to Azure databases (servers with auth: entra) ------------------
+    # Host names a token may go to: ".suffix" admits its subdomains, a name only itself.
+    entra_database_hosts: str = DEFAULT_ENTRA_HOSTS
+    entra_database_scope: str = DEFAULT_ENTRA_SCOPE
 
     @field_validator(
         "backup_storage_account_name",
@@ -203,6 +211,10 @@ class Settings(BaseSettings):
     @property
     def backup_recipient_list(self) -> list[str]:
         return [part.strip() for part in self.backup_recipients.split(",") if part.strip()]
+
+    @property
+    def entra_database_host_list(self) -> list[str]:
+        return [part.strip() for part in self.entra_database_hosts.split(",") if part.strip()]
 
     @property
     def block_size_bytes(self) -> int:

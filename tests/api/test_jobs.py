@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 
+from shared import telemetry
 from tests.api.conftest import PG, Api
 from tests.api.test_backups import add_database, finished_job
 
@@ -78,14 +79,18 @@ async def start_backup(api: Api, database_id: str) -> dict[str, Any]:
     return started.json()
 
 
-async def record(api: Api, database_id: str, record_id: str) -> dict[str, Any]:
-    found = await record_or_none(api, database_id, record_id)
+async def record(
+    api: Api, database_id: str, record_id: str, role: str = "reader"
+) -> dict[str, Any]:
+    found = await record_or_none(api, database_id, record_id, role)
     assert found is not None
     return found
 
 
-async def record_or_none(api: Api, database_id: str, record_id: str) -> dict[str, Any] | None:
-    response = await api.call("GET", f"backups/{database_id}/{record_id}", "reader")
+async def record_or_none(
+    api: Api, database_id: str, record_id: str, role: str = "reader"
+) -> dict[str, Any] | None:
+    response = await api.call("GET", f"backups/{database_id}/{record_id}", role)
     assert response.status in (200, 404), response.text
     return response.json() if response.status == 200 else None
 
@@ -100,7 +105,7 @@ async def test_a_failed_backup_is_completed_for_the_runtime_but_failed_in_result
 
 
 async def test_cancel_stops_the_dump_records_cancelled_and_frees_both_leases(
-    api: Api, filled_database: str
+    api: Api, filled_database: str, metrics: Any
 ) -> None:
     database_id = await add_database(api, filled_database)
     async with table_locked(filled_database):
@@ -129,6 +134,8 @@ async def test_cancel_stops_the_dump_records_cancelled_and_frees_both_leases(
     listed = await api.call("GET", "backups", "reader", params={"database_id": database_id})
     statuses = sorted(item["status"] for item in listed.json()["items"])
     assert statuses == ["cancelled", "succeeded"]
+    counted = {p.attributes["outcome"]: p.value for p in metrics.named(telemetry.BACKUPS)}
+    assert counted == {"cancelled": 1, "succeeded": 1}  # each once, where its record ended
     audit = await api.call("GET", "audit", params={"action": "job.cancel"})
     outcomes = sorted(entry["outcome"] for entry in audit.json()["items"])
     assert outcomes == ["denied", "failed", "succeeded"]  # reader, operator, too late
@@ -163,11 +170,11 @@ async def test_a_backup_terminated_through_the_management_api_does_not_keep_its_
 
         # ... and the first one's record is settled, and its dump stopped
         async def first_settled() -> dict[str, Any] | None:
-            found = await record(api, database_id, first["record_id"])
+            found = await record(api, database_id, first["record_id"], "admin")
             return found if found["status"] == "failed" else None
 
         settled = await eventually(first_settled, 30, "the first record settled")
-        assert "terminated" in settled["error"]
+        assert "terminated" in settled["error"]  # the failure's own text, shown to admins
         await eventually(lambda: dumps_running() == 1, 20, "one pg_dump left")
     job = await finished_job(api, second)
     assert job["result"] == "succeeded", job

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from emulator.testing import RunningEmulator, run_emulator
-from shared import jobs
+from shared import jobs, telemetry
 from shared.models import BackupStatus, Database, DrillRecord, DrillStatus, Trigger
 from tests.drills.drill_support import (
     NO_WATCHDOG,
@@ -43,6 +43,7 @@ from tests.orchestration.conftest import (
     pg_server,
 )
 from tests.orchestration.fake_worker import SCRIPTED_WORKER as SCRIPT
+from tests.telemetry.metrics import recording
 
 
 def arrange(catalog: Catalog, **databases: tuple[str, str]) -> None:
@@ -74,9 +75,12 @@ async def test_drills_of_real_postgresql_and_mariadb_backups_pass_and_report_the
     fill_mariadb(mariadb_database)
     arrange(catalog, pgdb=("pg", postgres_database), mydb=("my", mariadb_database))
     env = {**app_env, **NO_WATCHDOG, "NOTIFY_WEBHOOK_URL": webhook.url}
-    async with run_emulator(APP_DIR, tmp_path / "state.sqlite", env=env) as emu:
-        backups = {db: await backed_up(emu, db, "b1") for db in ("pgdb", "mydb")}
-        drills = {db: await drilled(emu, db, "d1") for db in ("pgdb", "mydb")}
+    with recording() as recorded:
+        async with run_emulator(APP_DIR, tmp_path / "state.sqlite", env=env) as emu:
+            backups = {db: await backed_up(emu, db, "b1") for db in ("pgdb", "mydb")}
+            drills = {db: await drilled(emu, db, "d1") for db in ("pgdb", "mydb")}
+        counted = recorded.named(telemetry.DRILLS)
+        rto = recorded.named(telemetry.DRILL_RTO)
     for database_id, record in drills.items():
         print(report(record))  # the README's RTO figures come from this line
         backup = next(r for r in catalog.records(database_id) if r.id == record.backup_id)
@@ -96,6 +100,14 @@ async def test_drills_of_real_postgresql_and_mariadb_backups_pass_and_report_the
     assert drills["pgdb"].scratch_database not in pg_databases()
     assert drills["mydb"].scratch_database not in mariadb_databases()
     assert webhook.received == []  # nothing failed
+    # One drill counted per database, and its RTO recorded (OpenTelemetry, in memory).
+    assert {p.attributes["database"]: (p.attributes, p.value) for p in counted} == {
+        db: ({"engine": engine, "database": db, "server": server, "outcome": "succeeded"}, 1)
+        for engine, db, server in (("postgresql", "pgdb", "pg"), ("mariadb", "mydb", "my"))
+    }
+    assert {p.attributes["database"]: p.value for p in rto} == {
+        db: (1, pytest.approx(drills[db].restore_seconds)) for db in ("pgdb", "mydb")
+    }
 
 
 @pytest.mark.slow
@@ -136,14 +148,20 @@ async def test_an_archived_backup_is_skipped_quietly(
     fill_postgres(postgres_database)
     arrange(catalog, pgdb=("pg", postgres_database), empty=("pg", "never_backed_up"))
     env = {**app_env, **NO_WATCHDOG, "NOTIFY_WEBHOOK_URL": webhook.url}
-    async with run_emulator(APP_DIR, tmp_path / "state.sqlite", env=env) as emu:
-        done = await backed_up(emu, "pgdb", "b1")
-        backup = catalog.repositories.backups.get("pgdb", done.record_id)
-        assert backup is not None
-        archive(app_env["BACKUP_CONTAINER"], backup)
-        record = await drilled(emu, "pgdb", "d1")
-        nothing = await drilled(emu, "empty", "d1")
-        status = await emu.runtime.get_status(jobs.manual_drill_instance_id("pgdb", "d1"))
+    with recording() as recorded:
+        async with run_emulator(APP_DIR, tmp_path / "state.sqlite", env=env) as emu:
+            done = await backed_up(emu, "pgdb", "b1")
+            backup = catalog.repositories.backups.get("pgdb", done.record_id)
+            assert backup is not None
+            archive(app_env["BACKUP_CONTAINER"], backup)
+            record = await drilled(emu, "pgdb", "d1")
+            nothing = await drilled(emu, "empty", "d1")
+            status = await emu.runtime.get_status(jobs.manual_drill_instance_id("pgdb", "d1"))
+        counted = {
+            p.attributes["database"]: p.attributes["outcome"]
+            for p in recorded.named(telemetry.DRILLS)
+        }
+        timed = recorded.named(telemetry.DRILL_RTO)
     assert record.status is DrillStatus.SKIPPED and record.scratch_dropped
     assert record.error and "Archive tier" in record.error and backup.id in record.error
     assert record.scratch_database is None and record.restore_seconds is None
@@ -151,6 +169,7 @@ async def test_an_archived_backup_is_skipped_quietly(
     assert nothing.error == "the database has no successful backup to drill"
     assert jobs.job_result(status["runtimeStatus"], status["output"]) is jobs.JobResult.FAILED
     assert webhook.received == []  # skipped is not failed: no notification
+    assert counted == {"pgdb": "skipped", "empty": "skipped"} and timed == []
 
 
 async def wait_for(condition: Any, seconds: float = 60, what: str = "") -> None:

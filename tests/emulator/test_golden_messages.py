@@ -37,7 +37,7 @@ async def test_events_raised_before_they_are_awaited_are_buffered(tmp_path: Path
     assert shape(history) == [
         OS, ("ExecutionStarted", -1, None, "events"), OC,
         OS, ("EventRaised", -1, None, "second"), OC,
-        OS, ("EventRaised", -1, None, "first"), ("ExecutionCompleted", -1, None, None), OC,
+        OS, ("EventRaised", -1, None, "first"), ("ExecutionCompleted", 0, None, None), OC,
     ]  # fmt: skip
 
 
@@ -70,7 +70,7 @@ async def test_sub_orchestrations(tmp_path: Path) -> None:
         OS, ("SubOrchestrationInstanceCompleted", -1, 0, None),
         ("SubOrchestrationInstanceCreated", 1, None, "child"), OC,
         OS, ("SubOrchestrationInstanceCompleted", -1, 1, None),
-        ("ExecutionCompleted", -1, None, None), OC,
+        ("ExecutionCompleted", 2, None, None), OC,
     ]  # fmt: skip
     assert history[2]["InstanceId"] == f"{execution}:0"
     assert history[6]["InstanceId"] == "child-fixed"
@@ -102,7 +102,7 @@ async def test_continue_as_new_starts_a_fresh_execution(tmp_path: Path) -> None:
     assert status["input"] == "3"
     assert shape(history) == [
         OS, ("ExecutionStarted", -1, None, "loop"), ("TaskScheduled", 0, None, "square"), OC,
-        OS, ("TaskCompleted", -1, 0, None), ("ExecutionCompleted", -1, None, None), OC,
+        OS, ("TaskCompleted", -1, 0, None), ("ExecutionCompleted", 1, None, None), OC,
     ]  # fmt: skip
     assert history[1]["Generation"] == 3
     assert history[1]["Input"] == json.dumps("3")
@@ -174,7 +174,7 @@ async def test_entity_call_and_signal_from_an_orchestrator(tmp_path: Path) -> No
         OS, ("EventRaised", -1, None, json.loads(history[7]["Input"])["id"]),
         ("EventSent", 3, None, "op"), OC,
         OS, ("EventRaised", -1, None, json.loads(history[11]["Input"])["id"]),
-        ("ExecutionCompleted", -1, None, None), OC,
+        ("ExecutionCompleted", 4, None, None), OC,
     ]  # fmt: skip
     signal = json.loads(history[2]["Input"])
     assert history[2]["InstanceId"] == "@counter@k1"

@@ -50,7 +50,7 @@ async def test_retry_succeeds_on_second_attempt(tmp_path: Path) -> None:
         OS, ("ExecutionStarted", -1, None, "single"), ("TaskScheduled", 0, None, "flaky"), OC,
         OS, ("TaskFailed", -1, 0, None), ("TimerCreated", 1, None, None), OC,
         OS, ("TimerFired", -1, 1, None), ("TaskScheduled", 2, None, "flaky"), OC,
-        OS, ("TaskCompleted", -1, 2, None), ("ExecutionCompleted", -1, None, None), OC,
+        OS, ("TaskCompleted", -1, 2, None), ("ExecutionCompleted", 3, None, None), OC,
     ]  # fmt: skip
     assert parse_time(history[6]["FireAt"]) == START + timedelta(seconds=5)
 
@@ -69,7 +69,7 @@ async def test_exhausted_retry_adds_a_final_timer_then_fails(tmp_path: Path) -> 
         OS, ("TaskFailed", -1, 0, None), ("TimerCreated", 1, None, None), OC,
         OS, ("TimerFired", -1, 1, None), ("TaskScheduled", 2, None, "flaky"), OC,
         OS, ("TaskFailed", -1, 2, None), ("TimerCreated", 3, None, None), OC,
-        OS, ("TimerFired", -1, 3, None), ("ExecutionCompleted", -1, None, None), OC,
+        OS, ("TimerFired", -1, 3, None), ("ExecutionCompleted", 4, None, None), OC,
     ]  # fmt: skip
     # the extra timer after the last attempt fires at once (current DTFx)
     assert history[14]["FireAt"] == history[12]["Timestamp"]
@@ -104,7 +104,7 @@ async def test_retrying_tasks_in_a_fan_out_interleave_ids(tmp_path: Path) -> Non
         OS, ("TaskFailed", -1, 5, None), ("TaskCompleted", -1, 6, None),
         ("TimerCreated", 7, None, None), OC,
         OS, ("TimerFired", -1, 7, None), ("TaskScheduled", 8, None, "flaky"), OC,
-        OS, ("TaskCompleted", -1, 8, None), ("ExecutionCompleted", -1, None, None), OC,
+        OS, ("TaskCompleted", -1, 8, None), ("ExecutionCompleted", 9, None, None), OC,
     ]  # fmt: skip
     inputs = [e["Input"] for e in history if e["EventType"] == 4]
     assert inputs == ['["\\"a\\""]', '["\\"b\\""]', '["\\"c\\""]', '["\\"a\\""]', '["\\"b\\""]',
@@ -141,7 +141,7 @@ async def test_sub_orchestration_with_retry_gets_fresh_default_ids(tmp_path: Pat
         OS, ("SubOrchestrationInstanceFailed", -1, 0, None), ("TimerCreated", 1, None, None), OC,
         OS, ("TimerFired", -1, 1, None), ("SubOrchestrationInstanceCreated", 2, None, "child"), OC,
         OS, ("SubOrchestrationInstanceCompleted", -1, 2, None),
-        ("ExecutionCompleted", -1, None, None), OC,
+        ("ExecutionCompleted", 3, None, None), OC,
     ]  # fmt: skip
     assert first_child is not None and first_child["runtimeStatus"] == "Failed"
     assert second_child is not None and second_child["runtimeStatus"] == "Completed"

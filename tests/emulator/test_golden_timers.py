@@ -32,7 +32,7 @@ async def test_short_timer(tmp_path: Path) -> None:
 
     assert shape(history) == [
         OS, ("ExecutionStarted", -1, None, "sleeper"), ("TimerCreated", 0, None, None), OC,
-        OS, ("TimerFired", -1, 0, None), ("ExecutionCompleted", -1, None, None), OC,
+        OS, ("TimerFired", -1, 0, None), ("ExecutionCompleted", 1, None, None), OC,
     ]  # fmt: skip
     fire_at = START + timedelta(hours=1)
     assert parse_time(history[2]["FireAt"]) == fire_at
@@ -50,7 +50,7 @@ async def test_ten_day_timer_hops_every_three_days(tmp_path: Path) -> None:
         OS, ("ExecutionStarted", -1, None, "sleeper"), ("TimerCreated", 0, None, None), OC,
         OS, ("TimerFired", -1, 0, None), ("TimerCreated", 1, None, None), OC,
         OS, ("TimerFired", -1, 1, None), ("TimerCreated", 2, None, None), OC,
-        OS, ("TimerFired", -1, 2, None), ("ExecutionCompleted", -1, None, None), OC,
+        OS, ("TimerFired", -1, 2, None), ("ExecutionCompleted", 3, None, None), OC,
     ]  # fmt: skip
     fires = [parse_time(e["FireAt"]) for e in history if e["EventType"] == 10]
     assert fires == [START + timedelta(days=d) for d in (3, 6, 10)]
@@ -84,7 +84,7 @@ async def test_task_any_event_wins_and_cancels_the_timer(tmp_path: Path) -> None
     assert status["output"] == {"approved": json.dumps({"by": "ana"})}
     assert shape(history) == [
         OS, ("ExecutionStarted", -1, None, "approval"), ("TimerCreated", 0, None, None), OC,
-        OS, ("EventRaised", -1, None, "Approval"), ("ExecutionCompleted", -1, None, None), OC,
+        OS, ("EventRaised", -1, None, "Approval"), ("ExecutionCompleted", 1, None, None), OC,
     ]  # fmt: skip
     assert clock.now() == START
 
@@ -98,7 +98,7 @@ async def test_task_any_timer_wins(tmp_path: Path) -> None:
     assert status["output"] == "timed out"
     assert shape(history) == [
         OS, ("ExecutionStarted", -1, None, "approval"), ("TimerCreated", 0, None, None), OC,
-        OS, ("TimerFired", -1, 0, None), ("ExecutionCompleted", -1, None, None), OC,
+        OS, ("TimerFired", -1, 0, None), ("ExecutionCompleted", 1, None, None), OC,
     ]  # fmt: skip
 
 
@@ -127,6 +127,6 @@ async def test_four_hundred_daily_timers_in_virtual_time(tmp_path: Path) -> None
     assert status["output"] == {"day": 400, "days": 400, "last": 798}
     assert clock.now() == START + timedelta(days=400)
     assert shape(history) == [
-        OS, ("ExecutionStarted", -1, None, "daily"), ("ExecutionCompleted", -1, None, None), OC,
+        OS, ("ExecutionStarted", -1, None, "daily"), ("ExecutionCompleted", 0, None, None), OC,
     ]  # fmt: skip
     assert history[1]["Generation"] == 400

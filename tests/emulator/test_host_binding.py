@@ -10,21 +10,24 @@ import azure.functions as func
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
-from emulator.client_api import _is_local
-from emulator.client_binding import ClientUrls
+from emulator.client_api import is_loopback_call
+from emulator.client_binding import ClientUrls, rpc_base_url
 from emulator.client_params import bool_param, statuses_param
 from emulator.contracts import InvalidRequest
 from emulator.instance_ids import validate_instance_id
 
+RPC_BASE = rpc_base_url("http://127.0.0.1:17071", "s3cret")
+
 
 def _urls() -> ClientUrls:
-    return ClientUrls("http://127.0.0.1:7071", "MyHub", "sys-key")
+    return ClientUrls("http://127.0.0.1:7071", "MyHub", "sys-key", RPC_BASE)
 
 
 def test_sdk_client_reads_the_binding() -> None:
     client = df.DurableOrchestrationClient(_urls().binding_json())
     assert client._orchestration_bindings.task_hub_name == "MyHub"
-    assert client._orchestration_bindings.rpc_base_url == "http://127.0.0.1:7071/durabletask/"
+    assert client._orchestration_bindings.rpc_base_url == RPC_BASE
+    assert RPC_BASE == "http://127.0.0.1:17071/durabletask/s3cret/"
     payload = client.create_http_management_payload("abc")
     status = urlparse(payload["statusQueryGetUri"])
     assert status.path == "/runtime/webhooks/durabletask/instances/abc"
@@ -84,22 +87,26 @@ def test_query_booleans_and_statuses() -> None:
 
 
 class _Transport:
-    def __init__(self, peer: str, own: str) -> None:
-        self._info = {"peername": (peer, 50000), "sockname": (own, 7071)}
+    def __init__(self, peer: str) -> None:
+        self._info = {"peername": (peer, 50000), "sockname": ("127.0.0.1", 17071)}
 
     def get_extra_info(self, name: str, default: object = None) -> object:
         return self._info.get(name, default)
 
 
 @pytest.mark.parametrize(
-    ("peer", "own", "local"),
+    ("peer", "host", "local"),
     [
-        ("127.0.0.1", "127.0.0.1", True),
-        ("::1", "::1", True),
-        ("10.0.0.5", "10.0.0.5", True),  # this machine calling its own address
-        ("10.0.0.7", "10.0.0.5", False),
+        ("127.0.0.1", "127.0.0.1:17071", True),
+        ("::1", "[::1]:17071", True),
+        ("127.0.0.1", "localhost:17071", True),
+        ("10.0.0.5", "10.0.0.5:17071", False),  # not loopback, even when it is this machine
+        ("127.0.0.1", "attacker.example:17071", False),  # a page on a DNS name rebound to us
+        ("127.0.0.1", "[::ffff:127.0.0.1", False),  # a malformed Host header
     ],
 )
-def test_rpc_base_only_answers_this_machine(peer: str, own: str, local: bool) -> None:
-    request = make_mocked_request("GET", "/durabletask/instances/", transport=_Transport(peer, own))
-    assert _is_local(request) is local
+def test_rpc_listener_answers_loopback_names_only(peer: str, host: str, local: bool) -> None:
+    request = make_mocked_request(
+        "GET", "/durabletask/s/instances/", headers={"Host": host}, transport=_Transport(peer)
+    )
+    assert is_loopback_call(request) is local

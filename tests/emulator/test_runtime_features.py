@@ -45,27 +45,6 @@ async def test_call_http_is_one_built_in_activity(tmp_path: Path) -> None:
     assert shape(history)[2] == ("TaskScheduled", 0, None, "BuiltIn::HttpActivity")
 
 
-async def test_unknown_activity_and_sub_orchestrator_fail_the_task(tmp_path: Path) -> None:
-    def calls_missing(ctx: Any) -> Any:
-        errors = []
-        for call in (
-            lambda: ctx.call_activity("missing", 1),
-            lambda: ctx.call_sub_orchestrator("missing", 1),
-        ):
-            try:
-                yield call()
-            except Exception as exc:
-                errors.append(str(exc))
-        return errors
-
-    async with running(registry({"m": calls_missing}), tmp_path / "s.db") as runtime:
-        instance_id = await runtime.start_new("m", None, None)
-        status = await runtime.wait_for_instance(instance_id)
-
-    assert len(status["output"]) == 2
-    assert all("The function 'missing' doesn't exist" in e for e in status["output"])
-
-
 async def test_custom_status_follows_the_latest_episode(tmp_path: Path) -> None:
     def stages(ctx: Any) -> Any:
         ctx.set_custom_status({"stage": 1})

@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 
 from emulator.clock import VirtualClock
-from emulator.contracts import InstanceGone, InstanceNotFound, InvalidRequest, NotSupported
+from emulator.contracts import (
+    InstanceAlreadyExists,
+    InstanceGone,
+    InstanceNotFound,
+    InvalidOperation,
+    InvalidRequest,
+    NotSupported,
+)
 from tests.emulator.runtime_support import START, json_input, registry, running
 
 
@@ -34,7 +41,7 @@ async def test_start_rules(tmp_path: Path) -> None:
                 await runtime.start_new("waiter", bad, None)
         generated = await runtime.start_new("waiter", None, None)
         await runtime.start_new("waiter", "same", None)
-        with pytest.raises(InvalidRequest, match="already exists"):
+        with pytest.raises(InstanceAlreadyExists, match="already exists"):
             await runtime.start_new("waiter", "same", None)
         await runtime.terminate("same", "stop")
         await runtime.wait_for_instance("same")
@@ -143,9 +150,9 @@ async def test_restart_rewind_purge(tmp_path: Path) -> None:
     async with running(functions(), tmp_path / "s.db") as runtime:
         instance_id = await runtime.start_new("waiter", "r-1", json_input(7))
         await runtime.wait_until_idle()
-        with pytest.raises(InstanceGone):
+        with pytest.raises(InvalidOperation):
             await runtime.rewind(instance_id, "why")
-        with pytest.raises(InvalidRequest):
+        with pytest.raises(InstanceAlreadyExists):
             await runtime.restart(instance_id, new_instance_id=False)
         copy_id = await runtime.restart(instance_id, new_instance_id=True)
         await runtime.wait_until_idle()
@@ -157,6 +164,8 @@ async def test_restart_rewind_purge(tmp_path: Path) -> None:
         restarted = await runtime.get_status(same)
         with pytest.raises(InstanceNotFound):
             await runtime.rewind("nobody", None)
+        with pytest.raises(InvalidRequest, match="was not found"):
+            await runtime.restart("nobody", new_instance_id=True)
 
         failing = registry({"bad": lambda ctx: (_ for _ in ()).throw(ValueError("x"))})
         runtime.registry.orchestrators.update(failing.orchestrators)

@@ -59,7 +59,7 @@ async def test_event_arriving_between_long_timer_hops(tmp_path: Path) -> None:
         ("OrchestratorStarted", -1, None, None), ("EventRaised", -1, None, "answer"),
         ("OrchestratorCompleted", -1, None, None),
         ("OrchestratorStarted", -1, None, None), ("TimerFired", -1, 1, None),
-        ("ExecutionCompleted", -1, None, None), ("OrchestratorCompleted", -1, None, None),
+        ("ExecutionCompleted", 2, None, None), ("OrchestratorCompleted", -1, None, None),
     ]  # fmt: skip
 
 
@@ -195,7 +195,7 @@ async def test_signal_sent_by_a_finishing_orchestration_is_delivered(tmp_path: P
     assert state == (True, "1")
     assert shape(history)[2:4] == [
         ("EventSent", 0, None, "op"),
-        ("ExecutionCompleted", -1, None, None),
+        ("ExecutionCompleted", 1, None, None),
     ]
 
 
@@ -203,11 +203,11 @@ async def test_terminating_before_the_first_episode(tmp_path: Path) -> None:
     clock = VirtualClock(START)
     functions = registry({"s": signal_and_return}, entities={"Tally": tally})
     async with running(functions, tmp_path / "s.db", clock) as runtime:
-        runtime._ready_event.clear()
+        runtime._work.ready_event.clear()
         instance_id = await runtime.start_new("s", None, None)
         pending = await runtime.get_status(instance_id)
         await runtime.terminate(instance_id, "changed my mind")
-        runtime._ready_event.set()
+        runtime._work.ready_event.set()
         status = await runtime.wait_for_instance(instance_id)
         history = runtime.get_history(instance_id)
 

@@ -15,7 +15,7 @@ import pytest
 from shared.crypto.age import generate_identity
 from shared.engines.base import ConnectionSpec
 from shared.engines.registry import engine_for
-from shared.models import Engine
+from shared.models import Engine, TlsMode
 from shared.pipeline.dump import run_backup
 from shared.pipeline.encrypt import encryption_to
 from shared.pipeline.naming import backup_extension
@@ -34,7 +34,7 @@ AGE = shutil.which("age")
 def spec(database: str) -> ConnectionSpec:
     return ConnectionSpec(
         engine=Engine.POSTGRESQL, host="127.0.0.1", port=5432, username="postgres",
-        database=database,
+        database=database, tls_mode=TlsMode.DISABLE,  # the machine's server has no TLS
     )  # fmt: skip
 
 

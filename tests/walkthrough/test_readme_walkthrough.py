@@ -85,6 +85,7 @@ async def test_the_readme_walkthrough_succeeds_on_an_empty_storage_account(
     assert verify["result"] == "succeeded" and verify["output"]["ok"] is True, verify
     assert restore["result"] == "succeeded", restore
     assert restore["output"]["ok"] is True and restore["output"]["differences"] == [], restore
-    assert "CREATE TABLE public.orders" in (tmp_path / f"{shop}.sql").read_text()
+    assert f"{shop}.sql.zst.age: OK" in output  # the downloaded blob matches its checksum
+    assert (tmp_path / f"{shop}.sql.zst.age").read_bytes().startswith(b"age-encryption.org/v1\n")
     with psycopg.connect(PG.format(f"{shop}_restored")) as conn:
         assert conn.execute("SELECT count(*) FROM orders").fetchone() == (500,)

@@ -646,7 +646,7 @@ export interface paths {
         put?: never;
         /**
          * Test server connection
-         * @description Without a body: the stored host with the stored credentials. With one: host, port, username and password all from the body; nothing stored is used.
+         * @description Without a body: the stored host with the stored credentials. With one: host, port, username and password all from the body; nothing stored is used. The answer is one of a few fixed outcomes, never the server's own words.
          */
         post: operations["test_server_connection"];
         delete?: never;
@@ -853,7 +853,7 @@ export interface components {
             encryption: string | null;
             /**
              * Error
-             * @description sanitised, never holds a secret
+             * @description why it failed: to admins the failure's own text (sanitised, never a secret), to other roles a fixed sentence for its kind
              * @default null
              */
             error: string | null;
@@ -1089,7 +1089,10 @@ export interface components {
              */
             username?: string | null;
         };
-        /** ConnectionTestResult */
+        /**
+         * ConnectionTestResult
+         * @description One of a few fixed outcomes; never the server's or the driver's own words.
+         */
         ConnectionTestResult: {
             /**
              * Credentials
@@ -1097,24 +1100,22 @@ export interface components {
              */
             credentials: string;
             /**
-             * Error Kind
-             * @default null
-             */
-            error_kind: string | null;
-            /**
              * Latency Ms
+             * @description when ok
              * @default null
              */
             latency_ms: number | null;
             /**
              * Message
-             * @default null
+             * @description a fixed sentence for the outcome
              */
-            message: string | null;
+            message: string;
             /** Ok */
             ok: boolean;
+            outcome: components["schemas"]["Outcome"];
             /**
              * Server Version
+             * @description when ok
              * @default null
              */
             server_version: string | null;
@@ -1808,6 +1809,11 @@ export interface components {
             /** Slots */
             slots: components["schemas"]["SlotOut"][];
         };
+        /**
+         * Outcome
+         * @enum {string}
+         */
+        Outcome: "ok" | "unreachable" | "timeout" | "authentication_failed" | "tls_required" | "other";
         /** OutcomeCounts */
         OutcomeCounts: {
             /**
@@ -2048,7 +2054,7 @@ export interface components {
             allow_non_empty?: boolean;
             /**
              * Target Database
-             * @description a new database by default
+             * @description a new database by default; never a system database (postgres, template0, mysql, sys, information_schema, master, msdb, …)
              */
             target_database: string;
             /**
@@ -2148,6 +2154,8 @@ export interface components {
         };
         /** Server */
         Server: {
+            /** @default password */
+            auth: components["schemas"]["ServerAuth"];
             /**
              * Created At
              * @default null
@@ -2184,7 +2192,7 @@ export interface components {
             tags: {
                 [key: string]: string;
             };
-            /** @default prefer */
+            /** @default require */
             tls_mode: components["schemas"]["TlsMode"];
             /**
              * Updated At
@@ -2194,8 +2202,20 @@ export interface components {
             /** Username */
             username: string;
         };
+        /**
+         * ServerAuth
+         * @description How the app signs in to a server: a stored password, or an Entra ID token of its
+         *     managed identity (Azure Database for PostgreSQL and MySQL flexible servers).
+         * @enum {string}
+         */
+        ServerAuth: "password" | "entra";
         /** ServerCreate */
         ServerCreate: {
+            /**
+             * @description entra: no password; the app's managed identity signs in with an Entra ID token (Azure Database for PostgreSQL or MySQL flexible server, verify-full TLS)
+             * @default password
+             */
+            auth?: components["schemas"]["ServerAuth"];
             /**
              * Default Policy Id
              * @default null
@@ -2228,8 +2248,11 @@ export interface components {
             tags?: {
                 [key: string]: string;
             };
-            /** @default prefer */
-            tls_mode?: components["schemas"]["TlsMode"];
+            /**
+             * @description default: require, and verify-full for Azure's database hosts (*.postgres.database.azure.com, *.mysql.database.azure.com, *.database.windows.net); disable only for a server on a network you trust
+             * @default null
+             */
+            tls_mode?: components["schemas"]["TlsMode"] | null;
             /** Username */
             username: string;
         };
@@ -2248,6 +2271,11 @@ export interface components {
          * @description Only the fields sent change; the engine of a server is fixed.
          */
         ServerUpdate: {
+            /**
+             * @description to entra: the stored password is deleted
+             * @default null
+             */
+            auth?: components["schemas"]["ServerAuth"] | null;
             /**
              * Default Policy Id
              * @default null
@@ -6555,6 +6583,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Too many connection tests or discoveries at once from this caller */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not configured, or a dependency is unavailable */
             503: {
                 headers: {
@@ -6655,6 +6692,15 @@ export interface operations {
             };
             /** @description A field is not valid (details name it) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many connection tests or discoveries at once from this caller */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

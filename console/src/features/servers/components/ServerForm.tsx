@@ -32,7 +32,7 @@ export function initialValues(server?: Server): ServerFormValues {
     port: String(server?.port ?? 5432),
     username: server?.username ?? "",
     password: "",
-    tls_mode: server?.tls_mode ?? "prefer",
+    tls_mode: server?.tls_mode ?? "require",
     default_policy_id: server?.default_policy_id ?? "",
   };
 }
@@ -116,10 +116,10 @@ export function ServerForm({
         hint={editing ? (server?.has_password ? "stored; leave empty to keep it" : "none stored") : "kept in the secret store, never shown again"}
       />
       <SelectField label="TLS" value={values.tls_mode} onChange={set("tls_mode")} error={fields.tls_mode}>
-        <option value="disable">disable</option>
-        <option value="prefer">prefer</option>
-        <option value="require">require</option>
-        <option value="verify-full">verify-full</option>
+        <option value="verify-full">verify-full (encrypted, certificate checked)</option>
+        <option value="require">require (encrypted)</option>
+        <option value="prefer">prefer (may send the password unencrypted)</option>
+        <option value="disable">disable (unencrypted: a local server only)</option>
       </SelectField>
       <SelectField label="Default policy" value={values.default_policy_id} onChange={set("default_policy_id")} error={fields.default_policy_id}>
         <option value="">none</option>

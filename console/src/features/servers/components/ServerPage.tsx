@@ -53,7 +53,7 @@ export function ServerPage() {
               <StatusBadge status={test.data.ok ? "succeeded" : "failed"} label={test.data.ok ? "connected" : "failed"} />{" "}
               {test.data.ok
                 ? `${test.data.server_version ?? "server"} answered in ${Math.round(test.data.latency_ms ?? 0)} ms`
-                : `${test.data.error_kind ?? "error"}: ${test.data.message ?? "no detail"}`}
+                : `${test.data.outcome.replace(/_/g, " ")}: ${test.data.message}`}
             </div>
           ) : null}
           <Section title="Databases on this server">

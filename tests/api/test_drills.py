@@ -102,6 +102,16 @@ async def test_readers_see_the_class_of_a_drill_failure_and_admins_its_text(
         status = (await api.call("GET", "status", role)).json()
         (summary,) = [d for d in status["drills"] if d["database_id"] == database_id]
         assert summary["error"] == expected
+    left = DrillRecord(
+        id=name("d"), database_id=database_id, server_id="s", status=DrillStatus.RUNNING,
+        created_at=datetime.now(UTC), scratch_database="dilux_drill_x_1", scratch_dropped=False,
+    )  # fmt: skip
+    repositories(api_env).drills.create(left)
+    assert (await api.call("DELETE", f"databases/{database_id}")).status == 204
+    # The drills go with the database, but one whose scratch database may be left stays
+    # for the watchdog's cleanup.
+    remaining = list(repositories(api_env).drills.iter_by_database(database_id))
+    assert [drill.id for drill in remaining] == [left.id]
 
 
 async def test_scratch_names_are_no_restore_target_and_discovery_hides_them(

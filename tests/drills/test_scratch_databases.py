@@ -5,16 +5,14 @@ real SQL Server does with them is NOT verified here)."""
 from __future__ import annotations
 
 import psycopg
-import pymysql
 
 from shared.engines.base import ConnectionSpec
 from shared.engines.mysql import MySqlEngine
 from shared.engines.postgres import PostgresEngine
 from shared.models import Engine, TlsMode
 from tests.conftest import unique_name
+from tests.drills.drill_support import PG, mariadb_databases, pg_databases
 from tests.engines.test_sqlserver import FakeServer, engine_with, sql_spec
-
-PG = "host=127.0.0.1 port=5432 user=postgres dbname={}"
 
 
 def pg_spec(database: str) -> ConnectionSpec:
@@ -31,21 +29,6 @@ def maria_spec(database: str) -> ConnectionSpec:
     )  # fmt: skip
 
 
-def pg_names() -> set[str]:
-    with psycopg.connect(PG.format("postgres")) as conn:
-        return {row[0] for row in conn.execute("SELECT datname FROM pg_database")}
-
-
-def maria_names() -> set[str]:
-    conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="")
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute("SHOW DATABASES")
-            return {row[0] for row in cursor.fetchall()}
-    finally:
-        conn.close()
-
-
 def test_postgres_drops_a_scratch_database_even_with_a_session_open_on_it() -> None:
     name = unique_name("dilux_drill_t_")
     engine = PostgresEngine()
@@ -53,7 +36,7 @@ def test_postgres_drops_a_scratch_database_even_with_a_session_open_on_it() -> N
     holder = psycopg.connect(PG.format(name))  # a restore left hanging, say
     try:
         engine.drop_database(pg_spec(name))
-        assert name not in pg_names()
+        assert name not in pg_databases()
         engine.drop_database(pg_spec(name))  # gone already: nothing happens
     finally:
         holder.close()
@@ -63,9 +46,9 @@ def test_mariadb_drops_a_scratch_database_and_a_missing_one_is_no_error() -> Non
     name = unique_name("dilux_drill_t_")
     engine = MySqlEngine()
     engine.create_database(maria_spec(name))
-    assert name in maria_names()
+    assert name in mariadb_databases()
     engine.drop_database(maria_spec(name))
-    assert name not in maria_names()
+    assert name not in mariadb_databases()
     engine.drop_database(maria_spec(name))
 
 

@@ -14,18 +14,30 @@ engines give the dump tool (so the same pg_dump binary):
 
 Ours runs in a child process so that its peak RSS (VmHWM) is its own; it is measured at
 the full size and at a tenth of it. Rounds are interleaved and each timing is the best of
---repeat rounds. A table is
-printed, then one JSON line (last) with pg_ratio, mysql_ratio (our wall into Azurite / shell
-pipeline's), pg_peak_rss_mb, mysql_peak_rss_mb and rss_growth (peak at full size / at a
-tenth, the larger of the two engines), and, for information, pg_ratio_discard and
-mysql_ratio_discard (our wall with the blocks dropped / shell pipeline's).
+--repeat rounds.
 
 Encryption: pg_encrypt_overhead = our encrypted backup's wall time / our unencrypted one's,
 into Azurite, same run, same database, interleaved rounds, best of each (target <= 1.10);
 pg_encrypted_peak_rss_mb is the encrypted backup's peak RSS (target <= 200 MB).
 
-Databases are named by size (bench_pg_<mb>, bench_my_<mb>) and reused when a previous run
-left them complete (--keep); otherwise they are dropped at the end.
+What the database server read for each run is measured too: for PostgreSQL the blocks read
+or hit in the bench database (pg_stat_database blks_read + blks_hit, read once every
+session of the run has ended, which is when a session reports its statistics), for
+MySQL the rows InnoDB read (global Innodb_rows_read; MariaDB 10.11 has only Rows_read, the
+rows read by every engine), server-wide: other sessions add noise, so the fewest of the
+rounds counts. The baselines are a plain pg_dump and a plain
+`mariadb-dump --single-transaction --quick` of the same database.
+
+A table is printed, then one JSON line (last) with pg_ratio, mysql_ratio (our wall into
+Azurite / shell pipeline's), pg_peak_rss_mb, mysql_peak_rss_mb and rss_growth (peak at
+full size / at a tenth, the larger of the two engines), pg_server_read_ratio and
+mysql_server_read_ratio (what the server read for our backup / for the plain dump),
+pg_count_cpu_seconds and mysql_count_cpu_seconds (the CPU time our run spent counting rows
+in the dump stream), and, for information, pg_ratio_discard and mysql_ratio_discard (our
+wall with the blocks dropped / shell pipeline's).
+
+Databases are named by size (bench_pg_<mb>, bench_my_<mb>, plus --tag) and reused when a
+previous run left them complete (--keep); otherwise they are dropped at the end.
 """
 
 from __future__ import annotations
@@ -199,6 +211,51 @@ def dump_alone(argv: list[str], env: dict[str, str]) -> None:
     subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, check=True)
 
 
+def plain_dump_argv(engine: Engine, argv: list[str], database: str) -> list[str]:
+    """The baseline of the server's reads: a plain pg_dump (ours without --snapshot is
+    that), or a plain `mariadb-dump --single-transaction --quick` with our option file."""
+    if engine is Engine.POSTGRESQL:
+        return argv
+    return [argv[0], argv[1], "--single-transaction", "--quick", "--", database]
+
+
+def server_reads(engine: Engine, database: str) -> int:
+    """What the server has read so far: PostgreSQL's blocks read or hit in `database`,
+    once no session is left in it (a session reports its statistics as it ends);
+    MySQL's rows read by InnoDB (MariaDB's by any engine), server-wide."""
+    if engine is Engine.POSTGRESQL:
+        admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            for _ in range(200):
+                active = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
+                if not conn.execute(active, (database,)).fetchone()[0]:
+                    break
+                time.sleep(0.05)
+            conn.execute("SELECT pg_stat_clear_snapshot()")
+            blocks = conn.execute(
+                "SELECT blks_read + blks_hit FROM pg_stat_database WHERE datname = %s",
+                (database,),
+            ).fetchone()[0]
+        return int(blocks)
+    conn = _mysql()
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(
+                "SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_rows_read', 'Rows_read')"
+            )
+            found = dict(cursor.fetchall())
+    finally:
+        conn.close()
+    # MariaDB 10.11 has no Innodb_rows_read; its Rows_read counts every engine's rows.
+    return int(found.get("Innodb_rows_read", found.get("Rows_read", 0)))
+
+
+def reads_of(engine: Engine, database: str, run: Callable[[], object]) -> int:
+    before = server_reads(engine, database)
+    run()
+    return server_reads(engine, database) - before
+
+
 def shell_pipeline(argv: list[str], env: dict[str, str]) -> None:
     """`dump | zstd -3 -T2 > /dev/null`, chained like a shell does it."""
     dump = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE)
@@ -217,13 +274,17 @@ class Ours:
     peak_rss_mb: float
     raw_bytes: int
     stored_bytes: int
+    row_count_cpu_seconds: float
     azurite_cpu_seconds: float = 0.0
+    server_reads: int = 0
 
 
 def ours(engine: Engine, database: str, target: str = "azurite") -> Ours:
-    """run_backup in a child process; its own wall time and peak RSS, and the CPU time
-    Azurite spent meanwhile (it shares the machine's cores with the pipeline)."""
+    """run_backup in a child process; its own wall time and peak RSS, the CPU time
+    Azurite spent meanwhile (it shares the machine's cores with the pipeline), and what
+    the database server read for it."""
     azurite = azurite_process()
+    reads_before = server_reads(engine, database)
     before = _cpu_seconds(azurite)
     child = subprocess.run(
         [sys.executable, __file__, "child", engine.value, database, target],
@@ -235,6 +296,7 @@ def ours(engine: Engine, database: str, target: str = "azurite") -> Ours:
         raise RuntimeError(f"our pipeline failed: {child.stderr.strip()[-2000:]}")
     result = Ours(**json.loads(child.stdout.strip().splitlines()[-1]))
     result.azurite_cpu_seconds = _cpu_seconds(azurite) - before
+    result.server_reads = server_reads(engine, database) - reads_before
     return result
 
 
@@ -299,6 +361,7 @@ def child_main(engine_name: str, database: str, target: str) -> None:
         "peak_rss_mb": _vm_hwm_kib() / 1024,
         "raw_bytes": outcome.raw_bytes,
         "stored_bytes": outcome.stored_bytes,
+        "row_count_cpu_seconds": outcome.row_count_cpu_seconds,
     }
     print(json.dumps(result))
 
@@ -362,7 +425,8 @@ class EngineResult:
     ours: Ours
     tenth: Ours
     discard: Ours
-    manifest_seconds: float
+    plain_reads: int  # what the server read for a plain dump (the fewest of the rounds)
+    our_reads: int  # ... and for our backup
 
     @property
     def ratio(self) -> float:
@@ -376,21 +440,29 @@ class EngineResult:
     def rss_growth(self) -> float:
         return self.ours.peak_rss_mb / self.tenth.peak_rss_mb
 
+    @property
+    def read_ratio(self) -> float:
+        return self.our_reads / self.plain_reads
+
 
 def measure(engine: Engine, full: str, tenth: str, repeat: int) -> EngineResult:
-    """Interleaved rounds (dump, shell pipeline, ours, ours discarding), best of each: a
-    burst of load from elsewhere then hurts every contender alike. The tenth-size run is
-    for RSS only. The row counts alone (run_backup reads them alongside the dump) are
-    timed once, at the full size, after the rounds (the data as warm as in them)."""
-    dumps, shells, runs, discards = [], [], [], []
+    """Interleaved rounds (dump, its reads or a plain dump's, shell pipeline, ours,
+    ours discarding), best of each: a burst of load from elsewhere then hurts every
+    contender alike. The tenth-size run is for RSS only."""
+    dumps, shells, plain_reads, runs, discards = [], [], [], [], []
     with dump_command(engine, full) as (argv, env):
         print(f"  {Path(argv[0]).name}: {argv[0]}", flush=True)
+        plain = plain_dump_argv(engine, argv, full)
         for _ in range(repeat):
+            before = server_reads(engine, full)
             dumps.append(timed(lambda: dump_alone(argv, env)))
+            if plain is argv:
+                plain_reads.append(server_reads(engine, full) - before)
+            else:
+                plain_reads.append(reads_of(engine, full, lambda: dump_alone(plain, env)))
             shells.append(timed(lambda: shell_pipeline(argv, env)))
             runs.append(ours(engine, full))
             discards.append(ours(engine, full, target="discard"))
-    manifest_seconds = timed(lambda: engine_for(engine).manifest(spec_for(engine, full)))
     return EngineResult(
         engine.value,
         min(dumps),
@@ -398,29 +470,33 @@ def measure(engine: Engine, full: str, tenth: str, repeat: int) -> EngineResult:
         ours=min(runs, key=lambda o: o.seconds),
         tenth=ours(engine, tenth),
         discard=min(discards, key=lambda o: o.seconds),
-        manifest_seconds=manifest_seconds,
+        plain_reads=min(plain_reads),
+        our_reads=min(o.server_reads for o in [*runs, *discards]),
     )
 
 
 def print_table(results: list[EngineResult]) -> None:
     print(
         f"{'engine':<11}{'dump MB':>8}{'stored':>7}{'dump>null':>10}{'|zstd':>8}{'ours':>8}"
-        f"{'ratio':>6}{'discard':>8}{'ratio':>6}{'manifest':>9}{'azurite cpu':>12}"
-        f"{'peak MB':>8}{'tenth':>6}{'growth':>7}"
+        f"{'ratio':>6}{'discard':>8}{'ratio':>6}{'count cpu':>10}{'azurite cpu':>12}"
+        f"{'peak MB':>8}{'tenth':>6}{'growth':>7}{'plain reads':>12}{'our reads':>11}"
+        f"{'ratio':>6}"
     )
     for r in results:
         print(
             f"{r.label:<11}{r.ours.raw_bytes / 1e6:>8.0f}{r.ours.stored_bytes / 1e6:>7.0f}"
             f"{r.dump_seconds:>9.2f}s{r.shell_seconds:>7.2f}s{r.ours.seconds:>7.2f}s"
             f"{r.ratio:>6.2f}{r.discard.seconds:>7.2f}s{r.discard_ratio:>6.2f}"
-            f"{r.manifest_seconds:>8.2f}s{r.ours.azurite_cpu_seconds:>11.2f}s"
+            f"{r.ours.row_count_cpu_seconds:>9.2f}s{r.ours.azurite_cpu_seconds:>11.2f}s"
             f"{r.ours.peak_rss_mb:>8.0f}{r.tenth.peak_rss_mb:>6.0f}{r.rss_growth:>7.2f}"
+            f"{r.plain_reads:>12}{r.our_reads:>11}{r.read_ratio:>6.3f}"
         )
     print(
-        "ours = run_backup into Azurite, row counts included; discard = the same with the "
-        "blocks dropped in-process; manifest = the row counts alone (ours reads them "
-        "alongside the dump); azurite cpu = CPU time the emulator spent on the same cores "
-        "during ours"
+        "ours = run_backup into Azurite; discard = the same with the blocks dropped "
+        "in-process; count cpu = CPU time ours spent counting rows in the dump stream; "
+        "azurite cpu = CPU time the emulator spent on the same cores during ours; reads = "
+        "what the server read (PostgreSQL: blocks read or hit; MariaDB: rows) for a "
+        "plain dump and for ours, the fewest of the rounds"
     )
 
 
@@ -431,8 +507,10 @@ def run(args: argparse.Namespace) -> None:
     ]
     results: list[EngineResult] = []
     overhead: EncryptOverhead | None = None
+    tag = f"_{args.tag}" if args.tag else ""
     for engine, prefix, megabytes, ensure, drop in plans:
-        full, tenth = f"{prefix}_{megabytes}", f"{prefix}_{max(1, megabytes // 10)}"
+        full = f"{prefix}_{megabytes}{tag}"
+        tenth = f"{prefix}_{max(1, megabytes // 10)}{tag}"
         print(f"{engine.value}: preparing {full} and {tenth}", flush=True)
         started = time.perf_counter()
         for name, size in ((full, megabytes), (tenth, max(1, megabytes // 10))):
@@ -455,6 +533,10 @@ def run(args: argparse.Namespace) -> None:
         "pg_peak_rss_mb": round(pg.ours.peak_rss_mb, 1),
         "mysql_peak_rss_mb": round(my.ours.peak_rss_mb, 1),
         "rss_growth": round(max(pg.rss_growth, my.rss_growth), 3),
+        "pg_server_read_ratio": round(pg.read_ratio, 4),
+        "mysql_server_read_ratio": round(my.read_ratio, 4),
+        "pg_count_cpu_seconds": round(pg.ours.row_count_cpu_seconds, 3),
+        "mysql_count_cpu_seconds": round(my.ours.row_count_cpu_seconds, 3),
         "pg_ratio_discard": round(pg.discard_ratio, 3),
         "mysql_ratio_discard": round(my.discard_ratio, 3),
     }
@@ -473,6 +555,7 @@ def main() -> None:
     parser.add_argument("--mysql-mb", type=int, default=300, help="MariaDB dump size (MB)")
     parser.add_argument("--repeat", type=int, default=2, help="runs per measurement (best)")
     parser.add_argument("--keep", action="store_true", help="keep the databases for reuse")
+    parser.add_argument("--tag", default="", help="suffix of the databases' names")
     run(parser.parse_args())
 
 

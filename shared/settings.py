@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     upload_concurrency: int = Field(default=4, ge=1, le=64)
     dump_timeout_seconds: int = Field(default=7200, ge=1)
     connect_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    # PostgreSQL: also count every table in the dump's snapshot, a second read of the data.
+    manifest_snapshot_count: bool = False
 
     # --- encryption and protection of backups -----------------------------------------
     encryption: bool = True

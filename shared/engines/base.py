@@ -1,14 +1,14 @@
 """The one interface every database engine implements.
 
-An engine knows how to talk to its server (test, discover, version, manifest) and which
-client tool commands dump and restore a database. It never moves backup bytes itself:
+An engine knows how to talk to its server (test, discover, version, catalogue, manifest) and
+which client tool commands dump and restore a database. It never moves backup bytes itself:
 the dump pipeline (`shared/pipeline/`) runs the commands and streams their output.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -18,8 +18,11 @@ from typing import Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from shared.entra_tokens import EntraSignIn, TokenUnavailable
-from shared.models import DumpManifest, Engine, TlsMode
+from shared.models import DumpManifest, Engine, TableManifest, TlsMode
 from shared.secrets.binding import Binding, PasswordNotBoundHere
+
+# A table as (schema, name); the schema is None for MySQL/MariaDB (one database, no schemas).
+TableName = tuple[str | None, str]
 
 
 class ConnectionErrorKind(StrEnum):
@@ -156,7 +159,14 @@ class DatabaseEngine(Protocol):
 
     def server_version(self, spec: ConnectionSpec) -> str: ...
 
-    def manifest(self, spec: ConnectionSpec) -> DumpManifest: ...
+    def catalogue(self, spec: ConnectionSpec) -> Catalogue:
+        """The tables a dump may hold rows of, and the versions: metadata reads only."""
+        ...
+
+    def manifest(self, spec: ConnectionSpec) -> DumpManifest:
+        """The catalogue with every table's rows counted by the server (it reads every
+        table: for restore targets, whose comparison it is)."""
+        ...
 
     def dump_command(
         self, spec: ConnectionSpec, workdir: Path
@@ -182,22 +192,62 @@ class DatabaseEngine(Protocol):
 
 
 @dataclass(frozen=True)
-class ManifestReading:
-    """How to read a manifest (possibly on another thread, while the dump runs), and how
-    to stop that reading early when the dump failed; None when it cannot be stopped."""
+class Catalogue:
+    """What a backup's manifest takes from the database rather than from the dump: the
+    versions, the tables a dump may hold rows of, and the encoding the dump tool writes
+    their names in (a Python codec name). `skipped`: tables left out of every manifest,
+    whose rows a restore does not take from the dump alone (an extension's own). `rows`:
+    the server's own count of each table, read only when asked for (an independent check
+    of the counts taken from the dump)."""
 
-    read: Callable[[], DumpManifest]
+    server_version: str
+    tool_version: str
+    tables: list[TableName]
+    encoding: str = "utf-8"
+    skipped: frozenset[TableName] = frozenset()
+    rows: dict[TableName, int] | None = None
+
+    def manifest(
+        self, engine: Engine, database: str, rows: Mapping[TableName, int]
+    ) -> DumpManifest:
+        """The catalogue's tables with `rows` (0 for a table `rows` lacks), then the tables
+        `rows` names that the catalogue does not (unless skipped)."""
+        known = {*self.tables, *self.skipped}
+        extra = sorted((name for name in rows if name not in known), key=_sort_key)
+        return DumpManifest(
+            engine=engine,
+            database=database,
+            server_version=self.server_version,
+            tool_version=self.tool_version,
+            tables=[
+                TableManifest(schema_name=schema, name=name, rows=rows.get((schema, name), 0))
+                for schema, name in [*self.tables, *extra]
+            ],
+        )
+
+
+def _sort_key(name: TableName) -> tuple[str, str]:
+    return (name[0] or "", name[1])
+
+
+@dataclass(frozen=True)
+class CatalogueReading:
+    """How to read the catalogue (possibly on another thread, while the dump runs), and
+    how to stop that reading early when the dump failed; None when it cannot be stopped."""
+
+    read: Callable[[], Catalogue]
     cancel: Callable[[], None] | None = None
 
 
 @runtime_checkable
 class SnapshotDumper(Protocol):
-    """Optional, for engines that can share one snapshot between the manifest and the
-    dump (PostgreSQL): the row counts then describe exactly the dumped data, even while
-    the database is being written to. The context yields how to read the manifest in that
-    snapshot, which may run while the dump runs, and the dump command. The snapshot lives
-    while the context is open: run the dump and the reading inside it."""
+    """Optional, for engines that can share one snapshot between the catalogue reading and
+    the dump (PostgreSQL): the catalogue then lists exactly the tables the dump saw, and
+    `count_rows` counts them in that very snapshot, even while the database is written to.
+    The context yields how to read the catalogue, which may run while the dump runs, and
+    the dump command. The snapshot lives while the context is open: run the dump and the
+    reading inside it."""
 
-    def dump_with_manifest(
-        self, spec: ConnectionSpec, workdir: Path
-    ) -> AbstractContextManager[tuple[ManifestReading, ToolCommand]]: ...
+    def dump_with_catalogue(
+        self, spec: ConnectionSpec, workdir: Path, *, count_rows: bool = False
+    ) -> AbstractContextManager[tuple[CatalogueReading, ToolCommand]]: ...

@@ -12,6 +12,9 @@ Dump options, and why:
 - `--routines --triggers --events --hex-blob`: the whole database, binary-safe as text.
 - `--no-tablespaces`: tablespace statements need the PROCESS privilege (MySQL 8.0.21+)
   and do not belong to one database.
+- `--add-locks` (the default, given in case an option file turns it off): the manifest's
+  rows are counted in each table's `LOCK TABLES … UNLOCK TABLES` section of the dump
+  (shared/pipeline/row_counts.py).
 - No `--databases`: the dump then has no CREATE DATABASE/USE, so it restores into any
   database name (restores go to a new database by default).
 - MySQL's own mysqldump only: `--set-gtid-purged=OFF` (a restore must not try to set
@@ -33,10 +36,12 @@ import pymysql
 from pymysql.constants import CLIENT
 
 from shared.engines.base import (
+    Catalogue,
     ConnectionErrorKind,
     ConnectionResult,
     ConnectionSpec,
     DiscoveredDatabase,
+    TableName,
     ToolCommand,
 )
 from shared.engines.common import (
@@ -49,7 +54,7 @@ from shared.engines.common import (
     timed_connection_test,
 )
 from shared.engines.tools import ResolvedTool, find_any
-from shared.models import DumpManifest, Engine, TableManifest, TlsMode
+from shared.models import DumpManifest, Engine, TlsMode
 
 COMPLETION_MARKER = b"-- Dump completed"
 SYSTEM_DATABASES = frozenset({"information_schema", "mysql", "performance_schema", "sys"})
@@ -64,9 +69,18 @@ _COMMON_DUMP_OPTIONS = [
     "--hex-blob",
     "--default-character-set=utf8mb4",
     "--no-tablespaces",
+    "--add-locks",
 ]
 _MYSQL_CLIENT_DUMP_OPTIONS = ["--set-gtid-purged=OFF", "--column-statistics=0"]
 _TABLE_TYPES = ("BASE TABLE", "SYSTEM VERSIONED")
+# Tables whose rows the dump tools never write (they live elsewhere: MERGE's in the
+# tables it merges, FEDERATED's on another server).
+_NO_DATA_ENGINES = ("MRG_MyISAM", "MRG_ISAM", "FEDERATED")
+_LIST_TABLES = (
+    "SELECT TABLE_NAME FROM information_schema.TABLES"
+    " WHERE TABLE_SCHEMA = %s AND TABLE_TYPE IN %s AND COALESCE(ENGINE, '') NOT IN %s"
+    " ORDER BY TABLE_NAME"
+)
 
 
 class MySqlEngine:
@@ -98,26 +112,32 @@ class MySqlEngine:
             rows = cursor.fetchall()
         return discovered(rows, SYSTEM_DATABASES)
 
+    def catalogue(self, spec: ConnectionSpec) -> Catalogue:
+        database = require_database_name(spec.database)
+        with _connect(spec) as conn:
+            return self._catalogue(conn, database, count_rows=False)
+
     def manifest(self, spec: ConnectionSpec) -> DumpManifest:
         database = require_database_name(spec.database)
         with _connect(spec, long_queries=True) as conn, conn.cursor() as cursor:
             cursor.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-            version = str(_scalar(conn, "SELECT VERSION()"))
-            cursor.execute(
-                "SELECT TABLE_NAME FROM information_schema.TABLES"
-                " WHERE TABLE_SCHEMA = %s AND TABLE_TYPE IN %s ORDER BY TABLE_NAME",
-                (database, _TABLE_TYPES),
-            )
-            names = [row[0] for row in cursor.fetchall()]
-            tables = [_count_rows(conn, database, name) for name in names]
+            catalogue = self._catalogue(conn, database, count_rows=True)
             conn.rollback()
-        tool = find_any(self._names(DUMP_TOOLS))
-        return DumpManifest(
-            engine=self.engine,
-            database=database,
+        return catalogue.manifest(self.engine, database, catalogue.rows or {})
+
+    def _catalogue(
+        self, conn: pymysql.connections.Connection, database: str, count_rows: bool
+    ) -> Catalogue:
+        version = str(_scalar(conn, "SELECT VERSION()"))
+        with conn.cursor() as cursor:
+            cursor.execute(_LIST_TABLES, (database, _TABLE_TYPES, _NO_DATA_ENGINES))
+            tables: list[TableName] = [(None, row[0]) for row in cursor.fetchall()]
+        return Catalogue(
             server_version=version,
-            tool_version=tool.version,
+            tool_version=find_any(self._names(DUMP_TOOLS)).version,
             tables=tables,
+            encoding="utf-8",  # the tools and PyMySQL both talk utf8mb4
+            rows={t: _count_rows(conn, database, t[1]) for t in tables} if count_rows else None,
         )
 
     @contextmanager
@@ -189,10 +209,10 @@ def _scalar(conn: pymysql.connections.Connection, query: str, args: Any = None) 
         return cursor.fetchone()[0]
 
 
-def _count_rows(conn: pymysql.connections.Connection, database: str, name: str) -> TableManifest:
+def _count_rows(conn: pymysql.connections.Connection, database: str, name: str) -> int:
     table = f"{quote_identifier(database)}.{quote_identifier(name)}"
     query = f"SELECT COUNT(*) FROM {table}"  # noqa: S608 - identifiers quoted above
-    return TableManifest(schema_name=None, name=name, rows=int(_scalar(conn, query)))
+    return int(_scalar(conn, query))
 
 
 # --- connections ------------------------------------------------------------------------

@@ -19,12 +19,13 @@ import psycopg
 from psycopg import sql
 
 from shared.engines.base import (
+    Catalogue,
+    CatalogueReading,
     ConnectionErrorKind,
     ConnectionResult,
     ConnectionSpec,
     DiscoveredDatabase,
     EngineError,
-    ManifestReading,
     ToolCommand,
 )
 from shared.engines.common import (
@@ -36,7 +37,7 @@ from shared.engines.common import (
     timed_connection_test,
 )
 from shared.engines.tools import ResolvedTool, find_postgres_tool
-from shared.models import DumpManifest, Engine, TableManifest, TlsMode
+from shared.models import DumpManifest, Engine, TlsMode
 
 COMPLETION_MARKER = b"-- PostgreSQL database dump complete"
 SYSTEM_DATABASES = frozenset(
@@ -52,9 +53,14 @@ _LIST_DATABASES = """
                 THEN pg_database_size(datname) END
     FROM pg_database ORDER BY datname
 """
-# Ordinary and partitioned tables outside the system schemas.
+# Ordinary and partitioned tables outside the system schemas, and whether an extension owns
+# them: pg_dump leaves an extension's tables out, or keeps only the rows its filter selects
+# (PostGIS' spatial_ref_sys), and a restore gets the others from CREATE EXTENSION.
 _LIST_TABLES = """
-    SELECT n.nspname, c.relname
+    SELECT n.nspname, c.relname,
+           EXISTS (SELECT 1 FROM pg_depend d
+                   WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                     AND d.deptype = 'e')
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind IN ('r', 'p')
       AND n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -98,10 +104,16 @@ class PostgresEngine:
             for name, size in rows
         ]
 
+    def catalogue(self, spec: ConnectionSpec) -> Catalogue:
+        require_database_name(spec.database)
+        with _snapshot_connection(spec) as conn:
+            return _catalogue(conn, spec, count_rows=False)
+
     def manifest(self, spec: ConnectionSpec) -> DumpManifest:
         require_database_name(spec.database)
         with _snapshot_connection(spec) as conn:
-            return self._manifest(conn, spec)
+            catalogue = _catalogue(conn, spec, count_rows=True)
+        return catalogue.manifest(self.engine, spec.database, catalogue.rows or {})
 
     @contextmanager
     def dump_command(self, spec: ConnectionSpec, workdir: Path) -> Iterator[ToolCommand]:
@@ -111,13 +123,14 @@ class PostgresEngine:
             yield ToolCommand(_dump_argv(tool, spec), env, COMPLETION_MARKER, tool.version)
 
     @contextmanager
-    def dump_with_manifest(
-        self, spec: ConnectionSpec, workdir: Path
-    ) -> Iterator[tuple[ManifestReading, ToolCommand]]:
+    def dump_with_catalogue(
+        self, spec: ConnectionSpec, workdir: Path, *, count_rows: bool = False
+    ) -> Iterator[tuple[CatalogueReading, ToolCommand]]:
         """Exports the snapshot of an open transaction, which pg_dump adopts (--snapshot);
-        the rows are counted in that same transaction, so the manifest describes exactly
-        the dumped data, and the counting may run while pg_dump runs. The transaction
-        stays open, holding the snapshot, until the context closes."""
+        the catalogue is read in that same transaction, so it lists exactly the tables the
+        dump saw, and `count_rows` counts them exactly as dumped. The reading may run while
+        pg_dump runs. The transaction stays open, holding the snapshot, until the context
+        closes."""
         require_database_name(spec.database)
         with _snapshot_connection(spec) as conn:
             snapshot = str(conn.execute("SELECT pg_export_snapshot()").fetchone()[0])
@@ -126,29 +139,18 @@ class PostgresEngine:
             tool = _client_tool("pg_dump", _major(conn), spec)
             argv = [*_dump_argv(tool, spec), f"--snapshot={snapshot}"]
 
-            def read_manifest() -> DumpManifest:
+            def read_catalogue() -> Catalogue:
                 try:
                     # In a savepoint: a failing count (a table it may not read) must not
                     # abort the transaction whose snapshot pg_dump is importing.
                     with conn.transaction():
-                        return self._manifest(conn, spec)
+                        return _catalogue(conn, spec, count_rows)
                 except psycopg.Error as error:  # raised outside _connect's translation
                     raise engine_error(classify(error), error, spec) from error
 
             with _tool_env(spec, tool, workdir) as env:
-                reading = ManifestReading(read_manifest, cancel=conn.cancel_safe)
+                reading = CatalogueReading(read_catalogue, cancel=conn.cancel_safe)
                 yield reading, ToolCommand(argv, env, COMPLETION_MARKER, tool.version)
-
-    def _manifest(self, conn: psycopg.Connection, spec: ConnectionSpec) -> DumpManifest:
-        version = str(conn.execute("SHOW server_version").fetchone()[0])
-        tables = [_count_rows(conn, schema, name) for schema, name in _tables(conn)]
-        return DumpManifest(
-            engine=self.engine,
-            database=spec.database,
-            server_version=version,
-            tool_version=_client_tool("pg_dump", _major(conn), spec).version,
-            tables=tables,
-        )
 
     @contextmanager
     def restore_command(self, spec: ConnectionSpec, workdir: Path) -> Iterator[ToolCommand]:
@@ -206,14 +208,27 @@ def _major(conn: psycopg.Connection) -> int:
     return conn.info.server_version // 10000
 
 
-def _tables(conn: psycopg.Connection) -> list[tuple[str, str]]:
-    return [(str(schema), str(name)) for schema, name in conn.execute(_LIST_TABLES).fetchall()]
+def _catalogue(conn: psycopg.Connection, spec: ConnectionSpec, count_rows: bool) -> Catalogue:
+    version = str(conn.execute("SHOW server_version").fetchone()[0])
+    listed = conn.execute(_LIST_TABLES).fetchall()
+    names = [(str(s), str(n)) for s, n, extension in listed if not extension]
+    return Catalogue(
+        server_version=version,
+        tool_version=_client_tool("pg_dump", _major(conn), spec).version,
+        tables=names,
+        skipped=frozenset((str(s), str(n)) for s, n, extension in listed if extension),
+        # pg_dump writes names in the client encoding this connection has too (both
+        # default to the database's): names from the dump decode to the same strings.
+        encoding=conn.info.encoding,
+        rows={(s, n): _count_rows(conn, s, n) for s, n in names} if count_rows else None,
+    )
 
 
-def _count_rows(conn: psycopg.Connection, schema: str, name: str) -> TableManifest:
-    query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, name))
-    rows = conn.execute(query).fetchone()[0]
-    return TableManifest(schema_name=schema, name=name, rows=int(rows))
+def _count_rows(conn: psycopg.Connection, schema: str, name: str) -> int:
+    # ONLY: a table's own rows, which is what pg_dump's COPY holds (a parent's count would
+    # include its children's, and a partitioned table holds none of its own).
+    query = sql.SQL("SELECT count(*) FROM ONLY {}").format(sql.Identifier(schema, name))
+    return int(conn.execute(query).fetchone()[0])
 
 
 # --- connections ------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel, SecretStr
 
 from shared.engines.base import (
+    Catalogue,
     ConnectionErrorKind,
     ConnectionResult,
     ConnectionSpec,
@@ -48,7 +49,7 @@ from shared.engines.sqlserver_sql import (
     restore_statement,
     url_variables,
 )
-from shared.models import DumpManifest, Engine, TableManifest
+from shared.models import DumpManifest, Engine
 
 SYSTEM_DATABASES = frozenset({"master", "tempdb", "model", "msdb"})
 AZURE_SQL_DATABASE = 5
@@ -102,21 +103,16 @@ class SqlServerEngine:
             rows = _fetch(cursor, _LIST_DATABASES)
         return discovered(rows, SYSTEM_DATABASES)
 
+    def catalogue(self, spec: ConnectionSpec) -> Catalogue:
+        require_database_name(spec.database)
+        with self._session(spec) as cursor:
+            return _catalogue(cursor, count_rows=False)
+
     def manifest(self, spec: ConnectionSpec) -> DumpManifest:
         require_database_name(spec.database)
         with self._session(spec) as cursor:
-            version = _version(cursor)
-            tables = [
-                TableManifest(schema_name=schema, name=name, rows=_count(cursor, schema, name))
-                for schema, name in _fetch(cursor, _LIST_TABLES)
-            ]
-        return DumpManifest(
-            engine=self.engine,
-            database=spec.database,
-            server_version=version,
-            tool_version="SQL Server BACKUP TO URL",
-            tables=tables,
-        )
+            catalogue = _catalogue(cursor, count_rows=True)
+        return catalogue.manifest(self.engine, spec.database, catalogue.rows or {})
 
     @contextmanager
     def dump_command(self, spec: ConnectionSpec, workdir: Path) -> Iterator[ToolCommand]:
@@ -306,6 +302,16 @@ def _fetch(cursor: Any, statement: str, params: Any = None) -> list[Any]:
 def _version(cursor: Any) -> str:
     rows = _fetch(cursor, "SELECT CAST(SERVERPROPERTY('ProductVersion') AS nvarchar(128))")
     return str(rows[0][0])
+
+
+def _catalogue(cursor: Any, count_rows: bool) -> Catalogue:
+    names = [(str(schema), str(name)) for schema, name in _fetch(cursor, _LIST_TABLES)]
+    return Catalogue(
+        server_version=_version(cursor),
+        tool_version="SQL Server BACKUP TO URL",
+        tables=names,
+        rows={(s, n): _count(cursor, s, n) for s, n in names} if count_rows else None,
+    )
 
 
 def _count(cursor: Any, schema: str, name: str) -> int:

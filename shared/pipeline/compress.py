@@ -84,13 +84,15 @@ def compress_stream(
     threads: int,
     chunk_size: int,
     progress: Callable[[int, int], None] | None = None,
+    observe: Callable[[bytes], None] | None = None,
     recipients: list[str] | None = None,
 ) -> int:
     """Compresses `source` to its end into `sink`, encrypted to `recipients` (age) when
     given; returns the raw byte count. zstd's copy loop runs in C, calling back into Python
-    once per MiB read or written."""
+    once per MiB read or written. `observe` sees every raw chunk, in order, on the
+    read-ahead thread."""
     compressor = zstandard.ZstdCompressor(level=level, threads=threads, write_checksum=True)
-    ahead = ReadAhead(source, chunk_size)
+    ahead = ReadAhead(source, chunk_size, observe=observe)
     reader = _CountingReader(ahead, sink, progress)  # type: ignore[arg-type]
     try:
         if recipients:

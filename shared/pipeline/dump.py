@@ -4,6 +4,9 @@ The blob is committed only after the dump tool exited 0, its stderr was read to 
 and every block was staged; the commit uses if-none-match so nothing is ever overwritten.
 On any failure the tool is killed and no block list is committed: staged blocks stay
 invisible and Blob Storage discards them after seven days.
+
+The manifest's row counts come from the dump stream itself (shared/pipeline/row_counts.py),
+the table list and versions from the database's catalogue: the database is read once.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ import zstandard
 
 from shared.crypto.age import AgeError
 from shared.engines.base import (
+    Catalogue,
+    CatalogueReading,
     ConnectionSpec,
     DatabaseEngine,
     EngineError,
-    ManifestReading,
     SnapshotDumper,
     ToolCommand,
 )
@@ -33,8 +37,10 @@ from shared.models import DumpManifest
 from shared.pipeline.blocks import BlockUploader, UploadAborted
 from shared.pipeline.compress import BlockSink, compress_stream
 from shared.pipeline.encrypt import Encryption
+from shared.pipeline.manifests import compare_manifests, dump_manifest
 from shared.pipeline.process import ToolProcess, Watchdog
 from shared.pipeline.results import BackupFailed, BackupOutcome, PipelineOptions
+from shared.pipeline.row_counts import RowCounter, row_counter_for
 from shared.pipeline.sanitize import sanitize, tail_text
 from shared.storage.blobs import BlobAlreadyExists, BlobPlacement, BlobStore, BlobStoreError
 
@@ -73,19 +79,23 @@ def run_backup(
     recipients = encryption.recipients if encryption else None
     started = time.monotonic()
     secrets = [spec.password.get_secret_value()]
+    count_rows = options.snapshot_row_count  # PostgreSQL's second check
     try:
         with (
             tempfile.TemporaryDirectory(prefix="dilux-dump-") as workdir,
-            _dump_plan(engine, spec, Path(workdir)) as (reading, command),
+            _dump_plan(engine, spec, Path(workdir), count_rows) as (reading, command),
         ):
             secrets += _secret_env_values(command)
-            with _Background(reading) as manifest_reading:
+            counter = row_counter_for(engine.engine)
+            with _Background(reading) as catalogue_reading:
                 streamed = _stream(
-                    command, store, blob_name, options, progress, cancel, secrets, recipients
-                )
-            manifest = manifest_reading.result()
+                    command, store, blob_name, options, progress, cancel, secrets, counter.feed,
+                    recipients,
+                )  # fmt: skip
+            catalogue = catalogue_reading.result()
     except EngineError as exc:
         raise _engine_failure(exc, f"cannot dump database {spec.database!r}", secrets) from None
+    manifest = _manifest(engine, spec.database, catalogue, counter)
     compression = f"zstd-{options.compression_level}"
     tool_version = command.tool_version or manifest.tool_version
     labels = {
@@ -117,37 +127,63 @@ def run_backup(
         extra_recipients=encryption.extra_recipients if encryption else [],
         access_tier=placement.access_tier if placement else None,
         immutable_until=placement.immutable_until if placement else None,
+        row_count_cpu_seconds=counter.cpu_seconds,
     )
 
 
 @contextmanager
 def _dump_plan(
-    engine: DatabaseEngine, spec: ConnectionSpec, workdir: Path
-) -> Iterator[tuple[ManifestReading, ToolCommand]]:
-    """The dump command and how to read the manifest: in the dump's own snapshot where
-    the engine can share it (PostgreSQL), else in a snapshot of its own."""
+    engine: DatabaseEngine, spec: ConnectionSpec, workdir: Path, count_rows: bool
+) -> Iterator[tuple[CatalogueReading, ToolCommand]]:
+    """The dump command and how to read the catalogue: in the dump's own snapshot where
+    the engine can share it (PostgreSQL, which can then also count the rows there), else
+    as the dump starts."""
     if isinstance(engine, SnapshotDumper):
-        with engine.dump_with_manifest(spec, workdir) as plan:
+        with engine.dump_with_catalogue(spec, workdir, count_rows=count_rows) as plan:
             yield plan
     else:
         with engine.dump_command(spec, workdir) as command:
-            yield ManifestReading(partial(engine.manifest, spec)), command
+            yield CatalogueReading(partial(engine.catalogue, spec)), command
+
+
+def _manifest(
+    engine: DatabaseEngine, database: str, catalogue: Catalogue, counter: RowCounter
+) -> DumpManifest:
+    """The catalogue's tables with the rows the dump holds; where the database counted
+    them too (in the dump's snapshot), both must agree or the backup fails."""
+    manifest = dump_manifest(engine.engine, database, catalogue, counter.tables())
+    if catalogue.rows is None:
+        return manifest
+    counted = catalogue.manifest(engine.engine, database, catalogue.rows)
+    differences = compare_manifests(counted, manifest)
+    if differences:
+        listed = ", ".join(
+            f"{d.table} ({d.actual_rows} in the dump, {d.expected_rows} in the database)"
+            for d in differences[:10]
+        )
+        raise BackupFailed(
+            "backup failed, nothing was committed: the rows counted in the dump differ from "
+            f"the database's own count in the same snapshot: {listed}",
+            reason="manifest",
+        )
+    return manifest
 
 
 class _Background:
-    """Reads the manifest on a thread while the body streams the dump (the row counts take
-    the database's time, the stream ours). Leaving after a success waits for the reading.
-    Leaving after a failure does not wait for a long count: a reading that can be
-    cancelled is; one that cannot is given FAILURE_GRACE to end, then left to finish on
-    its own. If the reading had failed by itself, its error wins over the body's (a
-    database that cannot be read says so more clearly than the dump tool's exit code)."""
+    """Reads the catalogue on a thread while the body streams the dump (a few metadata
+    reads; with the snapshot count, the database's reading of every table). Leaving after
+    a success waits for the reading. Leaving after a failure does not wait for a long count:
+    a reading that can be cancelled is; one that cannot is given FAILURE_GRACE to end, then
+    left to finish on its own. If the reading had failed by itself, its error wins over the
+    body's (a database that cannot be read says so more clearly than the dump tool's exit
+    code)."""
 
     FAILURE_GRACE = 5.0
 
-    def __init__(self, reading: ManifestReading) -> None:
+    def __init__(self, reading: CatalogueReading) -> None:
         self._reading = reading
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="manifest")
-        self._future: Future[DumpManifest] = self._pool.submit(reading.read)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalogue")
+        self._future: Future[Catalogue] = self._pool.submit(reading.read)
 
     def __enter__(self) -> _Background:
         return self
@@ -165,7 +201,7 @@ class _Background:
         self._reading.cancel()  # its error then is ours, not the database's: the body's stands
         self._pool.shutdown(wait=True)
 
-    def result(self) -> DumpManifest:
+    def result(self) -> Catalogue:
         return self._future.result()
 
 
@@ -185,6 +221,7 @@ def _stream(
     progress: Callable[[int, int], None] | None,
     cancel: threading.Event | None,
     secrets: list[str],
+    observe: Callable[[bytes], None],
     recipients: list[str] | None = None,
 ) -> _Streamed:
     tool_name = Path(command.argv[0]).name
@@ -202,7 +239,9 @@ def _stream(
         uploader.close()
         raise BackupFailed(f"cannot start {tool_name}: {exc.strerror}", reason="tool") from None
     try:
-        return _pump(tool, tool_name, uploader, options, progress, cancel, secrets, recipients)
+        return _pump(
+            tool, tool_name, uploader, options, progress, cancel, secrets, observe, recipients
+        )
     finally:
         tool.close()
         uploader.close()
@@ -216,6 +255,7 @@ def _pump(
     progress: Callable[[int, int], None] | None,
     cancel: threading.Event | None,
     secrets: list[str],
+    observe: Callable[[bytes], None],
     recipients: list[str] | None,
 ) -> _Streamed:
     def stop(reason: str) -> None:
@@ -233,6 +273,7 @@ def _pump(
                 threads=options.compression_threads,
                 chunk_size=options.read_chunk_size,
                 progress=progress,
+                observe=observe,
                 recipients=recipients,
             )
             code = tool.finish()

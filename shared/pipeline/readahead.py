@@ -3,6 +3,8 @@
 While zstd waits for its workers, nobody would read the pipe and the dump tool would stall
 on a full pipe: the two would take turns instead of running side by side. The zstd CLI
 avoids this with its own reader thread; so do we. At most `depth` chunks wait in memory.
+The same thread hands each chunk to `observe` (the row counting) before queueing it, so
+that work runs beside the compression rather than in its way.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import contextlib
 import io
 import queue
 import threading
+from collections.abc import Callable
 from typing import BinaryIO
 
 _PUT_TIMEOUT = 0.1
@@ -19,11 +22,18 @@ _PUT_TIMEOUT = 0.1
 class ReadAhead:
     """A file-like `read()` over chunks read in a background thread."""
 
-    def __init__(self, source: BinaryIO, chunk_size: int, depth: int = 8) -> None:
+    def __init__(
+        self,
+        source: BinaryIO,
+        chunk_size: int,
+        depth: int = 8,
+        observe: Callable[[bytes], None] | None = None,
+    ) -> None:
         # A pipe read returns whatever the tool wrote last (often a few KiB): the buffered
         # reader gathers full chunks in C, so zstd sees one call per chunk.
         self._source = io.BufferedReader(source, buffer_size=chunk_size)  # type: ignore[arg-type]
         self._chunk_size = chunk_size
+        self._observe = observe
         self._queue: queue.Queue[bytes] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._ended = False
@@ -34,8 +44,10 @@ class ReadAhead:
     def _run(self) -> None:
         try:
             while not self._stop.is_set() and (chunk := self._source.read(self._chunk_size)):
+                if self._observe is not None:
+                    self._observe(chunk)
                 self._put(chunk)
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # the reader's own, or `observe`'s: the stream fails with it
             self.error = exc
         finally:
             self._put(b"")

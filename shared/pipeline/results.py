@@ -21,6 +21,8 @@ class PipelineOptions(BaseModel):
     upload_concurrency: int = Field(default=4, ge=1, le=64)
     timeout_seconds: float = Field(default=7200, gt=0)
     read_chunk_size: int = Field(default=1 * MIB, ge=64 * 1024)
+    # Also count every table in the dump's snapshot (PostgreSQL) and fail on a difference.
+    snapshot_row_count: bool = False
 
     @classmethod
     def from_settings(cls, settings: Any) -> PipelineOptions:
@@ -32,6 +34,7 @@ class PipelineOptions(BaseModel):
             block_size=settings.block_size_bytes,
             upload_concurrency=settings.upload_concurrency,
             timeout_seconds=settings.dump_timeout_seconds,
+            snapshot_row_count=settings.manifest_snapshot_count,
         )
 
 
@@ -51,6 +54,8 @@ class BackupOutcome(BaseModel):
     extra_recipients: list[str] = Field(default_factory=list)
     access_tier: str | None = None
     immutable_until: datetime | None = None
+    # CPU time the row counting took from the dump stream (on the read-ahead thread).
+    row_count_cpu_seconds: float = 0.0
 
 
 class VerifyOutcome(BaseModel):

@@ -171,6 +171,31 @@ def test_manifest_counts_base_tables_only(mariadb_database: str) -> None:
     assert "MariaDB" in manifest.tool_version and "MariaDB" in manifest.server_version
 
 
+def test_catalogue_leaves_out_tables_whose_rows_the_dump_never_holds(
+    mariadb_database: str,
+) -> None:
+    """A MERGE table's rows are its parts' (the dump tools write none of its own); views
+    and sequences hold no rows of their own either."""
+    spec = mariadb_spec(mariadb_database)
+    load_sample(spec)  # a view and a sequence among them
+    conn = _connect(spec)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("CREATE TABLE part (x INT) ENGINE=MyISAM")
+            cursor.execute("INSERT INTO part VALUES (1), (2)")
+            cursor.execute("CREATE TABLE merged (x INT) ENGINE=MERGE UNION=(part)")
+    finally:
+        conn.close()
+    catalogue = ENGINE.catalogue(spec)
+    assert sorted(name for _, name in catalogue.tables) == [
+        "empty_one",
+        "items",
+        "part",
+        "we`ird; drop",
+    ]
+    assert catalogue.rows is None and catalogue.encoding == "utf-8"
+
+
 def test_is_empty_and_create_database(mariadb_database: str) -> None:
     spec = mariadb_spec(mariadb_database)
     assert ENGINE.is_empty(spec)

@@ -10,7 +10,9 @@ import pytest
 from shared.engines import postgres, tools
 from shared.engines.base import ConnectionErrorKind, ConnectionSpec, EngineError, SnapshotDumper
 from shared.engines.postgres import COMPLETION_MARKER, PostgresEngine, classify_message
-from shared.models import TlsMode
+from shared.models import Engine, TlsMode
+from shared.pipeline.manifests import dump_manifest
+from shared.pipeline.row_counts import PostgresRowCounter
 from tests.conftest import unique_name
 from tests.engines.conftest import (
     AWKWARD_PASSWORD,
@@ -158,11 +160,35 @@ def test_manifest_counts_every_table_with_odd_names(postgres_database: str) -> N
     assert counts == {
         ('Odd "Schema"', "weird.name; drop"): 3,
         ("public", "items"): 1500,
-        ("public", "events"): 2,
+        # A table's own rows, as pg_dump's COPY holds them: the partitioned table has none.
+        ("public", "events"): 0,
         ("public", "events_2026"): 2,
         ("public", "empty_one"): 0,
     }
     assert manifest.server_version.startswith("15.")
+
+
+def test_catalogue_lists_tables_without_reading_them(postgres_database: str) -> None:
+    """Metadata only; an extension's own table is set apart (its rows come from CREATE
+    EXTENSION on a restore, not from the dump alone)."""
+    spec = pg15_spec(postgres_database)
+    load_sample(spec)
+    with _conn(spec) as conn:
+        conn.execute("CREATE TABLE owned_by_extension (x int)")
+        conn.execute("ALTER EXTENSION plpgsql ADD TABLE owned_by_extension")
+    catalogue = ENGINE.catalogue(spec)
+    assert catalogue.tables == [
+        ('Odd "Schema"', "weird.name; drop"),
+        ("public", "empty_one"),
+        ("public", "events"),
+        ("public", "events_2026"),
+        ("public", "items"),
+    ]
+    assert catalogue.skipped == {("public", "owned_by_extension")}
+    assert catalogue.rows is None and catalogue.encoding == "utf-8"
+    assert ("public", "owned_by_extension") not in {
+        (t.schema_name, t.name) for t in ENGINE.manifest(spec).tables
+    }
 
 
 def test_is_empty_and_create_database(postgres_database: str) -> None:
@@ -308,25 +334,33 @@ def test_pg15_is_dumped_by_a_pg_dump_of_its_own_major(postgres_database: str) ->
     assert "pg_dump (PostgreSQL) 15" in manifest.tool_version
 
 
-# --- one snapshot for the manifest and the dump -------------------------------------------
+# --- one snapshot for the catalogue and the dump ------------------------------------------
 
 
-def test_snapshot_dump_matches_its_manifest_while_rows_are_written(
+def test_snapshot_dump_matches_its_catalogue_while_rows_are_written(
     postgres_database: str, tmp_path: Path
 ) -> None:
     source = pg15_spec(postgres_database)
     load_sample(source)
     assert isinstance(ENGINE, SnapshotDumper)
-    with ENGINE.dump_with_manifest(source, tmp_path) as (reading, command):
+    with ENGINE.dump_with_catalogue(source, tmp_path, count_rows=True) as (reading, command):
         with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={postgres_database}") as c:
             c.execute("INSERT INTO items (label) SELECT 'late' FROM generate_series(1, 100)")
+            c.execute("CREATE TABLE created_after (x int)")
         assert any(part.startswith("--snapshot=") for part in command.argv)
         dump = run_dump(command, tmp_path / "dump.sql")
-        manifest = reading.read()  # after the dump, still in its snapshot
+        catalogue = reading.read()  # after the dump, still in its snapshot
     assert dump.returncode == 0, dump.stderr
+    assert catalogue.rows is not None
+    manifest = catalogue.manifest(Engine.POSTGRESQL, postgres_database, catalogue.rows)
     live = {t.name: t.rows for t in ENGINE.manifest(source).tables}
-    assert live["items"] == 1600  # the writes happened...
-    assert {t.name: t.rows for t in manifest.tables}["items"] == 1500  # ...after the snapshot
+    assert live["items"] == 1600 and "created_after" in live  # the writes happened...
+    assert catalogue.rows[("public", "items")] == 1500  # ...after the snapshot
+    assert ("public", "created_after") not in catalogue.tables
+    counter = PostgresRowCounter()
+    counter.feed(dump.path.read_bytes())
+    dumped = dump_manifest(Engine.POSTGRESQL, postgres_database, catalogue, counter.tables())
+    assert dumped == manifest  # the dump's own counts are the snapshot's
     target = pg15_spec(unique_name("pg_restored_"))
     ENGINE.create_database(target)
     try:

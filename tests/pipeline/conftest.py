@@ -13,6 +13,7 @@ import pytest
 from azure.storage.blob import ExponentialRetry
 
 from shared.engines.base import (
+    Catalogue,
     ConnectionErrorKind,
     ConnectionSpec,
     EngineError,
@@ -38,6 +39,13 @@ class FakeEngine:
     non_empty: set[str] = field(default_factory=set)
     engine: Engine = Engine.POSTGRESQL
     completion_marker: bytes | None = MARKER
+
+    def catalogue(self, spec: ConnectionSpec) -> Catalogue:
+        return Catalogue(
+            server_version="fake-server 1.0",
+            tool_version="fake-tool 1.0",
+            tables=[(t.schema_name, t.name) for t in self.tables],
+        )
 
     def manifest(self, spec: ConnectionSpec) -> DumpManifest:
         return DumpManifest(

@@ -17,13 +17,13 @@ from azure.storage.blob import ExponentialRetry
 
 import shared.pipeline.dump as dump_module
 from shared.engines.base import (
+    Catalogue,
+    CatalogueReading,
     ConnectionErrorKind,
     ConnectionSpec,
     EngineError,
-    ManifestReading,
     ToolCommand,
 )
-from shared.models import DumpManifest
 from shared.pipeline.dump import run_backup
 from shared.pipeline.results import BackupFailed, BackupOutcome, PipelineOptions
 from shared.storage.blobs import AzureBlobStore, BlobStore, BlobStoreError
@@ -242,19 +242,19 @@ class SlowCountEngine(FakeEngine):
         self.seconds = seconds
         self.stopped = threading.Event()
 
-    def _count(self, spec: ConnectionSpec) -> DumpManifest:
+    def _count(self, spec: ConnectionSpec) -> Catalogue:
         self.stopped.wait(self.seconds)
         if self.stopped.is_set():
             raise EngineError(ConnectionErrorKind.UNKNOWN, "canceling statement")
-        return self.manifest(spec)
+        return self.catalogue(spec)
 
     @contextmanager
-    def dump_with_manifest(
-        self, spec: ConnectionSpec, workdir: Path
-    ) -> Iterator[tuple[ManifestReading, ToolCommand]]:
+    def dump_with_catalogue(
+        self, spec: ConnectionSpec, workdir: Path, *, count_rows: bool = False
+    ) -> Iterator[tuple[CatalogueReading, ToolCommand]]:
         with self.dump_command(spec, workdir) as command:
             cancel = self.stopped.set if self.cancellable else None
-            yield ManifestReading(lambda: self._count(spec), cancel=cancel), command
+            yield CatalogueReading(lambda: self._count(spec), cancel=cancel), command
 
 
 @pytest.mark.parametrize("cancellable", [True, False])
@@ -276,3 +276,48 @@ def test_a_failed_dump_does_not_wait_for_a_long_row_count(
     assert "exited with code 3" in failure.value.message
     assert engine.stopped.is_set() is cancellable
     engine.stopped.set()  # let an uncancellable count end now
+
+
+class SnapshotCountEngine(FakeEngine):
+    """A SnapshotDumper whose database counts `rows` in the dump's snapshot."""
+
+    def __init__(self, rows: dict[tuple[str | None, str], int], **fields: object) -> None:
+        super().__init__(**fields)  # type: ignore[arg-type]
+        self.rows = rows
+        self.asked: list[bool] = []
+
+    @contextmanager
+    def dump_with_catalogue(
+        self, spec: ConnectionSpec, workdir: Path, *, count_rows: bool = False
+    ) -> Iterator[tuple[CatalogueReading, ToolCommand]]:
+        self.asked.append(count_rows)
+        rows = self.rows if count_rows else None
+        catalogue = Catalogue("fake-server 1.0", "fake-tool 1.0", list(self.rows), rows=rows)
+        with self.dump_command(spec, workdir) as command:
+            yield CatalogueReading(lambda: catalogue), command
+
+
+def test_the_snapshot_count_must_agree_with_the_dump(
+    blob_store: AzureBlobStore, fake_spec: ConnectionSpec, small_blocks: PipelineOptions
+) -> None:
+    """The fake dump holds no COPY block: a table the database counts 3 rows in is a
+    difference that fails the backup; one it counts empty agrees (and is listed with 0)."""
+    checked = small_blocks.model_copy(update={"snapshot_row_count": True})
+    engine = SnapshotCountEngine({("public", "t"): 3}, dump_args=["--bytes", "1000"])
+    name = f"srv/db/{unique_name('b')}.sql.zst"
+    with pytest.raises(BackupFailed) as failure:
+        backup(engine, fake_spec, blob_store, checked, name=name)
+    assert failure.value.reason == "manifest"
+    assert "t (0 in the dump, 3 in the database)" in failure.value.message
+    assert engine.asked == [True]
+    assert not blob_store.exists(name)
+
+    unchecked = SnapshotCountEngine({("public", "t"): 3}, dump_args=["--bytes", "1000"])
+    backup(unchecked, fake_spec, blob_store, small_blocks)  # the setting is off by default
+    assert unchecked.asked == [False]
+    agreeing = SnapshotCountEngine({("public", "t"): 0}, dump_args=["--bytes", "1000"])
+    _, outcome = backup(agreeing, fake_spec, blob_store, checked)
+    assert [(t.schema_name, t.name, t.rows) for t in outcome.manifest.tables] == [
+        ("public", "t", 0)
+    ]
+    assert outcome.row_count_cpu_seconds >= 0

@@ -127,11 +127,13 @@ def test_options_come_from_the_settings_fields() -> None:
         block_size_bytes=16 * MIB,
         upload_concurrency=2,
         dump_timeout_seconds=60,
+        manifest_snapshot_count=True,
     )
     options = PipelineOptions.from_settings(settings)
     assert (options.compression_level, options.compression_threads) == (7, 1)
     assert (options.block_size, options.upload_concurrency) == (16 * MIB, 2)
     assert options.timeout_seconds == 60
+    assert options.snapshot_row_count
 
 
 def test_options_from_the_real_settings_defaults() -> None:

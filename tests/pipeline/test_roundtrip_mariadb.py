@@ -13,6 +13,7 @@ from pathlib import Path
 import psutil
 import pymysql
 import pytest
+import zstandard
 
 from shared.engines.base import ConnectionSpec
 from shared.engines.registry import engine_for
@@ -57,8 +58,23 @@ AWKWARD = [
     """INSERT INTO nums VALUES (12345678901234567890.0123456789, -1.5e-300,
          '2024-02-29 23:59:59.999999', '{"a": [1, null, "☃"]}', b'10101010', 'b'),
          (NULL, NULL, NULL, NULL, NULL, NULL)""",
+    # What separates tuples and statements, as data and in a quoted name; a column list
+    # in the INSERTs (an invisible column makes the dump name its columns).
+    """CREATE TABLE `Odd ``Name``.x` (`co)l` INT, body TEXT, hidden INT INVISIBLE DEFAULT 7)
+         ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""",
+    r"""INSERT INTO `Odd ``Name``.x` (`co)l`, body) VALUES (1, '),('), (2, ');\n('),
+         (3, 'a\\'), (4, '\\.'), (5, 'multi\nline\r\nstring\n'), (6, '(''('),
+         (7, 'INSERT INTO `txt` VALUES (1),(2);'), (8, NULL), (9, '\\'), (10, '\\\\''')""",
+    # A MERGE table: the dump holds no rows of its own (its part's are in the part).
+    "CREATE TABLE part (x INT) ENGINE=MyISAM",
+    "INSERT INTO part VALUES (1), (2), (3)",
+    "CREATE TABLE merged (x INT) ENGINE=MERGE UNION=(part)",
+    "CREATE TABLE empty_one (x INT)",
+    # A trigger body whose line reads like a data INSERT; created last, it never fires here.
+    """CREATE TRIGGER bin_audit AFTER INSERT ON bin FOR EACH ROW
+INSERT INTO `audit` VALUES (NULL, NEW.id, '),(')""",
 ]
-TABLES = ["audit", "bin", "nums", "txt"]
+TABLES = ["Odd `Name`.x", "audit", "bin", "empty_one", "nums", "part", "txt"]
 
 
 def admin(user: str = "root", password: str = "") -> pymysql.connections.Connection:
@@ -97,9 +113,10 @@ def fingerprint(database: str, table: str) -> tuple[int, str]:
             )
             columns = [f"IFNULL(HEX(`{row[0]}`), 'NULL')" for row in cursor.fetchall()]
             cells = ", ".join(columns)
+            quoted = "`" + table.replace("`", "``") + "`"
             cursor.execute(
                 f"SELECT COUNT(*), MD5(IFNULL(GROUP_CONCAT(MD5(CONCAT_WS('|', {cells}))"
-                f" ORDER BY {cells} SEPARATOR ''), '')) FROM `{database}`.`{table}`"
+                f" ORDER BY {cells} SEPARATOR ''), '')) FROM `{database}`.{quoted}"
             )
             count, digest = cursor.fetchone()
     finally:
@@ -169,7 +186,11 @@ def test_mariadb_round_trip_keeps_every_table_byte_for_byte(
     source = spec(mariadb_database, *db_user)
     outcome = backup(source, blob_store)
     assert outcome.raw_bytes > 4_800_000 and outcome.block_count > 1
-    assert sorted(t.name for t in outcome.manifest.tables) == TABLES
+    dumped = {t.name: t.rows for t in outcome.manifest.tables}
+    assert sorted(dumped) == TABLES
+    # The tuples counted in the dump stream are count(*) on the source, table by table.
+    assert dumped == {table: fingerprint(mariadb_database, table)[0] for table in TABLES}
+    assert (dumped["txt"], dumped["Odd `Name`.x"], dumped["part"]) == (8, 10, 3)
 
     verified = verify_backup(blob_store, outcome.blob_name, outcome.sha256, b"-- Dump completed")
     assert verified.ok, verified.reason
@@ -347,3 +368,77 @@ def test_connection_problems_fail_clearly_without_a_blob(
     assert failure.value.reason == reason
     assert password not in failure.value.message and wrong not in failure.value.message
     assert not list(blob_store._container.list_blobs())
+
+
+def test_a_backup_taken_while_rows_are_written_restores_to_its_manifest(
+    mariadb_database: str, my_target: str, blob_store: AzureBlobStore
+) -> None:
+    """The rows are counted in the dump stream, so the manifest is the dump's own snapshot:
+    rows written or deleted meanwhile are in neither, and the restore finds exactly the
+    manifest (a count in a snapshot of its own would differ from the dump's)."""
+    fill(mariadb_database, 20)
+    stop = threading.Event()
+    written = [0]
+
+    def keep_writing() -> None:
+        conn = admin()
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(f"USE `{mariadb_database}`")
+                while not stop.is_set():
+                    cursor.execute(
+                        "INSERT INTO filler (a, b) SELECT 'late', 'late' FROM seq_1_to_50"
+                    )
+                    cursor.execute("DELETE FROM filler WHERE a <> 'late' LIMIT 20")
+                    written[0] += 1
+        finally:
+            conn.close()
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        time.sleep(0.2)  # the writes are under way before the dump starts
+        before = written[0]
+        outcome = backup(spec(mariadb_database), blob_store)
+        during = written[0] - before
+    finally:
+        stop.set()
+        writer.join()
+    dumped = {t.name: t.rows for t in outcome.manifest.tables}["filler"]
+    assert during > 5  # writes went on during the backup...
+    assert fingerprint(mariadb_database, "filler")[0] != dumped  # ...and after it
+    restored = restore_backup(
+        engine_for(Engine.MARIADB),
+        spec(my_target),
+        blob_store,
+        outcome.blob_name,
+        outcome.sha256,
+        manifest=outcome.manifest,
+    )
+    assert restored.differences == []
+    assert fingerprint(my_target, "filler")[0] == dumped
+
+
+def test_option_files_do_not_change_what_is_counted(
+    mariadb_database: str,
+    blob_store: AzureBlobStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The tools also read ~/.my.cnf: one that drops the LOCK TABLES sections (--compact),
+    the backticks, the extended inserts and plain INSERT still leaves every row counted."""
+    (tmp_path / ".my.cnf").write_text(
+        "[mysqldump]\ncompact\nskip-quote-names\nskip-extended-insert\ninsert-ignore\n"
+    )
+    monkeypatch.setenv("HOME", str(tmp_path))
+    run_sql(mariadb_database, AWKWARD[:7])  # bin and txt, their awkward rows included
+    outcome = backup(spec(mariadb_database), blob_store)
+    raw = (
+        zstandard.ZstdDecompressor()
+        .decompressobj()
+        .decompress(b"".join(blob_store.read_chunks(outcome.blob_name)))
+    )
+    assert b"\nLOCK TABLES bin WRITE;\nINSERT IGNORE INTO bin VALUES (" in raw  # it was read
+    dumped = {t.name: t.rows for t in outcome.manifest.tables}
+    assert dumped == {name: fingerprint(mariadb_database, name)[0] for name in ("bin", "txt")}
+    assert dumped == {"bin": 4, "txt": 7}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Iterator
 
 import psycopg
@@ -63,20 +64,62 @@ INSERT INTO txt (body, note) VALUES ('after trigger', 'audited');
 
 CREATE FUNCTION shout(t text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT upper(t) || '!' $$;
 CREATE VIEW loud AS SELECT id, shout(note) AS note FROM txt WHERE note IS NOT NULL;
+
+-- What a COPY block's end, header or line breaks look like, as data and as quoted names.
+CREATE TABLE "Odd ""Name"".x" ("co)l" int, "select" text);
+INSERT INTO "Odd ""Name"".x" VALUES
+  (1, E'\\.'), (2, E'a\n\\.\nb\n\\.'), (3, E'multi\nline\r\nstring\n\n'),
+  (4, E'COPY public.bin (id, data) FROM stdin;\n1\t\\N\n\\.\n'), (5, E'\t\\N\t'), (6, NULL);
+CREATE TABLE "new
+line" (a int);
+INSERT INTO "new
+line" VALUES (1), (2);
+CREATE TABLE nocols ();
+INSERT INTO nocols DEFAULT VALUES; INSERT INTO nocols DEFAULT VALUES;
+CREATE TABLE parent (a int);
+CREATE TABLE child (b text) INHERITS (parent);
+INSERT INTO parent VALUES (1); INSERT INTO child VALUES (2, 'x'), (3, 'y');
+CREATE TABLE parted (k int) PARTITION BY RANGE (k);
+CREATE TABLE parted_low PARTITION OF parted FOR VALUES FROM (0) TO (10);
+CREATE TABLE parted_high PARTITION OF parted FOR VALUES FROM (10) TO (20);
+INSERT INTO parted SELECT generate_series(0, 14);
+CREATE TABLE empty_one (x int);
+-- A function body holding a whole COPY block, without the TOC comment of a real one.
+CREATE FUNCTION looks_like_data() RETURNS text LANGUAGE sql AS $f$
+SELECT $q$
+COPY public.bin (id, data) FROM stdin;
+1	\\x00
+$q$::text
+$f$;
 """
 
-TABLES = ["public.bin", "public.txt", "public.audit", "other.nums"]
+TABLES = [
+    ("public", "bin"),
+    ("public", "txt"),
+    ("public", "audit"),
+    ("other", "nums"),
+    ("public", 'Odd "Name".x'),
+    ("public", "new\nline"),
+    ("public", "nocols"),
+    ("public", "parent"),
+    ("public", "child"),
+    ("public", "parted"),
+    ("public", "parted_low"),
+    ("public", "parted_high"),
+    ("public", "empty_one"),
+]
 
 
 def connect(database: str) -> psycopg.Connection:
     return psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={database}")
 
 
-def table_fingerprint(database: str, qualified: str) -> tuple[int, str]:
-    schema, name = qualified.split(".")
+def table_fingerprint(database: str, table: tuple[str, str]) -> tuple[int, str]:
+    """The table's own rows (not its children's): their count and a digest of their text."""
     query = sql.SQL(
-        "SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {} t"
-    ).format(sql.Identifier(schema, name))
+        "SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), ''))"
+        " FROM ONLY {} t"
+    ).format(sql.Identifier(*table))
     with connect(database) as conn:
         count, digest = conn.execute(query).fetchone()
     return int(count), str(digest)
@@ -111,7 +154,9 @@ def awkward_pg(postgres_database: str) -> str:
     return postgres_database
 
 
-def backup_of(database: str, store: AzureBlobStore) -> BackupOutcome:
+def backup_of(
+    database: str, store: AzureBlobStore, snapshot_row_count: bool = False
+) -> BackupOutcome:
     return run_backup(
         engine_for(Engine.POSTGRESQL),
         spec_for(database),
@@ -120,8 +165,25 @@ def backup_of(database: str, store: AzureBlobStore) -> BackupOutcome:
         server_id="local-pg",
         database_id="db-pg",
         blob_name=f"local-pg/db-pg/{unique_name('r')}.sql.zst",
-        options=PipelineOptions(block_size=256 * 1024),
+        options=PipelineOptions(block_size=256 * 1024, snapshot_row_count=snapshot_row_count),
     )
+
+
+def table_scans(database: str) -> dict[str, int]:
+    """Sequential scans of each table so far, once every other session of `database` has
+    ended (a session reports its statistics as it ends)."""
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        for _ in range(100):
+            others = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (database,)
+            ).fetchone()[0]
+            if not others:
+                break
+            time.sleep(0.05)
+    with connect(database) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        rows = conn.execute("SELECT relname, seq_scan FROM pg_stat_user_tables").fetchall()
+    return {str(name): int(scans) for name, scans in rows}
 
 
 def test_postgres_round_trip_keeps_every_table_byte_for_byte(
@@ -130,7 +192,13 @@ def test_postgres_round_trip_keeps_every_table_byte_for_byte(
     engine = engine_for(Engine.POSTGRESQL)
     outcome = backup_of(awkward_pg, blob_store)
     assert outcome.raw_bytes > 4_800_000 and outcome.block_count > 1
-    assert {f"{t.schema_name}.{t.name}" for t in outcome.manifest.tables} == set(TABLES)
+    dumped = {(t.schema_name, t.name): t.rows for t in outcome.manifest.tables}
+    assert set(dumped) == set(TABLES)
+    # The rows counted in the dump stream are count(*) on the source, table by table.
+    assert dumped == {table: table_fingerprint(awkward_pg, table)[0] for table in TABLES}
+    assert dumped[("public", "txt")] == 8 and dumped[("public", "nocols")] == 2
+    assert (dumped[("public", "parent")], dumped[("public", "child")]) == (1, 2)
+    assert dumped[("public", "parted")] == 0 and dumped[("public", "parted_high")] == 5
 
     verified = verify_backup(
         blob_store, outcome.blob_name, outcome.sha256, b"-- PostgreSQL database dump complete"
@@ -157,6 +225,23 @@ def test_postgres_round_trip_keeps_every_table_byte_for_byte(
         new_id = conn.execute("INSERT INTO txt (body) VALUES ('x') RETURNING id").fetchone()[0]
         assert conn.execute("SELECT count(*) FROM audit").fetchone()[0] == before + 1
         assert new_id == 9  # the identity continues after the 8 rows that were dumped
+
+
+def test_a_backup_reads_each_table_once(awkward_pg: str, blob_store: AzureBlobStore) -> None:
+    """pg_dump's COPY is the only read of the data: the rows are counted in its output.
+    With MANIFEST_SNAPSHOT_COUNT the database counts them too, a second read."""
+    before = table_scans(awkward_pg)
+    backup_of(awkward_pg, blob_store)
+    once = table_scans(awkward_pg)
+    assert {name: once[name] - before[name] for name in ("bin", "nums", "parent")} == {
+        "bin": 1,
+        "nums": 1,
+        "parent": 1,
+    }
+    checked = backup_of(awkward_pg, blob_store, snapshot_row_count=True)
+    twice = table_scans(awkward_pg)
+    assert twice["bin"] - once["bin"] == 2
+    assert checked.manifest.tables == backup_of(awkward_pg, blob_store).manifest.tables
 
 
 def test_verify_catches_corruption_and_a_cut_short_postgres_dump(
@@ -193,14 +278,14 @@ def test_postgres_restore_refuses_a_non_empty_target(
             manifest=outcome.manifest,
         )
     assert "not empty" in failure.value.message
-    assert table_fingerprint(awkward_pg, "public.txt")[0] == 8
+    assert table_fingerprint(awkward_pg, ("public", "txt"))[0] == 8
 
 
 def test_a_backup_taken_while_rows_are_written_restores_to_its_manifest(
     postgres_database: str, pg_target: str, blob_store: AzureBlobStore
 ) -> None:
-    """The row counts are read in the dump's own snapshot, alongside the dump: writes
-    that land meanwhile are in neither, so the restore finds exactly the manifest."""
+    """The rows are counted in the dump itself, and the tables listed in its own snapshot:
+    writes that land meanwhile are in neither, so the restore finds exactly the manifest."""
     with connect(postgres_database) as conn:
         conn.execute("CREATE TABLE busy (id bigserial PRIMARY KEY, body text)")
         conn.execute(
@@ -218,13 +303,14 @@ def test_a_backup_taken_while_rows_are_written_restores_to_its_manifest(
     writer = threading.Thread(target=keep_writing)
     writer.start()
     try:
-        outcome = backup_of(postgres_database, blob_store)
+        # With the database's own count in the dump's snapshot too: the two must agree.
+        outcome = backup_of(postgres_database, blob_store, snapshot_row_count=True)
     finally:
         stop.set()
         writer.join()
     dumped = {t.name: t.rows for t in outcome.manifest.tables}["busy"]
     assert dumped >= 200_000
-    assert table_fingerprint(postgres_database, "public.busy")[0] > dumped  # writes went on
+    assert table_fingerprint(postgres_database, ("public", "busy"))[0] > dumped  # writes went on
     restored = restore_backup(
         engine_for(Engine.POSTGRESQL),
         spec_for(pg_target),
@@ -234,4 +320,4 @@ def test_a_backup_taken_while_rows_are_written_restores_to_its_manifest(
         manifest=outcome.manifest,
     )
     assert restored.differences == []
-    assert table_fingerprint(pg_target, "public.busy")[0] == dumped
+    assert table_fingerprint(pg_target, ("public", "busy"))[0] == dumped

@@ -44,6 +44,7 @@ def test_defaults_match_the_developer_guide(env: pytest.MonkeyPatch) -> None:
     assert settings.upload_concurrency == 4
     assert settings.dump_timeout_seconds == 7200
     assert settings.connect_timeout_seconds == 10
+    assert settings.manifest_snapshot_count is False
     assert settings.server_max_concurrent_backups == 2
     assert settings.manual_backup_keep_days == 30
     assert settings.failed_record_keep_days == 7
@@ -62,8 +63,10 @@ def test_values_are_read_and_typed(env: pytest.MonkeyPatch) -> None:
     env.setenv("CONNECT_TIMEOUT_SECONDS", "2.5")
     env.setenv("TABLE_PREFIX", "devtables")
     env.setenv("AUTH_MODE", "development")
+    env.setenv("MANIFEST_SNAPSHOT_COUNT", "true")
     settings = load_settings()
     assert settings.compression_level == 19
+    assert settings.manifest_snapshot_count is True
     assert settings.connect_timeout_seconds == 2.5
     assert settings.table_name("servers") == "devtablesservers"
     assert settings.secret_store == "local"

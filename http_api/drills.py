@@ -25,11 +25,11 @@ from http_api.operations import operation
 from http_api.schemas.common import JobAccepted
 from http_api.schemas.drills import DrillBody, DrillListQuery, DrillPage
 from http_api.services import Services, services
+from http_api.visibility import drill_shown_to
 from shared import jobs
 from shared.auth import Role
 from shared.insights import LastDrill, last_drill
-from shared.models import BackupStatus, Database, DrillRecord, DrillStatus, Trigger
-from shared.public_errors import public_drill_error
+from shared.models import BackupStatus, Database, Trigger
 
 PATH = "/databases/{database_id}/drills"
 
@@ -70,20 +70,14 @@ async def api_drill_now(
     return await START.serve(req, handle)
 
 
-def shown_to(call: Call, record: DrillRecord) -> DrillRecord:
-    """Admins see a failure's own text; other roles the fixed sentence of its class."""
-    if record.error is None or call.principal.may(Role.ADMIN):
-        return record
-    skipped = record.status is DrillStatus.SKIPPED
-    return record.model_copy(update={"error": public_drill_error(record.error, skipped=skipped)})
-
-
 def _list(call: Call) -> DrillPage:
     query: DrillListQuery = call.query()
     found = services()
     database = database_or_404(found, call.path_id("database_id"))
     page = found.repos.drills.list_by_database(database.id, query.page_size, query.continuation)
-    return DrillPage(items=[shown_to(call, r) for r in page.items], continuation=page.continuation)
+    return DrillPage(
+        items=[drill_shown_to(call, r) for r in page.items], continuation=page.continuation
+    )
 
 
 def _drill_job(call: Call) -> jobs.DrillJob:
@@ -107,5 +101,5 @@ def latest_drills(
     for database in databases:
         newest = found.repos.drills.newest(database.id)
         if newest is not None:
-            drills[database.id] = last_drill(shown_to(call, newest), now)
+            drills[database.id] = last_drill(drill_shown_to(call, newest), now)
     return drills

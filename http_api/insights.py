@@ -28,6 +28,7 @@ from http_api.schemas.insights import (
     UpcomingSlot,
 )
 from http_api.services import Services, services
+from http_api.visibility import record_shown_to
 from shared import insights
 from shared.auth import Role
 from shared.models import BackupRecord, BackupStatus, Database, Policy, Server
@@ -70,10 +71,12 @@ class Snapshot:
         return [record for records in self.records.values() for record in records]
 
 
-def snapshot(found: Services, database_id: str | None = None, *, history: bool = True) -> Snapshot:
-    """The catalog and each database's records, newest first. Without `history`, only the
-    records retention still decides on (expired ones whose blob is gone are left out), which
-    keeps the read flat however long the history grows."""
+def snapshot(
+    found: Services, call: Call, database_id: str | None = None, *, history: bool = True
+) -> Snapshot:
+    """The catalog and each database's records, newest first, as `call`'s caller may see
+    them. Without `history`, only the records retention still decides on (expired ones whose
+    blob is gone are left out), which keeps the read flat however long the history grows."""
     ensure_seeded_policies(found)
     repos = found.repos
     if database_id is None:
@@ -85,7 +88,10 @@ def snapshot(found: Services, database_id: str | None = None, *, history: bool =
         databases=databases,
         servers={server.id: server for server in repos.servers.all()},
         policies={policy.id: policy for policy in repos.policies.all()},
-        records={database.id: _newest_first(read(database.id)) for database in databases},
+        records={
+            database.id: [record_shown_to(call, r) for r in _newest_first(read(database.id))]
+            for database in databases
+        },
     )
 
 
@@ -111,7 +117,7 @@ async def api_get_storage(req: func.HttpRequest) -> func.HttpResponse:
 def _overview(call: Call) -> Overview:
     now = datetime.now(UTC)
     found_services = services()
-    found = snapshot(found_services, history=False)
+    found = snapshot(found_services, call, history=False)
     grace = timedelta(minutes=found_services.settings.freshness_grace_minutes)
     freshness = {db_id: state for db_id, (state, _) in found_services.repos.freshness.all().items()}
     drills = latest_drills(call, found_services, found.databases, now)
@@ -149,7 +155,7 @@ def _calendar(call: Call) -> Calendar:
     now = datetime.now(UTC)
     start = query.since or now - CALENDAR_BACK
     end = query.until or now + CALENDAR_AHEAD
-    found = snapshot(services(), query.database_id)
+    found = snapshot(services(), call, query.database_id)
     rows = []
     for database in found.databases:
         policy = found.policy_of(database)
@@ -168,7 +174,7 @@ def _storage(call: Call) -> StorageReport:
     query: StorageQuery = call.query()
     now = datetime.now(UTC)
     found_services = services()
-    found = snapshot(found_services)
+    found = snapshot(found_services, call)
     by_database = []
     frees = []
     for database in found.databases:

@@ -22,6 +22,7 @@ from http_api.operations import operation
 from http_api.schemas.backups import RestoreBody
 from http_api.schemas.common import JobAccepted, JobStatus
 from http_api.services import Services, services
+from http_api.visibility import job_output_shown_to
 from orchestrators.settlement import runtime_status
 from shared import jobs
 from shared.auth import Role
@@ -153,7 +154,10 @@ async def api_get_job(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
     async def handle(call: Call) -> JobStatus:
-        return job_status(await _job(client, req))
+        status = job_status(await _job(client, req))
+        failed = status.result is jobs.JobResult.FAILED
+        output = job_output_shown_to(call, status.output, failed, status.name)
+        return status.model_copy(update={"output": output})
 
     return await STATUS.serve(req, handle)
 

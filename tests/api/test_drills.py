@@ -81,6 +81,11 @@ async def test_drill_routes_refuse_what_is_not_there(api: Api, api_env: dict[str
     assert extra.status == 422
     empty = await api.call("GET", f"databases/{database_id}/drills", "reader")
     assert empty.status == 200 and empty.json()["items"] == []
+    # Nothing to drill yet: skipped, with a reason of our own that every role may read.
+    started = await api.call("POST", f"databases/{database_id}/drills", "operator")
+    job = await finished_job(api, started.json(), "reader")
+    assert job["result"] == "failed" and job["output"]["status"] == "skipped"
+    assert job["output"]["error"] == "the database has no successful backup to drill"
 
 
 async def test_readers_see_the_class_of_a_drill_failure_and_admins_its_text(

@@ -4,6 +4,7 @@ address or a tool's stderr."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from shared.models import BackupRecord, BackupStatus, Trigger
 from shared.public_errors import DETAILS, public_error
 from tests.api.conftest import Api, name, repositories
+from tests.api.test_backups import add_database, finished_job
 
 # (what was stored, what a reader sees before the DETAILS suffix)
 CASES = [
@@ -72,3 +74,22 @@ async def test_readers_and_operators_see_the_kind_admins_the_text(
             assert errors == {public_error(raw)}
             for text in ("203.0.113.9", "backup'@", "Access denied", "1045"):
                 assert text not in one.text and text not in listed.text
+
+
+@pytest.mark.asyncio
+async def test_a_failed_job_and_the_overview_show_readers_the_kind_admins_the_text(
+    api: Api,
+) -> None:
+    database_id = await add_database(api, name("no_such_database_"))
+    started = await api.call("POST", f"databases/{database_id}/backups", "operator")
+    assert started.status == 202, started.text
+    raw = (await finished_job(api, started.json(), "admin"))["output"]["error"]
+    assert "does not exist" in raw  # the server's own words, for admins
+    for role in ("reader", "operator"):
+        job = await finished_job(api, started.json(), role)
+        assert job["result"] == "failed"
+        assert job["output"]["error"] == public_error(raw), role
+        overview = await api.call("GET", "overview", role)
+        [row] = [r for r in overview.json()["databases"] if r["database_id"] == database_id]
+        assert row["last_error"] == public_error(raw), role
+        assert "does not exist" not in json.dumps(job) + overview.text

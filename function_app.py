@@ -12,9 +12,13 @@ from http_api import bp as http_api
 from orchestrators import bp as orchestrators
 from shared.auth import check_development_mode
 from shared.sdk_logging import configure_sdk_logging
+from shared.telemetry import configure_telemetry
 
 # The Azure SDKs log every storage request at INFO: quiet unless AZURE_SDK_LOG_LEVEL says.
 configure_sdk_logging()
+
+# Metrics and the app's log lines go to Application Insights when its connection string is set.
+configure_telemetry()
 
 # Development mode where it may not run (on Azure, off loopback) stops the app here.
 check_development_mode()

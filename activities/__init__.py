@@ -7,6 +7,8 @@ bp = df.Blueprint()
 # Activity modules register themselves on `bp` when imported.
 from activities import (  # noqa: E402,F401
     backup,
+    drills,
+    freshness,
     lease_wake,
     notification,
     policy_plan,

@@ -13,6 +13,7 @@ cure (shared/failures.py) are returned, not raised, so the orchestration does no
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from activities import bp
@@ -30,6 +31,8 @@ from activities.wiring import services
 from shared.credentials import CredentialsError
 from shared.engines.base import ConnectionErrorKind, ConnectionResult
 from shared.failures import is_permanent
+from shared.job_context import job_context, record_context
+from shared.job_events import backup_ended, engine_of
 from shared.jobs import (
     CHECK_CONNECTION,
     DUMP_DATABASE,
@@ -59,6 +62,8 @@ from shared.storage.tables import AlreadyExists
 # Worth another attempt whatever the message; UNKNOWN is decided by the message.
 TRANSIENT = {ConnectionErrorKind.UNREACHABLE, ConnectionErrorKind.TIMEOUT}
 FINISHED = {BackupStatus.SUCCEEDED, BackupStatus.EXPIRED}
+
+log = logging.getLogger(__name__)
 
 
 class AttemptFailed(Exception):
@@ -104,6 +109,13 @@ def _existing_or_new(ask: PrepareBackupInput, server_id: str) -> BackupRecord:
 @bp.activity_trigger(input_name="data", activity=PREPARE_BACKUP)
 def prepare_backup(data: dict) -> dict:
     ask = PrepareBackupInput.model_validate(data)
+    with job_context(
+        instance_id=ask.instance_id, record_id=ask.record_id, database=ask.job.database_id
+    ):
+        return _prepare(ask)
+
+
+def _prepare(ask: PrepareBackupInput) -> dict:
     database, server = load(services(), ask.job.database_id)
     record = _existing_or_new(ask, server.id)
     settings = services().settings
@@ -143,11 +155,17 @@ def _note_error(record: BackupRecord, message: str) -> None:
 @bp.activity_trigger(input_name="data", activity=CHECK_CONNECTION)
 def check_connection(data: dict) -> dict:
     target = CheckConnectionInput.model_validate(data).target
+    with record_context(target.record):
+        return _check(target)
+
+
+def _check(target: BackupTarget) -> dict:
     result = _test(target)
     if result.ok:
         return dump_json(ConnectionCheck(ok=True, server_version=result.server_version))
     kind = result.error_kind or ConnectionErrorKind.UNKNOWN
     message = clean_error(f"connection test failed ({kind}): {result.message or 'no detail'}")
+    log.warning("%s", message)
     _note_error(target.record, message)
     transient = kind in TRANSIENT or (
         kind is ConnectionErrorKind.UNKNOWN and not is_permanent(None, result.message)
@@ -160,6 +178,11 @@ def check_connection(data: dict) -> dict:
 @bp.activity_trigger(input_name="data", activity=DUMP_DATABASE)
 def dump_database(data: dict) -> dict:
     target = DumpInput.model_validate(data).target
+    with record_context(target.record):
+        return _dump(target)
+
+
+def _dump(target: BackupTarget) -> dict:
     record, blobs = target.record, services().blobs
     assert record.created_at is not None  # set by prepare_backup
     server, database = target.server, target.database
@@ -175,10 +198,11 @@ def dump_database(data: dict) -> dict:
             committed = blobs.info(earlier)
         except BlobNotFound:
             continue
-        return _succeeded(record, outcome_from_blob(committed), committed)
+        return _succeeded(target, outcome_from_blob(committed), committed)
     record, started = services().repositories.backups.update_unless_final(record, _running)
     if not started:
         return _not_dumped(record)
+    log.info("dump started: %s of %s on %s", database.name, server.engine, server.host)
     with RecordWatch(services(), record) as watch:
         request = _request(
             target,
@@ -193,12 +217,12 @@ def dump_database(data: dict) -> dict:
         except BackupFailed as exc:
             if exc.reason == "exists":
                 committed = blobs.info(name)
-                return _succeeded(record, outcome_from_blob(committed), committed)
+                return _succeeded(target, outcome_from_blob(committed), committed)
             if watch.cancel.is_set():
                 return _not_dumped(watch.record)
             return _attempt_failed(record, exc)
     fields = {**outcome_fields(outcome), "finished_at": wall_clock()}
-    return _succeeded(record, fields, BlobInfo(name, outcome.stored_bytes))
+    return _succeeded(target, fields, BlobInfo(name, outcome.stored_bytes))
 
 
 def _policy(target: BackupTarget) -> Policy | None:
@@ -243,13 +267,14 @@ def _not_dumped(record: BackupRecord) -> dict:
 
 def _attempt_failed(record: BackupRecord, exc: BackupFailed) -> dict:
     message = clean_error(exc.message)
+    log.warning("dump attempt failed (%s): %s", exc.reason, message)
     _note_error(record, message)
     if is_permanent(exc.reason, exc.message):
         return dump_json(DumpOutcome(error=message))
     raise AttemptFailed(message) from None
 
 
-def _succeeded(record: BackupRecord, fields: dict[str, Any], committed: BlobInfo) -> dict:
+def _succeeded(target: BackupTarget, fields: dict[str, Any], committed: BlobInfo) -> dict:
     """The record becomes succeeded with what the dump produced, in one conditional write.
     If an earlier attempt recorded this blob already, that record (with the manifest, which
     the blob's metadata does not carry) stands. If the record was cancelled or settled
@@ -257,7 +282,9 @@ def _succeeded(record: BackupRecord, fields: dict[str, Any], committed: BlobInfo
     finished = {"finished_at": wall_clock(), **fields}
     update = {"status": BackupStatus.SUCCEEDED, "error": None, **finished}
     backups = services().repositories.backups
-    stored, changed = backups.update_unless_final(record, update)
+    stored, changed = backups.update_unless_final(target.record, update)
+    if changed:
+        backup_ended(stored, target.server.engine)
     if changed or (stored.status is BackupStatus.SUCCEEDED and stored.blob_name == committed.name):
         return _result(stored)
     services().blobs.delete(committed.name)
@@ -286,10 +313,18 @@ def finish_backup(data: dict) -> dict:
     backups = services().repositories.backups
     record = backups.get(ask.database_id, ask.record_id)
     assert record is not None
+    with record_context(record):
+        return _failed(record, ask)
+
+
+def _failed(record: BackupRecord, ask: FinishBackupInput) -> dict:
 
     def failed(stored: BackupRecord) -> dict[str, Any]:
         reason = stored.error or clean_error(ask.error or "backup failed")
         return {"status": BackupStatus.FAILED, "error": reason, "finished_at": wall_clock()}
 
-    record, _ = backups.update_unless_final(record, failed)
+    repositories = services().repositories
+    record, changed = repositories.backups.update_unless_final(record, failed)
+    if changed:
+        backup_ended(record, engine_of(repositories.servers, record.server_id))
     return dump_json(FinishedBackup(record_id=record.id, status=record.status, error=record.error))

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from activities.wiring import Services
+from shared.job_context import in_this_context
 from shared.models import FINAL_STATUSES, AccessTier, BackupRecord, Database, Server
 from shared.pipeline.results import BackupOutcome
 from shared.pipeline.sanitize import sanitize
@@ -122,7 +123,9 @@ class RecordWatch:
         self._written: tuple[int, int] | None = None
         self._last_write = time.monotonic()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="record-watch", daemon=True)
+        self._thread = threading.Thread(
+            target=in_this_context(self._run), name="record-watch", daemon=True
+        )
 
     def progress(self, raw_bytes: int, stored_bytes: int) -> None:
         """The pipeline's progress callback: only noted here, written by the watch."""
@@ -141,7 +144,7 @@ class RecordWatch:
             try:
                 self._look()
             except Exception as exc:  # storage down: the dump goes on, its writes will say
-                log.warning("backup %s: record not read (%s)", self.record.id, type(exc).__name__)
+                log.warning("record not read (%s)", type(exc).__name__)
 
     def _look(self) -> None:
         backups = self._services.repositories.backups

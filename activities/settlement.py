@@ -10,6 +10,7 @@ from activities import bp
 from activities.backup_records import clean_error, wall_clock
 from activities.wiring import services
 from orchestrators.settlement import runtime_status, settle_if_finished
+from shared.job_events import backup_ended, engine_of
 from shared.jobs import (
     FIND_FINISHED_HOLDERS,
     RUNNING_STATUSES,
@@ -26,8 +27,8 @@ from shared.models import BackupStatus
 def settle_record(data: dict) -> dict:
     """Marks the record failed with the reason, unless it is final already."""
     job = SettleJob.model_validate(data)
-    backups = services().repositories.backups
-    record = backups.get(job.database_id, job.record_id)
+    repositories = services().repositories
+    record = repositories.backups.get(job.database_id, job.record_id)
     if record is None:  # its job ended before making it: nothing to settle
         return dump_json(SettledRecord(record_id=job.record_id, status=None))
     failed = {
@@ -35,7 +36,9 @@ def settle_record(data: dict) -> dict:
         "error": clean_error(job.reason),
         "finished_at": wall_clock(),
     }
-    record, changed = backups.update_unless_final(record, failed)
+    record, changed = repositories.backups.update_unless_final(record, failed)
+    if changed:
+        backup_ended(record, engine_of(repositories.servers, record.server_id))
     settled = SettledRecord(
         record_id=record.id,
         server_id=record.server_id,

@@ -1,10 +1,14 @@
 """`run_verify` and `run_restore`: the on-demand checks of one stored backup.
 
 Neither raises for a bad backup or a refused target: the outcome says what went wrong
-(sanitised), because retrying would not change the answer.
+(sanitised), because retrying would not change the answer. `restore_into` is the restore
+and its comparison with the manifest, which restore drills run too (activities/drills.py).
 """
 
 from __future__ import annotations
+
+import logging
+from typing import TypeVar
 
 from activities import bp
 from activities.backup_records import MissingConfiguration, clean_error
@@ -12,6 +16,7 @@ from activities.wiring import Services, services
 from shared.credentials import CredentialsError, connection_spec_for, server_spec_for
 from shared.engines.base import ConnectionSpec, EngineError
 from shared.engines.registry import engine_for
+from shared.job_context import add_fields, job_context
 from shared.jobs import (
     RUN_RESTORE,
     RUN_VERIFY,
@@ -24,12 +29,23 @@ from shared.jobs import (
 )
 from shared.models import BackupRecord, BackupStatus, Database, Server
 from shared.pipeline.restore import restore_backup
-from shared.pipeline.results import PipelineFailed
+from shared.pipeline.results import PipelineFailed, RestoreOutcome
 from shared.pipeline.verify import verify_backup
 from shared.storage.blobs import BlobStoreError
 
+log = logging.getLogger(__name__)
+Output = TypeVar("Output", VerifyOutput, RestoreOutput)
+# What a restore may fail with, said in its outcome rather than raised.
+RESTORE_FAILURES = (
+    MissingConfiguration,
+    CredentialsError,
+    EngineError,
+    PipelineFailed,
+    BlobStoreError,
+)
 
-def _restorable(
+
+def restorable(
     services: Services, database_id: str, backup_id: str
 ) -> tuple[Database, Server, BackupRecord]:
     repositories = services.repositories
@@ -47,7 +63,7 @@ def _restorable(
     return database, server, record
 
 
-def _identity_for(services: Services, record: BackupRecord) -> tuple[str | None, str]:
+def identity_for(services: Services, record: BackupRecord) -> tuple[str | None, str]:
     """The secret identity an encrypted backup needs, or None and why it is missing."""
     if record.encryption is None:
         return None, ""
@@ -65,13 +81,23 @@ def _identity_for(services: Services, record: BackupRecord) -> tuple[str | None,
 @bp.activity_trigger(input_name="data", activity=RUN_VERIFY)
 def run_verify(data: dict) -> dict:
     job = VerifyJob.model_validate(data)
+    with job_context(
+        instance_id=job.instance_id, record_id=job.backup_id, database=job.database_id
+    ):
+        output = _verify(job)
+    return dump_json(output)
+
+
+def _verify(job: VerifyJob) -> VerifyOutput:
     output = VerifyOutput(database_id=job.database_id, backup_id=job.backup_id, ok=False)
     try:
-        _, server, record = _restorable(services(), job.database_id, job.backup_id)
+        _, server, record = restorable(services(), job.database_id, job.backup_id)
         assert record.blob_name and record.sha256
+        add_fields(server=server.id)
+        log.info("verify started")
         # The dump's own last words, checked after decompressing to the end.
         marker = engine_for(server.engine).completion_marker
-        identity, missing = _identity_for(services(), record)
+        identity, missing = identity_for(services(), record)
         outcome = verify_backup(
             services().blobs,
             record.blob_name,
@@ -82,7 +108,7 @@ def run_verify(data: dict) -> dict:
             missing_identity=missing,
         )
     except (MissingConfiguration, BlobStoreError) as exc:
-        return dump_json(output.model_copy(update={"error": clean_error(str(exc))}))
+        return _ended("verify", output.model_copy(update={"error": clean_error(str(exc))}))
     update = {
         "ok": outcome.ok,
         "sha256_ok": outcome.sha256 == record.sha256,
@@ -90,10 +116,19 @@ def run_verify(data: dict) -> dict:
     }
     update["marker_ok"] = True if outcome.ok else None  # a failure does not say which check
     update["error"] = clean_error(outcome.reason) if outcome.reason else None
-    return dump_json(output.model_copy(update=update))
+    return _ended("verify", output.model_copy(update=update))
 
 
-def _target_spec(
+def _ended(job: str, output: Output) -> Output:
+    if output.ok:
+        log.info("%s succeeded", job)
+    else:
+        differences = "; ".join(getattr(output, "differences", []))
+        log.warning("%s failed: %s", job, output.error or differences or "no reason given")
+    return output
+
+
+def target_spec(
     services: Services, job: RestoreJob, database: Database, server: Server
 ) -> tuple[Server, ConnectionSpec]:
     """The target on the database's own server keeps its credentials; another server's uses
@@ -108,9 +143,50 @@ def _target_spec(
     return other, server_spec_for(other, secrets, settings, job.target_database)
 
 
+def restore_into(services: Services, job: RestoreJob) -> tuple[Server, RestoreOutcome]:
+    """Restores the job's backup into its target and compares the tables with the backup's
+    manifest; raises one of RESTORE_FAILURES when it cannot."""
+    database, server, record = restorable(services, job.database_id, job.backup_id)
+    target_server, spec = target_spec(services, job, database, server)
+    assert record.blob_name and record.sha256
+    add_fields(server=server.id)
+    log.info("restore into %s on %s started", job.target_database, target_server.id)
+    identity, missing = identity_for(services, record)
+    if record.encryption is not None and identity is None:
+        raise MissingConfiguration(f"the backup is encrypted and {missing}")
+    outcome = restore_backup(
+        engine_for(target_server.engine),
+        spec,
+        services.blobs,
+        record.blob_name,
+        record.sha256,
+        manifest=record.manifest,
+        allow_non_empty=job.allow_non_empty,
+        timeout_seconds=services.settings.dump_timeout_seconds,
+        encrypted=record.encryption is not None,
+        identity=identity,
+    )
+    return target_server, outcome
+
+
+def described_differences(outcome: RestoreOutcome) -> list[str]:
+    return [
+        f"{d.table}: expected {d.expected_rows} rows, found {d.actual_rows}"
+        for d in outcome.differences
+    ]
+
+
 @bp.activity_trigger(input_name="data", activity=RUN_RESTORE)
 def run_restore(data: dict) -> dict:
     job = RestoreJob.model_validate(data)
+    with job_context(
+        instance_id=job.instance_id, record_id=job.backup_id, database=job.database_id
+    ):
+        output = _restore(job)
+    return dump_json(output)
+
+
+def _restore(job: RestoreJob) -> RestoreOutput:
     output = RestoreOutput(
         database_id=job.database_id,
         backup_id=job.backup_id,
@@ -119,36 +195,10 @@ def run_restore(data: dict) -> dict:
         ok=False,
     )
     try:
-        database, server, record = _restorable(services(), job.database_id, job.backup_id)
-        target_server, spec = _target_spec(services(), job, database, server)
-        assert record.blob_name and record.sha256
-        identity, missing = _identity_for(services(), record)
-        if record.encryption is not None and identity is None:
-            raise MissingConfiguration(f"the backup is encrypted and {missing}")
-        outcome = restore_backup(
-            engine_for(target_server.engine),
-            spec,
-            services().blobs,
-            record.blob_name,
-            record.sha256,
-            manifest=record.manifest,
-            allow_non_empty=job.allow_non_empty,
-            timeout_seconds=services().settings.dump_timeout_seconds,
-            encrypted=record.encryption is not None,
-            identity=identity,
-        )
-    except (
-        MissingConfiguration,
-        CredentialsError,
-        EngineError,
-        PipelineFailed,
-        BlobStoreError,
-    ) as exc:
-        return dump_json(output.model_copy(update={"error": clean_error(str(exc))}))
-    differences = [
-        f"{d.table}: expected {d.expected_rows} rows, found {d.actual_rows}"
-        for d in outcome.differences
-    ]
+        target_server, outcome = restore_into(services(), job)
+    except RESTORE_FAILURES as exc:
+        return _ended("restore", output.model_copy(update={"error": clean_error(str(exc))}))
+    differences = described_differences(outcome)
     update = {
         "ok": not differences,
         "differences": differences,
@@ -161,4 +211,4 @@ def run_restore(data: dict) -> dict:
         "tables_compared": outcome.tables_compared,
         "target_server_id": target_server.id,
     }
-    return dump_json(output.model_copy(update=update))
+    return _ended("restore", output.model_copy(update=update))

@@ -11,6 +11,7 @@ from http_api import (  # noqa: E402,F401
     console_config,
     console_site,
     databases,
+    drills,
     health,
     insights,
     job_list,

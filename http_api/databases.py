@@ -31,7 +31,7 @@ from http_api.schemas.databases import (
 from http_api.services import Services, services
 from shared.auth import Role
 from shared.credentials import database_binding, store_password
-from shared.models import Database, Server
+from shared.models import Database, Server, ServerAuth
 from shared.secrets import database_secret_name
 
 PATH = "/databases/{database_id}"
@@ -175,6 +175,7 @@ def _create(call: Call) -> Change:
         raise invalid("body.server_id", f"server {body.server_id!r} does not exist")
     check_policy_reference(found, "policy_id", body.policy_id)
     _name_is_free(found, body.server_id, body.name)
+    _login_allowed(server, body.use_server_credentials)
     fields = body.model_dump(exclude={"id", "password"})
     database = Database(
         id=body.id or new_id(body.name), has_password=body.password is not None, **fields
@@ -185,6 +186,17 @@ def _create(call: Call) -> Change:
         _store_password(found, server, database, password, created=True)
     call.audit(f"databases/{database.id}", after=database)
     return None, database, [effective_policy_id(found, database)]
+
+
+ENTRA_LOGIN = (
+    "the server signs in with Entra ID (its managed identity): its databases use the "
+    "server's identity, not logins of their own"
+)
+
+
+def _login_allowed(server: Server, use_server_credentials: bool) -> None:
+    if server.auth is ServerAuth.ENTRA and not use_server_credentials:
+        raise invalid("body.use_server_credentials", ENTRA_LOGIN)
 
 
 def _name_is_free(found: Services, server_id: str, name: str) -> None:
@@ -223,6 +235,10 @@ def _update(call: Call) -> Change:
     after = rebuilt(before, changes)
     if after.name != before.name:
         _name_is_free(found, after.server_id, after.name)
+    if before.use_server_credentials and not after.use_server_credentials:
+        server = found.repos.servers.get(after.server_id)
+        if server is not None:
+            _login_allowed(server, after.use_server_credentials)
     if after.username != before.username and before.has_password and body.password is None:
         raise invalid("body.password", "required when the username changes: the stored "
                       "password was entered for the old one")  # fmt: skip

@@ -15,7 +15,7 @@ from azure.durable_functions.models.RpcManagementOptions import RpcManagementOpt
 from http_api.calls import Reply
 from http_api.schemas.common import JobAccepted, JobStatus
 from orchestrators.policy_client import policy_changed
-from shared.jobs import POLICY_LOOP, job_result
+from shared.jobs import BACKGROUND, job_result
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +53,12 @@ async def instances_with_status(
 async def running_jobs(
     client: df.DurableOrchestrationClient, limit: int
 ) -> list[DurableOrchestrationStatus]:
-    """Up to `limit` pending or running jobs (policy loops are not jobs), in every page."""
+    """Up to `limit` pending or running jobs (the service's own loops and checks are not
+    jobs: shared.jobs.BACKGROUND), in every page."""
     found: list[DurableOrchestrationStatus] = []
     async with contextlib.aclosing(instances_with_status(client, ACTIVE)) as statuses:
         async for status in statuses:
-            if status.instance_id and status.name != POLICY_LOOP:
+            if status.instance_id and status.name not in BACKGROUND:
                 found.append(status)
                 if len(found) == limit:
                     break

@@ -14,6 +14,7 @@ import azure.functions as func
 
 from http_api import bp
 from http_api.calls import Call
+from http_api.drills import latest_drills
 from http_api.lookups import database_or_404, ensure_seeded_policies
 from http_api.operations import operation
 from http_api.schemas.insights import (
@@ -115,9 +116,17 @@ async def api_get_storage(req: func.HttpRequest) -> func.HttpResponse:
 
 def _overview(call: Call) -> Overview:
     now = datetime.now(UTC)
-    found = snapshot(services(), call, history=False)
+    found_services = services()
+    found = snapshot(found_services, call, history=False)
+    grace = timedelta(minutes=found_services.settings.freshness_grace_minutes)
+    freshness = {db_id: state for db_id, (state, _) in found_services.repos.freshness.all().items()}
+    drills = latest_drills(call, found_services, found.databases, now)
     rows = [
-        insights.database_health(db, found.policy_of(db), found.records[db.id], now)
+        insights.with_watch(
+            insights.database_health(db, found.policy_of(db), found.records[db.id], now, grace),
+            freshness.get(db.id),
+            drills.get(db.id),
+        )
         for db in found.databases
     ]
     return Overview(

@@ -29,23 +29,25 @@ log = logging.getLogger(__name__)
 
 LIST = operation(
     "GET", "/jobs", Role.READER, "List running jobs", tag="jobs", response=JobList,
-    description="Backups, verifications and restores that are pending or running "
-    "(policy loops are not listed).",
+    description="Backups, verifications, restores and restore drills that are pending or "
+    "running (the policy and drill loops and the freshness check are not listed).",
 )  # fmt: skip
 SHOWN = 100
 # Instance ids as shared.jobs makes them; the database id is what lies between.
 _MANUAL = re.compile(r"^manual-(?P<db>[a-z0-9-]+)-[0-9a-f]{12}$")
 _SCHEDULED = re.compile(r"^backup-(?P<db>[a-z0-9-]+)-\d{8}T\d{4}Z$")
+_DRILL = re.compile(r"^drill-(?P<db>[a-z0-9-]+)-(\d{8}T\d{4}Z|manual-[0-9a-f]{12})$")
 KINDS = {
     jobs.BACKUP_DATABASE: "backup",
     jobs.VERIFY_BACKUP: "verify",
     jobs.RESTORE_BACKUP: "restore",
+    jobs.DRILL_DATABASE: "drill",
 }
 
 
 def database_of(instance_id: str, backup_id: str | None) -> str | None:
     """The database a job works on, read back from its instance id."""
-    for pattern in (_MANUAL, _SCHEDULED):
+    for pattern in (_MANUAL, _SCHEDULED, _DRILL):
         if found := pattern.match(instance_id):
             return found.group("db")
     if backup_id:

@@ -26,8 +26,16 @@ from http_api.visibility import job_output_shown_to
 from orchestrators.settlement import runtime_status
 from shared import jobs
 from shared.auth import Role
+from shared.job_events import backup_ended, engine_of
 from shared.locks import LeaseRelease
-from shared.models import FINAL_STATUSES, BackupRecord, BackupStatus, Engine, Trigger
+from shared.models import (
+    FINAL_STATUSES,
+    BackupRecord,
+    BackupStatus,
+    Engine,
+    Trigger,
+    engine_family,
+)
 
 BACKUP = "/backups/{database_id}/{backup_id}"
 
@@ -148,7 +156,7 @@ async def api_get_job(
     async def handle(call: Call) -> JobStatus:
         status = job_status(await _job(client, req))
         failed = status.result is jobs.JobResult.FAILED
-        output = job_output_shown_to(call, status.output, failed)
+        output = job_output_shown_to(call, status.output, failed, status.name)
         return status.model_copy(update={"output": output})
 
     return await STATUS.serve(req, handle)
@@ -218,8 +226,8 @@ def _cancel_record(database_id: str, record_id: str) -> BackupRecord | None:
     """The backup's record becomes cancelled, unless it is final already (then it says what
     happened); None when the job had not made it yet. A dump still running sees the change
     within seconds and stops (activities/backup_records.RecordWatch)."""
-    backups = services().repos.backups
-    record = backups.get(database_id, record_id)
+    repos = services().repos
+    record = repos.backups.get(database_id, record_id)
     if record is None:
         return None
     cancelled = {
@@ -227,7 +235,9 @@ def _cancel_record(database_id: str, record_id: str) -> BackupRecord | None:
         "error": "cancelled through the API",
         "finished_at": datetime.now(UTC),
     }
-    record, _ = backups.update_unless_final(record, cancelled)
+    record, changed = repos.backups.update_unless_final(record, cancelled)
+    if changed:
+        backup_ended(record, engine_of(repos.servers, record.server_id))
     return record
 
 
@@ -253,7 +263,7 @@ def _restore_job(call: Call) -> jobs.RestoreJob:
     if target_server is None:
         raise invalid("body.target_server_id", f"server {target!r} does not exist")
     source = target_server.engine if target == record.server_id else _source_engine(found, record)
-    if source is not None and _family(source) != _family(target_server.engine):
+    if source is not None and engine_family(source) != engine_family(target_server.engine):
         # Refused here: the job would create the target database before failing.
         raise invalid(
             "body.target_server_id",
@@ -271,8 +281,3 @@ def _source_engine(found: Services, record: BackupRecord) -> Engine | None:
     if server is not None:
         return server.engine
     return record.manifest.engine if record.manifest is not None else None
-
-
-def _family(engine: Engine) -> Engine:
-    """MySQL and MariaDB dumps restore into each other."""
-    return Engine.MYSQL if engine is Engine.MARIADB else engine

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from http_api import bp
 from http_api.calls import Call, Reply
 from http_api.durable import wake_policy_loops
-from http_api.errors import conflict, not_found, validation_error
+from http_api.errors import conflict, invalid, not_found, validation_error
 from http_api.ids import new_id
 from http_api.lookups import ensure_seeded_policies, policy_or_404, rebuilt
 from http_api.operations import operation
@@ -126,6 +126,7 @@ def _create(call: Call) -> Policy:
         policy = Policy.model_validate({"id": body.id or new_id(body.name), **data})
     except ValidationError as exc:
         raise validation_error(exc, "body") from None
+    _check_drill_server(found, policy)
     policy = found.repos.policies.create(policy)
     call.audit(f"policies/{policy.id}", after=policy)
     return policy
@@ -143,9 +144,18 @@ def _update(call: Call) -> Policy:
     for required in ("name", "description", "timezone"):
         if required in changes and changes[required] is None:
             del changes[required]  # null means "leave as is" for fields a policy must have
-    after = found.repos.policies.update(rebuilt(before, changes), etag)
+    after = rebuilt(before, changes)
+    _check_drill_server(found, after)
+    after = found.repos.policies.update(after, etag)
     call.audit(f"policies/{policy_id}", before=before, after=after)
     return after
+
+
+def _check_drill_server(found: Services, policy: Policy) -> None:
+    """A drill server named must exist (its engine is matched per database, at each drill)."""
+    server_id = policy.drill.server_id if policy.drill else None
+    if server_id is not None and found.repos.servers.get(server_id) is None:
+        raise invalid("body.drill.server_id", f"server {server_id!r} does not exist")
 
 
 def _users(found: Services, policy_id: str) -> list[str]:

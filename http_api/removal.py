@@ -1,4 +1,5 @@
-"""Deleting what a database leaves behind: backups (blob, then record), secret, record."""
+"""Deleting what a database leaves behind: backups (blob, then record), drill records and
+freshness, secret, record."""
 
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ def remove_database(found: Services, database: Database, *, with_backups: bool) 
         for record in records:
             remove_backup(found, record)
             removed += 1
+    for drill in list(found.repos.drills.iter_by_database(database.id)):
+        if drill.scratch_dropped:  # one not dropped yet is left to the watchdog's cleanup
+            found.repos.drills.delete_record(drill)
+    found.repos.freshness.delete(database.id)
     found.secrets.delete(database_secret_name(database.id))
     found.repos.databases.delete(database.id)
     return removed

@@ -30,6 +30,7 @@ from http_api.services import Services, services
 from shared.audit import AuditOutcome
 from shared.auth import Role
 from shared.credentials import CredentialsError, server_spec_for
+from shared.drills import is_scratch_name
 from shared.engines.base import (
     ConnectionErrorKind,
     ConnectionResult,
@@ -193,6 +194,7 @@ def _discover(call: Call) -> DiscoveryResult:
             added=item.name in known, database_id=known.get(item.name),
         )
         for item in discovered
+        if not is_scratch_name(item.name)  # a restore drill's, dropped when it ends
     ]  # fmt: skip
     call.audit(f"servers/{server_id}", details={"found": len(databases)})
     return DiscoveryResult(server_id=server_id, databases=databases)

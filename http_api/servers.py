@@ -21,7 +21,7 @@ from http_api.schemas.servers import ServerCreate, ServerPage, ServerUpdate
 from http_api.services import Services, services
 from shared.auth import Role
 from shared.credentials import bind_unbound, database_binding, server_binding, store_password
-from shared.models import Database, Server, default_tls_mode
+from shared.models import Database, Server, ServerAuth, TlsMode, default_tls_mode
 from shared.secrets import database_secret_name, server_secret_name
 
 PATH = "/servers/{server_id}"
@@ -124,10 +124,11 @@ def _create(call: Call) -> Server:
     found = services()
     check_policy_reference(found, "default_policy_id", body.default_policy_id)
     fields = body.model_dump(exclude={"id", "password", "tls_mode"})
+    entra = body.auth is ServerAuth.ENTRA
     server = Server(
         id=body.id or new_id(body.name),
         has_password=body.password is not None,
-        tls_mode=body.tls_mode or default_tls_mode(body.host),
+        tls_mode=body.tls_mode or (TlsMode.VERIFY_FULL if entra else default_tls_mode(body.host)),
         **fields,
     )
     # The record first: if the id is taken, no existing server's secret gets overwritten.
@@ -160,9 +161,14 @@ def _update(call: Call) -> tuple[Server, Server]:
     changes = body.model_dump(exclude={"password"}, exclude_unset=True)
     if body.password is not None:
         changes["has_password"] = True
+    entra = changes.get("auth", before.auth) is ServerAuth.ENTRA
+    if entra and body.password is None:
+        changes["has_password"] = False  # the identity signs in; the password goes
     after = rebuilt(before, changes)
+    if entra and before.auth is not ServerAuth.ENTRA:
+        _no_own_logins(found, server_id)
     old, new = server_binding(before), server_binding(after)
-    if not old.admits(new) and before.has_password and body.password is None:
+    if not old.admits(new) and before.has_password and body.password is None and not entra:
         # A stored password is never sent to another address, user or weaker TLS: a
         # stolen admin token must not be able to redirect it to its own host.
         raise invalid("body.password", ENTER_IT_AGAIN)
@@ -171,10 +177,21 @@ def _update(call: Call) -> tuple[Server, Server]:
     if old != new:
         _bind_database_passwords(found, before)
     after = _commit(found, after, etag, body)
+    if before.has_password and not after.has_password:
+        found.secrets.delete(server_secret_name(server_id))
     forgotten = _forget_database_passwords(found, server_id) if moved else []
     details = {"databases_logins_cleared": forgotten} if forgotten else None
     call.audit(f"servers/{server_id}", before=before, after=after, details=details)
     return before, after
+
+
+def _no_own_logins(found: Services, server_id: str) -> None:
+    """A server signing in with Entra ID has no logins of its databases' own to offer."""
+    databases = found.repos.databases.all_by_server(server_id)
+    own = [d.id for d in databases if not d.use_server_credentials]
+    if own:
+        message = f"databases {', '.join(own[:20])} use logins of their own: switch them first"
+        raise invalid("body.auth", message)
 
 
 ENTER_IT_AGAIN = (

@@ -12,20 +12,24 @@ import azure.functions as func
 
 from http_api import bp
 from http_api.calls import Call
+from http_api.drills import latest_drills
 from http_api.durable import running_jobs
 from http_api.operations import operation
 from http_api.schemas.backups import Counts, RunningJob, StaleDatabase, StatusReport, StorageTotals
+from http_api.schemas.drills import DatabaseDrill
 from http_api.services import Services, services
 from shared.auth import Role
 from shared.insights import allowed_age
-from shared.models import BackupRecord, BackupStatus, Database, Policy
+from shared.models import BackupRecord, BackupStatus, Database, Freshness, FreshnessState, Policy
 
 log = logging.getLogger(__name__)
 
 STATUS = operation(
     "GET", "/status", Role.READER, "Get status", tag="status", response=StatusReport,
     description="A database is stale when its newest successful backup is older than its "
-    "policy's most frequent tier allows, plus one hour for the dump itself.",
+    "policy's most frequent tier allows, plus FRESHNESS_GRACE_MINUTES (one hour by default); "
+    "`reason` says why, as the watchdog last found it. `drills`: each database's latest "
+    "restore drill.",
 )  # fmt: skip
 
 RUNNING_JOBS_SHOWN = 100
@@ -37,7 +41,7 @@ async def api_get_status(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
     async def handle(call: Call) -> StatusReport:
-        report = await asyncio.to_thread(_report, datetime.now(UTC))
+        report = await asyncio.to_thread(_report, call, datetime.now(UTC))
         report.running_jobs = await _running_jobs(client)
         return report
 
@@ -74,20 +78,23 @@ def _counts(pair: list[int]) -> Counts:
     )
 
 
-def _report(now: datetime) -> StatusReport:
+def _report(call: Call, now: datetime) -> StatusReport:
     found = services()
     tally = _Tally(now=now)
     policies = {policy.id: policy for policy in found.repos.policies.all()}
     servers = {server.id: server for server in found.repos.servers.all()}
+    watched = {db_id: state for db_id, (state, _) in found.repos.freshness.all().items()}
     stale: list[StaleDatabase] = []
-    for database in found.repos.databases.all():
+    databases = list(found.repos.databases.all())
+    for database in databases:
         last_success = None
         for record in found.repos.backups.iter_by_database(database.id):
             tally.add(record)
             if record.status is BackupStatus.SUCCEEDED and last_success is None:
                 last_success = record.finished_at or record.created_at
         policy_id = database.policy_under(servers.get(database.server_id))
-        entry = _stale(found, database, policies.get(policy_id or ""), last_success, now)
+        policy = policies.get(policy_id or "")
+        entry = _stale(found, database, policy, last_success, watched.get(database.id), now)
         if entry is not None:
             stale.append(entry)
     return StatusReport(
@@ -99,21 +106,32 @@ def _report(now: datetime) -> StatusReport:
         last_7d=_counts(tally.week),
         stale_databases=stale,
         running_jobs=[],
+        drills=[
+            DatabaseDrill(database_id=database_id, **drill.model_dump())
+            for database_id, drill in latest_drills(call, found, databases, now).items()
+        ],
     )
 
 
 def _stale(
-    found: Services, database: Database, policy: Policy | None, last: datetime | None, now: datetime
+    found: Services,
+    database: Database,
+    policy: Policy | None,
+    last: datetime | None,
+    watched: Freshness | None,
+    now: datetime,
 ) -> StaleDatabase | None:
-    allowed = allowed_age(policy) if policy and database.enabled else None
+    grace = timedelta(minutes=found.settings.freshness_grace_minutes)
+    allowed = allowed_age(policy, grace) if policy and database.enabled else None
     if allowed is None:
         return None
     since = last or database.created_at
     if since is None or now - since <= allowed:
         return None
+    reason = watched.reason if watched and watched.state is FreshnessState.STALE else None
     return StaleDatabase(
         database_id=database.id, policy_id=policy.id if policy else None,
-        last_success_at=last, allowed_hours=allowed.total_seconds() / 3600,
+        last_success_at=last, allowed_hours=allowed.total_seconds() / 3600, reason=reason,
     )  # fmt: skip
 
 

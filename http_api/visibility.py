@@ -9,8 +9,9 @@ from typing import Any
 
 from http_api.calls import Call
 from shared.auth import Role
-from shared.models import BackupRecord
-from shared.public_errors import public_error
+from shared.jobs import DRILL_DATABASE
+from shared.models import BackupRecord, DrillRecord, DrillStatus
+from shared.public_errors import public_drill_error, public_error
 
 
 def sees_raw_errors(call: Call) -> bool:
@@ -23,11 +24,24 @@ def record_shown_to(call: Call, record: BackupRecord) -> BackupRecord:
     return record.model_copy(update={"error": public_error(record.error)})
 
 
-def job_output_shown_to(call: Call, output: Any, failed: bool) -> Any:
+def drill_shown_to(call: Call, record: DrillRecord) -> DrillRecord:
+    """A drill's own sentences (skipped, interrupted, tables differ) pass; a failed
+    restore's text is the tool's and the server's, so other roles see its class."""
+    if record.error is None or sees_raw_errors(call):
+        return record
+    skipped = record.status is DrillStatus.SKIPPED
+    return record.model_copy(update={"error": public_drill_error(record.error, skipped=skipped)})
+
+
+def job_output_shown_to(call: Call, output: Any, failed: bool, name: str | None = None) -> Any:
     """A job's output: its `error` field, or the whole output of a job that failed with an
-    exception (the runtime's output is then the exception's text)."""
+    exception (the runtime's output is then the exception's text). A drill's output is its
+    drill record."""
     if sees_raw_errors(call):
         return output
+    if name == DRILL_DATABASE and isinstance(output, dict) and output.get("error"):
+        skipped = output.get("status") == DrillStatus.SKIPPED
+        return {**output, "error": public_drill_error(str(output["error"]), skipped=skipped)}
     if isinstance(output, dict) and output.get("error"):
         return {**output, "error": public_error(str(output["error"]))}
     if failed and isinstance(output, str):

@@ -1,6 +1,7 @@
-"""orchestrators: the durable workflows (policy loop, backup, verify, restore, settlement)
-and the watchdog that keeps every policy loop running and settles what jobs left
-unfinished, registered on blueprint `bp`."""
+"""orchestrators: the durable workflows (policy loop, backup, verify, restore, settlement,
+drill loop, restore drill, drill cleanup) and the watchdog that keeps every loop running,
+settles what jobs left unfinished and watches each database's freshness, registered on
+blueprint `bp`."""
 
 import azure.durable_functions as df
 
@@ -9,6 +10,10 @@ bp = df.Blueprint()
 # Orchestrator modules register themselves on `bp` when imported.
 from orchestrators import (  # noqa: E402,F401
     backup_database,
+    drill_cleanup,
+    drill_database,
+    drill_loop,
+    freshness_check,
     policy_loop,
     restore_backup,
     settle_backup,

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Generator
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 import azure.durable_functions as df
 
@@ -31,11 +31,12 @@ from shared.jobs import (
     backup_instance_id,
     dump_json,
 )
-from shared.models import Trigger
+from shared.models import Model, Trigger
 from shared.schedule import Slot, latest_missed_slots, next_slot
 
 # After a failure to load the policy (storage down), the loop tries again this much later.
 RETRY_AFTER_ERROR = timedelta(minutes=5)
+LoopState = TypeVar("LoopState", bound=Model)
 
 
 @bp.orchestration_trigger(context_name="context", orchestration=POLICY_LOOP)
@@ -47,11 +48,7 @@ def policy_loop(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
             (yield context.call_activity(LOAD_POLICY_PLAN, state.policy_id))
         )
     except Exception:  # errors must not end the loop: wait, then start a fresh generation
-        yield context.create_timer(now + RETRY_AFTER_ERROR)
-        # A first generation remembers its start, so a slot during the wait is caught up.
-        context.continue_as_new(
-            dump_json(state.model_copy(update={"last_slot": state.last_slot or now}))
-        )
+        yield from start_over_later(context, state)
         return None
     if plan.policy is None or not plan.database_ids:
         reason = "policy deleted" if plan.policy is None else "no enabled databases"
@@ -66,18 +63,29 @@ def policy_loop(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
     if upcoming is None:
         stopped = PolicyLoopOutput(policy_id=state.policy_id, stopped_because="no enabled tier")
         return dump_json(stopped)
-    yield from sleep_until_slot_or_change(context, upcoming)
+    yield from sleep_until_or_change(context, upcoming.at)
     context.continue_as_new(
         dump_json(PolicyLoopInput(policy_id=state.policy_id, last_slot=last_slot))
     )
     return None
 
 
-def sleep_until_slot_or_change(
-    context: df.DurableOrchestrationContext, slot: Slot
+def start_over_later(
+    context: df.DurableOrchestrationContext, state: LoopState
 ) -> Generator[Any, Any, None]:
-    """Wakes at the slot, or earlier when the policy changed (the next generation reloads it)."""
-    timer = context.create_timer(slot.at)
+    """After an error: a fresh generation a little later. A first generation remembers its
+    start (`last_slot`), so a slot during the wait is caught up."""
+    now = context.current_utc_datetime
+    yield context.create_timer(now + RETRY_AFTER_ERROR)
+    last_slot = getattr(state, "last_slot", None) or now
+    context.continue_as_new(dump_json(state.model_copy(update={"last_slot": last_slot})))
+
+
+def sleep_until_or_change(
+    context: df.DurableOrchestrationContext, at: datetime
+) -> Generator[Any, Any, None]:
+    """Wakes at `at`, or earlier when the policy changed (the next generation reloads it)."""
+    timer = context.create_timer(at)
     changed = context.wait_for_external_event(POLICY_CHANGED_EVENT)
     winner = yield context.task_any([timer, changed])
     if winner is not timer:

@@ -29,6 +29,7 @@ RESTORE_LEASE_SECONDS = 3 * 3600
 @bp.orchestration_trigger(context_name="context", orchestration=RESTORE_BACKUP)
 def restore_backup(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     job = RestoreJob.model_validate(context.get_input())
+    job.instance_id = context.instance_id
     database = df.EntityId(DATABASE_ENTITY, job.database_id)
     context.set_custom_status(
         {"phase": "waiting for the database lock", "backup_id": job.backup_id}

@@ -28,10 +28,10 @@ from shared.models import BackupRecord
 log = logging.getLogger(__name__)
 
 _WHY = {
-    "Terminated": "its backup job was terminated",
-    "Failed": "its backup job failed before recording the result",
-    "Completed": "its backup job ended without recording the result",
-    "Canceled": "its backup job was cancelled",
+    "Terminated": "its {} job was terminated",
+    "Failed": "its {} job failed before recording the result",
+    "Completed": "its {} job ended without recording the result",
+    "Canceled": "its {} job was cancelled",
 }
 
 
@@ -43,8 +43,8 @@ def runtime_status(status: Any) -> str | None:
     return getattr(runtime, "value", runtime)
 
 
-def why_unfinished(runtime: str | None) -> str:
-    return _WHY.get(runtime or "", "its backup job no longer exists")
+def why_unfinished(runtime: str | None, job: str = "backup") -> str:
+    return _WHY.get(runtime or "", "its {} job no longer exists").format(job)
 
 
 async def start_settlement(client: df.DurableOrchestrationClient, job: SettleJob) -> bool:

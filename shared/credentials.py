@@ -11,7 +11,8 @@ from __future__ import annotations
 from pydantic import SecretStr
 
 from shared.engines.base import ConnectionSpec
-from shared.models import Database, Server
+from shared.entra_tokens import EntraSignIn, database_tokens
+from shared.models import Database, Server, ServerAuth
 from shared.secrets.base import SecretStore, database_secret_name, server_secret_name
 from shared.secrets.binding import Binding, PasswordNotBoundHere, seal, unseal
 from shared.settings import Settings
@@ -72,6 +73,8 @@ def server_spec_for(
 ) -> ConnectionSpec:
     """A spec for `database` on `server` with the server's own credentials
     (connection tests and discovery, before any database is registered)."""
+    if server.auth is ServerAuth.ENTRA:
+        return _entra_spec(server, database, settings)
     password, bound_to = _password(
         secrets,
         server_secret_name(server.id),
@@ -91,6 +94,11 @@ def connection_spec_for(
         raise CredentialsError(f"database {database.id} does not belong to server {server.id}")
     if database.use_server_credentials:
         return server_spec_for(server, secrets, settings, database.name)
+    if server.auth is ServerAuth.ENTRA:
+        raise CredentialsError(
+            f"server {server.id} signs in with Entra ID: database {database.id} must use "
+            "the server's credentials (use_server_credentials true)"
+        )
     password, bound_to = _password(
         secrets,
         database_secret_name(database.id),
@@ -101,6 +109,15 @@ def connection_spec_for(
     # Only the server's address and TLS mode are shared; no server password is fetched.
     username = database.username or ""
     return _spec(server, username, password, bound_to, database.name, settings)
+
+
+def _entra_spec(server: Server, database: str, settings: Settings) -> ConnectionSpec:
+    """No password: the app's managed identity gets a token as each connection opens,
+    bound to this server's address (shared/entra_tokens.py)."""
+    tokens = database_tokens(settings.entra_database_scope)
+    entra = EntraSignIn(tokens, settings.entra_database_host_list)
+    spec = _spec(server, server.username, SecretStr(""), server_binding(server), database, settings)
+    return spec.model_copy(update={"entra": entra})
 
 
 def _spec(

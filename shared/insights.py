@@ -13,7 +13,18 @@ from typing import Literal
 
 from pydantic import Field
 
-from shared.models import BackupRecord, BackupStatus, Database, HourlyRule, Model, Policy, Tier
+from shared.models import (
+    BackupRecord,
+    BackupStatus,
+    Database,
+    DrillRecord,
+    Freshness,
+    FreshnessState,
+    HourlyRule,
+    Model,
+    Policy,
+    Tier,
+)
 from shared.schedule import next_slot, slots_between
 
 GRACE = timedelta(hours=1)
@@ -37,13 +48,14 @@ CellStatus = Literal[
 ]
 
 
-def allowed_age(policy: Policy) -> timedelta | None:
-    """How old the newest successful backup may be under this policy (None: no schedule)."""
+def allowed_age(policy: Policy, grace: timedelta = GRACE) -> timedelta | None:
+    """How old the newest successful backup may be under this policy (None: no schedule):
+    its recovery point objective, the most frequent tier's interval plus `grace`."""
     periods = [
         timedelta(hours=rule.every_hours) if isinstance(rule, HourlyRule) else TIER_PERIOD[tier]
         for tier, rule in policy.rules().items()
     ]
-    return min(periods) + GRACE if periods else None
+    return min(periods) + grace if periods else None
 
 
 def finished_at(record: BackupRecord) -> datetime | None:
@@ -75,6 +87,31 @@ class NextSlot(Model):
     tiers: list[str]
 
 
+class LastDrill(Model):
+    """A database's latest restore drill, for the overview and the status summary."""
+
+    drill_id: str
+    status: str
+    at: datetime | None = Field(default=None, description="when it finished (or began)")
+    age_hours: float | None = None
+    backup_id: str | None = None
+    restore_seconds: float | None = Field(default=None, description="the achieved RTO")
+    bytes_per_second: float | None = None
+    error: str | None = None
+
+
+def last_drill(record: DrillRecord | None, now: datetime) -> LastDrill | None:
+    if record is None:
+        return None
+    at = record.finished_at or record.created_at
+    return LastDrill(
+        drill_id=record.id, status=record.status.value, at=at,
+        age_hours=(now - at).total_seconds() / 3600 if at else None,
+        backup_id=record.backup_id, restore_seconds=record.restore_seconds,
+        bytes_per_second=record.bytes_per_second, error=record.error,
+    )  # fmt: skip
+
+
 class DatabaseHealth(Model):
     database_id: str
     name: str
@@ -93,10 +130,20 @@ class DatabaseHealth(Model):
     last_7d: OutcomeCounts = Field(default_factory=OutcomeCounts)
     backups: int = 0
     stored_bytes: int = 0
+    freshness: FreshnessState | None = Field(
+        default=None, description="as the watchdog last found it (null: not checked yet)"
+    )
+    stale_since: datetime | None = None
+    stale_reason: str | None = None
+    last_drill: LastDrill | None = None
 
 
 def database_health(
-    database: Database, policy: Policy | None, records: Sequence[BackupRecord], now: datetime
+    database: Database,
+    policy: Policy | None,
+    records: Sequence[BackupRecord],
+    now: datetime,
+    grace: timedelta = GRACE,
 ) -> DatabaseHealth:
     """`records` newest first, as the repository returns them."""
     health = DatabaseHealth(
@@ -110,7 +157,7 @@ def database_health(
             health.last_error = records[0].error
     for record in records:
         _count(health, record, now)
-    allowed = allowed_age(policy) if policy and database.enabled else None
+    allowed = allowed_age(policy, grace) if policy and database.enabled else None
     if allowed is not None:
         health.allowed_hours = allowed.total_seconds() / 3600
         since = health.last_success_at or database.created_at
@@ -141,6 +188,21 @@ def _count(health: DatabaseHealth, record: BackupRecord, now: datetime) -> None:
                 counts.succeeded += 1
             else:
                 counts.failed += 1
+
+
+def with_watch(
+    health: DatabaseHealth, freshness: Freshness | None, drill: LastDrill | None
+) -> DatabaseHealth:
+    """The row with what the watchdog found (freshness) and the latest restore drill."""
+    stale = freshness is not None and freshness.state is FreshnessState.STALE
+    return health.model_copy(
+        update={
+            "freshness": freshness.state if freshness else None,
+            "stale_since": freshness.since if stale and freshness else None,
+            "stale_reason": freshness.reason if stale and freshness else None,
+            "last_drill": drill,
+        }
+    )
 
 
 def stale_first(rows: Iterable[DatabaseHealth]) -> list[DatabaseHealth]:

@@ -19,6 +19,8 @@ from shared.models import (
     BackupRecord,
     BackupStatus,
     Database,
+    DrillRecord,
+    Freshness,
     Identifier,
     Model,
     Policy,
@@ -37,6 +39,17 @@ RESTORE_BACKUP = "restore_backup"
 # and notifies the failure); started by the watchdog and by a backup that finds the lease
 # of a finished job in its way.
 SETTLE_BACKUP = "settle_backup"
+# One eternal loop per policy with drills; one drill of one database; the cleanup of a drill
+# whose job ended without dropping its scratch database (started by the watchdog).
+DRILL_LOOP = "drill_loop"
+DRILL_DATABASE = "drill_database"
+DRILL_CLEANUP = "drill_cleanup"
+# Each database's freshness, checked on the watchdog's timer (one instance at a time).
+FRESHNESS_CHECK = "freshness_check"
+FRESHNESS_CHECK_INSTANCE = "freshness-check"
+# The service's own orchestrations, not jobs: lists of running jobs leave them out.
+BACKGROUND = frozenset({POLICY_LOOP, DRILL_LOOP, FRESHNESS_CHECK})
+
 
 # The timer-triggered function that keeps every policy loop alive.
 WATCHDOG = "watchdog"
@@ -62,6 +75,13 @@ RUN_RESTORE = "run_restore"
 SETTLE_RECORD = "settle_record"
 FIND_FINISHED_HOLDERS = "find_finished_holders"
 WAKE_LEASE_WAITER = "wake_lease_waiter"
+LOAD_DRILL_PLAN = "load_drill_plan"
+PREPARE_DRILL = "prepare_drill"
+RESTORE_SCRATCH = "restore_scratch"
+DROP_SCRATCH = "drop_scratch"
+FINISH_DRILL = "finish_drill"
+CHECK_FRESHNESS = "check_freshness"
+NOTIFY_FRESHNESS = "notify_freshness"
 
 ACTIVITY_NAMES = (
     LOAD_POLICY_PLAN,
@@ -76,8 +96,25 @@ ACTIVITY_NAMES = (
     SETTLE_RECORD,
     FIND_FINISHED_HOLDERS,
     WAKE_LEASE_WAITER,
+    LOAD_DRILL_PLAN,
+    PREPARE_DRILL,
+    RESTORE_SCRATCH,
+    DROP_SCRATCH,
+    FINISH_DRILL,
+    CHECK_FRESHNESS,
+    NOTIFY_FRESHNESS,
 )
-ORCHESTRATOR_NAMES = (POLICY_LOOP, BACKUP_DATABASE, VERIFY_BACKUP, RESTORE_BACKUP, SETTLE_BACKUP)
+ORCHESTRATOR_NAMES = (
+    POLICY_LOOP,
+    BACKUP_DATABASE,
+    VERIFY_BACKUP,
+    RESTORE_BACKUP,
+    SETTLE_BACKUP,
+    DRILL_LOOP,
+    DRILL_DATABASE,
+    DRILL_CLEANUP,
+    FRESHNESS_CHECK,
+)
 ENTITY_NAMES = (DATABASE_ENTITY, SERVER_ENTITY)
 
 # Deterministic record ids: the same instance always means the same record.
@@ -119,6 +156,31 @@ def backup_record_id(instance_id: str) -> str:
     """The record a backup orchestration writes: derived from its instance id, so a replay,
     a retried activity or a restarted instance all address the same record."""
     return str(uuid.uuid5(_RECORD_NAMESPACE, instance_id))
+
+
+def drill_loop_instance_id(policy_id: str) -> str:
+    """The one eternal drill loop of a policy."""
+    return f"drills-{policy_id}"
+
+
+def drill_instance_id(database_id: str, slot_time: datetime) -> str:
+    """One scheduled drill per database and drill slot: starting it twice is a no-op."""
+    return f"drill-{database_id}-{as_utc(slot_time):%Y%m%dT%H%MZ}"
+
+
+def manual_drill_instance_id(database_id: str, unique: str) -> str:
+    return f"drill-{database_id}-manual-{unique}"
+
+
+def drill_cleanup_instance_id(drill_instance_id: str) -> str:
+    """At most one cleanup per drill job."""
+    return f"cleanup-{drill_instance_id}"
+
+
+def drill_record_id(instance_id: str) -> str:
+    """The record a drill orchestration writes, derived from its instance id (its scratch
+    database's name is derived from this in turn)."""
+    return backup_record_id(instance_id)
 
 
 # --- policy loop ----------------------------------------------------------------------------
@@ -290,13 +352,25 @@ class RetentionResult(Model):
     access_tier_moves: list[str] = Field(default_factory=list)
 
 
-class Notification(Model):
-    """The JSON body posted to NOTIFY_WEBHOOK_URL."""
+class NotificationEvent(StrEnum):
+    BACKUP_FAILED = "backup_failed"
+    BACKUP_RECOVERED = "backup_recovered"
+    DRILL_FAILED = "drill_failed"
+    DATABASE_STALE = "database_stale"
+    DATABASE_FRESH = "database_fresh"
+    POLICY_LOOP_RESTARTED = "policy_loop_restarted"
 
-    event: str = Field(pattern=r"^(backup_failed|backup_recovered)$")
-    database_id: Identifier
-    record_id: Identifier
-    consecutive_failures: int = Field(ge=0)
+
+class Notification(Model):
+    """The JSON body posted to NOTIFY_WEBHOOK_URL. `record_id` names the backup record
+    (backup events) or the drill record (drill_failed); `error` says what failed, or why a
+    database is stale."""
+
+    event: NotificationEvent
+    database_id: Identifier | None = None
+    record_id: Identifier | None = None
+    policy_id: Identifier | None = None
+    consecutive_failures: int = Field(default=0, ge=0)
     error: str | None = None
     at: datetime
 
@@ -322,6 +396,8 @@ class BackupOutput(Model):
 class VerifyJob(Model):
     database_id: Identifier
     backup_id: Identifier
+    # Set by the orchestration for its activity's log lines.
+    instance_id: str | None = None
 
 
 class VerifyOutput(Model):
@@ -340,6 +416,8 @@ class RestoreJob(Model):
     target_database: str = Field(min_length=1, max_length=128)
     target_server_id: Identifier | None = None
     allow_non_empty: bool = False
+    # Set by the orchestration for its activity's log lines.
+    instance_id: str | None = None
 
 
 class TableDifferenceOut(Model):
@@ -361,6 +439,113 @@ class RestoreOutput(Model):
     table_differences: list[TableDifferenceOut] = Field(default_factory=list)
     tables_compared: int = 0
     error: str | None = None
+
+
+# --- restore drills ---------------------------------------------------------------------
+
+
+class DrillLoopInput(Model):
+    """The state one generation of a drill loop hands to the next (continue_as_new)."""
+
+    policy_id: Identifier
+    # The latest drill slot handled; None on the very first start (nothing is caught up).
+    last_slot: datetime | None = None
+
+
+class DrillPlan(Model):
+    """What the drill loop needs: the policy, its enabled databases, and when each was last
+    drilled (the rotation of a sample picks the least recently drilled)."""
+
+    policy: Policy | None = None
+    database_ids: list[Identifier] = Field(default_factory=list)
+    last_drilled: dict[str, datetime | None] = Field(default_factory=dict)
+
+
+class DrillJob(Model):
+    """Input of `drill_database`: one database, one drill slot (or an on-demand drill, which
+    may name the backup to drill; by default the newest successful one)."""
+
+    database_id: Identifier
+    trigger: Trigger = Trigger.SCHEDULE
+    slot_time: datetime | None = None
+    backup_id: Identifier | None = None
+
+
+class PrepareDrillInput(Model):
+    job: DrillJob
+    drill_id: Identifier
+    instance_id: str = Field(min_length=1, max_length=256)
+    now: datetime
+
+
+class PreparedDrill(Model):
+    """The drill record as prepared: queued with its backup, target and scratch name, or
+    final already (skipped, or a re-run of a drill that ended)."""
+
+    record: DrillRecord
+    finished: bool = False
+    server_limit: int = Field(default=1, ge=1)
+    lease_seconds: int = Field(default=3600, ge=60)
+
+
+class ScratchRestored(Model):
+    """What `restore_scratch` measured; `error` when the restore or the comparison failed."""
+
+    ok: bool
+    restore_seconds: float | None = None
+    raw_bytes: int | None = None
+    stored_bytes: int | None = None
+    tables_compared: int = 0
+    differences: list[str] = Field(default_factory=list)
+    error: str | None = None
+
+
+class FinishDrillInput(Model):
+    record: DrillRecord
+    restored: ScratchRestored
+
+
+class FinishedDrill(Model):
+    """The drill record as stored; `changed` when this call finished it."""
+
+    record: DrillRecord
+    changed: bool = False
+
+
+class DrillCleanup(Model):
+    """Input of `drill_cleanup`: a drill left unfinished, or with its scratch database not
+    dropped, by a job that no longer runs."""
+
+    record: DrillRecord
+    # The job that left it; its leases are released. None when it named none.
+    holder: str | None = None
+    reason: str = Field(min_length=1, max_length=500)
+
+
+# --- freshness -----------------------------------------------------------------------------
+
+
+class FreshnessCheckInput(Model):
+    """Input of `freshness_check`: the policies whose backup loop the watchdog just restarted
+    (their stale databases say so)."""
+
+    restarted: list[Identifier] = Field(default_factory=list)
+
+
+class CheckFreshnessInput(Model):
+    now: datetime
+    restarted: list[Identifier] = Field(default_factory=list)
+
+
+class FreshnessChange(Model):
+    """A change of a database's freshness stored and not notified yet."""
+
+    state: Freshness
+    policy_id: Identifier | None = None
+
+
+class FreshnessChanges(Model):
+    changes: list[FreshnessChange] = Field(default_factory=list)
 
 
 # --- what a job came to ----------------------------------------------------------------------

@@ -44,11 +44,38 @@ class Engine(StrEnum):
     SQLSERVER = "sqlserver"
 
 
+def engine_family(engine: Engine) -> Engine:
+    """Engines whose dumps restore into each other: MySQL and MariaDB are one family."""
+    return Engine.MYSQL if engine is Engine.MARIADB else engine
+
+
 class TlsMode(StrEnum):
     DISABLE = "disable"
     PREFER = "prefer"
     REQUIRE = "require"
     VERIFY_FULL = "verify-full"
+
+
+class ServerAuth(StrEnum):
+    """How the app signs in to a server: a stored password, or an Entra ID token of its
+    managed identity (Azure Database for PostgreSQL and MySQL flexible servers)."""
+
+    PASSWORD = "password"  # noqa: S105 - the method's name, not a password
+    ENTRA = "entra"
+
+
+ENTRA_ENGINES = frozenset({Engine.POSTGRESQL, Engine.MYSQL})
+
+
+def entra_problem(engine: Engine, tls_mode: TlsMode, has_password: bool) -> str | None:
+    """Why a server cannot sign in with Entra ID, or None."""
+    if engine not in ENTRA_ENGINES:
+        return f"auth entra is for postgresql and mysql servers, not {engine.value}"
+    if tls_mode is not TlsMode.VERIFY_FULL:
+        return "auth entra needs tls_mode verify-full (the token must reach the real server)"
+    if has_password:
+        return "auth entra takes no password (the app's managed identity signs in)"
+    return None
 
 
 # Azure's managed databases have certificates from public CAs: verify them.
@@ -127,6 +154,7 @@ class Server(Model):
     port: int = Field(ge=1, le=65535)
     username: str = Field(min_length=1, max_length=128)
     tls_mode: TlsMode = TlsMode.REQUIRE
+    auth: ServerAuth = ServerAuth.PASSWORD
     default_policy_id: Identifier | None = None
     # None: the SERVER_MAX_CONCURRENT_BACKUPS setting decides.
     max_concurrent_backups: int | None = Field(default=None, ge=1, le=32)
@@ -134,6 +162,14 @@ class Server(Model):
     has_password: bool = False
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _entra_is_safe(self) -> Server:
+        if self.auth is ServerAuth.ENTRA:
+            problem = entra_problem(self.engine, self.tls_mode, self.has_password)
+            if problem:
+                raise ValueError(problem)
+        return self
 
 
 class Database(Model):
@@ -216,6 +252,45 @@ class YearlyRule(TierRule):
         return self
 
 
+class DrillFrequency(StrEnum):
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+
+
+class DrillSchedule(Model):
+    """When a policy's restore drills run: in the policy's time zone, on the same schedule
+    math as its tiers (shared/schedule.py). Each drill restores the newest successful backup
+    of each database (or of a rotating sample) into a scratch database and compares it with
+    the backup's manifest (shared/drills.py)."""
+
+    enabled: bool = True
+    frequency: DrillFrequency = DrillFrequency.WEEKLY
+    weekday: Weekday = Field(default=Weekday.SUNDAY, description="weekly drills")
+    day: int = Field(default=1, ge=1, le=31, description="monthly drills; 29-31 clamped")
+    time: str = "04:00"
+    sample_size: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="databases per drill, the least recently drilled first; null: every one",
+    )
+    server_id: Identifier | None = Field(
+        default=None,
+        description="restore drills into this server (same engine family) instead of each "
+        "database's own",
+    )
+    _time = field_validator("time")(_check_time)
+
+    def rule(self) -> TierRule:
+        """The tier rule that fires when this schedule does (its keep count means nothing)."""
+        if self.frequency is DrillFrequency.DAILY:
+            return DailyRule(keep_count=1, time=self.time)
+        if self.frequency is DrillFrequency.WEEKLY:
+            return WeeklyRule(keep_count=1, weekday=self.weekday, time=self.time)
+        return MonthlyRule(keep_count=1, day=self.day, time=self.time)
+
+
 class Policy(Model):
     id: Identifier
     name: str = Field(min_length=1, max_length=128)
@@ -241,6 +316,9 @@ class Policy(Model):
         default_factory=list,
         max_length=20,
         description="extra age1… public keys every backup of this policy is encrypted to",
+    )
+    drill: DrillSchedule | None = Field(
+        default=None, description="scheduled restore drills; null: none"
     )
     created_at: datetime | None = None
     updated_at: datetime | None = None
@@ -332,6 +410,81 @@ class BackupRecord(Model):
     created_at: datetime | None = None
     updated_at: datetime | None = None
     instance_id: str | None = Field(default=None, description="the job that writes this record")
+
+
+# --- restore drills ----------------------------------------------------------------------
+
+
+class DrillStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    # Nothing to drill, or nothing it could prove: no successful backup, an archived blob,
+    # an engine whose restores are not supported, a drill server of another engine.
+    SKIPPED = "skipped"
+
+
+FINAL_DRILL_STATUSES = frozenset({DrillStatus.SUCCEEDED, DrillStatus.FAILED, DrillStatus.SKIPPED})
+
+
+class DrillRecord(Model):
+    """One restore drill of one database: which backup, where it was restored, how long it
+    took (the achieved RTO) and whether the restored tables matched the backup's manifest."""
+
+    id: Identifier
+    database_id: Identifier
+    server_id: Identifier = Field(description="the database's server")
+    status: DrillStatus = DrillStatus.QUEUED
+    trigger: Trigger = Trigger.SCHEDULE
+    slot_time: datetime | None = Field(default=None, description="scheduled drill slot (UTC)")
+    backup_id: Identifier | None = Field(default=None, description="the backup restored")
+    backup_taken_at: datetime | None = Field(
+        default=None, description="when that backup finished: the recovery point it proves"
+    )
+    target_server_id: Identifier | None = Field(
+        default=None, description="the server the scratch database was made on"
+    )
+    scratch_database: DatabaseName | None = None
+    scratch_dropped: bool = Field(
+        default=False, description="no scratch database of this drill is left"
+    )
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    restore_seconds: float | None = Field(
+        default=None, description="the restore and its comparison: the achieved RTO"
+    )
+    raw_bytes: int | None = Field(default=None, ge=0, description="dump bytes restored")
+    stored_bytes: int | None = Field(default=None, ge=0)
+    bytes_per_second: float | None = Field(default=None, description="raw bytes per second")
+    tables_compared: int = 0
+    differences: list[str] = Field(default_factory=list)
+    error: str | None = Field(default=None, description="why it failed or was skipped")
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    instance_id: str | None = Field(default=None, description="the job that writes this record")
+
+
+# --- freshness --------------------------------------------------------------------------
+
+
+class FreshnessState(StrEnum):
+    FRESH = "fresh"
+    STALE = "stale"
+
+
+class Freshness(Model):
+    """Whether a database's newest successful backup is within its recovery point objective,
+    as the watchdog last found it; only a change of state is notified."""
+
+    database_id: Identifier
+    state: FreshnessState
+    since: datetime = Field(description="when this state was found")
+    reason: str | None = Field(default=None, description="why it is stale")
+    last_success_at: datetime | None = None
+    allowed_hours: float = Field(description="the RPO: most frequent tier plus the grace")
+    notified: bool = Field(default=False, description="the change was posted to the webhook")
+    updated_at: datetime | None = None
 
 
 class ErrorDetail(Model):

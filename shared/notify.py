@@ -1,5 +1,9 @@
 """Posting a JSON notification to a webhook (NOTIFY_WEBHOOK_URL): small and dependency-free.
 
+What is notified (shared/jobs.py `Notification`): a failed backup and the first success
+after failures, a failed restore drill, a database that became stale or fresh again, and a
+policy loop the watchdog had to restart.
+
 The body holds ids, counts and a sanitised error; never a secret. The URL itself may carry
 a token (many webhook services work that way), so it is never logged or put in an error.
 """
@@ -35,3 +39,11 @@ def post_json(url: str, payload: dict[str, Any], timeout: float = DEFAULT_TIMEOU
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise NotificationFailed(f"the webhook is unreachable ({type(reason).__name__})") from None
+
+
+def notify(url: str | None, payload: dict[str, Any]) -> bool:
+    """True when posted, False when no webhook is configured; NotificationFailed otherwise."""
+    if not url:
+        return False
+    post_json(url, payload)
+    return True

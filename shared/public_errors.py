@@ -38,3 +38,28 @@ def public_error(raw: str | None) -> str | None:
         if found := pattern.search(raw):
             return sentence.format(**found.groupdict()) + DETAILS
     return FALLBACK + DETAILS
+
+
+# A drill's own words (skipped, interrupted, differences found) pass; a failed restore's text
+# is the tool's and the server's, so only its class does.
+_DRILL_OWN = re.compile(r"^(interrupted: |its scratch database |\d+ tables differ )")
+_DRILL_CLASSES = [
+    (
+        re.compile(r"checksum mismatch|the blob is corrupted|does not decrypt"),
+        "the backup is corrupted: it does not match its checksum or does not decrypt",
+    ),
+    (re.compile(r"is encrypted and"), "the key that decrypts the backup is not available"),
+    (re.compile(r"cannot start \S+:"), "the restore tool could not be started"),
+    (re.compile(r"exceeded its time limit"), "the restore exceeded its time limit"),
+    (re.compile(r"exited with code (?P<code>\d+)"), "the restore tool failed (exit code {code})"),
+]
+
+
+def public_drill_error(error: str | None, *, skipped: bool) -> str | None:
+    """What a caller below the admin role sees of why a drill failed or was skipped."""
+    if error is None or skipped or _DRILL_OWN.search(error):
+        return error  # our own sentences (no backup, archived, another engine, interrupted)
+    for pattern, sentence in _DRILL_CLASSES:
+        if found := pattern.search(error):
+            return sentence.format(**found.groupdict()) + DETAILS
+    return "the restore drill failed" + DETAILS

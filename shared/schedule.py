@@ -18,6 +18,9 @@ Daylight saving time:
   whole day; across fall back one real hour simply has no slot.
 
 One dump serves every tier due at the same instant: a `Slot` carries the set of tiers.
+A policy's restore drills (`drill`) fire by the same rules: a drill schedule is a daily,
+weekly or monthly tier rule of its own (`next_drill`, `latest_missed_drill`).
+
 All instants in and out are aware datetimes; outputs are in UTC.
 """
 
@@ -45,7 +48,9 @@ from shared.models import (
 __all__ = [
     "TIER_ORDER",
     "Slot",
+    "latest_missed_drill",
     "latest_missed_slots",
+    "next_drill",
     "next_slot",
     "slots_between",
     "tiers_due_at",
@@ -128,6 +133,22 @@ def latest_missed_slots(policy: Policy, last_run: datetime, now: datetime) -> li
         if fire is not None and fire > last_run:
             latest.setdefault(fire, set()).add(tier)
     return [Slot(at=at, tiers=frozenset(tiers)) for at, tiers in sorted(latest.items())]
+
+
+def next_drill(policy: Policy, after: datetime) -> datetime | None:
+    """The first drill strictly after `after`; None when the policy has no enabled drill."""
+    if policy.drill is None or not policy.drill.enabled:
+        return None
+    return _next_fire(policy.drill.rule(), ZoneInfo(policy.timezone), _as_utc(after))
+
+
+def latest_missed_drill(policy: Policy, last_run: datetime, now: datetime) -> datetime | None:
+    """Catch-up after downtime: the most recent drill in (last_run, now], if any (older
+    missed drills are dropped, as missed backup slots are)."""
+    if policy.drill is None or not policy.drill.enabled:
+        return None
+    fire = _previous_fire(policy.drill.rule(), ZoneInfo(policy.timezone), _as_utc(now))
+    return fire if fire is not None and fire > _as_utc(last_run) else None
 
 
 # --- one tier --------------------------------------------------------------------------------

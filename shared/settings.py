@@ -16,6 +16,9 @@ from typing import Any
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.entra_tokens import DEFAULT_HOSTS as DEFAULT_ENTRA_HOSTS
+from shared.entra_tokens import DEFAULT_SCOPE as DEFAULT_ENTRA_SCOPE
+
 DEFAULT_LOCAL_SECRET_KEY_FILE = Path("~/.config/dilux-backup/secret.key")
 
 # Azure table names: alphanumeric, starting with a letter; the longest suffix we add
@@ -87,6 +90,12 @@ class Settings(BaseSettings):
     # Attempts of the connection test and of the dump, and the pause between them.
     dump_max_attempts: int = Field(default=3, ge=1, le=10)
     dump_retry_seconds: int = Field(default=60, ge=1, le=3600)
+    # A database is stale once its newest successful backup is older than its policy's most
+    # frequent tier allows, plus this grace (the dump itself, a wait for a lock).
+    freshness_grace_minutes: int = Field(default=60, ge=0, le=10_080)
+    # Restore drill records kept per database (the newest; a drill whose scratch database
+    # is not dropped yet is always kept).
+    drill_records_keep: int = Field(default=30, ge=1, le=1000)
     # Tests only: "tests.module:attribute" replacing the connection test and dump
     # (activities/dump_seam.py refuses anything outside tests.*).
     backup_worker: str | None = None
@@ -103,6 +112,11 @@ class Settings(BaseSettings):
     entra_authority: str | None = None
     # Set by the ARM template when the app's outbound traffic goes through a subnet.
     vnet_subnet_id: str | None = None
+
+    # --- Entra ID sign-in to Azure databases (servers with auth: entra) ------------------
+    # Host names a token may go to: ".suffix" admits its subdomains, a name only itself.
+    entra_database_hosts: str = DEFAULT_ENTRA_HOSTS
+    entra_database_scope: str = DEFAULT_ENTRA_SCOPE
 
     @field_validator(
         "backup_storage_account_name",
@@ -199,6 +213,10 @@ class Settings(BaseSettings):
     @property
     def backup_recipient_list(self) -> list[str]:
         return [part.strip() for part in self.backup_recipients.split(",") if part.strip()]
+
+    @property
+    def entra_database_host_list(self) -> list[str]:
+        return [part.strip() for part in self.entra_database_hosts.split(",") if part.strip()]
 
     @property
     def block_size_bytes(self) -> int:

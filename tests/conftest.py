@@ -95,6 +95,16 @@ def blob_container(storage_connection_string: str) -> Iterator[str]:
 
 
 @pytest.fixture
+def metrics() -> Iterator[Any]:
+    """What the app's instruments record during the test, read from an in-memory reader
+    (tests/telemetry/metrics.py); nothing is exported."""
+    from tests.telemetry.metrics import recording
+
+    with recording() as recorded:
+        yield recorded
+
+
+@pytest.fixture
 def own_azurite(tmp_path: Path) -> Iterator[Any]:
     """An Azurite of the test's own (tests/azurite.py): empty, on free ports, stoppable."""
     from tests.azurite import OwnAzurite

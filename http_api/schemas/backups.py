@@ -7,6 +7,8 @@ from datetime import datetime
 from pydantic import Field, field_validator, model_validator
 
 from http_api.schemas.common import Query, UtcDatetime
+from http_api.schemas.drills import DatabaseDrill
+from shared.drills import SCRATCH_PREFIX, is_scratch_name
 from shared.engines.registry import is_system_database
 from shared.models import (
     AuditEntry,
@@ -60,7 +62,8 @@ class Rehydration(Model):
 class RestoreBody(Model):
     target_database: DatabaseName = Field(
         description="a new database by default; never a system database (postgres, "
-        "template0, mysql, sys, information_schema, master, msdb, …)"
+        f"template0, mysql, sys, information_schema, master, msdb, …) nor a name starting "
+        f"with {SCRATCH_PREFIX} (reserved for restore drills)"
     )
     target_server_id: Identifier | None = Field(default=None, description="default: the same")
     allow_non_empty: bool = Field(default=False, description="restore over existing tables")
@@ -70,6 +73,10 @@ class RestoreBody(Model):
     def _not_a_system_database(cls, value: str) -> str:
         if is_system_database(value):
             raise ValueError(f"{value} is a system database; restore into a database of your own")
+        if is_scratch_name(value):
+            raise ValueError(
+                f"names starting with {SCRATCH_PREFIX} are reserved for restore drills"
+            )
         return value
 
 
@@ -105,6 +112,9 @@ class StaleDatabase(Model):
     policy_id: str | None
     last_success_at: datetime | None
     allowed_hours: float
+    reason: str | None = Field(
+        default=None, description="why, as the watchdog last found it (null: not yet checked)"
+    )
 
 
 class RunningJob(Model):
@@ -121,3 +131,6 @@ class StatusReport(Model):
     last_7d: Counts
     stale_databases: list[StaleDatabase]
     running_jobs: list[RunningJob]
+    drills: list[DatabaseDrill] = Field(
+        default_factory=list, description="each database's latest restore drill"
+    )

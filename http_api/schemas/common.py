@@ -50,7 +50,9 @@ class JobAccepted(Model):
     instance_id: str
     status_url: str
     record_id: str | None = Field(
-        default=None, description="the backup record the job writes (backup) or reads"
+        default=None,
+        description="the backup record the job writes (backup) or reads (verify, restore); "
+        "a drill's own record (drill)",
     )
 
 

@@ -10,6 +10,7 @@ from http_api.schemas.common import Query, UtcDatetime
 from shared.models import (
     AccessTier,
     DailyRule,
+    DrillSchedule,
     HourlyRule,
     Identifier,
     Model,
@@ -47,6 +48,7 @@ class PolicyCreate(Model):
         description="extra age1… public keys (e.g. a break-glass key) this policy's backups "
         "are also encrypted to",
     )  # fmt: skip
+    drill: DrillSchedule | None = Field(default=None, description="scheduled restore drills")
 
 
 class PolicyUpdate(Model):
@@ -63,6 +65,7 @@ class PolicyUpdate(Model):
     immutable_tiers: list[Tier] | None = Field(default=None, max_length=5)
     access_tiers: dict[Tier, AccessTier] | None = None
     encryption_recipients: list[str] | None = Field(default=None, max_length=20)
+    drill: DrillSchedule | None = Field(default=None, description="null removes the drills")
 
 
 class PolicyPage(Model):

@@ -14,7 +14,9 @@ from shared.models import (
     Identifier,
     Model,
     Server,
+    ServerAuth,
     TlsMode,
+    entra_problem,
 )
 
 Name = Field(min_length=1, max_length=128)
@@ -34,9 +36,23 @@ class ServerCreate(Model):
         "(*.postgres.database.azure.com, *.mysql.database.azure.com, *.database.windows.net); "
         "disable only for a server on a network you trust",
     )
+    auth: ServerAuth = Field(
+        default=ServerAuth.PASSWORD,
+        description="entra: no password; the app's managed identity signs in with an Entra "
+        "ID token (Azure Database for PostgreSQL or MySQL flexible server, verify-full TLS)",
+    )
     default_policy_id: Identifier | None = None
     max_concurrent_backups: int | None = Field(default=None, ge=1, le=32)
     tags: Tags = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _entra_is_safe(self) -> ServerCreate:
+        if self.auth is ServerAuth.ENTRA:
+            tls = self.tls_mode or TlsMode.VERIFY_FULL
+            problem = entra_problem(self.engine, tls, self.password is not None)
+            if problem:
+                raise ValueError(problem)
+        return self
 
 
 class ServerUpdate(Model):
@@ -48,6 +64,9 @@ class ServerUpdate(Model):
     username: str | None = Field(default=None, min_length=1, max_length=128)
     password: Password | None = None
     tls_mode: TlsMode | None = None
+    auth: ServerAuth | None = Field(
+        default=None, description="to entra: the stored password is deleted"
+    )
     default_policy_id: Identifier | None = None
     max_concurrent_backups: int | None = Field(default=None, ge=1, le=32)
     tags: Tags | None = None

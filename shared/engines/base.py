@@ -15,8 +15,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from shared.entra_tokens import EntraSignIn, TokenUnavailable
 from shared.models import DumpManifest, Engine, TableManifest, TlsMode
 from shared.secrets.binding import Binding, PasswordNotBoundHere
 
@@ -51,7 +52,7 @@ class ConnectionSpec(BaseModel):
     """Everything needed to reach one database. The password is a SecretStr so that
     printing, logging or serialising the spec never reveals it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     engine: Engine
     host: str
@@ -64,6 +65,9 @@ class ConnectionSpec(BaseModel):
     # Where a stored password was entered for (shared/secrets/binding.py); None for a
     # password given with the request itself.
     bound_to: Binding | None = None
+    # `auth: entra` servers: a fresh Entra ID token is the password, got as each
+    # connection opens (shared/entra_tokens.py); `password` stays empty.
+    entra: EntraSignIn | None = Field(default=None, exclude=True, repr=False)
 
     @property
     def binding(self) -> Binding:
@@ -72,12 +76,27 @@ class ConnectionSpec(BaseModel):
 
     def password_to_send(self) -> str:
         """The password, for a connection to this spec's own address. A spec copied to
-        another host, port, user or a weaker TLS mode gets none: an EngineError."""
+        another host, port, user or a weaker TLS mode gets none: an EngineError. With
+        Entra sign-in, a token for this host, only over verify-full TLS."""
+        if self.entra is not None:
+            return self._token_to_send(self.entra)
         password = self.password.get_secret_value()
         if password and self.bound_to is not None and not self.bound_to.admits(self.binding):
             error = PasswordNotBoundHere()
             raise EngineError(ConnectionErrorKind.AUTH_FAILED, str(error)) from error
         return password
+
+    def _token_to_send(self, entra: EntraSignIn) -> str:
+        if self.tls_mode is not TlsMode.VERIFY_FULL:
+            message = "an Entra ID token is sent only over verify-full TLS"
+            raise EngineError(ConnectionErrorKind.TLS, message)
+        if self.bound_to is not None and not self.bound_to.admits(self.binding):
+            message = "this Entra sign-in belongs to another server address"
+            raise EngineError(ConnectionErrorKind.AUTH_FAILED, message)
+        try:
+            return entra.token_for(self.host)
+        except TokenUnavailable as exc:
+            raise EngineError(ConnectionErrorKind.AUTH_FAILED, str(exc)) from None
 
 
 class ConnectionResult(BaseModel):
@@ -162,6 +181,11 @@ class DatabaseEngine(Protocol):
 
     def create_database(self, spec: ConnectionSpec) -> None:
         """Creates `spec.database` (restore targets); EngineError if it exists."""
+        ...
+
+    def drop_database(self, spec: ConnectionSpec) -> None:
+        """Drops `spec.database` if it exists, ending its sessions (drills' scratch
+        databases); dropping one that does not exist does nothing."""
         ...
 
     def is_empty(self, spec: ConnectionSpec) -> bool: ...

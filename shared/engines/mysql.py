@@ -175,6 +175,13 @@ class MySqlEngine:
         with _connect(spec, database="") as conn, conn.cursor() as cursor:
             cursor.execute(statement)
 
+    def drop_database(self, spec: ConnectionSpec) -> None:
+        statement = (
+            f"DROP DATABASE IF EXISTS {quote_identifier(require_database_name(spec.database))}"
+        )
+        with _connect(spec, database="") as conn, conn.cursor() as cursor:
+            cursor.execute(statement)
+
     def is_empty(self, spec: ConnectionSpec) -> bool:
         """True when the database holds no table, view, routine or event."""
         database = require_database_name(spec.database)
@@ -368,6 +375,11 @@ def defaults_file_text(spec: ConnectionSpec, tool: ResolvedTool) -> str:
         "protocol=tcp",
         *_tls_options(spec.tls_mode, tool),
     ]
+    if spec.entra is not None and not is_mariadb_client(tool):
+        # Azure checks an Entra ID token with mysql_clear_password (over verified TLS):
+        # MySQL's clients send it only when allowed; MariaDB's always may (their dump
+        # tool does not even know the option).
+        lines.append("enable-cleartext-plugin")
     if tool.plugin_dir is not None:
         # The bundled client's auth plugins (e.g. caching_sha2_password for MySQL 8):
         # its compiled-in plugin folder does not exist on the host.

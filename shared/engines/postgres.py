@@ -67,6 +67,10 @@ _LIST_TABLES = """
       AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
     ORDER BY n.nspname, c.relname
 """
+_END_SESSIONS = """
+    SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+    WHERE datname = %s AND pid <> pg_backend_pid()
+"""
 # Relations (tables, views, sequences, indexes...) and functions outside system schemas.
 _COUNT_OWN_OBJECTS = """
     SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -177,6 +181,17 @@ class PostgresEngine:
         with _connect(spec, database="postgres") as conn:
             conn.autocommit = True
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+    def drop_database(self, spec: ConnectionSpec) -> None:
+        name = require_database_name(spec.database)
+        with _connect(spec, database="postgres") as conn:
+            conn.autocommit = True
+            if _major(conn) >= 13:
+                statement = "DROP DATABASE IF EXISTS {} WITH (FORCE)"
+            else:  # no FORCE before 13: end the sessions first
+                conn.execute(_END_SESSIONS, (name,))
+                statement = "DROP DATABASE IF EXISTS {}"
+            conn.execute(sql.SQL(statement).format(sql.Identifier(name)))
 
     def is_empty(self, spec: ConnectionSpec) -> bool:
         """True when the database holds no table, view, sequence or function of its own."""

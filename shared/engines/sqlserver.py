@@ -133,6 +133,15 @@ class SqlServerEngine:
                 )
             self._run(spec, cursor, f"CREATE DATABASE {quote_name(name)}")
 
+    def drop_database(self, spec: ConnectionSpec) -> None:
+        name = require_database_name(spec.database)
+        with self._session(spec, database="master") as cursor:
+            if not _database_exists(cursor, name):
+                return
+            single = f"ALTER DATABASE {quote_name(name)} SET SINGLE_USER WITH ROLLBACK IMMEDIATE"
+            self._run(spec, cursor, single)
+            self._run(spec, cursor, f"DROP DATABASE {quote_name(name)}")
+
     def is_empty(self, spec: ConnectionSpec) -> bool:
         require_database_name(spec.database)
         with self._session(spec) as cursor:

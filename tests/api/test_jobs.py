@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 
+from shared import telemetry
 from tests.api.conftest import PG, Api
 from tests.api.test_backups import add_database, finished_job
 
@@ -104,7 +105,7 @@ async def test_a_failed_backup_is_completed_for_the_runtime_but_failed_in_result
 
 
 async def test_cancel_stops_the_dump_records_cancelled_and_frees_both_leases(
-    api: Api, filled_database: str
+    api: Api, filled_database: str, metrics: Any
 ) -> None:
     database_id = await add_database(api, filled_database)
     async with table_locked(filled_database):
@@ -133,6 +134,8 @@ async def test_cancel_stops_the_dump_records_cancelled_and_frees_both_leases(
     listed = await api.call("GET", "backups", "reader", params={"database_id": database_id})
     statuses = sorted(item["status"] for item in listed.json()["items"])
     assert statuses == ["cancelled", "succeeded"]
+    counted = {p.attributes["outcome"]: p.value for p in metrics.named(telemetry.BACKUPS)}
+    assert counted == {"cancelled": 1, "succeeded": 1}  # each once, where its record ended
     audit = await api.call("GET", "audit", params={"action": "job.cancel"})
     outcomes = sorted(entry["outcome"] for entry in audit.json()["items"])
     assert outcomes == ["denied", "failed", "succeeded"]  # reader, operator, too late

@@ -241,3 +241,88 @@ async def test_a_weaker_tls_mode_or_another_user_needs_the_password_again(api: A
     assert renamed.json()["error"]["details"][0]["field"] == "body.password"
     both = await api.call("PATCH", database_path, json={"username": "u2", "password": "pw2"})
     assert both.status == 200 and both.json()["username"] == "u2"
+
+
+def entra_server(**overrides: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "name": "azure pg", "engine": "postgresql", "host": "shop.postgres.database.azure.com",
+        "port": 5432, "username": "dilux-app", "auth": "entra",
+    }  # fmt: skip
+    body.update(overrides)
+    return body
+
+
+async def test_an_entra_server_has_no_password_and_verified_tls(api: Api) -> None:
+    created = await api.call("POST", "servers", json=entra_server())
+    assert created.status == 201, created.text
+    server = created.json()
+    assert server["auth"] == "entra" and server["tls_mode"] == "verify-full"
+    assert server["has_password"] is False
+    refused = {
+        "a password": {"password": "x"},
+        "TLS without verification": {"tls_mode": "require"},
+        "no TLS": {"tls_mode": "disable"},
+        "SQL Server": {"engine": "sqlserver", "port": 1433},
+        "MariaDB": {"engine": "mariadb", "port": 3306},
+    }
+    for why, change in refused.items():
+        answer = await api.call("POST", "servers", json=entra_server(**change))
+        assert answer.status == 422, why
+    # A database of it cannot bring a login of its own.
+    own = {"use_server_credentials": False, "username": "u", "password": "p"}
+    database = await api.call(
+        "POST", "databases", json={"server_id": server["id"], "name": "orders", **own}
+    )
+    assert database.status == 422
+    assert database.json()["error"]["details"][0]["field"] == "body.use_server_credentials"
+    plain = await api.call("POST", "databases", json={"server_id": server["id"], "name": "a"})
+    assert plain.status == 201
+    switched = await api.call(
+        "PATCH", f"databases/{plain.json()['id']}", json={"use_server_credentials": False,
+                                                            "username": "u"},
+    )  # fmt: skip
+    assert switched.status == 422
+    weakened = await api.call("PATCH", f"servers/{server['id']}", json={"tls_mode": "require"})
+    assert weakened.status == 422
+
+
+async def test_switching_to_entra_deletes_the_stored_password(
+    api: Api, api_env: dict[str, str]
+) -> None:
+    body = mariadb_server(engine="mysql", password="old-password", tls_mode="require")
+    server = (await api.call("POST", "servers", json=body)).json()
+    path = f"servers/{server['id']}"
+    with_own = await api.call(
+        "POST", "databases", json={"server_id": server["id"], "name": "o",
+                                   "use_server_credentials": False, "username": "u"},
+    )  # fmt: skip
+    assert with_own.status == 201
+    change = {"auth": "entra", "host": "shop.mysql.database.azure.com", "tls_mode": "verify-full"}
+    refused = await api.call("PATCH", path, json=change)
+    assert refused.status == 422 and with_own.json()["id"] in refused.text
+    deleted = await api.call("DELETE", f"databases/{with_own.json()['id']}")
+    assert deleted.status == 204
+    with_password = await api.call("PATCH", path, json={**change, "password": "again"})
+    assert with_password.status == 422
+    switched = await api.call("PATCH", path, json=change)
+    assert switched.status == 200, switched.text
+    assert switched.json()["auth"] == "entra" and switched.json()["has_password"] is False
+    from shared.secrets import secret_store_from_settings, server_secret_name
+    from shared.settings import load_settings
+
+    settings = load_settings(
+        backup_storage_connection_string=api_env["BACKUP_STORAGE_CONNECTION_STRING"],
+        secret_store="local", local_secret_key=api_env["LOCAL_SECRET_KEY"],
+    )  # fmt: skip
+    assert secret_store_from_settings(settings).get(server_secret_name(server["id"])) is None
+
+
+async def test_a_token_never_goes_to_a_host_outside_azure(api: Api) -> None:
+    """An admin (or a stolen admin token) registers an Entra server at its own host: the
+    connection test fails before any token is asked for."""
+    body = entra_server(host="collector.attacker.example", engine="mysql", port=3306)
+    server = (await api.call("POST", "servers", json=body)).json()
+    tested = await api.call("POST", f"servers/{server['id']}/test", "operator")
+    assert tested.status == 200, tested.text
+    assert tested.json()["ok"] is False
+    assert tested.json()["outcome"] == "authentication_failed"

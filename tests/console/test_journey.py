@@ -149,6 +149,14 @@ async def test_an_operator_backs_up_verifies_and_restores_from_the_console(
     await manual.locator("[data-status=succeeded]").first.wait_for()
     await screenshot(page, "database")
 
+    # A restore drill of it: restored into a scratch database, compared, dropped, listed.
+    await page.get_by_role("button", name="Drill now").click()
+    drilled = page.get_by_test_id("drill-outcome")
+    await drilled.wait_for(timeout=120_000)
+    assert "Restored and compared in" in await drilled.inner_text()
+    drills = page.get_by_role("table", name="Restore drills")
+    await drills.get_by_text("succeeded").first.wait_for()
+
     # Verify it from the backups page, as a bulk action on the selected rows.
     await go(page, base, f"/backups?database_id={database_id}", "Backups")
     backups = page.get_by_role("table", name="Backups, newest first")

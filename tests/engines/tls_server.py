@@ -46,7 +46,9 @@ class TlsServer:
         )
 
 
-def start_tls_server() -> TlsServer:
+def start_tls_server(host_auth: str = "trust") -> TlsServer:
+    """TCP connections authenticate with `host_auth` (e.g. scram-sha-256); the Unix
+    socket in `root` trusts everyone (tests set up roles through it)."""
     root = Path(tempfile.mkdtemp(prefix="dilux-pg-tls-"))
     root.chmod(0o755)
     server = TlsServer(root, _free_port())
@@ -59,7 +61,10 @@ def start_tls_server() -> TlsServer:
         " -c fsync=off -c synchronous_commit=off"
     )
     try:
-        server._pg("initdb", "-D", str(server.data), "-U", "postgres", "--auth=trust", "--no-sync")
+        server._pg(
+            "initdb", "-D", str(server.data), "-U", "postgres", "--auth-local=trust",
+            f"--auth-host={host_auth}", "--no-sync",
+        )  # fmt: skip
         _write_certificate(server.data)
         log = str(root / "log")
         server._pg("pg_ctl", "-D", str(server.data), "-w", "-o", options, "-l", log, "start")

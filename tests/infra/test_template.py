@@ -141,6 +141,17 @@ def test_application_insights_accepts_only_entra_identities(template: dict[str, 
     )
 
 
+def test_the_app_not_the_worker_configures_telemetry(template: dict[str, Any]) -> None:
+    """With PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY the worker would configure Azure
+    Monitor too (shared/telemetry.py then adds only its metrics); the template leaves it to
+    the app, which exports its own log lines with their job fields."""
+    settings = app_settings(template)
+    assert "APPLICATIONINSIGHTS_CONNECTION_STRING" in settings
+    assert "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY" not in settings
+    requirements = (Path(__file__).resolve().parents[2] / "requirements.txt").read_text()
+    assert "azure-monitor-opentelemetry>=" in requirements
+
+
 def test_storage_is_hardened(template: dict[str, Any]) -> None:
     account = only_resource(template, "Microsoft.Storage/storageAccounts")["properties"]
     assert account["minimumTlsVersion"] == "TLS1_2"

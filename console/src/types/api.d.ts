@@ -265,6 +265,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/databases/{database_id}/drills": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List drills
+         * @description The database's restore drills, newest first: the backup restored, where, how long the restore took (`restore_seconds`, the achieved RTO), its throughput and what the comparison with the manifest found. The newest DRILL_RECORDS_KEEP are kept.
+         */
+        get: operations["list_drills"];
+        put?: never;
+        /**
+         * Drill now
+         * @description Restores the newest successful backup (or `backup_id`) into a scratch database, compares it with the manifest and drops it. `record_id` is the drill's record.
+         */
+        post: operations["drill_now"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/databases/{database_id}/enable": {
         parameters: {
             query?: never;
@@ -328,7 +352,7 @@ export interface paths {
         };
         /**
          * List running jobs
-         * @description Backups, verifications and restores that are pending or running (policy loops are not listed).
+         * @description Backups, verifications, restores and restore drills that are pending or running (the policy and drill loops and the freshness check are not listed).
          */
         get: operations["list_running_jobs"];
         put?: never;
@@ -664,7 +688,7 @@ export interface paths {
         };
         /**
          * Get status
-         * @description A database is stale when its newest successful backup is older than its policy's most frequent tier allows, plus one hour for the dump itself.
+         * @description A database is stale when its newest successful backup is older than its policy's most frequent tier allows, plus FRESHNESS_GRACE_MINUTES (one hour by default); `reason` says why, as the watchdog last found it. `drills`: each database's latest restore drill.
          */
         get: operations["get_status"];
         put?: never;
@@ -1299,6 +1323,47 @@ export interface components {
              */
             username?: string | null;
         };
+        /** DatabaseDrill */
+        DatabaseDrill: {
+            /**
+             * Age Hours
+             * @default null
+             */
+            age_hours: number | null;
+            /**
+             * At
+             * @description when it finished (or began)
+             * @default null
+             */
+            at: string | null;
+            /**
+             * Backup Id
+             * @default null
+             */
+            backup_id: string | null;
+            /**
+             * Bytes Per Second
+             * @default null
+             */
+            bytes_per_second: number | null;
+            /** Database Id */
+            database_id: string;
+            /** Drill Id */
+            drill_id: string;
+            /**
+             * Error
+             * @default null
+             */
+            error: string | null;
+            /**
+             * Restore Seconds
+             * @description the achieved RTO
+             * @default null
+             */
+            restore_seconds: number | null;
+            /** Status */
+            status: string;
+        };
         /** DatabaseHealth */
         DatabaseHealth: {
             /**
@@ -1326,8 +1391,15 @@ export interface components {
             display_name: string | null;
             /** Enabled */
             enabled: boolean;
+            /**
+             * @description as the watchdog last found it (null: not checked yet)
+             * @default null
+             */
+            freshness: components["schemas"]["FreshnessState"] | null;
             last_24h: components["schemas"]["OutcomeCounts"];
             last_7d: components["schemas"]["OutcomeCounts"];
+            /** @default null */
+            last_drill: components["schemas"]["LastDrill"] | null;
             /**
              * Last Error
              * @description when the newest record failed
@@ -1361,6 +1433,16 @@ export interface components {
              * @default false
              */
             stale: boolean;
+            /**
+             * Stale Reason
+             * @default null
+             */
+            stale_reason: string | null;
+            /**
+             * Stale Since
+             * @default null
+             */
+            stale_since: string | null;
             /**
              * Stored Bytes
              * @default 0
@@ -1529,6 +1611,246 @@ export interface components {
              */
             url: string;
         };
+        /** DrillBody */
+        DrillBody: {
+            /**
+             * Backup Id
+             * @description the backup to drill; default: the newest successful one
+             * @default null
+             */
+            backup_id?: string | null;
+        };
+        /**
+         * DrillFrequency
+         * @enum {string}
+         */
+        DrillFrequency: "daily" | "weekly" | "monthly";
+        /** DrillPage */
+        DrillPage: {
+            /**
+             * Continuation
+             * @default null
+             */
+            continuation: string | null;
+            /** Items */
+            items: components["schemas"]["DrillRecord"][];
+        };
+        /**
+         * DrillRecord
+         * @description One restore drill of one database: which backup, where it was restored, how long it
+         *     took (the achieved RTO) and whether the restored tables matched the backup's manifest.
+         */
+        DrillRecord: {
+            /**
+             * Backup Id
+             * @description the backup restored
+             * @default null
+             */
+            backup_id: string | null;
+            /**
+             * Backup Taken At
+             * @description when that backup finished: the recovery point it proves
+             * @default null
+             */
+            backup_taken_at: string | null;
+            /**
+             * Bytes Per Second
+             * @description raw bytes per second
+             * @default null
+             */
+            bytes_per_second: number | null;
+            /**
+             * Created At
+             * @default null
+             */
+            created_at: string | null;
+            /**
+             * Database Id
+             * @description lower-case letters, digits, -
+             */
+            database_id: string;
+            /** Differences */
+            differences: string[];
+            /**
+             * Error
+             * @description why it failed or was skipped
+             * @default null
+             */
+            error: string | null;
+            /**
+             * Finished At
+             * @default null
+             */
+            finished_at: string | null;
+            /**
+             * Id
+             * @description lower-case letters, digits, -
+             */
+            id: string;
+            /**
+             * Instance Id
+             * @description the job that writes this record
+             * @default null
+             */
+            instance_id: string | null;
+            /**
+             * Raw Bytes
+             * @description dump bytes restored
+             * @default null
+             */
+            raw_bytes: number | null;
+            /**
+             * Restore Seconds
+             * @description the restore and its comparison: the achieved RTO
+             * @default null
+             */
+            restore_seconds: number | null;
+            /**
+             * Scratch Database
+             * @default null
+             */
+            scratch_database: string | null;
+            /**
+             * Scratch Dropped
+             * @description no scratch database of this drill is left
+             * @default false
+             */
+            scratch_dropped: boolean;
+            /**
+             * Server Id
+             * @description the database's server
+             */
+            server_id: string;
+            /**
+             * Slot Time
+             * @description scheduled drill slot (UTC)
+             * @default null
+             */
+            slot_time: string | null;
+            /**
+             * Started At
+             * @default null
+             */
+            started_at: string | null;
+            /** @default queued */
+            status: components["schemas"]["DrillStatus"];
+            /**
+             * Stored Bytes
+             * @default null
+             */
+            stored_bytes: number | null;
+            /**
+             * Tables Compared
+             * @default 0
+             */
+            tables_compared: number;
+            /**
+             * Target Server Id
+             * @description the server the scratch database was made on
+             * @default null
+             */
+            target_server_id: string | null;
+            /** @default schedule */
+            trigger: components["schemas"]["Trigger"];
+            /**
+             * Updated At
+             * @default null
+             */
+            updated_at: string | null;
+        };
+        /**
+         * DrillSchedule
+         * @description When a policy's restore drills run: in the policy's time zone, on the same schedule
+         *     math as its tiers (shared/schedule.py). Each drill restores the newest successful backup
+         *     of each database (or of a rotating sample) into a scratch database and compares it with
+         *     the backup's manifest (shared/drills.py).
+         */
+        "DrillSchedule-Input": {
+            /**
+             * Day
+             * @description monthly drills; 29-31 clamped
+             * @default 1
+             */
+            day?: number;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled?: boolean;
+            /** @default weekly */
+            frequency?: components["schemas"]["DrillFrequency"];
+            /**
+             * Sample Size
+             * @description databases per drill, the least recently drilled first; null: every one
+             * @default null
+             */
+            sample_size?: number | null;
+            /**
+             * Server Id
+             * @description restore drills into this server (same engine family) instead of each database's own
+             * @default null
+             */
+            server_id?: string | null;
+            /**
+             * Time
+             * @default 04:00
+             */
+            time?: string;
+            /**
+             * @description weekly drills
+             * @default sunday
+             */
+            weekday?: components["schemas"]["Weekday"];
+        };
+        /**
+         * DrillSchedule
+         * @description When a policy's restore drills run: in the policy's time zone, on the same schedule
+         *     math as its tiers (shared/schedule.py). Each drill restores the newest successful backup
+         *     of each database (or of a rotating sample) into a scratch database and compares it with
+         *     the backup's manifest (shared/drills.py).
+         */
+        "DrillSchedule-Output": {
+            /**
+             * Day
+             * @description monthly drills; 29-31 clamped
+             * @default 1
+             */
+            day: number;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /** @default weekly */
+            frequency: components["schemas"]["DrillFrequency"];
+            /**
+             * Sample Size
+             * @description databases per drill, the least recently drilled first; null: every one
+             * @default null
+             */
+            sample_size: number | null;
+            /**
+             * Server Id
+             * @description restore drills into this server (same engine family) instead of each database's own
+             * @default null
+             */
+            server_id: string | null;
+            /**
+             * Time
+             * @default 04:00
+             */
+            time: string;
+            /**
+             * @description weekly drills
+             * @default sunday
+             */
+            weekday: components["schemas"]["Weekday"];
+        };
+        /**
+         * DrillStatus
+         * @enum {string}
+         */
+        DrillStatus: "queued" | "running" | "succeeded" | "failed" | "skipped";
         /**
          * DumpManifest
          * @description What the database held when the dump started, to compare against after a restore.
@@ -1565,6 +1887,11 @@ export interface components {
         ErrorResponse: {
             error: components["schemas"]["ErrorBody"];
         };
+        /**
+         * FreshnessState
+         * @enum {string}
+         */
+        FreshnessState: "fresh" | "stale";
         /** HourlyRule */
         "HourlyRule-Input": {
             /**
@@ -1620,7 +1947,7 @@ export interface components {
             instance_id: string;
             /**
              * Record Id
-             * @description the backup record the job writes (backup) or reads
+             * @description the backup record the job writes (backup) or reads (verify, restore); a drill's own record (drill)
              * @default null
              */
             record_id: string | null;
@@ -1752,6 +2079,48 @@ export interface components {
             /** Items */
             items: components["schemas"]["ServiceIdentity"][];
         };
+        /**
+         * LastDrill
+         * @description A database's latest restore drill, for the overview and the status summary.
+         */
+        LastDrill: {
+            /**
+             * Age Hours
+             * @default null
+             */
+            age_hours: number | null;
+            /**
+             * At
+             * @description when it finished (or began)
+             * @default null
+             */
+            at: string | null;
+            /**
+             * Backup Id
+             * @default null
+             */
+            backup_id: string | null;
+            /**
+             * Bytes Per Second
+             * @default null
+             */
+            bytes_per_second: number | null;
+            /** Drill Id */
+            drill_id: string;
+            /**
+             * Error
+             * @default null
+             */
+            error: string | null;
+            /**
+             * Restore Seconds
+             * @description the achieved RTO
+             * @default null
+             */
+            restore_seconds: number | null;
+            /** Status */
+            status: string;
+        };
         /** MonthlyRule */
         "MonthlyRule-Input": {
             /**
@@ -1869,6 +2238,11 @@ export interface components {
              */
             description: string;
             /**
+             * @description scheduled restore drills; null: none
+             * @default null
+             */
+            drill: components["schemas"]["DrillSchedule-Output"] | null;
+            /**
              * Encryption Recipients
              * @description extra age1… public keys every backup of this policy is encrypted to
              */
@@ -1920,6 +2294,11 @@ export interface components {
              * @default
              */
             description?: string;
+            /**
+             * @description scheduled restore drills
+             * @default null
+             */
+            drill?: components["schemas"]["DrillSchedule-Input"] | null;
             /**
              * Encryption Recipients
              * @description extra age1… public keys (e.g. a break-glass key) this policy's backups are also encrypted to
@@ -2009,6 +2388,11 @@ export interface components {
              */
             description?: string | null;
             /**
+             * @description null removes the drills
+             * @default null
+             */
+            drill?: components["schemas"]["DrillSchedule-Input"] | null;
+            /**
              * Encryption Recipients
              * @default null
              */
@@ -2054,7 +2438,7 @@ export interface components {
             allow_non_empty?: boolean;
             /**
              * Target Database
-             * @description a new database by default; never a system database (postgres, template0, mysql, sys, information_schema, master, msdb, …)
+             * @description a new database by default; never a system database (postgres, template0, mysql, sys, information_schema, master, msdb, …) nor a name starting with dilux_drill_ (reserved for restore drills)
              */
             target_database: string;
             /**
@@ -2154,6 +2538,8 @@ export interface components {
         };
         /** Server */
         Server: {
+            /** @default password */
+            auth: components["schemas"]["ServerAuth"];
             /**
              * Created At
              * @default null
@@ -2200,8 +2586,20 @@ export interface components {
             /** Username */
             username: string;
         };
+        /**
+         * ServerAuth
+         * @description How the app signs in to a server: a stored password, or an Entra ID token of its
+         *     managed identity (Azure Database for PostgreSQL and MySQL flexible servers).
+         * @enum {string}
+         */
+        ServerAuth: "password" | "entra";
         /** ServerCreate */
         ServerCreate: {
+            /**
+             * @description entra: no password; the app's managed identity signs in with an Entra ID token (Azure Database for PostgreSQL or MySQL flexible server, verify-full TLS)
+             * @default password
+             */
+            auth?: components["schemas"]["ServerAuth"];
             /**
              * Default Policy Id
              * @default null
@@ -2257,6 +2655,11 @@ export interface components {
          * @description Only the fields sent change; the engine of a server is fixed.
          */
         ServerUpdate: {
+            /**
+             * @description to entra: the stored password is deleted
+             * @default null
+             */
+            auth?: components["schemas"]["ServerAuth"] | null;
             /**
              * Default Policy Id
              * @default null
@@ -2356,9 +2759,20 @@ export interface components {
             last_success_at: string | null;
             /** Policy Id */
             policy_id: string | null;
+            /**
+             * Reason
+             * @description why, as the watchdog last found it (null: not yet checked)
+             * @default null
+             */
+            reason: string | null;
         };
         /** StatusReport */
         StatusReport: {
+            /**
+             * Drills
+             * @description each database's latest restore drill
+             */
+            drills: components["schemas"]["DatabaseDrill"][];
             /**
              * Generated At
              * Format: date-time
@@ -4262,6 +4676,192 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Database"];
+                };
+            };
+            /** @description Malformed request (JSON, id, continuation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No valid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is larger than 1048576 bytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A change not sent as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A field is not valid (details name it) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not configured, or a dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_drills: {
+        parameters: {
+            query?: {
+                page_size?: number;
+                continuation?: string | null;
+            };
+            header?: never;
+            path: {
+                database_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DrillPage"];
+                };
+            };
+            /** @description Malformed request (JSON, id, continuation) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No valid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The caller's role does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A field is not valid (details name it) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not configured, or a dependency is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    drill_now: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                database_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["DrillBody"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobAccepted"];
                 };
             };
             /** @description Malformed request (JSON, id, continuation) */

@@ -7,6 +7,7 @@ const base = {
   last_success_at: "2026-01-01T00:00:00Z", last_status: "succeeded", last_error: null, age_hours: 2,
   allowed_hours: 25, stale: false, next_slot: null, last_24h: { succeeded: 1, failed: 0 },
   last_7d: { succeeded: 1, failed: 0 }, backups: 1, stored_bytes: 10,
+  freshness: null, stale_since: null, stale_reason: null, last_drill: null,
 };
 
 describe("protection", () => {

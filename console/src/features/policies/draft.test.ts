@@ -9,7 +9,7 @@ describe("policy drafts", () => {
       daily: { enabled: true, keep_count: 7, time: "02:30" },
       weekly: { enabled: true, keep_count: 4, weekday: "friday", time: "03:00" },
       hourly: null, monthly: null, yearly: null, created_at: null, updated_at: null,
-      immutable_tiers: [], access_tiers: {}, encryption_recipients: [],
+      immutable_tiers: [], access_tiers: {}, encryption_recipients: [], drill: null,
     });
     draft.tiers.hourly.on = true;
     draft.tiers.hourly.every_hours = "6";

@@ -78,3 +78,30 @@ export function useBackupNow(databaseId: string) {
     onSuccess: () => void client.invalidateQueries({ queryKey: ["jobs"] }),
   });
 }
+
+export type DrillRecord = components["schemas"]["DrillRecord"];
+
+export function useDatabaseDrills(databaseId: string, refetchInterval: number | false) {
+  return useQuery({
+    queryKey: ["drills", databaseId],
+    queryFn: () =>
+      unwrap(
+        api.GET("/databases/{database_id}/drills", {
+          params: { path: { database_id: databaseId }, query: { page_size: 10 } },
+        }),
+      ),
+    refetchInterval,
+  });
+}
+
+export function useDrillNow(databaseId: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: () =>
+      unwrap(api.POST("/databases/{database_id}/drills", { params: { path: { database_id: databaseId } }, body: {} })),
+    onSuccess: () => {
+      void client.invalidateQueries({ queryKey: ["jobs"] });
+      void client.invalidateQueries({ queryKey: ["drills", databaseId] });
+    },
+  });
+}

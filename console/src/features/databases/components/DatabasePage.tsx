@@ -25,6 +25,7 @@ import {
 } from "../api/databases";
 import type { BackupOutput } from "@/types/jobs";
 
+import { DrillsSection } from "./DrillsSection";
 import { RetentionTimeline } from "./RetentionTimeline";
 
 const historyColumns: ColumnDef<BackupRecord, unknown>[] = [
@@ -170,6 +171,7 @@ export function DatabasePage() {
                 )}
               </QueryState>
             </Section>
+            <DrillsSection databaseId={databaseId} />
             <Section title="Retention preview">
               {scheduled ? (
                 <QueryState query={retention} what="the retention preview">

@@ -25,7 +25,11 @@ const databaseColumns: ColumnDef<DatabaseHealth, unknown>[] = [
     accessorFn: (row) => protection(row).label,
     cell: ({ row }) => {
       const state = protection(row.original);
-      return <StatusBadge status={state.tone} label={state.label} />;
+      return (
+        <span title={row.original.stale_reason ?? undefined}>
+          <StatusBadge status={state.tone} label={state.label} />
+        </span>
+      );
     },
   },
   {
@@ -34,6 +38,20 @@ const databaseColumns: ColumnDef<DatabaseHealth, unknown>[] = [
     cell: ({ row }) => (
       <span title={formatTime(row.original.last_success_at)}>{formatAge(row.original.age_hours)}</span>
     ),
+  },
+  {
+    header: "Last drill",
+    accessorFn: (row) => row.last_drill?.age_hours ?? Number.POSITIVE_INFINITY,
+    cell: ({ row }) => {
+      const drill = row.original.last_drill;
+      if (!drill) return <span className="muted">none</span>;
+      const rto = drill.restore_seconds === null || drill.restore_seconds === undefined ? "" : `, RTO ${drill.restore_seconds.toFixed(1)} s`;
+      return (
+        <span title={drill.error ?? `${formatTime(drill.at)}${rto}`}>
+          <StatusBadge status={drill.status} /> {formatAge(drill.age_hours)}
+        </span>
+      );
+    },
   },
   {
     header: "Allowed age",

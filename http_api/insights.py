@@ -14,6 +14,7 @@ import azure.functions as func
 
 from http_api import bp
 from http_api.calls import Call
+from http_api.failure_text import error_for
 from http_api.lookups import database_or_404, ensure_seeded_policies
 from http_api.operations import operation
 from http_api.schemas.insights import (
@@ -40,8 +41,8 @@ CALENDAR = operation(
     "GET", "/calendar", Role.READER, "Get calendar", tag="status", query=CalendarQuery,
     response=Calendar,
     description="One cell per slot of each database's current policy, with what became of it "
-    "(succeeded, failed, running, queued, expired, missed, due, upcoming, disabled), and "
-    "one per manual backup.",
+    "(succeeded, failed, cancelled, running, queued, expired, missed, due, upcoming, "
+    "disabled), and one per manual backup.",
 )  # fmt: skip
 STORAGE = operation(
     "GET", "/storage", Role.READER, "Get storage", tag="status", query=StorageQuery,
@@ -114,6 +115,8 @@ def _overview(call: Call) -> Overview:
         insights.database_health(db, found.policy_of(db), found.records[db.id], now)
         for db in found.databases
     ]
+    for row in rows:
+        row.last_error = error_for(call.principal, row.last_error)
     return Overview(
         generated_at=now,
         databases=insights.stale_first(rows),
@@ -149,10 +152,18 @@ def _calendar(call: Call) -> Calendar:
         )
         row = CalendarRow(
             database_id=database.id, name=database.display_name or database.name,
-            policy_id=policy.id if policy else None, slots=slots, manual=manual,
+            policy_id=policy.id if policy else None,
+            slots=[_shown(call, cell) for cell in slots],
+            manual=[_shown(call, cell) for cell in manual],
         )  # fmt: skip
         rows.append(row)
     return Calendar(start=start, end=end, rows=rows)
+
+
+def _shown(call: Call, cell: insights.CalendarCell) -> insights.CalendarCell:
+    if cell.error is None:
+        return cell
+    return cell.model_copy(update={"error": error_for(call.principal, cell.error)})
 
 
 def _storage(call: Call) -> StorageReport:

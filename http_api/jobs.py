@@ -16,6 +16,7 @@ from http_api.backups import backup_or_404, readable_or_409
 from http_api.calls import Call, Reply
 from http_api.durable import accepted, job_status
 from http_api.errors import ApiError, conflict, invalid, not_found
+from http_api.failure_text import output_for
 from http_api.ids import INSTANCE_ID
 from http_api.lookups import database_or_404
 from http_api.operations import operation
@@ -145,7 +146,9 @@ async def api_get_job(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
     async def handle(call: Call) -> JobStatus:
-        return job_status(await _job(client, req))
+        status = job_status(await _job(client, req))
+        shown = output_for(call.principal, status.name, status.runtime_status, status.output)
+        return status.model_copy(update={"output": shown})
 
     return await STATUS.serve(req, handle)
 

@@ -111,6 +111,23 @@ async def test_calendar_marks_each_slot(api: Api, api_env: dict[str, str]) -> No
     assert bad.status == 422
 
 
+async def test_calendar_shows_a_cancelled_backup(api: Api, api_env: dict[str, str]) -> None:
+    """A backup cancelled through the API is a cell of its own (it once made the calendar
+    answer 500: the cell's statuses did not include it)."""
+    await server_srv_with_database_db(api)
+    at = datetime.now(UTC) - timedelta(hours=1)
+    cancelled = BackupRecord(
+        id="stopped", database_id="db", server_id="srv", status=BackupStatus.CANCELLED,
+        trigger=Trigger.MANUAL, started_at=at, finished_at=at, created_at=at,
+        error="cancelled through the API",
+    )  # fmt: skip
+    repositories(api_env).backups.create(cancelled)
+    response = await api.call("GET", "calendar", "reader", params={"database_id": "db"})
+    assert response.status == 200, response.text
+    [cell] = response.json()["rows"][0]["manual"]
+    assert (cell["status"], cell["backup_id"], cell["error"]) == ("cancelled", "stopped", None)
+
+
 async def test_storage_by_database_tier_time_and_what_retention_frees(
     api: Api, api_env: dict[str, str]
 ) -> None:

@@ -4,6 +4,7 @@
 import type { ReactNode } from "react";
 
 import { isRunning, phaseOf, useJob, type JobStatus } from "@/hooks/use-job";
+import { useNow } from "@/hooks/use-now";
 import { cancellable } from "@/hooks/use-running-jobs";
 import { formatDuration, secondsBetween } from "@/lib/format";
 
@@ -21,12 +22,13 @@ export function JobProgress({
   children?: (job: JobStatus) => ReactNode;
 }) {
   const job = useJob(instanceId);
+  const now = useNow(isRunning(job.data) && !job.error);
   if (job.error) return <ErrorMessage error={job.error} title={`Could not follow the ${label.toLowerCase()}`} />;
   const data = job.data;
   const running = isRunning(data);
   const result = data?.result ?? "running";
   const phase = phaseOf(data);
-  const end = running ? new Date() : new Date(data?.last_updated_time ?? Date.now());
+  const end = running ? now : new Date(data?.last_updated_time ?? Date.now());
   const elapsed = secondsBetween(data?.created_time, end);
   return (
     <div className="job" aria-live="polite" data-testid="job-progress" data-state={result}>

@@ -177,7 +177,10 @@ async def go(page: Any, base: str, path: str, heading: str) -> None:
 
 
 async def call(product: Any, method: str, path: str, **options: Any) -> Any:
-    """The API as the test itself calls it (development mode: no token)."""
+    """The API as the test itself calls it (development mode: no token; a change always
+    says it is JSON, as the API requires)."""
+    if method != "GET" and "json" not in options:
+        options["json"] = {}
     return await product.request(method, f"/api/{path}", key=False, **options)
 
 

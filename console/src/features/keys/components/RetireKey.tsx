@@ -23,7 +23,7 @@ export function RetireKey({ keyId, onClose }: { keyId: string; onClose: () => vo
           longer be verified or restored by the service.
         </p>
         <div className="actions dialog-actions">
-          <button type="button" onClick={onClose}>Close</button>
+          <button type="button" onClick={onClose}>Done</button>
         </div>
       </div>
     );
@@ -41,9 +41,11 @@ export function RetireKey({ keyId, onClose }: { keyId: string; onClose: () => vo
               once this key is retired: verify and restore will refuse {count === 1 ? "it" : "them"}, for good.
               {report.readable_by_extra_recipients
                 ? ` ${report.readable_by_extra_recipients} of them can still be decrypted by whoever holds one of their extra recipients' keys.`
-                : count
-                  ? " None of them has another recipient: nobody can read them again."
-                  : ""}
+                : count === 1
+                  ? " It has no other recipient: once the key's secret is gone, nobody can read it."
+                  : count
+                    ? " None of them has another recipient: once the key's secret is gone, nobody can read them."
+                    : ""}
             </p>
             {count ? (
               <div className="table-wrap">

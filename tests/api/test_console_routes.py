@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from shared.engines.outcomes import MESSAGES, Outcome
 from shared.models import BackupRecord, BackupStatus, Tier, Trigger
 from tests.api.conftest import AUDIENCE, TENANT, Api, repositories
 from tests.api.test_status import record, server_srv_with_database_db
@@ -244,7 +245,9 @@ async def test_system_report_checks_dependencies_and_hides_secrets(
     assert checks["token validation"]["ok"] is True  # the test's key set answers
     [server] = report["servers"]
     assert server["name"] == "srv" and server["at"] is not None
-    assert server["message"].endswith("127.0.0.1:5432")
+    # srv asks for TLS (the default), which the machine's PostgreSQL does not offer
+    assert tested.json()["outcome"] == "tls_required" and server["ok"] is False
+    assert server["message"] == f"{MESSAGES[Outcome.TLS_REQUIRED]} at 127.0.0.1:5432"
     settings = {setting["name"]: setting["value"] for setting in report["configuration"]}
     assert settings["BACKUP_STORAGE_CONNECTION_STRING"] == "set"
     assert settings["LOCAL_SECRET_KEY"] == "set"

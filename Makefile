@@ -16,7 +16,7 @@ help:
 	@echo "make run      set everything up and run the service (emulator + Azurite)"
 	@echo "make test     set everything up, lint, and run the whole test suite"
 	@echo "make lint     ruff check + ruff format --check"
-	@echo "make bench    pipeline and emulator benchmarks (ratios against baselines)"
+	@echo "make bench    pipeline, emulator and fan-out benchmarks (ratios against baselines)"
 	@echo "make fuzz     schemathesis against the served OpenAPI document"
 	@echo "make package  build dist/<name>-<version>.zip for Azure"
 	@echo "make deploy   deploy to Azure with the az CLI"
@@ -30,6 +30,14 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 $(CHECKOV): requirements-checkov.txt
 	@test -x .tools/checkov/bin/python || $(PYTHON) -m venv .tools/checkov
 	.tools/checkov/bin/python -m pip install --quiet -r requirements-checkov.txt
+	@touch $@
+
+# The Python worker's indexing code, apart from the venv (see requirements-worker-index.txt).
+WORKER_INDEX := .tools/azure-functions-runtime
+$(WORKER_INDEX)/.installed: requirements-worker-index.txt $(VENV)/.installed
+	rm -rf $(WORKER_INDEX)
+	$(PY) -m pip install --quiet --no-deps --ignore-requires-python \
+		--target $(WORKER_INDEX) -r requirements-worker-index.txt
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -53,7 +61,8 @@ console/dist/index.html: console/node_modules/.installed $(CONSOLE_SOURCES)
 
 console: console/dist/index.html
 
-install: $(VENV)/.installed $(CHECKOV) node_modules/.installed .debian-tools console
+install: $(VENV)/.installed $(CHECKOV) $(WORKER_INDEX)/.installed node_modules/.installed \
+	.debian-tools console
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -76,6 +85,7 @@ bench: install
 	@bash scripts/services.sh start-test
 	$(PY) bench/pipeline.py $(BENCH_ARGS)
 	$(PY) bench/emulator.py
+	$(PY) bench/fanout.py
 
 fuzz: install
 	@bash scripts/fuzz.sh

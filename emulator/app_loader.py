@@ -12,6 +12,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,8 @@ log = logging.getLogger("emulator")
 APP_MODULE = "function_app"
 DURABLE_TRIGGERS = {"orchestrationTrigger", "activityTrigger", "entityTrigger"}
 SUPPORTED_TRIGGERS = {"httpTrigger", "timerTrigger", *DURABLE_TRIGGERS}
+# The Azure Storage provider's rule (extension 2.x AzureStorageOptions.ValidateHubName).
+_HUB_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,49}")
 
 
 class AppLoadError(Exception):
@@ -38,6 +41,8 @@ class HostConfig:
     hub_name: str = "TestHubName"
     max_concurrent_activities: int = 8
     versioning: Versioning = field(default_factory=Versioning)
+    # the app setting holding the task hub's storage account (storageProvider.connectionName)
+    storage_connection: str = "AzureWebJobsStorage"
 
 
 @dataclass
@@ -82,15 +87,28 @@ def read_host_config(app_dir: Path) -> HostConfig:
         raise AppLoadError(f"cannot read {path}: {exc}") from exc
     http = extensions.get("http") or {}
     durable = extensions.get("durableTask") or {}
+    provider = durable.get("storageProvider") or {}
     defaults = HostConfig()
     prefix = http.get("routePrefix", defaults.route_prefix)
+    hub_name = _resolve_setting(str(durable.get("hubName") or _default_hub_name()))
+    if not _HUB_NAME.fullmatch(hub_name):
+        raise AppLoadError(
+            f"Task hub name '{hub_name}' should contain only alphanumeric characters, start "
+            "with a letter, and have length between 3 and 50 (the Functions host refuses it "
+            "on Azure too)."
+        )
     return HostConfig(
         route_prefix=(prefix or "").strip("/"),
-        hub_name=_resolve_setting(str(durable.get("hubName") or defaults.hub_name)),
+        hub_name=hub_name,
         max_concurrent_activities=int(
             durable.get("maxConcurrentActivityFunctions") or defaults.max_concurrent_activities
         ),
         versioning=_versioning(durable, path),
+        storage_connection=str(
+            provider.get("connectionName")
+            or provider.get("connectionStringName")
+            or defaults.storage_connection
+        ),
     )
 
 
@@ -112,6 +130,13 @@ def _versioning(durable: dict[str, Any], path: Path) -> Versioning:
             "versionFailureStrategy", FAILURE_STRATEGIES, defaults.failure_strategy
         ),
     )
+
+
+def _default_hub_name() -> str:
+    """The extension's default (DurableTaskOptions.HubName): the site name, letters and
+    digits only, else `TestHubName` (locally, where WEBSITE_SITE_NAME is not set)."""
+    site = "".join(c for c in os.environ.get("WEBSITE_SITE_NAME", "") if c.isalnum())
+    return site or HostConfig.hub_name
 
 
 def _resolve_setting(value: str) -> str:

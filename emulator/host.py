@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import os
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from emulator.clock import Clock, SystemClock, VirtualClock
 from emulator.http_front import FrontRunner, HttpFront, build_http_functions
 from emulator.invokers import InvokerFactory
 from emulator.runtime import DurableRuntime
+from emulator.taskhub_mirror import TaskHubMirror, mirror_from_environment
 from emulator.timers import ScheduleStatusStore, TimerScheduler, build_timer_functions
 
 log = logging.getLogger("emulator")
@@ -40,6 +42,10 @@ class HostOptions:
     clock: Clock | None = None
     # the durable client's RPC listener: always 127.0.0.1; 0 picks a free port
     rpc_port: int = 0
+    # tests and benchmarks only: another hub name than host.json's (tests share one storage
+    # account), more concurrent activities than host.json's (several Azure instances' worth)
+    hub_name: str | None = None
+    activity_concurrency: int | None = None
 
 
 RPC_HOST = "127.0.0.1"
@@ -69,6 +75,7 @@ class EmulatorHost:
         self.keys = Keys.from_environment()
         self.app: LoadedApp | None = None
         self.runtime: Any = None
+        self.mirror: TaskHubMirror | None = None
         self.port = options.port
         self.rpc_port = options.rpc_port
         # held by the client binding alone; a new one at every start, never printed
@@ -100,15 +107,26 @@ class EmulatorHost:
         # for loopback only (no credentials) and must refuse it on any other address.
         os.environ[LISTEN_ADDRESS] = self.options.host
         self.app = load_app(self.options.app_dir)
+        if self.options.hub_name:
+            self.app.config = replace(self.app.config, hub_name=self.options.hub_name)
+        if self.options.activity_concurrency:
+            concurrency = self.options.activity_concurrency
+            self.app.config = replace(self.app.config, max_concurrent_activities=concurrency)
         self._factory = InvokerFactory(self.app, lambda: self.client_urls().binding_json())
+        self.mirror = mirror_from_environment(
+            self.options.state_path, self.hub_name, self.app.config.storage_connection
+        )
         self.runtime = self._create_runtime(self._factory)
         await self.runtime.start()
+        if self.mirror is not None:
+            self.mirror.start()
         try:
             await self._serve()
         except BaseException:
             await self._close_listeners()
             await self.runtime.stop()
             self.runtime = None
+            await self._stop_mirror()
             raise
         self.timers = self._create_timers(self._factory)
         self.timers.start()
@@ -122,6 +140,7 @@ class EmulatorHost:
             clock=self.clock,
             activity_concurrency=self.app.config.max_concurrent_activities,
             versioning=self.app.config.versioning,
+            on_commit=self.mirror.changed if self.mirror is not None else None,
         )
 
     def _create_timers(self, factory: InvokerFactory) -> TimerScheduler:
@@ -179,8 +198,14 @@ class EmulatorHost:
         await self._close_listeners()
         if self.runtime is not None:
             await self.runtime.stop()
+        await self._stop_mirror()
         if self._factory is not None:
             self._factory.close()
+
+    async def _stop_mirror(self) -> None:
+        if self.mirror is not None:
+            await asyncio.to_thread(self.mirror.stop)
+            self.mirror = None
 
     def unload(self) -> None:
         """Forgets the app's modules (for hosting another app in the same process)."""
@@ -203,6 +228,8 @@ class EmulatorHost:
         lines.append(f"  entities: {', '.join(self.app.entities) or '-'}")
         lines += [
             f"Task hub: {self.hub_name}",
+            "Task hub mirror: "
+            + (", ".join(self.mirror.tables) if self.mirror else "off (see the log above)"),
             f"Durable API: {self.origin}{WEBHOOK_PATH}/instances?code={self.keys.system_key}",
             f"Durable client RPC (the client binding only): {self.rpc_origin}{RPC_PATH}/…",
             f"Function key: {self.keys.function_key}",

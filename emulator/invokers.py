@@ -125,6 +125,16 @@ class Invoker:
         self._client_params = _client_params(function)
         self._wants_context = _wants_context(self._fn, function)
 
+    @property
+    def is_async(self) -> bool:
+        return self._is_async
+
+    @property
+    def argument_names(self) -> frozenset[str]:
+        """The parameters every call fills: the trigger, durable clients and `context`."""
+        names = {self._trigger_param, *self._client_params}
+        return frozenset(names | {"context"} if self._wants_context else names)
+
     async def __call__(self, trigger_value: Any, invocation_id: str | None = None) -> Any:
         kwargs = self._arguments(trigger_value, invocation_id)
         if self._is_async:

@@ -32,7 +32,7 @@ from emulator.management import Management
 from emulator.orchestration import Orchestrations
 from emulator.scheduling_rules import HTTP_ACTIVITY
 from emulator.sdk_speedups import install as install_sdk_speedups
-from emulator.store import ActivityRow, Store
+from emulator.store import ActivityRow, CommitHook, Store
 from emulator.versioning import Versioning
 from emulator.work import Work
 
@@ -72,9 +72,11 @@ class DurableRuntime:
         clock: Clock | None = None,
         activity_concurrency: int = 8,
         versioning: Versioning | None = None,
+        on_commit: CommitHook | None = None,
     ) -> None:
         self.registry = registry
         self.versioning = versioning or Versioning()
+        self._on_commit = on_commit  # told which instances each commit changed (the mirror)
         self.hub_name = hub_name
         self.clock: Clock = clock or SystemClock()
         self._state_path = Path(state_path)
@@ -100,7 +102,7 @@ class DurableRuntime:
     async def start(self) -> None:
         install_sdk_speedups()
         self._state_path.parent.mkdir(parents=True, exist_ok=True)
-        store = Store(self._state_path)
+        store = Store(self._state_path, on_commit=self._on_commit)
         self._parts_ = _Parts(
             store, self.registry, self.clock, self._work, self._histories, self.versioning
         )

@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from emulator.history import Event
+
+log = logging.getLogger("emulator")
+
+# Called after each commit with the instance and entity ids whose rows it changed (instances,
+# history, entities); it must return at once (the task hub mirror only notes the ids).
+CommitHook = Callable[[frozenset[str]], None]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS instances (
@@ -107,12 +114,14 @@ class ActivityRow:
 
 
 class Store:
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, on_commit: CommitHook | None = None) -> None:
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._depth = 0
+        self._on_commit = on_commit
+        self._touched: set[str] = set()
 
     def close(self) -> None:
         self._db.close()
@@ -132,11 +141,28 @@ class Store:
             yield
         except BaseException:
             self._db.execute("ROLLBACK")
+            self._touched.clear()
             raise
         else:
             self._db.execute("COMMIT")
+            self._report_touched()
         finally:
             self._depth = 0
+
+    def _touch(self, target: str) -> None:
+        """Notes that rows of an instance or entity changed; reported once committed."""
+        if self._on_commit is not None:
+            self._touched.add(target)
+            if not self._depth:  # autocommitted
+                self._report_touched()
+
+    def _report_touched(self) -> None:
+        touched, self._touched = frozenset(self._touched), set()
+        if touched and self._on_commit is not None:
+            try:
+                self._on_commit(touched)
+            except Exception:
+                log.exception("the commit hook failed; the state itself is committed")
 
     # --- instances -----------------------------------------------------------------------
 
@@ -153,6 +179,7 @@ class Store:
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             instance.as_row(),
         )
+        self._touch(instance.instance_id)
 
     def query_instances(
         self, created_from: str | None, created_to: str | None, prefix: str | None
@@ -190,6 +217,7 @@ class Store:
         self._db.execute("DELETE FROM inbox WHERE target = ?", (instance_id,))
         self._db.execute("DELETE FROM history WHERE instance_id = ?", (instance_id,))
         cur = self._db.execute("DELETE FROM instances WHERE instance_id = ?", (instance_id,))
+        self._touch(instance_id)
         return cur.rowcount
 
     def clear_work(self, instance_id: str) -> None:
@@ -218,9 +246,11 @@ class Store:
                 for i, e in enumerate(events)
             ],
         )
+        self._touch(instance_id)
 
     def clear_history(self, instance_id: str) -> None:
         self._db.execute("DELETE FROM history WHERE instance_id = ?", (instance_id,))
+        self._touch(instance_id)
 
     # --- inbox ---------------------------------------------------------------------------
 
@@ -310,6 +340,7 @@ class Store:
             "VALUES (?,?,?,?,?,?)",
             (entity_id, name, key, int(exists), state if exists else None, now),
         )
+        self._touch(entity_id)
 
     def scan_entities(
         self, name: str | None, after: str | None, limit: int

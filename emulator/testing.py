@@ -142,9 +142,14 @@ async def run_emulator(
     virtual_time: bool = False,
     env: dict[str, str] | None = None,
     start_time: datetime | None = None,
+    hub_name: str | None = None,
+    clock: Clock | None = None,
+    activity_concurrency: int | None = None,
 ) -> AsyncIterator[RunningEmulator]:
-    """Hosts `app_dir` in this process until the block exits."""
-    clock = VirtualClock(start_time or datetime.now(UTC)) if virtual_time else None
+    """Hosts `app_dir` in this process until the block exits. `clock` replaces the wall
+    clock (or the virtual one); `hub_name` and `activity_concurrency` override host.json's."""
+    if clock is None and virtual_time:
+        clock = VirtualClock(start_time or datetime.now(UTC))
     options = HostOptions(
         app_dir=Path(app_dir),
         state_path=Path(state_path),
@@ -152,6 +157,8 @@ async def run_emulator(
         port=0,
         virtual_time=virtual_time,
         clock=clock,
+        hub_name=hub_name,
+        activity_concurrency=activity_concurrency,
     )
     with _environment(env):
         host = EmulatorHost(options)

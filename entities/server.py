@@ -2,7 +2,8 @@
 
 Each slot is a lease held by a backup orchestration; the limit comes with every request
 (the server's `max_concurrent_backups`, else SERVER_MAX_CONCURRENT_BACKUPS), so a changed
-limit applies from the next request on. Logic in `shared.locks`.
+limit applies from the next request on. Refused callers queue; a slot handed over answers
+with the first of them, for its releaser to wake. Logic in `shared.locks`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ def _acquire(state: ServerState, data: Any) -> tuple[ServerState, Any]:
 
 
 def _release(state: ServerState, data: Any) -> tuple[ServerState, Any]:
-    return release_slot(state, LeaseRelease.model_validate(data).owner), None
+    release = LeaseRelease.model_validate(data)
+    state, woken = release_slot(state, release.owner, hand_over=release.hand_over)
+    return state, dump_json(woken) if woken else None
 
 
 def _get(state: ServerState, data: Any) -> tuple[ServerState, Any]:

@@ -13,9 +13,9 @@ from http_api.operations import operation
 from http_api.removal import protected_409, remove_backup
 from http_api.schemas.backups import BackupListQuery, BackupPage, DownloadLink, Rehydration
 from http_api.services import Services, services
+from http_api.visibility import record_shown_to
 from shared.auth import Role
 from shared.models import AccessTier, BackupRecord, BackupStatus
-from shared.public_errors import public_error
 from shared.storage.blobs import BlobInfo, BlobNotFound, BlobProtected, StorageFeatureMissing
 from shared.storage.sas import download_url
 
@@ -74,7 +74,7 @@ async def api_list_backup_records(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.route(route=GET.route, methods=[GET.method])
 async def api_get_backup(req: func.HttpRequest) -> func.HttpResponse:
-    return await GET.serve(req, lambda call: shown_to(call, backup_or_404(services(), call)))
+    return await GET.serve(req, lambda call: record_shown_to(call, backup_or_404(services(), call)))
 
 
 @bp.route(route=DOWNLOAD.route, methods=[DOWNLOAD.method])
@@ -104,15 +104,7 @@ async def api_rehydrate_backup(req: func.HttpRequest) -> func.HttpResponse:
 
 def _list(call: Call) -> BackupPage:
     page = list_backups(services(), call.query())
-    return page.model_copy(update={"items": [shown_to(call, item) for item in page.items]})
-
-
-def shown_to(call: Call, record: BackupRecord) -> BackupRecord:
-    """Admins see a failure's own text; other roles the fixed sentence of its class
-    (the raw text may hold the server's words, the caller's address, a tool's stderr)."""
-    if record.error is None or call.principal.may(Role.ADMIN):
-        return record
-    return record.model_copy(update={"error": public_error(record.error)})
+    return page.model_copy(update={"items": [record_shown_to(call, item) for item in page.items]})
 
 
 def backup_or_404(found: Services, call: Call) -> BackupRecord:

@@ -14,7 +14,6 @@ import azure.functions as func
 
 from http_api import bp
 from http_api.calls import Call
-from http_api.failure_text import error_for
 from http_api.lookups import database_or_404, ensure_seeded_policies
 from http_api.operations import operation
 from http_api.schemas.insights import (
@@ -28,6 +27,7 @@ from http_api.schemas.insights import (
     UpcomingSlot,
 )
 from http_api.services import Services, services
+from http_api.visibility import record_shown_to
 from shared import insights
 from shared.auth import Role
 from shared.models import BackupRecord, BackupStatus, Database, Policy, Server
@@ -70,10 +70,12 @@ class Snapshot:
         return [record for records in self.records.values() for record in records]
 
 
-def snapshot(found: Services, database_id: str | None = None, *, history: bool = True) -> Snapshot:
-    """The catalog and each database's records, newest first. Without `history`, only the
-    records retention still decides on (expired ones whose blob is gone are left out), which
-    keeps the read flat however long the history grows."""
+def snapshot(
+    found: Services, call: Call, database_id: str | None = None, *, history: bool = True
+) -> Snapshot:
+    """The catalog and each database's records, newest first, as `call`'s caller may see
+    them. Without `history`, only the records retention still decides on (expired ones whose
+    blob is gone are left out), which keeps the read flat however long the history grows."""
     ensure_seeded_policies(found)
     repos = found.repos
     if database_id is None:
@@ -85,7 +87,10 @@ def snapshot(found: Services, database_id: str | None = None, *, history: bool =
         databases=databases,
         servers={server.id: server for server in repos.servers.all()},
         policies={policy.id: policy for policy in repos.policies.all()},
-        records={database.id: _newest_first(read(database.id)) for database in databases},
+        records={
+            database.id: [record_shown_to(call, r) for r in _newest_first(read(database.id))]
+            for database in databases
+        },
     )
 
 
@@ -110,13 +115,11 @@ async def api_get_storage(req: func.HttpRequest) -> func.HttpResponse:
 
 def _overview(call: Call) -> Overview:
     now = datetime.now(UTC)
-    found = snapshot(services(), history=False)
+    found = snapshot(services(), call, history=False)
     rows = [
         insights.database_health(db, found.policy_of(db), found.records[db.id], now)
         for db in found.databases
     ]
-    for row in rows:
-        row.last_error = error_for(call.principal, row.last_error)
     return Overview(
         generated_at=now,
         databases=insights.stale_first(rows),
@@ -143,7 +146,7 @@ def _calendar(call: Call) -> Calendar:
     now = datetime.now(UTC)
     start = query.since or now - CALENDAR_BACK
     end = query.until or now + CALENDAR_AHEAD
-    found = snapshot(services(), query.database_id)
+    found = snapshot(services(), call, query.database_id)
     rows = []
     for database in found.databases:
         policy = found.policy_of(database)
@@ -152,25 +155,17 @@ def _calendar(call: Call) -> Calendar:
         )
         row = CalendarRow(
             database_id=database.id, name=database.display_name or database.name,
-            policy_id=policy.id if policy else None,
-            slots=[_shown(call, cell) for cell in slots],
-            manual=[_shown(call, cell) for cell in manual],
+            policy_id=policy.id if policy else None, slots=slots, manual=manual,
         )  # fmt: skip
         rows.append(row)
     return Calendar(start=start, end=end, rows=rows)
-
-
-def _shown(call: Call, cell: insights.CalendarCell) -> insights.CalendarCell:
-    if cell.error is None:
-        return cell
-    return cell.model_copy(update={"error": error_for(call.principal, cell.error)})
 
 
 def _storage(call: Call) -> StorageReport:
     query: StorageQuery = call.query()
     now = datetime.now(UTC)
     found_services = services()
-    found = snapshot(found_services)
+    found = snapshot(found_services, call)
     by_database = []
     frees = []
     for database in found.databases:

@@ -16,13 +16,13 @@ from http_api.backups import backup_or_404, readable_or_409
 from http_api.calls import Call, Reply
 from http_api.durable import accepted, job_status
 from http_api.errors import ApiError, conflict, invalid, not_found
-from http_api.failure_text import output_for
 from http_api.ids import INSTANCE_ID
 from http_api.lookups import database_or_404
 from http_api.operations import operation
 from http_api.schemas.backups import RestoreBody
 from http_api.schemas.common import JobAccepted, JobStatus
 from http_api.services import Services, services
+from http_api.visibility import job_output_shown_to
 from orchestrators.settlement import runtime_status
 from shared import jobs
 from shared.auth import Role
@@ -147,8 +147,9 @@ async def api_get_job(
 ) -> func.HttpResponse:
     async def handle(call: Call) -> JobStatus:
         status = job_status(await _job(client, req))
-        shown = output_for(call.principal, status.name, status.runtime_status, status.output)
-        return status.model_copy(update={"output": shown})
+        failed = status.result is jobs.JobResult.FAILED
+        output = job_output_shown_to(call, status.output, failed)
+        return status.model_copy(update={"output": output})
 
     return await STATUS.serve(req, handle)
 

@@ -1,13 +1,14 @@
 """`backup_database`: one database, one slot (or a manual run).
 
     record (queued) → database lock → server slot → lock renewed → connection test → dump (retried
-    unless the failure is permanent) → record the result (retried) → release the server slot
+    unless the failure is permanent) → record the result (retried) → hand the server slot over
     → database entity counts the outcome → retention → release the database lock
     → notify (failure, or recovery)
 
-Releases are signals, issued on every path (an exception releases both before it
-propagates); leases expire anyway, and a waiting backup frees the leases of a job that was
-terminated, so even a crash cannot hold a lock for long. A record this job could not finish
+The server slot is handed over to the next backup waiting for it (which is woken); the
+database lock is released with a signal; on an exception both are released with signals
+before it propagates. Leases expire anyway, and a waiting backup frees the leases of a job
+that was terminated, so even a crash cannot hold a lock for long. A record this job could not finish
 is settled by the watchdog (`settle_backup`).
 """
 
@@ -29,7 +30,7 @@ from orchestrators.backup_steps import (
     report_outcome,
     set_phase,
 )
-from orchestrators.leases import release_lease, wait_for_lease
+from orchestrators.leases import hand_over_slot, release_lease, wait_for_lease
 from shared.jobs import BACKUP_DATABASE, DATABASE_ENTITY, SERVER_ENTITY, BackupJob, dump_json
 
 
@@ -52,7 +53,7 @@ def backup_database(context: df.DurableOrchestrationContext) -> Generator[Any, A
         yield from wait_for_lease(context, database, lease_seconds=lease, record_id=record_id)
         dump, error = yield from check_and_dump(context, prepared)
         finished = yield from record_result(context, prepared, job, dump, error)
-        release_lease(context, server)
+        yield from hand_over_slot(context, server)
         ack = yield from report_outcome(context, database, job.tiers, finished)
         set_phase(context, "applying retention", record_id, bytes=dump.raw_bytes if dump else None)
         deleted = yield from apply_retention(context, job.database_id, prepared.policy_id)

@@ -9,6 +9,11 @@ refused caller asks (an activity) and names the finished holders in its next req
 which reclaims their leases if they were not renewed since. Every operation takes the
 caller's `now` (the orchestration's replay-safe clock) instead of reading a clock, so it
 is a plain function.
+
+A server also queues the callers it refused (in order, each with the event it waits on):
+handing a slot over answers with the first of them, whom the releasing orchestration wakes,
+so a freed slot is taken at once instead of at the waiters' next poll (Python entities
+cannot signal an orchestration themselves). Polling stays as the fallback.
 """
 
 from __future__ import annotations
@@ -36,8 +41,10 @@ class LeaseRequest(Model):
     now: datetime
     lease_seconds: int = Field(ge=1)
     record_id: str | None = None
-    # Server entity only: how many holders at most.
+    # Server entity only: how many holders at most, and the external event the caller
+    # waits on if refused (it is queued and woken when a slot is handed over).
     limit: int = Field(default=1, ge=1)
+    wake_event: str | None = Field(default=None, max_length=256)
     # Holders whose jobs no longer run, with the lease expiry the caller was refused with:
     # their leases are dropped unless renewed since (a job restarted under the same id).
     reclaim: dict[str, datetime] = Field(default_factory=dict, max_length=64)
@@ -45,6 +52,9 @@ class LeaseRequest(Model):
 
 class LeaseRelease(Model):
     owner: str = Field(min_length=1, max_length=256)
+    # Server entity only: hand the slot over, answering with the first waiter to wake (a
+    # release that nobody waits for, e.g. a signal, leaves the queue as it is).
+    hand_over: bool = False
 
 
 class LeaseGrant(Model):
@@ -86,10 +96,19 @@ class DatabaseState(Model):
     last_failure_at: datetime | None = None
 
 
+class Waiter(Model):
+    """A refused caller, queued: the orchestration to wake, and the event it waits on."""
+
+    owner: str
+    event: str
+
+
 class ServerState(Model):
-    """State of one `server` entity: the slot holders and when their leases run out."""
+    """State of one `server` entity: the slot holders and when their leases run out, and
+    the refused callers waiting for a slot, first come first."""
 
     slots: dict[str, datetime] = Field(default_factory=dict)
+    waiting: list[Waiter] = Field(default_factory=list)
 
 
 def _expiry(request: LeaseRequest) -> datetime:
@@ -171,19 +190,36 @@ def acquire_slot(state: ServerState, request: LeaseRequest) -> tuple[ServerState
     if request.owner not in live and len(live) >= request.limit:
         holder, expires = min(live.items(), key=lambda item: item[1])
         refused = LeaseGrant(granted=False, holder=holder, expires_at=expires, holders=live)
-        return ServerState(slots=live), refused
+        waiting = state.waiting
+        if request.wake_event is not None:  # queued, keeping its place if it was
+            waiting = _queued(waiting, Waiter(owner=request.owner, event=request.wake_event))
+        return ServerState(slots=live, waiting=waiting), refused
     expires = _expiry(request)
     live[request.owner] = expires
-    return ServerState(slots=live), LeaseGrant(
+    waiting = [w for w in state.waiting if w.owner != request.owner]
+    return ServerState(slots=live, waiting=waiting), LeaseGrant(
         granted=True, holder=request.owner, expires_at=expires
     )
 
 
-def release_slot(state: ServerState, owner: str) -> ServerState:
-    """Frees `owner`'s slot; releasing a slot not held changes nothing."""
+def _queued(waiting: list[Waiter], waiter: Waiter) -> list[Waiter]:
+    if any(w.owner == waiter.owner for w in waiting):
+        return [waiter if w.owner == waiter.owner else w for w in waiting]
+    return [*waiting, waiter]
+
+
+def release_slot(
+    state: ServerState, owner: str, hand_over: bool = False
+) -> tuple[ServerState, Waiter | None]:
+    """Frees `owner`'s slot. Handing it over also takes the first waiter off the queue and
+    returns it, to be woken (refused again, it queues again). Releasing a slot not held
+    changes nothing."""
     if owner not in state.slots:
-        return state
-    return ServerState(slots={key: value for key, value in state.slots.items() if key != owner})
+        return state, None
+    slots = {key: value for key, value in state.slots.items() if key != owner}
+    if not hand_over or not state.waiting:
+        return ServerState(slots=slots, waiting=state.waiting), None
+    return ServerState(slots=slots, waiting=state.waiting[1:]), state.waiting[0]
 
 
 def next_poll(now: datetime, grant: LeaseGrant, attempt: int) -> datetime:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.app_loader import AppLoadError, load_app, read_host_config, unload_app
+from emulator.app_loader import AppLoadError, HostConfig, load_app, read_host_config, unload_app
 from emulator.invokers import InvokerFactory
 from tests.emulator.conftest import EMULATOR_APP
 
@@ -100,6 +100,28 @@ def test_host_json_settings(tmp_path: Path) -> None:
         "MyHub",
         3,
     )
+
+
+def _durable_config(folder: Path, durable: dict[str, object]) -> HostConfig:
+    (folder / "host.json").write_text(json.dumps({"extensions": {"durableTask": durable}}))
+    return read_host_config(folder)
+
+
+def test_the_task_hub_name_is_checked_and_defaulted_like_the_extension(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Extension 2.x: DurableTaskOptions.HubName (WEBSITE_SITE_NAME ?? "TestHubName") and
+    AzureStorageOptions' hub name rule, which stops the host on Azure."""
+    monkeypatch.delenv("WEBSITE_SITE_NAME", raising=False)
+    assert _durable_config(tmp_path, {}).hub_name == "TestHubName"
+    monkeypatch.setenv("WEBSITE_SITE_NAME", "dilux-prod")
+    assert _durable_config(tmp_path, {}).hub_name == "diluxprod"
+    for bad in ("my-hub", "1hub", "ab", "h" * 51, "%UNSET_HUB_SETTING%"):
+        with pytest.raises(AppLoadError, match="should contain only alphanumeric"):
+            _durable_config(tmp_path, {"hubName": bad})
+    provider = {"storageProvider": {"connectionName": "HubStorage"}}
+    assert _durable_config(tmp_path, provider).storage_connection == "HubStorage"
+    assert _durable_config(tmp_path, {}).storage_connection == "AzureWebJobsStorage"
 
 
 def test_host_json_defaults(tmp_path: Path) -> None:

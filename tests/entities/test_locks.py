@@ -14,6 +14,7 @@ from shared.locks import (
     LeaseRequest,
     OutcomeReport,
     ServerState,
+    Waiter,
     acquire_lock,
     acquire_slot,
     next_poll,
@@ -84,9 +85,43 @@ def test_server_grants_at_most_limit_slots_and_frees_them_on_release() -> None:
     state, c = acquire_slot(state, ask("c", limit=2))
     assert a.granted and b.granted and not c.granted
     assert c.holder in {"a", "b"}
-    state = release_slot(state, "a")
+    state, woken = release_slot(state, "a")
+    assert woken is None  # nobody queued
     state, c = acquire_slot(state, ask("c", limit=2))
     assert c.granted and set(state.slots) == {"b", "c"}
+
+
+def queue(owner: str, at: datetime = T0, limit: int = 1) -> LeaseRequest:
+    return ask(owner, at, limit=limit).model_copy(update={"wake_event": f"{owner}-free"})
+
+
+def test_refused_callers_queue_in_order_and_a_hand_over_wakes_the_first() -> None:
+    state, _ = acquire_slot(ServerState(), queue("a"))
+    for owner in ("b", "c", "b"):  # b asks again: it keeps its place
+        state, refused = acquire_slot(state, queue(owner))
+        assert not refused.granted
+    assert [w.owner for w in state.waiting] == ["b", "c"]
+    state, woken = release_slot(state, "a", hand_over=True)
+    assert woken == Waiter(owner="b", event="b-free") and [w.owner for w in state.waiting] == ["c"]
+    state, granted = acquire_slot(state, queue("b"))
+    assert granted.granted and [w.owner for w in state.waiting] == ["c"]
+
+
+def test_a_release_without_hand_over_or_by_a_stranger_wakes_nobody() -> None:
+    state, _ = acquire_slot(ServerState(), queue("a"))
+    state, _ = acquire_slot(state, queue("b"))
+    assert release_slot(state, "stranger", hand_over=True) == (state, None)
+    released, woken = release_slot(state, "a")  # a signal: the queue stays as it is
+    assert woken is None and released.waiting == state.waiting and not released.slots
+
+
+def test_a_caller_granted_a_slot_leaves_the_queue_and_one_without_event_never_joins() -> None:
+    state, _ = acquire_slot(ServerState(), queue("a"))
+    state, _ = acquire_slot(state, ask("polls-only"))
+    state, _ = acquire_slot(state, queue("b"))
+    assert [w.owner for w in state.waiting] == ["b"]
+    state, _ = acquire_slot(state, queue("b", T0 + timedelta(hours=1)))  # a's lease ran out
+    assert state.waiting == [] and set(state.slots) == {"b"}
 
 
 def test_server_slot_of_a_crashed_holder_expires() -> None:
@@ -121,13 +156,17 @@ def test_server_never_has_more_live_holders_than_its_limit(ops, limit) -> None:
     for operation, owner, step in ops:
         now += timedelta(seconds=step)
         if operation == "acquire":
-            state, grant = acquire_slot(state, ask(owner, now, lease=90, limit=limit))
+            request = ask(owner, now, lease=90, limit=limit)
+            request = request.model_copy(update={"wake_event": f"{owner}-{step}"})
+            state, grant = acquire_slot(state, request)
             if grant.granted:
                 assert state.slots[owner] == now + timedelta(seconds=90)
         else:
-            state = release_slot(state, owner)
+            state, woken = release_slot(state, owner, hand_over=step % 2 == 0)
+            assert woken is None or woken.owner not in state.slots
         live = [o for o, expires in state.slots.items() if expires > now]
         assert len(live) <= limit
+        assert len({w.owner for w in state.waiting}) == len(state.waiting)
 
 
 @settings(max_examples=100, deadline=None)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
+from dataclasses import dataclass
 
 from activities.dump_seam import WorkRequest
 from shared.engines.base import ConnectionResult
@@ -49,7 +51,36 @@ class FakeWorker:
         )
 
 
+@dataclass(frozen=True)
+class DumpSpan:
+    server_id: str
+    database_id: str
+    started: float  # time.monotonic()
+    ended: float
+
+
+class TimedFakeWorker(FakeWorker):
+    """A dump that takes `seconds` (then commits its small real blob), and notes when each
+    ran on which server: the fan-out benchmark checks the servers' caps from these spans."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.spans: list[DumpSpan] = []
+        self._lock = threading.Lock()
+
+    def dump(self, request: WorkRequest) -> BackupOutcome:
+        started = time.monotonic()
+        try:
+            time.sleep(self.seconds)
+            return super().dump(request)
+        finally:
+            span = DumpSpan(request.server.id, request.database.id, started, time.monotonic())
+            with self._lock:
+                self.spans.append(span)
+
+
 FAKE_WORKER = FakeWorker()
+TIMED_FAKE_WORKER = TimedFakeWorker()
 
 
 class ScriptedWorker(FakeWorker):

@@ -47,7 +47,9 @@ class Script:
     """Answers every call; `dump_fails` makes every dump attempt fail (`permanently`: with a
     failure another attempt cannot cure); `busy_polls` makes the database entity refuse the
     lock that many times first, held by `other`, whose job is finished if `holder_finished`;
-    `finish_fails` makes that many attempts to record the result fail."""
+    `finish_fails` makes that many attempts to record the result fail; `server_refusals`
+    makes the server refuse its slot that many times; `waiter` is who the server hands the
+    slot over to."""
 
     def __init__(
         self,
@@ -58,6 +60,8 @@ class Script:
         holder_finished: bool = False,
         failures_before: int = 0,
         finish_fails: int = 0,
+        server_refusals: int = 0,
+        waiter: dict[str, str] | None = None,
     ):
         self.dump_fails = dump_fails
         self.permanently = permanently
@@ -65,6 +69,8 @@ class Script:
         self.holder_finished = holder_finished
         self.failures_before = failures_before
         self.finish_fails = finish_fails
+        self.server_refusals = server_refusals
+        self.waiter = waiter
 
     def __call__(self, call: Call) -> Any:
         if call.kind == "activity":
@@ -106,7 +112,7 @@ class Script:
             }
         if call.name == jobs.APPLY_RETENTION:
             return {"database_id": "db1", "deleted": ["old1"], "kept": 3, "decisions": []}
-        if call.name == jobs.SEND_NOTIFICATION:
+        if call.name in (jobs.SEND_NOTIFICATION, jobs.WAKE_LEASE_WAITER):
             return True
         raise AssertionError(f"unexpected activity {call.name}")
 
@@ -121,11 +127,21 @@ class Script:
                     "expires_at": HELD_UNTIL,
                     "holders": {"other": HELD_UNTIL},
                 }
+            if call.target == "@server@srv1" and self.server_refusals > 0:
+                self.server_refusals -= 1
+                return {
+                    "granted": False,
+                    "holder": "other",
+                    "expires_at": HELD_UNTIL,
+                    "holders": {"other": HELD_UNTIL},
+                }
             return {
                 "granted": True,
                 "holder": call.input["owner"],
                 "expires_at": "2026-03-01T03:00:00Z",
             }
+        if call.name == "release":
+            return self.waiter
         if call.name == "record_outcome":
             if call.input["succeeded"]:
                 previous = self.failures_before
@@ -162,10 +178,13 @@ def test_a_backup_takes_both_leases_dumps_records_and_releases_both() -> None:
         ("@database@db1", "acquire"),
         ("@server@srv1", "acquire"),
         ("@database@db1", "acquire"),  # renewed once the server slot is granted
+        ("@server@srv1", "release"),  # handed over (nobody waits: nobody is woken)
         ("@database@db1", "record_outcome"),
     ]
+    release = next(c for c in outcome.calls if c.name == "release" and c.kind == "entity")
+    assert release.input == {"owner": INSTANCE, "hand_over": True}
     signals = [(c.target, c.name) for c in outcome.calls if c.kind == "signal"]
-    assert sorted(signals) == [("@database@db1", "release"), ("@server@srv1", "release")]
+    assert signals == [("@database@db1", "release")]
     server_acquire = next(
         c for c in outcome.calls if c.target == "@server@srv1" and c.name == "acquire"
     )
@@ -234,8 +253,37 @@ def test_a_failing_dump_is_retried_then_recorded_failed_and_notified() -> None:
     note = next(c for c in outcome.calls if c.name == jobs.SEND_NOTIFICATION)
     assert note.input["event"] == "backup_failed" and note.input["consecutive_failures"] == 1
     signals = sorted((c.target, c.name) for c in outcome.calls if c.kind == "signal")
-    assert signals == [("@database@db1", "release"), ("@server@srv1", "release")]
+    assert signals == [("@database@db1", "release")]
+    assert ("@server@srv1", "release") in [(c.target, c.name) for c in outcome.calls]
     assert jobs.BackupOutput.model_validate(outcome.output).status == "failed"
+
+
+def test_the_server_slot_goes_to_the_backup_that_waits_for_it_and_it_is_woken() -> None:
+    waiter = {"owner": "backup-db2-20260301T0200Z", "event": "server-free-0"}
+    outcome = run(Script(waiter=waiter))
+    assert outcome.status == "completed", outcome.error
+    wake = next(c for c in outcome.calls if c.name == jobs.WAKE_LEASE_WAITER)
+    assert wake.input == waiter
+    release = next(c for c in outcome.calls if c.name == "release" and c.kind == "entity")
+    assert outcome.calls.index(release) < outcome.calls.index(wake)
+
+
+def test_a_refused_backup_is_woken_before_its_poll_and_asks_again() -> None:
+    woken_at = SLOT + timedelta(seconds=1)  # before the first poll (2 s)
+    script = Script(server_refusals=1)
+    replay = Replay(
+        backup_database,
+        jobs.dump_json(JOB),
+        script,
+        start=SLOT,
+        instance_id=INSTANCE,
+        events=[(woken_at, "server-free-0", None)],
+    )
+    outcome = replay.run()
+    assert outcome.status == "completed", outcome.error
+    asks = [c for c in outcome.calls if c.target == "@server@srv1" and c.name == "acquire"]
+    assert [c.input["wake_event"] for c in asks] == ["server-free-0", "server-free-1"]
+    assert outcome.now == woken_at  # the wake-up ended the wait; the poll timer never fired
 
 
 def test_the_first_success_after_failures_notifies_a_recovery() -> None:

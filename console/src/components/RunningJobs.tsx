@@ -75,15 +75,17 @@ export function RunningJobs({ databaseId, caption = "Running jobs" }: { database
   return (
     <>
       <QueryState query={jobs} what="running jobs">
-        {(list) => (
-          <DataTable
-            caption={caption}
-            data={list.items.filter((job) => !databaseId || job.database_id === databaseId)}
-            columns={columns}
-            rowId={(row) => row.instance_id}
-            empty="Nothing is running."
-          />
-        )}
+        {(list) => {
+          const shown = list.items.filter((job) => !databaseId || job.database_id === databaseId);
+          return (
+            <>
+              <DataTable caption={caption} data={shown} columns={columns} rowId={(row) => row.instance_id} empty="Nothing is running." />
+              {shown.some((job) => job.kind === "backup") ? (
+                <p className="muted">A running dump reports the bytes it has dumped about every 15 seconds.</p>
+              ) : null}
+            </>
+          );
+        }}
       </QueryState>
       {stopped.map((job) => (
         <JobProgress key={job.instanceId} instanceId={job.instanceId} label={job.label} />

@@ -12,7 +12,6 @@ export function ConfirmDialog({
   backLabel = "Back",
   danger = false,
   pending = false,
-  disabled = false,
   error,
   onConfirm,
   onClose,
@@ -24,7 +23,6 @@ export function ConfirmDialog({
   backLabel?: string;
   danger?: boolean;
   pending?: boolean;
-  disabled?: boolean;
   error?: unknown;
   onConfirm: () => void;
   onClose: () => void;
@@ -32,14 +30,14 @@ export function ConfirmDialog({
 }) {
   return (
     <Dialog open={open} title={title} onClose={onClose}>
-      <div className="confirm-body">{children}</div>
+      {children}
       {error ? <ErrorMessage error={error} title="Not done" /> : null}
       <div className="actions dialog-actions">
         <button type="button" onClick={onClose}>{backLabel}</button>
         <button
           type="button"
           className={danger ? "danger solid" : "primary"}
-          disabled={pending || disabled}
+          disabled={pending}
           onClick={onConfirm}
         >
           {pending ? "Working…" : confirmLabel}

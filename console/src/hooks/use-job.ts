@@ -7,7 +7,6 @@ import { api, unwrap } from "@/lib/api-client";
 import type { components } from "@/types/api";
 
 export type JobStatus = components["schemas"]["JobStatus"];
-export type JobResult = components["schemas"]["JobResult"];
 
 export function isRunning(job: JobStatus | undefined): boolean {
   return !job || job.result === "running";

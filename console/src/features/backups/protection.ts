@@ -12,12 +12,16 @@ export const ACCESS_TIER_NOTES: Record<string, string> = {
   archive: "must be rehydrated (up to 15 hours) before it can be downloaded, verified or restored",
 };
 
+/** True while an immutability policy keeps the backup (its date not passed yet). */
+export function immutableNow(record: BackupRecord, now: Date = new Date()): boolean {
+  return Boolean(record.immutable_until) && new Date(record.immutable_until as string).getTime() > now.getTime();
+}
+
 /** Why the API would refuse to delete this backup now; empty when it may go. */
 export function protections(record: BackupRecord, now: Date = new Date()): string[] {
   const reasons: string[] = [];
   if (record.legal_hold) reasons.push("under a legal hold: clear the hold first");
-  const until = record.immutable_until ? new Date(record.immutable_until) : null;
-  if (until && until.getTime() > now.getTime()) {
+  if (immutableNow(record, now)) {
     reasons.push(`immutable until ${formatTime(record.immutable_until)}: nobody can delete it before then`);
   }
   return reasons;

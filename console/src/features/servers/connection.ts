@@ -59,6 +59,16 @@ export function passwordNeeded(server: Server | undefined, values: Destination):
   return `Required: ${reasons.join(", and ")}. The stored password was entered for the old setting and is never sent anywhere else.`;
 }
 
+/** Each outcome of a connection test in a word or two. */
+export const OUTCOME_LABELS: Record<Outcome, string> = {
+  ok: "connected",
+  unreachable: "unreachable",
+  timeout: "timed out",
+  authentication_failed: "authentication failed",
+  tls_required: "TLS refused",
+  other: "failed",
+};
+
 /** What to do next after each outcome of a connection test. */
 export const NEXT_STEP: Record<Outcome, string> = {
   ok: "The stored credentials work: discover the databases below.",

@@ -25,7 +25,7 @@ import {
   type BackupFilters,
   type BackupRecord,
 } from "../api/backups";
-import { encryption, protections, readingHint } from "../protection";
+import { encryption, immutableNow, protections, readingHint } from "../protection";
 import { ArchivedNotice, isArchived } from "./ArchivedNotice";
 import { BackupDetails } from "./BackupDetails";
 import { RestoreDialog } from "./RestoreDialog";
@@ -51,12 +51,11 @@ interface Outcome {
 }
 
 function StoredAs({ record }: { record: BackupRecord }) {
-  const reasons = protections(record);
   return (
     <span className="stored-as">
       {record.access_tier ? <span className={`badge ${record.access_tier === "archive" ? "warn" : "muted"}`}>{record.access_tier}</span> : null}
       {record.legal_hold ? <span className="badge warn">legal hold</span> : null}
-      {record.immutable_until && reasons.some((reason) => reason.startsWith("immutable")) ? (
+      {immutableNow(record) ? (
         <span className="badge info">immutable until {formatTime(record.immutable_until)}</span>
       ) : null}
       {available(record) ? <span className="muted">{encryption(record)}</span> : null}

@@ -161,7 +161,6 @@ function PolicyEditor({ policyId, initial }: { policyId: string | null; initial:
                       <td>
                         <input
                           type="checkbox"
-                          id={`immutable-${tier}`}
                           aria-label={`Immutable ${tier} backups`}
                           checked={draft.immutable[tier]}
                           onChange={(e) => setDraft((current) => ({ ...current, immutable: { ...current.immutable, [tier]: e.target.checked } }))}

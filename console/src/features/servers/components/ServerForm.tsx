@@ -119,8 +119,8 @@ export function ServerForm({
         autoComplete="new-password"
         required={Boolean(needed) || undefined}
         hint={
-          needed && !values.password ? (
-            <span data-testid="password-needed">{needed}</span>
+          needed ? (
+            values.password ? "replaces the stored one" : <span data-testid="password-needed">{needed}</span>
           ) : editing ? (
             server?.has_password ? "stored; leave empty to keep it" : "none stored"
           ) : (

@@ -9,7 +9,7 @@ import { useDatabases } from "@/hooks/use-catalog";
 import { Can } from "@/lib/caller";
 
 import { useDeleteServer, useServer, useTestServer, useUpdateServer, type ConnectionTestResult, type ServerUpdate } from "../api/servers";
-import { NEXT_STEP } from "../connection";
+import { NEXT_STEP, OUTCOME_LABELS } from "../connection";
 import { Discovery } from "./Discovery";
 import { ServerForm } from "./ServerForm";
 
@@ -86,20 +86,11 @@ export function ServerPage() {
   );
 }
 
-const OUTCOME_LABELS: Record<string, string> = {
-  ok: "connected",
-  unreachable: "unreachable",
-  timeout: "timed out",
-  authentication_failed: "authentication failed",
-  tls_required: "TLS refused",
-  other: "failed",
-};
-
 function ConnectionTest({ result }: { result: ConnectionTestResult }) {
   return (
     <div className={`notice ${result.ok ? "good" : "bad"}`} role="status" data-testid="connection-test" data-outcome={result.outcome}>
       <p>
-        <StatusBadge status={result.ok ? "succeeded" : "failed"} label={OUTCOME_LABELS[result.outcome] ?? result.outcome} />{" "}
+        <StatusBadge status={result.ok ? "succeeded" : "failed"} label={OUTCOME_LABELS[result.outcome]} />{" "}
         {result.ok
           ? `${result.server_version ?? "The server"} answered in ${Math.round(result.latency_ms ?? 0)} ms.`
           : `${result.message.charAt(0).toUpperCase()}${result.message.slice(1)}.`}

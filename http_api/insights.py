@@ -42,8 +42,8 @@ CALENDAR = operation(
     "GET", "/calendar", Role.READER, "Get calendar", tag="status", query=CalendarQuery,
     response=Calendar,
     description="One cell per slot of each database's current policy, with what became of it "
-    "(succeeded, failed, running, queued, expired, missed, due, upcoming, disabled), and "
-    "one per manual backup.",
+    "(succeeded, failed, cancelled, running, queued, expired, missed, due, upcoming, "
+    "disabled), and one per manual backup.",
 )  # fmt: skip
 STORAGE = operation(
     "GET", "/storage", Role.READER, "Get storage", tag="status", query=StorageQuery,

@@ -30,6 +30,7 @@ from http_api.services import Services, services
 from shared.auth import AuthConfig, Role, authenticator
 from shared.auth.authenticate import AZURE_MARKERS
 from shared.auth.principal import ROLE_CLAIMS
+from shared.engines.outcomes import MESSAGES, Outcome
 from shared.engines.tools import find_all
 from shared.secrets import server_secret_name
 
@@ -150,8 +151,11 @@ def _last_tests(found: Services) -> list[Check]:
             continue
         details = entry.details or {}
         where = f"{details.get('host')}:{details.get('port')}"
-        kind = details.get("error_kind")
-        message = f"reached {where}" if entry.outcome == "succeeded" else f"{kind} at {where}"
+        message = (
+            f"reached {where}"
+            if entry.outcome == "succeeded"
+            else f"{_failure(details)} at {where}"
+        )
         latest[server_id] = Check(
             name=server_id, ok=entry.outcome == "succeeded", message=message, at=entry.at
         )
@@ -160,6 +164,15 @@ def _last_tests(found: Services) -> list[Check]:
         never = Check(name=server.id, ok=None, message="never tested from here")
         checks.append(latest.get(server.id, never))
     return checks
+
+
+def _failure(details: dict) -> str:
+    """The fixed sentence of a failed test's outcome (entries before outcomes existed
+    named the error's kind)."""
+    try:
+        return MESSAGES[Outcome(details.get("outcome"))]
+    except ValueError:
+        return str(details.get("error_kind") or "failed")
 
 
 @cache

@@ -44,7 +44,16 @@ MAX_CELLS = 500
 _FOREVER = datetime.max.replace(tzinfo=UTC)
 
 CellStatus = Literal[
-    "succeeded", "failed", "running", "queued", "expired", "missed", "due", "upcoming", "disabled"
+    "succeeded",
+    "failed",
+    "cancelled",
+    "running",
+    "queued",
+    "expired",
+    "missed",
+    "due",
+    "upcoming",
+    "disabled",
 ]
 
 

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from shared.engines.outcomes import MESSAGES, Outcome
 from shared.models import BackupRecord, BackupStatus, Tier, Trigger
 from tests.api.conftest import AUDIENCE, TENANT, Api, repositories
 from tests.api.test_status import record, server_srv_with_database_db
@@ -109,6 +110,23 @@ async def test_calendar_marks_each_slot(api: Api, api_env: dict[str, str]) -> No
     assert "missed" in statuses and "upcoming" in statuses
     bad = await api.call("GET", "calendar", params={"from": "2024-01-02", "to": "2024-01-01"})
     assert bad.status == 422
+
+
+async def test_calendar_shows_a_cancelled_backup(api: Api, api_env: dict[str, str]) -> None:
+    """A backup cancelled through the API is a cell of its own (it once made the calendar
+    answer 500: the cell's statuses did not include it)."""
+    await server_srv_with_database_db(api)
+    at = datetime.now(UTC) - timedelta(hours=1)
+    cancelled = BackupRecord(
+        id="stopped", database_id="db", server_id="srv", status=BackupStatus.CANCELLED,
+        trigger=Trigger.MANUAL, started_at=at, finished_at=at, created_at=at,
+        error="cancelled through the API",
+    )  # fmt: skip
+    repositories(api_env).backups.create(cancelled)
+    response = await api.call("GET", "calendar", "reader", params={"database_id": "db"})
+    assert response.status == 200, response.text
+    [cell] = response.json()["rows"][0]["manual"]
+    assert (cell["status"], cell["backup_id"], cell["error"]) == ("cancelled", "stopped", None)
 
 
 async def test_storage_by_database_tier_time_and_what_retention_frees(
@@ -227,7 +245,9 @@ async def test_system_report_checks_dependencies_and_hides_secrets(
     assert checks["token validation"]["ok"] is True  # the test's key set answers
     [server] = report["servers"]
     assert server["name"] == "srv" and server["at"] is not None
-    assert server["message"].endswith("127.0.0.1:5432")
+    # srv asks for TLS (the default), which the machine's PostgreSQL does not offer
+    assert tested.json()["outcome"] == "tls_required" and server["ok"] is False
+    assert server["message"] == f"{MESSAGES[Outcome.TLS_REQUIRED]} at 127.0.0.1:5432"
     settings = {setting["name"]: setting["value"] for setting in report["configuration"]}
     assert settings["BACKUP_STORAGE_CONNECTION_STRING"] == "set"
     assert settings["LOCAL_SECRET_KEY"] == "set"

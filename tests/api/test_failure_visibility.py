@@ -13,6 +13,7 @@ from shared.models import BackupRecord, BackupStatus, Trigger
 from shared.public_errors import DETAILS, public_error
 from tests.api.conftest import Api, name, repositories
 from tests.api.test_backups import add_database, finished_job
+from tests.api.test_status import server_srv_with_database_db
 
 # (what was stored, what a reader sees before the DETAILS suffix)
 CASES = [
@@ -93,3 +94,25 @@ async def test_a_failed_job_and_the_overview_show_readers_the_kind_admins_the_te
         [row] = [r for r in overview.json()["databases"] if r["database_id"] == database_id]
         assert row["last_error"] == public_error(raw), role
         assert "does not exist" not in json.dumps(job) + overview.text
+
+
+@pytest.mark.asyncio
+async def test_the_calendar_shows_readers_the_kind_admins_the_text(
+    api: Api, api_env: dict[str, str]
+) -> None:
+    await server_srv_with_database_db(api)
+    moment = datetime.now(UTC)
+    raw = CASES[0][0]
+    failed = BackupRecord(
+        id=name("r"), database_id="db", server_id="srv", status=BackupStatus.FAILED,
+        trigger=Trigger.MANUAL, started_at=moment, finished_at=moment, created_at=moment,
+        error=raw,
+    )  # fmt: skip
+    repositories(api_env).backups.create(failed)
+    for role in ("reader", "operator", "admin"):
+        calendar = await api.call("GET", "calendar", role, params={"database_id": "db"})
+        assert calendar.status == 200, calendar.text
+        [cell] = calendar.json()["rows"][0]["manual"]
+        assert cell["error"] == (raw if role == "admin" else public_error(raw)), role
+        if role != "admin":
+            assert "203.0.113.9" not in calendar.text

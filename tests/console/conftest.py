@@ -8,18 +8,22 @@ or without Chromium these tests skip on a developer's machine and fail in CI.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import os
+import re
 import shutil
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from tests.api.conftest import clean_caches, idp, signing_key  # noqa: F401 (shared fixtures)
-from tests.conftest import ROOT
+from tests.conftest import ROOT, app_environment
 
 CONSOLE = ROOT / "console"
 DIST = CONSOLE / "dist" / "index.html"
@@ -35,11 +39,16 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# What a reader must never be offered (buttons and links that change something).
+# What a reader must never be offered: buttons and links that change something, by the
+# start of their accessible name ("Verify backup b1" is a Verify button).
 CHANGE_CONTROLS = (
     "Add server", "Edit", "Delete", "Remove", "Back up now", "Disable", "Enable", "Restore",
     "Verify", "Download", "Test connection", "Discover", "New policy", "Save", "Create policy",
+    "Cancel", "Rotate", "Retire", "Set legal hold", "Clear legal hold", "Rehydrate",
 )  # fmt: skip
+CHANGE_CONTROL = re.compile("^(" + "|".join(re.escape(name) for name in CHANGE_CONTROLS) + r")\b")
+PG = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+FINAL_RESULTS = ("succeeded", "failed", "cancelled")
 
 
 def _missing(what: str) -> None:
@@ -129,3 +138,83 @@ def keep_screenshot_for_docs(source: Path, target: Path) -> None:
     """Refreshes the README's picture only when asked (UPDATE_DOCS_SCREENSHOT=1)."""
     if os.environ.get("UPDATE_DOCS_SCREENSHOT"):
         shutil.copyfile(source, target)
+
+
+def pg(database: str, **options: Any) -> psycopg.Connection:
+    return psycopg.connect(PG.replace("dbname=postgres", f"dbname={database}"), **options)
+
+
+@asynccontextmanager
+async def running_product(tmp_path: Path, env: dict[str, str]) -> AsyncIterator[Any]:
+    """The product app in the emulator, serving the built console at /."""
+    from emulator.testing import run_emulator
+    from tests.api.conftest import _reset_caches
+
+    _reset_caches()
+    try:
+        async with run_emulator(ROOT, tmp_path / "state.sqlite", env=env) as emu:
+            yield emu
+    finally:
+        _reset_caches()
+
+
+@pytest.fixture
+def product_env(table_prefix: str, blob_container: str) -> dict[str, str]:
+    """Development mode (everyone on loopback is admin), on Azurite."""
+    return app_environment(table_prefix, blob_container, DUMP_MAX_ATTEMPTS="1")
+
+
+@pytest.fixture
+async def product(product_env: dict[str, str], tmp_path: Path) -> AsyncIterator[Any]:
+    async with running_product(tmp_path, product_env) as emu:
+        yield emu
+
+
+async def go(page: Any, base: str, path: str, heading: str) -> None:
+    await page.goto(base + path)
+    await page.get_by_role("heading", level=1, name=heading).wait_for()
+    await page.wait_for_load_state("networkidle")
+
+
+async def call(product: Any, method: str, path: str, **options: Any) -> Any:
+    """The API as the test itself calls it (development mode: no token; a change always
+    says it is JSON, as the API requires)."""
+    if method != "GET" and "json" not in options:
+        options["json"] = {}
+    return await product.request(method, f"/api/{path}", key=False, **options)
+
+
+async def add_database(product: Any, database: str, server_id: str = "pg-local") -> str:
+    """The machine's PostgreSQL as a server (no TLS: it has none) and `database` on it."""
+    server = {
+        "id": server_id, "name": "Local PostgreSQL", "engine": "postgresql",
+        "host": "127.0.0.1", "port": 5432, "username": "postgres", "tls_mode": "disable",
+    }  # fmt: skip
+    if (await call(product, "GET", f"servers/{server_id}")).status == 404:
+        created = await call(product, "POST", "servers", json=server)
+        assert created.status == 201, created.text
+    database_id = database.replace("_", "-")
+    body = {"id": database_id, "server_id": server_id, "name": database}
+    created = await call(product, "POST", "databases", json=body)
+    assert created.status == 201, created.text
+    return database_id
+
+
+async def finished(product: Any, instance_id: str, seconds: float = 120) -> dict[str, Any]:
+    """The job's status once its result is final."""
+    for _ in range(int(seconds * 10)):
+        job = (await call(product, "GET", f"jobs/{instance_id}")).json()
+        if job["result"] in FINAL_RESULTS:
+            return job
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"job {instance_id} did not finish in {seconds} s")
+
+
+async def backed_up(product: Any, database_id: str) -> dict[str, Any]:
+    """A backup taken through the API; its record once it succeeded."""
+    started = await call(product, "POST", f"databases/{database_id}/backups")
+    assert started.status == 202, started.text
+    job = await finished(product, started.json()["instance_id"])
+    assert job["result"] == "succeeded", job
+    record = await call(product, "GET", f"backups/{database_id}/{started.json()['record_id']}")
+    return record.json()

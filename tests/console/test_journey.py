@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
 
-from tests.conftest import ROOT, app_environment, unique_name
+from tests.conftest import ROOT, unique_name
 from tests.console.conftest import (
+    PG,
     Watched,
     axe_violations,
+    go,
     keep_screenshot_for_docs,
     open_page,
+    pg,
     screenshot,
 )
 
@@ -35,20 +37,16 @@ PAGES = [
     ("policies", "/policies", "Policies"),
     ("policy", "/policies/production-standard", "Production (standard)"),
     ("storage", "/storage", "Storage"),
+    ("keys", "/keys", "Encryption keys"),
     ("audit", "/audit", "Audit"),
     ("system", "/system", "Settings & status"),
 ]
-PG = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-
-
-def pg(database: str) -> psycopg.Connection:
-    return psycopg.connect(PG.replace("dbname=postgres", f"dbname={database}"), autocommit=True)
 
 
 @pytest.fixture
 def shop(postgres_database: str) -> Iterator[tuple[str, dict[str, int]]]:
     """A database with two schemas of rows; a restore of it must match them exactly."""
-    with pg(postgres_database) as conn:
+    with pg(postgres_database, autocommit=True) as conn:
         conn.execute("CREATE TABLE customers (id serial PRIMARY KEY, name text)")
         conn.execute("INSERT INTO customers (name) SELECT 'c' || g FROM generate_series(1, 120) g")
         conn.execute("CREATE SCHEMA sales")
@@ -60,26 +58,6 @@ def shop(postgres_database: str) -> Iterator[tuple[str, dict[str, int]]]:
     yield postgres_database, {"customers": 120, "sales.orders": 345}
     with psycopg.connect(PG, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{restored}" WITH (FORCE)')
-
-
-@pytest.fixture
-async def product(table_prefix: str, blob_container: str, tmp_path: Path) -> AsyncIterator[Any]:
-    from emulator.testing import run_emulator
-    from tests.api.conftest import _reset_caches
-
-    env = app_environment(table_prefix, blob_container, DUMP_MAX_ATTEMPTS="1")
-    _reset_caches()
-    try:
-        async with run_emulator(ROOT, tmp_path / "state.sqlite", env=env) as emu:
-            yield emu
-    finally:
-        _reset_caches()
-
-
-async def go(page: Any, base: str, path: str, heading: str) -> None:
-    await page.goto(base + path)
-    await page.get_by_role("heading", level=1, name=heading).wait_for()
-    await page.wait_for_load_state("networkidle")
 
 
 async def test_an_operator_backs_up_verifies_and_restores_from_the_console(
@@ -140,7 +118,7 @@ async def test_an_operator_backs_up_verifies_and_restores_from_the_console(
     elapsed = time.monotonic() - started
     record_property("backup_now_to_succeeded_seconds", round(elapsed, 2))
     print(f"'Back up now' to succeeded: {elapsed:.2f} s; seen: {sorted(phases)}")
-    assert any("Running" in text or "Pending" in text for text in phases)
+    assert any("running" in text for text in phases), phases
 
     # The backup is in the history table and on the calendar as a manual backup.
     history = page.get_by_role("table", name="Backup history")
@@ -183,7 +161,7 @@ async def test_an_operator_backs_up_verifies_and_restores_from_the_console(
         assert (await row.inner_text()).split("\t")[1:] == [str(rows), str(rows), "none"]
     await screenshot(page, "restore")
     await page.keyboard.press("Escape")
-    with pg(f"{database}_restored") as conn:
+    with pg(f"{database}_restored", autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM sales.orders").fetchone() == (345,)
 
     # A new policy: the next slots follow what is typed, a wrong field is named where it is.
@@ -192,7 +170,7 @@ async def test_an_operator_backs_up_verifies_and_restores_from_the_console(
     form = page.get_by_role("form", name="Policy")
     await form.get_by_label("Name", exact=True).fill("Nightly in Madrid")
     await form.get_by_label("Time zone", exact=True).fill("Europe/Madrid")
-    await form.get_by_role("checkbox", name="daily").check()
+    await form.get_by_role("checkbox", name="daily", exact=True).check()
     daily_time = form.get_by_label("At (HH:MM)", exact=True)
     await daily_time.fill("25:00")
     await form.get_by_text("time must be HH:MM (24-hour)").wait_for()

@@ -115,7 +115,9 @@ def _handler(state: BlobStandIn) -> type[BaseHTTPRequestHandler]:
         def do_PUT(self) -> None:
             blob, comp, query = self._record("PUT")
             body = self._body()
-            if comp == "block":
+            if not blob and query.get("restype") == ["container"]:
+                self._reply(201)  # Create Container: the app creates it before its first write
+            elif comp == "block":
                 state.staged.setdefault(blob, {})[query["blockid"][0]] = body
                 self._reply(201)
             elif comp == "blocklist":

@@ -12,6 +12,7 @@ const LINKS: { to: string; label: string; admin?: boolean }[] = [
   { to: "/backups", label: "Backups" },
   { to: "/policies", label: "Policies" },
   { to: "/storage", label: "Storage" },
+  { to: "/keys", label: "Encryption keys" },
   { to: "/audit", label: "Audit", admin: true },
   { to: "/system", label: "Settings & status" },
 ];

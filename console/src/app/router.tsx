@@ -22,6 +22,7 @@ export const router = createBrowserRouter([
       { path: "policies", lazy: page(() => import("./routes/policies")) },
       { path: "policies/:policyId", lazy: page(() => import("./routes/policy")) },
       { path: "storage", lazy: page(() => import("./routes/storage")) },
+      { path: "keys", lazy: page(() => import("./routes/keys")) },
       { path: "audit", lazy: page(() => import("./routes/audit")) },
       { path: "system", lazy: page(() => import("./routes/system")) },
       { path: "*", lazy: page(() => import("./routes/not-found")) },

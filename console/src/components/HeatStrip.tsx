@@ -9,6 +9,7 @@ type Cell = components["schemas"]["CalendarCell"];
 export const CELL_LABELS: Record<string, string> = {
   succeeded: "succeeded",
   failed: "failed",
+  cancelled: "cancelled",
   running: "running",
   queued: "queued",
   expired: "expired (was kept, now deleted)",
@@ -43,7 +44,7 @@ export function HeatStrip({ label, cells }: { label: string; cells: Cell[] }) {
 }
 
 export function HeatLegend() {
-  const shown = ["succeeded", "failed", "missed", "running", "upcoming", "expired"];
+  const shown = ["succeeded", "failed", "cancelled", "missed", "running", "upcoming", "expired"];
   return (
     <ul className="heat-legend" aria-label="Legend">
       {shown.map((status) => (

@@ -1,6 +1,6 @@
 const TONES: Record<string, string> = {
   succeeded: "good", Completed: "good", ok: "good",
-  failed: "bad", Failed: "bad", missed: "bad", Terminated: "bad",
+  failed: "bad", Failed: "bad", missed: "bad", Terminated: "warn", cancelled: "warn",
   running: "info", Running: "info", queued: "info", Pending: "info", due: "info",
   expired: "muted", upcoming: "muted", disabled: "muted",
 };

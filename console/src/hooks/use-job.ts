@@ -1,5 +1,6 @@
 // A durable job (backup, verify, restore) followed until it ends: polled every second while
-// it runs, then left alone.
+// its `result` is running, then left alone. The API's `result` (running, succeeded, failed,
+// cancelled) is what the console shows: a failed backup is "Completed" for the runtime too.
 import { useQuery } from "@tanstack/react-query";
 
 import { api, unwrap } from "@/lib/api-client";
@@ -7,10 +8,8 @@ import type { components } from "@/types/api";
 
 export type JobStatus = components["schemas"]["JobStatus"];
 
-const RUNNING = new Set(["Pending", "Running", "ContinuedAsNew", "Suspended"]);
-
 export function isRunning(job: JobStatus | undefined): boolean {
-  return !job || RUNNING.has(job.runtime_status ?? "Pending");
+  return !job || job.result === "running";
 }
 
 export function useJob(instanceId: string | null) {

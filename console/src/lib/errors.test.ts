@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { ApiError, describeError, fieldMessages, toApiError } from "./errors";
+import { ApiError, describeError, fieldMessages, fieldUnder, toApiError } from "./errors";
 
 describe("API errors", () => {
   it("maps 422 details to fields without their body/query prefix, first message wins", () => {
@@ -24,5 +24,12 @@ describe("API errors", () => {
     expect(describeError(new ApiError(401, "missing_token", "a bearer token is required"))).toMatch(/sign in/i);
     expect(describeError(new ApiError(403, "forbidden", "requires Backup.Admin"))).toContain("Backup.Admin");
     expect(describeError(new TypeError("Failed to fetch"))).toMatch(/could not be reached/);
+  });
+
+  it("finds the message of a field under a list or a map", () => {
+    const fields = { encryption_recipients: "not an age X25519 recipient", "access_tiers.daily": "bad tier" };
+    expect(fieldUnder(fields, "encryption_recipients")).toBe("not an age X25519 recipient");
+    expect(fieldUnder(fields, "access_tiers")).toBe("daily: bad tier");
+    expect(fieldUnder(fields, "immutable_tiers")).toBeUndefined();
   });
 });

@@ -37,6 +37,14 @@ export function fieldMessages(details: unknown): Record<string, string> {
   return out;
 }
 
+/** The message of `name` or of any field under it (`encryption_recipients.2` counts as
+ * `encryption_recipients`): for a form control that edits a list or a map as a whole. */
+export function fieldUnder(fields: Record<string, string>, name: string): string | undefined {
+  if (fields[name]) return fields[name];
+  const key = Object.keys(fields).find((field) => field.startsWith(`${name}.`));
+  return key ? `${key.slice(name.length + 1)}: ${fields[key]}` : undefined;
+}
+
 /** An error body from the API (or anything else) as an ApiError. */
 export function toApiError(status: number, body: unknown): ApiError {
   if (body && typeof body === "object" && "error" in body) {

@@ -166,7 +166,7 @@ export interface paths {
         };
         /**
          * Get calendar
-         * @description One cell per slot of each database's current policy, with what became of it (succeeded, failed, running, queued, expired, missed, due, upcoming, disabled), and one per manual backup.
+         * @description One cell per slot of each database's current policy, with what became of it (succeeded, failed, cancelled, running, queued, expired, missed, due, upcoming, disabled), and one per manual backup.
          */
         get: operations["get_calendar"];
         put?: never;
@@ -1015,7 +1015,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "succeeded" | "failed" | "running" | "queued" | "expired" | "missed" | "due" | "upcoming" | "disabled";
+            status: "succeeded" | "failed" | "cancelled" | "running" | "queued" | "expired" | "missed" | "due" | "upcoming" | "disabled";
             /**
              * Tiers
              * @description empty for a manual backup

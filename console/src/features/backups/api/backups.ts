@@ -6,6 +6,7 @@ import type { components, operations } from "@/types/api";
 export type BackupRecord = components["schemas"]["BackupRecord"];
 export type BackupFilters = NonNullable<operations["list_backups"]["parameters"]["query"]>;
 export type RestoreBody = components["schemas"]["RestoreBody"];
+export type DownloadLink = components["schemas"]["DownloadLink"];
 
 export function useBackups(filters: BackupFilters) {
   return useQuery({
@@ -17,13 +18,6 @@ export function useBackups(filters: BackupFilters) {
 
 function path(record: BackupRecord) {
   return { params: { path: { database_id: record.database_id, backup_id: record.id } } };
-}
-
-export function useBackup(databaseId: string, backupId: string) {
-  return useQuery({
-    queryKey: ["backup", databaseId, backupId],
-    queryFn: () => unwrap(api.GET("/backups/{database_id}/{backup_id}", { params: { path: { database_id: databaseId, backup_id: backupId } } })),
-  });
 }
 
 export function startVerify(record: BackupRecord) {
@@ -49,6 +43,34 @@ export function useDownload() {
       window.location.assign(link.url);
     },
   });
+}
+
+function useBackupChange<T, R>(change: (variables: T) => Promise<R>) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: change,
+    onSuccess: () => client.invalidateQueries({ queryKey: ["backups"] }),
+  });
+}
+
+/** Sets (true) or clears (false) the legal hold of one backup (admins; audited). */
+export function useLegalHold(record: BackupRecord) {
+  return useBackupChange((hold: boolean) =>
+    unwrap(
+      hold
+        ? api.PUT("/backups/{database_id}/{backup_id}/legal-hold", path(record))
+        : api.DELETE("/backups/{database_id}/{backup_id}/legal-hold", path(record)),
+    ),
+  );
+}
+
+/** Moves an archived backup back to the Hot tier (operators; up to 15 hours on Azure). */
+export function useRehydrate(record: BackupRecord) {
+  return useBackupChange(() => unwrap(api.POST("/backups/{database_id}/{backup_id}/rehydrate", path(record))));
+}
+
+export function useDeleteBackup(record: BackupRecord) {
+  return useBackupChange(() => deleteBackup(record));
 }
 
 export function useInvalidateBackups() {

@@ -2,17 +2,19 @@ import type { ColumnDef, RowSelectionState } from "@tanstack/react-table";
 import { useMemo, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 
+import { ConfirmDialog } from "@/components/ConfirmDialog";
 import { DataTable } from "@/components/DataTable";
 import { Dialog } from "@/components/Dialog";
 import { SelectField, TextField } from "@/components/Field";
 import { JobProgress } from "@/components/JobProgress";
 import { PageHeader, Section } from "@/components/PageHeader";
-import { ErrorMessage, QueryState } from "@/components/QueryState";
+import { QueryState } from "@/components/QueryState";
 import { StatusBadge } from "@/components/StatusBadge";
 import { useDatabases } from "@/hooks/use-catalog";
 import { useCan } from "@/lib/caller";
 import { describeError } from "@/lib/errors";
 import { formatBytes, formatTime } from "@/lib/format";
+import type { VerifyOutput } from "@/types/jobs";
 
 import {
   deleteBackup,
@@ -23,16 +25,42 @@ import {
   type BackupFilters,
   type BackupRecord,
 } from "../api/backups";
-import type { VerifyOutput } from "@/types/jobs";
-
+import { encryption, immutableNow, protections, readingHint } from "../protection";
+import { ArchivedNotice, isArchived } from "./ArchivedNotice";
+import { BackupDetails } from "./BackupDetails";
 import { RestoreDialog } from "./RestoreDialog";
 
 const PAGE_SIZE = 25;
 const available = (record: BackupRecord) => record.status === "succeeded" && Boolean(record.blob_name);
+const label = (record: BackupRecord) => `${record.database_id} ${formatTime(record.created_at)}`;
 
 interface Started {
   instanceId: string;
   label: string;
+}
+
+interface Refusal {
+  record: BackupRecord;
+  error: unknown;
+}
+
+interface Outcome {
+  action: string;
+  done: number;
+  refused: Refusal[];
+}
+
+function StoredAs({ record }: { record: BackupRecord }) {
+  return (
+    <span className="stored-as">
+      {record.access_tier ? <span className={`badge ${record.access_tier === "archive" ? "warn" : "muted"}`}>{record.access_tier}</span> : null}
+      {record.legal_hold ? <span className="badge warn">legal hold</span> : null}
+      {immutableNow(record) ? (
+        <span className="badge info">immutable until {formatTime(record.immutable_until)}</span>
+      ) : null}
+      {available(record) ? <span className="muted">{encryption(record)}</span> : null}
+    </span>
+  );
 }
 
 export function BackupsPage() {
@@ -50,14 +78,19 @@ export function BackupsPage() {
   const databases = useDatabases();
   const [selection, setSelection] = useState<RowSelectionState>({});
   const [started, setStarted] = useState<Started[]>([]);
-  const [bulkError, setBulkError] = useState<string | null>(null);
+  const [outcome, setOutcome] = useState<Outcome | null>(null);
   const [restoring, setRestoring] = useState<BackupRecord | null>(null);
+  const [detailsId, setDetailsId] = useState<string | null>(null);
+  const [deleting, setDeleting] = useState<BackupRecord[] | null>(null);
+  const [working, setWorking] = useState(false);
+  const [downloading, setDownloading] = useState<BackupRecord | null>(null);
   const download = useDownload();
   const invalidate = useInvalidateBackups();
   const operator = useCan("operator");
   const admin = useCan("admin");
   const items = backups.data?.items ?? [];
   const chosen = items.filter((record) => selection[record.id]);
+  const details = items.find((record) => record.id === detailsId) ?? null;
 
   function setFilter(name: string, value: string) {
     const next = new URLSearchParams(params);
@@ -69,33 +102,43 @@ export function BackupsPage() {
   }
 
   async function verify(records: BackupRecord[]) {
-    setBulkError(null);
-    const failures: string[] = [];
+    setOutcome(null);
+    const refused: Refusal[] = [];
+    let done = 0;
     for (const record of records.filter(available)) {
       try {
         const job = await startVerify(record);
-        setStarted((current) => [{ instanceId: job.instance_id, label: `Verify ${record.database_id} ${formatTime(record.created_at)}` }, ...current]);
+        done += 1;
+        setStarted((current) => [{ instanceId: job.instance_id, label: `Verify ${label(record)}` }, ...current]);
       } catch (error) {
-        failures.push(`${record.id}: ${describeError(error)}`);
+        refused.push({ record, error });
       }
     }
-    if (failures.length) setBulkError(`Not verified: ${failures.join("; ")}`);
+    if (refused.length) setOutcome({ action: "verified", done, refused });
   }
 
   async function remove(records: BackupRecord[]) {
-    if (!window.confirm(`Delete ${records.length} backup(s)? Their files are deleted too.`)) return;
-    setBulkError(null);
-    const failures: string[] = [];
+    setWorking(true);
+    const refused: Refusal[] = [];
+    let done = 0;
     for (const record of records) {
       try {
         await deleteBackup(record);
+        done += 1;
       } catch (error) {
-        failures.push(`${record.id}: ${describeError(error)}`);
+        refused.push({ record, error });
       }
     }
+    setWorking(false);
+    setDeleting(null);
     setSelection({});
+    setOutcome({ action: "deleted", done, refused });
     await invalidate();
-    if (failures.length) setBulkError(`Not deleted: ${failures.join("; ")}`);
+  }
+
+  function startDownload(record: BackupRecord) {
+    setDownloading(record);
+    download.mutate(record);
   }
 
   const columns = useMemo<ColumnDef<BackupRecord, unknown>[]>(
@@ -110,6 +153,7 @@ export function BackupsPage() {
       { header: "Tiers", accessorFn: (row) => (row.tiers?.length ? row.tiers.join(", ") : row.trigger) },
       { header: "Size", accessorKey: "stored_bytes", cell: ({ row }) => formatBytes(row.original.stored_bytes) },
       { header: "Tables", accessorFn: (row) => row.manifest?.tables.length ?? null, cell: ({ getValue }) => (getValue() as number | null) ?? "–" },
+      { id: "stored", header: "Stored as", enableSorting: false, cell: ({ row }) => <StoredAs record={row.original} /> },
       { header: "Reason", accessorKey: "error", cell: ({ row }) => row.original.error ?? "" },
       {
         id: "actions",
@@ -117,16 +161,16 @@ export function BackupsPage() {
         enableSorting: false,
         cell: ({ row }) => {
           const record = row.original;
-          if (!available(record)) return null;
           return (
             <div className="row-actions">
-              {operator ? (
+              <button type="button" onClick={() => setDetailsId(record.id)} aria-label={`Details of backup ${record.id}`}>Details</button>
+              {operator && available(record) ? (
                 <>
-                  <button type="button" onClick={() => download.mutate(record)} aria-label={`Download backup ${record.id}`}>Download</button>
+                  <button type="button" onClick={() => startDownload(record)} aria-label={`Download backup ${record.id}`}>Download</button>
                   <button type="button" onClick={() => void verify([record])} aria-label={`Verify backup ${record.id}`}>Verify</button>
                 </>
               ) : null}
-              {admin ? (
+              {admin && available(record) ? (
                 <button type="button" onClick={() => setRestoring(record)} aria-label={`Restore backup ${record.id}`}>Restore</button>
               ) : null}
             </div>
@@ -134,9 +178,11 @@ export function BackupsPage() {
         },
       },
     ],
+    // The handlers only set state (stable) and start requests.
     [operator, admin],
   );
 
+  const link = download.data;
   return (
     <>
       <PageHeader title="Backups" lead="Filter, download, verify and restore; select several for bulk actions." />
@@ -149,7 +195,7 @@ export function BackupsPage() {
         </SelectField>
         <SelectField label="Status" value={filters.status ?? ""} onChange={(event) => setFilter("status", event.target.value)}>
           <option value="">any</option>
-          {["succeeded", "failed", "running", "queued", "expired"].map((status) => (
+          {["succeeded", "failed", "cancelled", "running", "queued", "expired"].map((status) => (
             <option key={status} value={status}>{status}</option>
           ))}
         </SelectField>
@@ -167,22 +213,38 @@ export function BackupsPage() {
           <span>{chosen.length} selected</span>
           <button type="button" onClick={() => void verify(chosen)}>Verify selected</button>
           {admin ? (
-            <button type="button" className="danger" onClick={() => void remove(chosen)}>Delete selected</button>
+            <button type="button" className="danger" onClick={() => setDeleting(chosen)}>Delete selected</button>
           ) : null}
         </div>
       ) : null}
-      {bulkError ? <div className="error-box" role="alert">{bulkError}</div> : null}
-      {download.error ? <ErrorMessage error={download.error} title="No download link" /> : null}
+      {outcome ? <BulkOutcome outcome={outcome} /> : null}
+      {download.error && downloading ? <ArchivedNotice record={downloading} error={download.error} title="No download link" /> : null}
+      {link ? (
+        <div className="notice good" role="status" data-testid="download-link">
+          <p>
+            <strong>Download started:</strong> {link.blob_name}, {formatBytes(link.stored_bytes)}. The link works until{" "}
+            {formatTime(link.expires_at)}: <a href={link.url} rel="noreferrer">download again</a>.
+          </p>
+          <p>
+            SHA-256 of the file: <code data-testid="download-sha256">{link.sha256 ?? "not recorded"}</code>
+          </p>
+          <p>
+            {link.encryption ? `Encrypted with ${link.encryption} to key ${link.key_id ?? "unknown"}; read it with a key it is encrypted to: ` : "Not encrypted; read it with: "}
+            <code>{readingHint(link.blob_name, Boolean(link.encryption))}</code>
+          </p>
+        </div>
+      ) : null}
       {started.length ? (
         <Section title="Verifications started here">
           {started.map((job) => (
             <JobProgress key={job.instanceId} instanceId={job.instanceId} label={job.label}>
               {(status) => {
                 const output = status.output as VerifyOutput | null;
+                const ok = status.result === "succeeded";
                 return (
                   <p data-testid="verify-outcome">
-                    <StatusBadge status={output?.ok ? "succeeded" : "failed"} label={output?.ok ? "verified" : "not verified"} />{" "}
-                    {output?.ok ? "Checksum and completion marker match." : (output?.error ?? "")}
+                    <StatusBadge status={status.result} label={ok ? "verified" : "not verified"} />{" "}
+                    {ok ? "Checksum, decryption and completion marker all match." : (output?.error ?? "")}
                   </p>
                 );
               }}
@@ -221,6 +283,54 @@ export function BackupsPage() {
       <Dialog open={restoring !== null} title="Restore a backup" onClose={() => setRestoring(null)}>
         {restoring ? <RestoreDialog record={restoring} /> : null}
       </Dialog>
+      <Dialog open={details !== null} title="Backup details" onClose={() => setDetailsId(null)}>
+        {details ? <BackupDetails key={details.id} record={details} onDeleted={() => { setDetailsId(null); void invalidate(); }} /> : null}
+      </Dialog>
+      <ConfirmDialog
+        open={deleting !== null}
+        title={`Delete ${deleting?.length ?? 0} backup${deleting?.length === 1 ? "" : "s"}?`}
+        confirmLabel="Delete for good"
+        danger
+        pending={working}
+        onClose={() => setDeleting(null)}
+        onConfirm={() => void remove(deleting ?? [])}
+      >
+        <p>Their files are deleted too; this cannot be undone. A backup under a legal hold or still immutable is refused and stays.</p>
+        <ul className="plain-list">
+          {(deleting ?? []).map((record) => (
+            <li key={record.id}>
+              {label(record)} <span className="muted">({record.id})</span>
+              {protections(record).length ? <strong> — protected: {protections(record).join("; ")}</strong> : null}
+            </li>
+          ))}
+        </ul>
+      </ConfirmDialog>
     </>
+  );
+}
+
+function BulkOutcome({ outcome }: { outcome: Outcome }) {
+  return (
+    <div className={`notice ${outcome.refused.length ? "bad" : "good"}`} role={outcome.refused.length ? "alert" : "status"} data-testid="bulk-outcome">
+      <p>
+        {outcome.done} backup{outcome.done === 1 ? "" : "s"} {outcome.action}
+        {outcome.refused.length ? `; ${outcome.refused.length} refused:` : "."}
+      </p>
+      {outcome.refused.length ? (
+        <ul className="plain-list">
+          {outcome.refused.map(({ record, error }) => (
+            <li key={record.id}>
+              {isArchived(error) ? (
+                <ArchivedNotice record={record} error={error} title={`${label(record)} (${record.id})`} />
+              ) : (
+                <>
+                  {label(record)} <span className="muted">({record.id})</span>: {describeError(error)}
+                </>
+              )}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+    </div>
   );
 }

@@ -3,7 +3,6 @@ import { useState, type FormEvent } from "react";
 
 import { CheckField, SelectField, TextField } from "@/components/Field";
 import { JobProgress } from "@/components/JobProgress";
-import { ErrorMessage } from "@/components/QueryState";
 import { StatusBadge } from "@/components/StatusBadge";
 import { useServers } from "@/hooks/use-catalog";
 import { ApiError } from "@/lib/errors";
@@ -12,7 +11,7 @@ import type { RestoreOutput } from "@/types/jobs";
 
 import { useRestore, type BackupRecord } from "../api/backups";
 import { compareTables } from "../comparison";
-
+import { ArchivedNotice } from "./ArchivedNotice";
 
 const FAMILY: Record<string, string> = { mariadb: "mysql", mysql: "mysql" };
 
@@ -42,7 +41,7 @@ export function RestoreDialog({ record }: { record: BackupRecord }) {
       <p className="muted">
         Backup of {formatTime(record.created_at)} ({record.manifest?.tables.length ?? 0} tables in its manifest).
       </p>
-      {restore.error && !Object.keys(fields).length ? <ErrorMessage error={restore.error} title="The restore did not start" /> : null}
+      {restore.error && !Object.keys(fields).length ? <ArchivedNotice record={record} error={restore.error} title="The restore did not start" /> : null}
       <TextField label="Target database" value={target} onChange={(event) => setTarget(event.target.value)} error={fields.target_database} hint="a new database, created by the restore" />
       <SelectField label="Target server" value={serverId} onChange={(event) => setServerId(event.target.value)} error={fields.target_server_id}>
         {targets.map((server) => (

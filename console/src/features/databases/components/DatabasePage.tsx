@@ -7,6 +7,7 @@ import { HeatLegend, HeatStrip } from "@/components/HeatStrip";
 import { JobProgress } from "@/components/JobProgress";
 import { PageHeader, Section } from "@/components/PageHeader";
 import { ErrorMessage, QueryState } from "@/components/QueryState";
+import { RunningJobs } from "@/components/RunningJobs";
 import { StatusBadge } from "@/components/StatusBadge";
 import { useCalendar } from "@/hooks/use-calendar";
 import { usePolicies, useServers } from "@/hooks/use-catalog";
@@ -109,15 +110,18 @@ export function DatabasePage() {
                   const output = job.output as BackupOutput | null;
                   return (
                     <p data-testid="backup-outcome">
-                      <StatusBadge status={output?.status ?? job.runtime_status} />{" "}
-                      {output?.status === "succeeded"
-                        ? `${formatBytes(output.stored_bytes)} stored.`
+                      <StatusBadge status={job.result} />{" "}
+                      {job.result === "succeeded"
+                        ? `${formatBytes(output?.stored_bytes)} stored.`
                         : (output?.error ?? "The job ended without a result.")}
                     </p>
                   );
                 }}
               </JobProgress>
             ) : null}
+            <Section title="Running now">
+              <RunningJobs databaseId={databaseId} caption={`Jobs running on ${data.name}`} />
+            </Section>
             <Section title="Policy">
               {admin ? (
                 <div className="field">

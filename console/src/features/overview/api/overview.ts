@@ -5,7 +5,6 @@ import type { components } from "@/types/api";
 
 export type Overview = components["schemas"]["Overview"];
 export type DatabaseHealth = components["schemas"]["DatabaseHealth"];
-export type JobProgress = components["schemas"]["JobProgress"];
 
 export function useOverview() {
   return useQuery({ queryKey: ["overview"], queryFn: () => unwrap(api.GET("/overview")), refetchInterval: 30_000 });
@@ -13,13 +12,4 @@ export function useOverview() {
 
 export function useStatus() {
   return useQuery({ queryKey: ["status"], queryFn: () => unwrap(api.GET("/status")), refetchInterval: 30_000 });
-}
-
-/** Running jobs, polled every two seconds while any runs (every ten otherwise). */
-export function useRunningJobs() {
-  return useQuery({
-    queryKey: ["jobs", "running"],
-    queryFn: () => unwrap(api.GET("/jobs")),
-    refetchInterval: (query) => ((query.state.data?.items.length ?? 0) > 0 ? 2000 : 10_000),
-  });
 }

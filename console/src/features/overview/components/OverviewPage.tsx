@@ -4,11 +4,12 @@ import { Link } from "react-router";
 import { DataTable } from "@/components/DataTable";
 import { PageHeader, Section, Stat } from "@/components/PageHeader";
 import { QueryState } from "@/components/QueryState";
+import { RunningJobs } from "@/components/RunningJobs";
 import { StatusBadge } from "@/components/StatusBadge";
 import { TierChart } from "@/components/TierChart";
-import { formatAge, formatBytes, formatDuration, formatPercent, formatTime, secondsBetween, successRate } from "@/lib/format";
+import { formatAge, formatBytes, formatDuration, formatPercent, formatTime, successRate } from "@/lib/format";
 
-import { useOverview, useRunningJobs, useStatus, type DatabaseHealth, type JobProgress } from "../api/overview";
+import { useOverview, useStatus, type DatabaseHealth } from "../api/overview";
 import { protection } from "../protection";
 
 const databaseColumns: ColumnDef<DatabaseHealth, unknown>[] = [
@@ -83,28 +84,9 @@ function rate(counts: { succeeded: number; failed: number } | undefined) {
   return `${formatPercent(value)} (${counts?.succeeded ?? 0}/${(counts?.succeeded ?? 0) + (counts?.failed ?? 0)})`;
 }
 
-const jobColumns: ColumnDef<JobProgress, unknown>[] = [
-  { header: "Job", accessorKey: "kind" },
-  {
-    header: "Database",
-    accessorKey: "database_id",
-    cell: ({ row }) =>
-      row.original.database_id ? <Link to={`/databases/${row.original.database_id}`}>{row.original.database_id}</Link> : "–",
-  },
-  { header: "State", accessorKey: "runtime_status", cell: ({ row }) => <StatusBadge status={row.original.runtime_status} /> },
-  { header: "Phase", accessorKey: "phase", cell: ({ row }) => row.original.phase ?? "starting" },
-  { header: "Dumped", accessorKey: "raw_bytes", cell: ({ row }) => formatBytes(row.original.raw_bytes) },
-  {
-    header: "Elapsed",
-    accessorKey: "created_time",
-    cell: ({ row }) => formatDuration(secondsBetween(row.original.created_time)),
-  },
-];
-
 export function OverviewPage() {
   const overview = useOverview();
   const status = useStatus();
-  const jobs = useRunningJobs();
   return (
     <>
       <PageHeader title="Overview" lead="Every database's protection at a glance; stale ones first." />
@@ -123,11 +105,7 @@ export function OverviewPage() {
         )}
       </QueryState>
       <Section title="Running jobs">
-        <QueryState query={jobs} what="running jobs">
-          {(list) => (
-            <DataTable caption="Running jobs" data={list.items} columns={jobColumns} rowId={(row) => row.instance_id} empty="Nothing is running." />
-          )}
-        </QueryState>
+        <RunningJobs />
       </Section>
       <Section title="Databases">
         <QueryState query={overview} what="the databases">

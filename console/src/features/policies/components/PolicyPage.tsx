@@ -3,16 +3,16 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { useNavigate, useParams } from "react-router";
 
-import { SelectField, TextField } from "@/components/Field";
+import { SelectField, TextAreaField, TextField } from "@/components/Field";
 import { PageHeader, Section } from "@/components/PageHeader";
 import { ErrorMessage, Loading, QueryState } from "@/components/QueryState";
 import { useDebounced } from "@/hooks/use-debounced";
 import { Can, useCan } from "@/lib/caller";
-import { ApiError } from "@/lib/errors";
+import { ApiError, fieldUnder } from "@/lib/errors";
 import { formatTime } from "@/lib/format";
 
 import { useDeletePolicy, usePolicy, useSavePolicy, useSlotPreview, type PolicyPreviewBody } from "../api/policies";
-import { draftFrom, previewBody, saveBody, TIERS, type PolicyDraft, type TierName } from "../draft";
+import { ACCESS_TIERS, draftFrom, previewBody, saveBody, TIERS, type AccessTierName, type PolicyDraft, type TierName } from "../draft";
 
 const NEW = "_new";
 const WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
@@ -142,6 +142,66 @@ function PolicyEditor({ policyId, initial }: { policyId: string | null; initial:
               {fields[tier] ? <small className="field-error" role="alert">{fields[tier]}</small> : null}
             </fieldset>
           ))}
+          <fieldset className="tier protection">
+            <legend>Protection and storage</legend>
+            <div className="table-wrap">
+              <table>
+                <caption className="visually-hidden">Immutability and access tier per backup tier</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Backup tier</th>
+                    <th scope="col">Immutable</th>
+                    <th scope="col">Access tier</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {TIERS.map((tier) => (
+                    <tr key={tier}>
+                      <th scope="row">{tier}</th>
+                      <td>
+                        <input
+                          type="checkbox"
+                          aria-label={`Immutable ${tier} backups`}
+                          checked={draft.immutable[tier]}
+                          onChange={(e) => setDraft((current) => ({ ...current, immutable: { ...current.immutable, [tier]: e.target.checked } }))}
+                          disabled={!admin}
+                        />
+                      </td>
+                      <td>
+                        <select
+                          aria-label={`Access tier of ${tier} backups`}
+                          value={draft.access[tier]}
+                          onChange={(e) => setDraft((current) => ({ ...current, access: { ...current.access, [tier]: e.target.value as AccessTierName } }))}
+                          disabled={!admin}
+                        >
+                          {ACCESS_TIERS.map((access) => (
+                            <option key={access} value={access}>{access}</option>
+                          ))}
+                        </select>
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+            <p className="muted">
+              Nobody (admins and the service included) can delete or overwrite a backup of an immutable tier until its tier
+              would keep it to; this needs immutability switched on in the service's settings. A backup takes the hottest
+              access tier of the tiers keeping it; an archived one must be rehydrated (up to 15 hours) before it can be read.
+            </p>
+            {fieldUnder(fields, "immutable_tiers") ? <small className="field-error" role="alert">Immutable tiers: {fieldUnder(fields, "immutable_tiers")}</small> : null}
+            {fieldUnder(fields, "access_tiers") ? <small className="field-error" role="alert">Access tiers: {fieldUnder(fields, "access_tiers")}</small> : null}
+            <TextAreaField
+              label="Extra encryption recipients"
+              rows={3}
+              value={draft.recipients}
+              onChange={(e) => setDraft({ ...draft, recipients: e.target.value })}
+              error={fieldUnder(fields, "encryption_recipients")}
+              hint="age1… public keys, one a line: this policy's backups are also encrypted to them (a break-glass key you keep offline, say)"
+              disabled={!admin}
+              spellCheck={false}
+            />
+          </fieldset>
           {admin ? (
             <div className="actions">
               <button type="submit" className="primary" disabled={save.isPending}>

@@ -1,5 +1,7 @@
 // Add or edit a server. The password is write-only: it is never shown, and left empty on
-// an edit it stays as stored (a new host or port needs it again: the API says so).
+// an edit it stays as stored. It must be typed again when the host, port or username
+// changes or TLS is lowered: the form says so as you edit, and the API refuses (422 at
+// the password) otherwise.
 import { useState, type FormEvent } from "react";
 
 import { SelectField, TextField } from "@/components/Field";
@@ -8,6 +10,7 @@ import { usePolicies, type Server } from "@/hooks/use-catalog";
 import { ApiError } from "@/lib/errors";
 
 import type { ServerCreate } from "../api/servers";
+import { passwordNeeded, TLS_MODES } from "../connection";
 
 const DEFAULT_PORTS: Record<string, number> = { postgresql: 5432, mysql: 3306, mariadb: 3306, sqlserver: 1433 };
 
@@ -72,6 +75,7 @@ export function ServerForm({
   const policies = usePolicies();
   const editing = server !== undefined;
   const fields = error instanceof ApiError ? error.fields : {};
+  const needed = editing ? passwordNeeded(server, values) : null;
   const set = (name: keyof ServerFormValues) => (event: { target: { value: string } }) =>
     setValues((current) => ({ ...current, [name]: event.target.value }));
   function submit(event: FormEvent) {
@@ -113,13 +117,27 @@ export function ServerForm({
         onChange={set("password")}
         error={fields.password}
         autoComplete="new-password"
-        hint={editing ? (server?.has_password ? "stored; leave empty to keep it" : "none stored") : "kept in the secret store, never shown again"}
+        required={Boolean(needed) || undefined}
+        hint={
+          needed ? (
+            values.password ? "replaces the stored one" : <span data-testid="password-needed">{needed}</span>
+          ) : editing ? (
+            server?.has_password ? "stored; leave empty to keep it" : "none stored"
+          ) : (
+            "kept in the secret store, never shown again"
+          )
+        }
       />
-      <SelectField label="TLS" value={values.tls_mode} onChange={set("tls_mode")} error={fields.tls_mode}>
-        <option value="verify-full">verify-full (encrypted, certificate checked)</option>
-        <option value="require">require (encrypted)</option>
-        <option value="prefer">prefer (may send the password unencrypted)</option>
-        <option value="disable">disable (unencrypted: a local server only)</option>
+      <SelectField
+        label="TLS"
+        value={values.tls_mode}
+        onChange={set("tls_mode")}
+        error={fields.tls_mode}
+        hint={<span data-testid="tls-explanation">{TLS_MODES.find((mode) => mode.value === values.tls_mode)?.explanation}</span>}
+      >
+        {TLS_MODES.map((mode) => (
+          <option key={mode.value} value={mode.value}>{mode.label}</option>
+        ))}
       </SelectField>
       <SelectField label="Default policy" value={values.default_policy_id} onChange={set("default_policy_id")} error={fields.default_policy_id}>
         <option value="">none</option>

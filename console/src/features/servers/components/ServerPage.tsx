@@ -8,7 +8,8 @@ import { StatusBadge } from "@/components/StatusBadge";
 import { useDatabases } from "@/hooks/use-catalog";
 import { Can } from "@/lib/caller";
 
-import { useDeleteServer, useServer, useTestServer, useUpdateServer, type ServerUpdate } from "../api/servers";
+import { useDeleteServer, useServer, useTestServer, useUpdateServer, type ConnectionTestResult, type ServerUpdate } from "../api/servers";
+import { NEXT_STEP, OUTCOME_LABELS } from "../connection";
 import { Discovery } from "./Discovery";
 import { ServerForm } from "./ServerForm";
 
@@ -48,14 +49,7 @@ export function ServerPage() {
           </PageHeader>
           {remove.error ? <ErrorMessage error={remove.error} title="Not deleted" /> : null}
           {test.error ? <ErrorMessage error={test.error} title="The test could not run" /> : null}
-          {test.data ? (
-            <div className={`notice ${test.data.ok ? "good" : "bad"}`} role="status" data-testid="connection-test">
-              <StatusBadge status={test.data.ok ? "succeeded" : "failed"} label={test.data.ok ? "connected" : "failed"} />{" "}
-              {test.data.ok
-                ? `${test.data.server_version ?? "server"} answered in ${Math.round(test.data.latency_ms ?? 0)} ms`
-                : `${test.data.outcome.replace(/_/g, " ")}: ${test.data.message}`}
-            </div>
-          ) : null}
+          {test.data ? <ConnectionTest result={test.data} /> : null}
           <Section title="Databases on this server">
             <QueryState query={databases} what="databases">
               {(items) =>
@@ -89,5 +83,19 @@ export function ServerPage() {
         </>
       )}
     </QueryState>
+  );
+}
+
+function ConnectionTest({ result }: { result: ConnectionTestResult }) {
+  return (
+    <div className={`notice ${result.ok ? "good" : "bad"}`} role="status" data-testid="connection-test" data-outcome={result.outcome}>
+      <p>
+        <StatusBadge status={result.ok ? "succeeded" : "failed"} label={OUTCOME_LABELS[result.outcome]} />{" "}
+        {result.ok
+          ? `${result.server_version ?? "The server"} answered in ${Math.round(result.latency_ms ?? 0)} ms.`
+          : `${result.message.charAt(0).toUpperCase()}${result.message.slice(1)}.`}
+      </p>
+      <p className="muted">{NEXT_STEP[result.outcome]}</p>
+    </div>
   );
 }

@@ -1,0 +1,1 @@
+export { KeysPage as default } from "@/features/keys/components/KeysPage";

@@ -9,9 +9,9 @@ from typing import Any
 
 from http_api.calls import Call
 from shared.auth import Role
-from shared.jobs import DRILL_DATABASE
+from shared.jobs import DRILL_DATABASE, RESTORE_BACKUP, VERIFY_BACKUP
 from shared.models import BackupRecord, DrillRecord, DrillStatus
-from shared.public_errors import public_drill_error, public_error
+from shared.public_errors import public_drill_error, public_error, public_read_error
 
 
 def sees_raw_errors(call: Call) -> bool:
@@ -42,8 +42,14 @@ def job_output_shown_to(call: Call, output: Any, failed: bool, name: str | None 
     if name == DRILL_DATABASE and isinstance(output, dict) and output.get("error"):
         skipped = output.get("status") == DrillStatus.SKIPPED
         return {**output, "error": public_drill_error(str(output["error"]), skipped=skipped)}
+    shown = _READ_JOBS.get(name or "")
     if isinstance(output, dict) and output.get("error"):
-        return {**output, "error": public_error(str(output["error"]))}
+        raw = str(output["error"])
+        return {**output, "error": public_read_error(raw, shown) if shown else public_error(raw)}
     if failed and isinstance(output, str):
-        return public_error(output)
+        return public_read_error(output, shown) if shown else public_error(output)
     return output
+
+
+# Jobs that read a backup back: their failures are a verify's or a restore's, not a backup's.
+_READ_JOBS = {VERIFY_BACKUP: "verify", RESTORE_BACKUP: "restore"}

@@ -43,7 +43,8 @@ def public_error(raw: str | None) -> str | None:
 # A drill's own words (skipped, interrupted, differences found) pass; a failed restore's text
 # is the tool's and the server's, so only its class does.
 _DRILL_OWN = re.compile(r"^(interrupted: |its scratch database |\d+ tables differ )")
-_DRILL_CLASSES = [
+# What reading a backup back (verify, restore, drill) fails on.
+_RESTORE_CLASSES = [
     (
         re.compile(r"checksum mismatch|the blob is corrupted|does not decrypt"),
         "the backup is corrupted: it does not match its checksum or does not decrypt",
@@ -59,7 +60,16 @@ def public_drill_error(error: str | None, *, skipped: bool) -> str | None:
     """What a caller below the admin role sees of why a drill failed or was skipped."""
     if error is None or skipped or _DRILL_OWN.search(error):
         return error  # our own sentences (no backup, archived, another engine, interrupted)
-    for pattern, sentence in _DRILL_CLASSES:
+    return _restore_class(error, "the restore drill failed")
+
+
+def public_read_error(error: str | None, job: str) -> str | None:
+    """What a caller below the admin role sees of why a verify or restore job failed."""
+    return None if error is None else _restore_class(error, f"the {job} failed")
+
+
+def _restore_class(error: str, fallback: str) -> str:
+    for pattern, sentence in _RESTORE_CLASSES:
         if found := pattern.search(error):
             return sentence.format(**found.groupdict()) + DETAILS
-    return "the restore drill failed" + DETAILS
+    return fallback + DETAILS

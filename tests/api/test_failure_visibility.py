@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.models import BackupRecord, BackupStatus, Trigger
-from shared.public_errors import DETAILS, public_error
+from shared.public_errors import DETAILS, public_error, public_read_error
 from tests.api.conftest import Api, name, repositories
 from tests.api.test_backups import add_database, finished_job
 from tests.api.test_status import server_srv_with_database_db
@@ -116,3 +116,13 @@ async def test_the_calendar_shows_readers_the_kind_admins_the_text(
         assert cell["error"] == (raw if role == "admin" else public_error(raw)), role
         if role != "admin":
             assert "203.0.113.9" not in calendar.text
+
+
+def test_a_failed_verify_or_restore_is_named_as_such_never_as_a_failed_backup() -> None:
+    corrupt = "checksum mismatch: expected 3f2a…, read 9c1b… from 'srv/db/x.sql.zst.age'"
+    assert public_read_error(corrupt, "verify") == (
+        "the backup is corrupted: it does not match its checksum or does not decrypt" + DETAILS
+    )
+    raw = "restore failed: psql: error: connection to server at 10.0.0.7 refused"
+    assert public_read_error(raw, "restore") == "the restore failed" + DETAILS
+    assert public_read_error(None, "verify") is None

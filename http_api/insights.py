@@ -15,6 +15,7 @@ import azure.functions as func
 from http_api import bp
 from http_api.calls import Call
 from http_api.drills import latest_drills
+from http_api.errors import invalid
 from http_api.lookups import database_or_404, ensure_seeded_policies
 from http_api.operations import operation
 from http_api.schemas.insights import (
@@ -53,6 +54,10 @@ STORAGE = operation(
 UPCOMING_SHOWN = 10
 CALENDAR_BACK = timedelta(days=14)
 CALENDAR_AHEAD = timedelta(days=1)
+# The longest range one calendar request may cover: a year and a month, beyond the 90 days
+# the console offers. Each slot in range costs schedule math per database; an unbounded range
+# (years of hourly slots) kept a worker busy for minutes on one request.
+CALENDAR_MAX_SPAN = timedelta(days=400)
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
@@ -155,6 +160,12 @@ def _calendar(call: Call) -> Calendar:
     now = datetime.now(UTC)
     start = query.since or now - CALENDAR_BACK
     end = query.until or now + CALENDAR_AHEAD
+    if start >= end:
+        raise invalid("query.from", "'from' must be before 'to'")
+    if end - start > CALENDAR_MAX_SPAN:
+        raise invalid(
+            "query.from", f"the calendar covers at most {CALENDAR_MAX_SPAN.days} days at once"
+        )
     found = snapshot(services(), call, query.database_id)
     rows = []
     for database in found.databases:

@@ -308,6 +308,11 @@ def calendar(
         elif record.created_at and start < record.created_at <= end:
             manual.append(_cell(record.created_at, [], record))
     cells: list[CalendarCell] = []
+    # Empty slots before the database existed are not shown: start past them (but not past
+    # a recorded slot) rather than walk through them all.
+    if database.created_at is not None:
+        first = min([database.created_at, *scheduled])
+        start = max(start, first - timedelta(microseconds=1))
     for slot in slots_between(policy, start, end) if policy else []:
         if len(cells) >= MAX_CELLS:
             break

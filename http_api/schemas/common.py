@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
@@ -19,7 +19,32 @@ Tags = Annotated[
 ]
 # Times in query strings: aware and in UTC, a time without a zone being UTC already, so
 # they compare with the stored (aware) times and with each other.
-UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+
+
+def _to_utc(value: datetime) -> datetime:
+    try:
+        return as_utc(value)
+    except OverflowError:
+        # Year 1 east of UTC (or 9999 west of it) has no UTC instant: a 422, never a 500.
+        raise ValueError("the time is out of range") from None
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_to_utc)]
+
+# The schedule math (calendar, next slots) walks forwards and backwards from the instants it
+# is given; bounded here it never reaches the ends of `datetime` (which overflowed into a
+# 500) and a console, which looks days or months around today, never needs more.
+EARLIEST_SCHEDULE_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_SCHEDULE_TIME = datetime(3000, 1, 1, tzinfo=UTC)
+
+
+def _schedule_time(value: datetime) -> datetime:
+    if not EARLIEST_SCHEDULE_TIME <= value < LATEST_SCHEDULE_TIME:
+        raise ValueError("the time must be between 1970 and 2999")
+    return value
+
+
+ScheduleDatetime = Annotated[datetime, AfterValidator(_to_utc), AfterValidator(_schedule_time)]
 
 
 class Query(BaseModel):

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from http_api.schemas.common import Query, UtcDatetime
+from http_api.schemas.common import Query, ScheduleDatetime
 from shared.insights import (
     CalendarCell,
     DatabaseHealth,
@@ -43,8 +43,10 @@ class Overview(Model):
 
 class CalendarQuery(Query):
     database_id: Identifier | None = None
-    since: UtcDatetime | None = Field(default=None, alias="from", description="default: -14 days")
-    until: UtcDatetime | None = Field(default=None, alias="to", description="default: +1 day")
+    since: ScheduleDatetime | None = Field(
+        default=None, alias="from", description="default: -14 days; at most 400 days before 'to'"
+    )
+    until: ScheduleDatetime | None = Field(default=None, alias="to", description="default: +1 day")
 
     @model_validator(mode="after")
     def _range_in_order(self) -> CalendarQuery:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from http_api.schemas.common import Query, UtcDatetime
+from http_api.schemas.common import Query, ScheduleDatetime
 from shared.models import (
     AccessTier,
     DailyRule,
@@ -75,7 +75,7 @@ class PolicyPage(Model):
 
 class NextSlotsQuery(Query):
     count: int = Field(default=10, ge=1, le=100)
-    after: UtcDatetime | None = Field(default=None, description="default: now")
+    after: ScheduleDatetime | None = Field(default=None, description="default: now")
 
 
 class SlotOut(Model):

@@ -158,6 +158,11 @@ def _update(call: Call) -> tuple[Server, Server]:
         raise not_found("server", server_id)
     before, etag = current
     check_policy_reference(found, "default_policy_id", body.default_policy_id)
+    if before.has_password:
+        # A password stored before bindings existed counts as entered for wherever the row
+        # points. Bound now to where it is in use, so that nothing this update writes back
+        # (the rollback in _commit) can pair it with an address a concurrent move commits.
+        bind_unbound(found.secrets, server_secret_name(server_id), server_binding(before))
     changes = body.model_dump(exclude={"password"}, exclude_unset=True)
     if body.password is not None:
         changes["has_password"] = True

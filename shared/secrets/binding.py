@@ -8,8 +8,9 @@ move of a server, half-finished update or race between an update and a backup ca
 a password with an address it was not entered for: the pair is checked where it is used.
 
 Passwords stored before bindings existed hold no binding (`StoredPassword.binding` is
-None); they count as entered for the address they are used with, and every update that
-changes an address first binds them to the old one (`shared.credentials.bind_unbound`).
+None); they count as entered for the address they are used with, so none is ever written
+back: every update of a server first binds them to the address they are in use at
+(`shared.credentials.bind_unbound`).
 """
 
 from __future__ import annotations

@@ -53,6 +53,7 @@ from shared.engines.common import (
     require_database_name,
     timed_connection_test,
 )
+from shared.engines.deadline import ConnectDeadline, DeadlinePassed
 from shared.engines.tools import ResolvedTool, find_any
 from shared.models import DumpManifest, Engine, TlsMode
 
@@ -270,12 +271,17 @@ def _connect(
     PyMySQL's connect_timeout covers only the TCP connect; the server's greeting is
     read under read_timeout, so a server that accepts and then stays silent would hang
     us forever without one. Every read is bounded by the connect timeout, except with
-    `long_queries` (row counts of big tables), where it is lifted once connected."""
+    `long_queries` (row counts of big tables), where it is lifted once connected.
+
+    Those are per read: opening the connection as a whole (name lookup, TCP, greeting, TLS
+    handshake, sign-in) is bounded by the connect timeout too (shared/engines/deadline.py),
+    so a trickling server or a hanging name server is a timeout, not a stuck worker."""
     name = spec.database if database is None else database
+    host = plain_host(spec)
     try:
-        with _GuardedConnection(
+        conn = _GuardedConnection(
             tls_required=spec.tls_mode in (TlsMode.REQUIRE, TlsMode.VERIFY_FULL),
-            host=plain_host(spec),
+            host=host,
             port=spec.port,
             user=spec.username,
             # As bytes: PyMySQL would encode a str as Latin-1, and the client tools send
@@ -286,14 +292,39 @@ def _connect(
             read_timeout=spec.connect_timeout_seconds,
             write_timeout=spec.connect_timeout_seconds,
             charset="utf8mb4",
+            defer_connect=True,
             **_ssl_arguments(spec.tls_mode),
-        ) as conn:
+        )
+        _open_within_deadline(conn, host, spec)
+        with conn:
             if long_queries:
                 # No public setter: PyMySQL re-applies this before each read.
                 conn._read_timeout = None
             yield conn
     except pymysql.err.MySQLError as error:
         raise engine_error(classify(error), error, spec) from error
+
+
+def _open_within_deadline(
+    conn: pymysql.connections.Connection, host: str, spec: ConnectionSpec
+) -> None:
+    deadline = ConnectDeadline(spec.connect_timeout_seconds)
+    try:
+        try:
+            sock = deadline.open_socket(host, spec.port)
+        except OSError as error:
+            # As PyMySQL says it, so that classify() reads it the same way.
+            raise pymysql.err.OperationalError(
+                2003, f"Can't connect to MySQL server on {host!r} ({error})"
+            ) from None
+        conn.host_info = f"socket {host}:{spec.port}"
+        with deadline.guarding(sock):
+            conn.connect(sock)
+    except DeadlinePassed:
+        seconds = f"{deadline.seconds:g}"
+        raise engine_error(
+            ConnectionErrorKind.TIMEOUT, f"no connection within {seconds} s (timed out)", spec
+        ) from None
 
 
 def _code(error: BaseException) -> int | None:

@@ -38,7 +38,7 @@ from shared.engines.base import (
     EngineError,
 )
 from shared.engines.outcomes import MESSAGES, Outcome, outcome_of
-from shared.models import Database, Server
+from shared.models import AuditEntry, Database, Server
 from shared.storage.tables import AlreadyExists
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ ADD = operation(
 @bp.route(route=TEST.route, methods=[TEST.method])
 async def api_test_server(req: func.HttpRequest) -> func.HttpResponse:
     async def handle(call: Call) -> ConnectionTestResult:
-        return await run_probe(call.principal.subject, partial(_test, call))
+        return await run_probe(call, partial(_test, call))
 
     return await TEST.serve(req, handle)
 
@@ -87,7 +87,7 @@ async def api_test_server(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route=DISCOVER.route, methods=[DISCOVER.method])
 async def api_discover_databases(req: func.HttpRequest) -> func.HttpResponse:
     async def handle(call: Call) -> DiscoveryResult:
-        return await run_probe(call.principal.subject, partial(_discover, call))
+        return await run_probe(call, partial(_discover, call))
 
     return await DISCOVER.serve(req, handle)
 
@@ -157,7 +157,7 @@ def _attempt(server: Server, spec: ConnectionSpec, credentials: str) -> Connecti
     )
 
 
-def _test(call: Call) -> ConnectionTestResult:
+def _test(call: Call) -> tuple[ConnectionTestResult, AuditEntry]:
     server_id = call.path_id("server_id")
     body: ConnectionTestBody = call.body()
     found = services()
@@ -166,15 +166,15 @@ def _test(call: Call) -> ConnectionTestResult:
     result = _attempt(server, spec, "request" if body.is_new else "stored")
     # Not "credentials": the audit log redacts every field named like that.
     details = {"using": result.credentials, "host": spec.host, "port": spec.port}
-    call.audit(
+    entry = call.audit_entry(
         f"servers/{server_id}",
         details={**details, "outcome": result.outcome},
         outcome=AuditOutcome.SUCCEEDED if result.ok else AuditOutcome.FAILED,
     )
-    return result
+    return result, entry
 
 
-def _discover(call: Call) -> DiscoveryResult:
+def _discover(call: Call) -> tuple[DiscoveryResult, AuditEntry]:
     server_id = call.path_id("server_id")
     found = services()
     server = server_or_404(found, server_id)
@@ -196,8 +196,8 @@ def _discover(call: Call) -> DiscoveryResult:
         for item in discovered
         if not is_scratch_name(item.name)  # a restore drill's, dropped when it ends
     ]  # fmt: skip
-    call.audit(f"servers/{server_id}", details={"found": len(databases)})
-    return DiscoveryResult(server_id=server_id, databases=databases)
+    entry = call.audit_entry(f"servers/{server_id}", details={"found": len(databases)})
+    return DiscoveryResult(server_id=server_id, databases=databases), entry
 
 
 def _add(call: Call) -> tuple[AddDatabasesResult, list[str | None]]:

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from shared.audit import DenialWindows
+from http_api.probes import ProbeRate
+from shared.audit import DenialWindows, ProbeWindows
 from shared.models import AuditEntry
 from shared.settings import Settings, get_settings
 from shared.storage.repositories import Repositories
@@ -20,6 +21,10 @@ class Services:
     policies_seeded: bool = False
     # Refused callers, one audit entry per caller and action per minute (http_api/operations.py).
     denials: DenialWindows = field(default_factory=DenialWindows)
+    # Connection tests and discoveries: a rate per caller, and their audit entries
+    # aggregated past the first few per caller and window (http_api/probes.py).
+    probe_rate: ProbeRate = field(default_factory=ProbeRate)
+    probe_audit: ProbeWindows = field(default_factory=ProbeWindows)
 
     @property
     def secrets(self) -> Any:

@@ -142,3 +142,110 @@ class DenialWindows:
             return None
         details = {**window.entry.details, "attempts": window.attempts}
         return window.entry.model_copy(update={"details": details})
+
+
+@dataclass
+class _ProbeWindow:
+    probes: int = 0
+    summary: AuditEntry | None = None
+    attempts: int = 0
+    outcomes: dict[str, int] | None = None
+    targets: list[str] | None = None
+    left_out: int = 0
+
+
+@dataclass(frozen=True)
+class ProbeNote:
+    write: AuditEntry | None  # to append now
+    opened: Hashable | None  # a window just opened: pass its key to `close` after `seconds`
+
+
+class ProbeWindows:
+    """Connection tests and discoveries, aggregated past the first few.
+
+    A caller's first `individually` probes of an action in a window are audited one by one
+    (which server and address, with what outcome). The rest of the window go into one entry,
+    written at the first of them and rewritten when the window closes with the totals: how
+    many, each outcome's count and the first `max_targets` addresses tried. A caller probing
+    many addresses (a port scan) so grows the audit log by a few entries per window, and
+    every probe is still counted. Past `max_open` keys, further actors share a window.
+    """
+
+    def __init__(
+        self,
+        seconds: float = 60.0,
+        individually: int = 5,
+        max_targets: int = 20,
+        max_open: int = 10_000,
+    ) -> None:
+        self.seconds = seconds
+        self.individually = individually
+        self.max_targets = max_targets
+        self.max_open = max_open
+        self._open: dict[Hashable, _ProbeWindow] = {}
+        self._lock = threading.Lock()
+
+    def probed(self, actor: str, entry: AuditEntry) -> ProbeNote:
+        key: Hashable = (actor, entry.action)
+        with self._lock:
+            opened = None
+            if key not in self._open:
+                if len(self._open) >= self.max_open:
+                    key = (None, entry.action)
+                if key not in self._open:
+                    self._open[key] = _ProbeWindow()
+                    opened = key
+            window = self._open[key]
+            window.probes += 1
+            if window.probes <= self.individually:
+                return ProbeNote(entry, opened)
+            window.attempts += 1
+            window.outcomes = window.outcomes or {}
+            outcome = str(entry.details.get("outcome") or entry.outcome)
+            window.outcomes[outcome] = window.outcomes.get(outcome, 0) + 1
+            window.targets = window.targets or []
+            target = _target(entry)
+            if target not in window.targets:
+                if len(window.targets) < self.max_targets:
+                    window.targets.append(target)
+                else:
+                    window.left_out += 1
+            if window.summary is not None:
+                return ProbeNote(None, opened)
+            window.summary = entry.model_copy(
+                update={
+                    "actor": entry.actor if key[0] is not None else "several actors",  # type: ignore[index]
+                    "resource": "servers",
+                    "details": {"aggregated": True, "message": "more probes in this window"},
+                }
+            )
+            return ProbeNote(self._summary(window), opened)
+
+    def close(self, key: Hashable) -> AuditEntry | None:
+        """Ends the window; its summary with the totals, or None when it needed none or
+        nothing followed the summary's first write."""
+        with self._lock:
+            window = self._open.pop(key, None)
+        if window is None or window.summary is None or window.attempts == 1:
+            return None
+        return self._summary(window)
+
+    @staticmethod
+    def _summary(window: _ProbeWindow) -> AuditEntry:
+        assert window.summary is not None
+        failed = any(o not in ("ok", "succeeded") for o in window.outcomes or {})
+        details = {
+            **window.summary.details,
+            "attempts": window.attempts,
+            "outcomes": dict(window.outcomes or {}),
+            "targets": list(window.targets or []),
+            "targets_left_out": window.left_out,
+        }
+        outcome = AuditOutcome.FAILED if failed else AuditOutcome.SUCCEEDED
+        return window.summary.model_copy(update={"details": details, "outcome": outcome.value})
+
+
+def _target(entry: AuditEntry) -> str:
+    host, port = entry.details.get("host"), entry.details.get("port")
+    where = f" {host}:{port}" if host is not None else ""
+    return f"{entry.resource}{where}"[:300]

@@ -161,6 +161,7 @@ def _delete(call: Call) -> Reply:
     if record.status in (BackupStatus.QUEUED, BackupStatus.RUNNING):
         raise conflict(f"the backup is {record.status.value}; wait until it finishes")
     protected_409(record)
+    call.audit_attempt(before=record)
     try:
         remove_backup(found, record)
     except BlobProtected as exc:  # the storage knows of a hold or policy the record does not
@@ -174,6 +175,8 @@ def _legal_hold(call: Call, hold: bool) -> BackupRecord:
     found = services()
     record = backup_or_404(found, call)
     blob_name = succeeded_or_409(record)
+    if not hold:  # clearing a hold lets the backup be deleted: a trace before acting
+        call.audit_attempt(details={"blob_name": blob_name, "legal_hold": hold})
     try:
         found.blobs().set_legal_hold(blob_name, hold)
     except StorageFeatureMissing as exc:

@@ -40,6 +40,7 @@ class Call:
     principal: Principal
     operation: Operation
     audited: bool = False
+    attempted: bool = False  # an `attempted` entry is written; the outcome is still due
 
     def path_id(self, name: str) -> str:
         """A path parameter that must be one of our ids; 400 otherwise."""
@@ -110,6 +111,21 @@ class Call:
             details=details,
             message=message,
         )
+
+    def audit_attempt(
+        self,
+        resource: str | None = None,
+        *,
+        before: Any = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """For destructive actions, before acting: an `attempted` entry, so that an action
+        stopped midway leaves a trace. Its outcome follows as an entry of its own: the
+        action's `audit` when it succeeds, the operation's failure audit otherwise (a 500
+        included). If this entry cannot be written, the action does not start."""
+        self.audit(resource, before=before, details=details, outcome=AuditOutcome.ATTEMPTED)
+        self.audited = False
+        self.attempted = True
 
     def audit(
         self,

@@ -260,6 +260,8 @@ def _delete(call: Call) -> Change:
     found = services()
     database = database_or_404(found, database_id)
     policy_id = effective_policy_id(found, database)
+    details = {"with_backups": query.with_backups}
+    call.audit_attempt(f"databases/{database_id}", before=database, details=details)
     removed = remove_database(found, database, with_backups=query.with_backups)
     call.audit(f"databases/{database_id}", before=database, details={"backups_deleted": removed})
     return database, None, [policy_id]

@@ -140,8 +140,10 @@ async def api_restore_backup(
         instance_id = jobs.restore_instance_id(
             job.database_id, job.backup_id, uuid.uuid4().hex[:12]
         )
-        await client.start_new(jobs.RESTORE_BACKUP, instance_id, jobs.dump_json(job))
         details = {"instance_id": instance_id, **jobs.dump_json(job)}
+        if job.allow_non_empty:  # may overwrite a database's data: a trace before it starts
+            await asyncio.to_thread(call.audit_attempt, details=details)
+        await client.start_new(jobs.RESTORE_BACKUP, instance_id, jobs.dump_json(job))
         await asyncio.to_thread(call.audit, details=details)
         return accepted(instance_id, job.backup_id)
 

@@ -89,6 +89,7 @@ def _retire(call: Call) -> RetireReport:
         return report
     if key.state is IdentityState.RETIRED:
         raise ApiError(409, "already_retired", f"key {key_id!r} was retired already")
+    call.audit_attempt(before=key, details={"unreadable": len(affected)})
     try:
         retired, secret = found.keys().retire(key_id)
     except KeyRefused as exc:

@@ -107,6 +107,8 @@ class Operation:
             known = _translate(exc)
             if known is None:
                 _log_failure(self, exc)
+                if call.attempted:  # a destructive action failed midway: say so after its attempt
+                    await asyncio.to_thread(_audit_failure, call, INTERNAL, AuditOutcome.FAILED)
                 return error_response(INTERNAL)
             await asyncio.to_thread(_audit_failure, call, known, AuditOutcome.FAILED)
             return error_response(known)

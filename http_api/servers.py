@@ -260,10 +260,11 @@ def _delete(call: Call) -> list[str | None]:
     if databases and not query.cascade:
         names = [database.id for database in databases[:20]]
         raise conflict(f"{len(databases)} database(s) use this server", {"databases": names})
+    planned = {"databases_deleted": [d.id for d in databases], "with_backups": query.with_backups}
+    call.audit_attempt(f"servers/{server_id}", before=server, details=planned)
     for database in databases:
         remove_database(found, database, with_backups=query.with_backups)
     found.secrets.delete(server_secret_name(server_id))
     found.repos.servers.delete(server_id)
-    details = {"databases_deleted": [d.id for d in databases], "with_backups": query.with_backups}
-    call.audit(f"servers/{server_id}", before=server, details=details)
+    call.audit(f"servers/{server_id}", before=server, details=planned)
     return [server.default_policy_id, *(database.policy_id for database in databases)]

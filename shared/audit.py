@@ -31,6 +31,9 @@ class AuditOutcome(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     DENIED = "denied"
+    # A destructive action about to act: written first, its outcome follows in an entry of
+    # its own, so an action stopped midway (a crash, a lost instance) still leaves a trace.
+    ATTEMPTED = "attempted"
 
 
 def scrub(value: Any) -> Any:

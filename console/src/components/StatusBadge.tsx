@@ -1,7 +1,7 @@
 const TONES: Record<string, string> = {
   succeeded: "good", Completed: "good", ok: "good",
   failed: "bad", Failed: "bad", missed: "bad", Terminated: "warn", cancelled: "warn",
-  running: "info", Running: "info", queued: "info", Pending: "info", due: "info",
+  running: "info", Running: "info", queued: "info", Pending: "info", due: "info", attempted: "info",
   expired: "muted", upcoming: "muted", disabled: "muted",
 };
 

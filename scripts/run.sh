@@ -11,11 +11,14 @@ umask 077
 export AZURITE_BLOB_PORT=${RUN_AZURITE_BLOB_PORT:-10000}
 export AZURITE_QUEUE_PORT=${RUN_AZURITE_QUEUE_PORT:-10001}
 export AZURITE_TABLE_PORT=${RUN_AZURITE_TABLE_PORT:-10002}
-bash scripts/services.sh start-run
 if [ ! -f local.settings.json ]; then
   cp local.settings.example.json local.settings.json
   echo "created local.settings.json from local.settings.example.json"
 fi
-eval "$(.venv/bin/python scripts/local_storage.py local.settings.json)"
+# AZURITE_ACCOUNTS (this checkout's key, not Azurite's public one) and the connection strings.
+exports=$(.venv/bin/python scripts/local_storage.py local.settings.json)
+eval "$exports"
+bash scripts/services.sh start-run
+.venv/bin/python scripts/local_storage.py --check
 echo "the web console: http://${HOST:-127.0.0.1}:${PORT:-7071}/"
 exec .venv/bin/python -m emulator --app-dir . --host "${HOST:-127.0.0.1}" --port "${PORT:-7071}" --state .state/emulator.sqlite

@@ -49,9 +49,18 @@ start_azurite() {
 case "${1:-}" in
   start-test)
     ensure_databases
+    # The tests' Azurite (in memory, no one's data) keeps the public development key.
+    unset AZURITE_ACCOUNTS
     start_azurite --inMemoryPersistence
     ;;
   start-run)
+    # make run's Azurite holds real dumps: never with the public development key. The key
+    # comes from scripts/local_storage.py (as scripts/run.sh exports it), in the
+    # environment, which other users cannot read (a command line they can).
+    if [ -z "${AZURITE_ACCOUNTS:-}" ]; then
+      echo "AZURITE_ACCOUNTS is not set: start it with scripts/run.sh (make run)" >&2
+      exit 2
+    fi
     ensure_databases
     private_state .state/azurite
     start_azurite --location .state/azurite

@@ -17,6 +17,9 @@ import pytest
 
 from tests.conftest import AZURITE_ACCOUNT_KEY, ROOT
 
+sys.path.insert(0, str(ROOT / "scripts"))
+from local_storage import azurite_accounts, run_account_key  # what make run uses
+
 EMULATOR_APP = ROOT / "tests" / "emulator_app"
 
 
@@ -58,20 +61,39 @@ def test_services_start_run_keeps_azurite_files_private(tmp_path: Path) -> None:
         path.chmod(0o755 if path.is_dir() else 0o644)
     ports = {name: str(free_port()) for name in ("BLOB", "QUEUE", "TABLE")}
     env = os.environ | {f"AZURITE_{name}_PORT": port for name, port in ports.items()}
+    # Never started with Azurite's public key: without the checkout's own, it refuses.
+    unkeyed = {k: v for k, v in env.items() if k != "AZURITE_ACCOUNTS"}
+    refused = subprocess.run(
+        ["bash", "scripts/services.sh", "start-run"], cwd=tmp_path, env=unkeyed,
+        timeout=120, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "AZURITE_ACCOUNTS" in refused.stderr
+    key = run_account_key(tmp_path / ".state" / "azurite-account-key")
+    env |= {"AZURITE_ACCOUNTS": azurite_accounts(key)}
     subprocess.run(
         ["bash", "scripts/services.sh", "start-run"], cwd=tmp_path, env=env, check=True,
         timeout=120, stdin=subprocess.DEVNULL, capture_output=True,
     )  # fmt: skip
     try:
+        from azure.core.exceptions import HttpResponseError
         from azure.storage.blob import BlobServiceClient
 
         endpoint = f"http://127.0.0.1:{ports['BLOB']}/devstoreaccount1"
-        connection = (
-            f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
-            f"AccountKey={AZURITE_ACCOUNT_KEY};BlobEndpoint={endpoint};"
-        )
-        container = BlobServiceClient.from_connection_string(connection).create_container("dumps")
+
+        def connection(account_key: str) -> str:
+            return (
+                f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+                f"AccountKey={account_key};BlobEndpoint={endpoint};"
+            )
+
+        service = BlobServiceClient.from_connection_string(connection(key))
+        container = service.create_container("dumps")
         container.upload_blob("dump.sql.zst", b"x" * 100_000)
+        # Whoever knows only Azurite's public key reads nothing.
+        public = BlobServiceClient.from_connection_string(connection(AZURITE_ACCOUNT_KEY))
+        with pytest.raises(HttpResponseError) as refused_read:
+            public.get_container_client("dumps").download_blob("dump.sql.zst").readall()
+        assert refused_read.value.status_code == 403
         assert readable_by_others(tmp_path / ".state") == []
         assert any((tmp_path / ".state" / "azurite").rglob("*"))  # it did write files
     finally:

@@ -19,7 +19,7 @@ import pytest
 
 from emulator.testing import run_emulator
 from tests.azurite import OwnAzurite
-from tests.conftest import ROOT, unique_name
+from tests.conftest import AZURITE_ACCOUNT_KEY, ROOT, unique_name
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from local_storage import derived  # what `make run` exports
@@ -53,7 +53,8 @@ async def test_the_readme_walkthrough_succeeds_on_an_empty_storage_account(
 ) -> None:
     ports = {f"AZURITE_{kind.upper()}_PORT": str(port) for kind, port in own_azurite.ports.items()}
     env = {
-        **derived(ports, tmp_path / "no-local-settings.json"),
+        # This test's own Azurite has the public key; `make run`'s has the checkout's own.
+        **derived(ports, tmp_path / "no-local-settings.json", account_key=AZURITE_ACCOUNT_KEY),
         "TABLE_PREFIX": unique_name("walk"),
         "BACKUP_CONTAINER": unique_name("walk-"),
         "SECRET_STORE": "local",

@@ -48,29 +48,47 @@ def test_private_file_is_removed_on_error(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
-def _pgpass_unescape(field: str) -> str:
-    out, escaped = [], False
-    for char in field:
-        if escaped or char != "\\":
-            out.append(char)
+def _pgpass_fields(line: str) -> list[str]:
+    """The fields of a pgpass line, split at unescaped colons and unescaped as libpq does."""
+    fields, current, escaped = [], [], False
+    for char in line.rstrip("\n"):
+        if escaped:
+            current.append(char)
             escaped = False
-        else:
+        elif char == "\\":
             escaped = True
-    return "".join(out)
+        elif char == ":":
+            fields.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    return [*fields, "".join(current)]
+
+
+def _pg_spec(username: str = "app", host: str = "db.example.net") -> ConnectionSpec:
+    return ConnectionSpec(
+        engine=Engine.POSTGRESQL, host=host, port=6432, username=username, database="shop"
+    )
 
 
 @given(st.text(alphabet=st.characters(blacklist_characters="\r\n\x00"), min_size=1))
 def test_pgpass_line_escapes_round_trip(password: str) -> None:
-    line = pgpass_line(password)
-    fields = line.rstrip("\n").split(":", 4)
-    assert fields[:4] == ["*", "*", "*", "*"]
-    assert _pgpass_unescape(fields[4]) == password
+    line = pgpass_line(_pg_spec(), password)
+    assert _pgpass_fields(line) == ["db.example.net", "6432", "shop", "app", password]
+
+
+def test_pgpass_line_names_exactly_the_spec_never_a_wildcard() -> None:
+    """A password file the tool gets answers for its own connection only: a `\\connect`
+    or a changed PGHOST/PGDATABASE finds no password in it."""
+    line = pgpass_line(_pg_spec(username="u:s\\er*", host="[::1]"), "pw")
+    assert _pgpass_fields(line) == ["::1", "6432", "shop", "u:s\\er*", "pw"]
 
 
 def test_line_breaks_are_refused_in_files() -> None:
-    for build in (pgpass_line, option_value):
-        with pytest.raises(EngineError):
-            build("a\nb")
+    with pytest.raises(EngineError):
+        option_value("a\nb")
+    with pytest.raises(EngineError):
+        pgpass_line(_pg_spec(), "a\nb")
 
 
 def test_option_value_quotes_and_escapes() -> None:
@@ -121,7 +139,7 @@ def test_scrub_removes_the_password_in_every_form_a_tool_is_given_it() -> None:
         engine=Engine.SQLSERVER, host="h", port=1, username="u", password=password, database="d"
     )
     braced = "{" + password.replace("}", "}}") + "}"
-    for written in (password, braced, option_value(password), pgpass_line(password)):
+    for written in (password, braced, option_value(password), pgpass_line(spec, password)):
         cleaned = scrub(f"driver said: near {written} (42000)", spec)
         assert "***" in cleaned and "(42000)" in cleaned
         assert not any(piece in cleaned for piece in ("p}", "}w", "q:x", "q\\:x")), cleaned

@@ -25,7 +25,7 @@ from shared.engines.postgres import PostgresEngine
 from shared.engines.tools import ResolvedTool
 from shared.models import Engine, TlsMode
 from tests.conftest import unique_name
-from tests.engines.conftest import mariadb_spec, pg15_spec, run_dump, run_restore
+from tests.engines.conftest import Pg18, mariadb_spec, pg15_spec, run_dump, run_restore
 from tests.impostors import Impostor, MySqlImpostor, impostor
 
 SECRETS = {
@@ -235,3 +235,62 @@ def test_a_hostile_my_cnf_cannot_turn_tls_off_for_an_impostor(
     assert mysql_impostor.connections, completed.stderr
     assert not mysql_impostor.answered, completed.stderr
     assert not mysql_impostor.captured("bait-Pw9")
+
+
+# --- TLS required: the tools refuse the machine's real servers, which have no TLS ---------
+
+
+def _run(command: ToolCommand) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        command.argv, env=command.process_env(), stdin=subprocess.DEVNULL,
+        capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", [TlsMode.REQUIRE, TlsMode.VERIFY_FULL])
+@pytest.mark.parametrize("build", ["dump_command", "restore_command"])
+def test_the_mariadb_tools_refuse_a_real_server_without_tls(
+    mariadb_database: str, tmp_path: Path, build: str, mode: TlsMode
+) -> None:
+    spec = mariadb_spec(mariadb_database, tls_mode=mode)
+    with getattr(MySqlEngine(), build)(spec, tmp_path) as command:
+        completed = _run(command)
+    assert completed.returncode != 0
+    assert b"SSL is required, but the server does not support it" in completed.stderr
+
+
+@pytest.mark.parametrize("mode", [TlsMode.REQUIRE, TlsMode.VERIFY_FULL])
+@pytest.mark.parametrize("build", ["dump_command", "restore_command"])
+def test_pg_dump_and_psql_refuse_a_real_server_without_tls(
+    postgres_database: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    build: str,
+    mode: TlsMode,
+) -> None:
+    # The engine's own version query would already fail over TLS: let the tool try.
+    monkeypatch.setattr(PostgresEngine, "server_major", lambda self, spec: 15)
+    spec = pg15_spec(postgres_database, tls_mode=mode)
+    with getattr(PostgresEngine(), build)(spec, tmp_path) as command:
+        completed = _run(command)
+    assert completed.returncode != 0
+    assert b"server does not support SSL, but SSL was required" in completed.stderr
+
+
+def test_the_password_file_answers_only_for_the_target_database(
+    pg18: Pg18, pg18_database: str, tmp_path: Path
+) -> None:
+    """psql given another database (as a `\\connect` in a dump would) finds no password for
+    it in the file it got for its own."""
+    with PostgresEngine().restore_command(pg18.spec(pg18_database), tmp_path) as command:
+        env = command.process_env()
+        own = subprocess.run(
+            command.argv, env=env, input=b"SELECT 1;\n", capture_output=True, timeout=60
+        )
+        elsewhere = subprocess.run(
+            command.argv, env={**env, "PGDATABASE": "postgres"}, input=b"SELECT 1;\n",
+            capture_output=True, timeout=60,
+        )  # fmt: skip
+    assert own.returncode == 0, own.stderr
+    assert elsewhere.returncode != 0
+    assert b"no password supplied" in elsewhere.stderr

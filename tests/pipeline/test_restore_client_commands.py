@@ -1,7 +1,7 @@
 """A blob is fed to psql or the mariadb client before its checksum is known, so whoever
 can write to the container writes the restore tool's input. The client commands in it
-(`\\! <shell command>`, `system`, `\\copy ... program`, `\\o |cmd`, `LOAD DATA LOCAL`)
-must not run on this host, whether or not the blob's checksum matches: the restore fails
+(`\\! <shell command>`, `system`, `\\copy ... program`, `\\o |cmd`, `LOAD DATA LOCAL`,
+`\\r db host`) must not run on this host, whether or not the blob's checksum matches: the restore fails
 and the command has no effect. Restores go through the product's restore_backup, into
 the machine's PostgreSQL 15 and MariaDB 10.11, from Azurite."""
 
@@ -25,6 +25,7 @@ from shared.pipeline.results import RestoreFailed
 from shared.storage.blobs import AzureBlobStore
 from tests.conftest import unique_name
 from tests.engines.conftest import mariadb_spec, pg15_spec
+from tests.impostors import Impostor, MySqlImpostor
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
@@ -150,3 +151,31 @@ def test_the_mariadb_client_reads_no_file_of_this_host_for_the_blob(
             assert cursor.fetchone()[0] == 0
     finally:
         conn.close()
+
+
+@pytest.fixture
+def impostor_on_the_mariadb_port() -> Iterator[Impostor]:
+    """An impostor on another loopback address, on the port of the machine's MariaDB."""
+    server = MySqlImpostor(host="127.0.0.2", port=3306)
+    try:
+        server.start()
+    except OSError:
+        server.stop()
+        pytest.skip("127.0.0.2:3306 is taken")
+    yield server
+    server.stop()
+
+
+def test_the_mariadb_client_does_not_reconnect_elsewhere_for_the_blob(
+    blob_store: AzureBlobStore, mariadb_target: str, impostor_on_the_mariadb_port: Impostor
+) -> None:
+    """`\\r db host` would log in to another host (on the same port) with our credentials:
+    the impostor there sees no connection at all."""
+    dump = f"CREATE TABLE t (x INT);\n\\r {mariadb_target} 127.0.0.2\n"
+    name, sha256 = _upload(blob_store, dump)
+    with pytest.raises(RestoreFailed):
+        restore_backup(
+            engine_for(Engine.MARIADB), mariadb_spec(mariadb_target), blob_store, name,
+            sha256, manifest=None,
+        )  # fmt: skip
+    assert not impostor_on_the_mariadb_port.connections

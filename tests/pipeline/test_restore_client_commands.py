@@ -1,9 +1,9 @@
-"""A blob is fed to psql or the mariadb client before its checksum is known, so whoever
+r"""A blob is fed to psql or the mariadb client before its checksum is known, so whoever
 can write to the container writes the restore tool's input. The client commands in it
-(`\\! <shell command>`, `system`, `\\copy ... program`, `\\o |cmd`, `LOAD DATA LOCAL`,
-`\\r db host`) must not run on this host, whether or not the blob's checksum matches: the restore fails
-and the command has no effect. Restores go through the product's restore_backup, into
-the machine's PostgreSQL 15 and MariaDB 10.11, from Azurite."""
+(`\! <shell command>`, `system`, `\copy ... program`, `\o |cmd`, `LOAD DATA LOCAL`,
+`\r db host`) must not run on this host, whether or not the blob's checksum matches: the
+restore fails and the command has no effect. Restores go through the product's
+restore_backup, into the machine's PostgreSQL 15 and MariaDB 10.11, from Azurite."""
 
 from __future__ import annotations
 

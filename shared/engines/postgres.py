@@ -375,9 +375,14 @@ def _system_ca_file() -> str:
 def pgpass_line(spec: ConnectionSpec, password: str) -> str:
     """A ~/.pgpass line for exactly the spec's host, port, database and user (the values
     the tool gets in PGHOST, PGPORT, PGDATABASE, PGUSER): a connection anywhere else
-    finds no password in it. libpq reads backslash and colon escaped with a backslash."""
-    fields = [plain_host(spec), str(spec.port), spec.database, spec.username, password]
-    return ":".join(_pgpass_field(value) for value in fields) + "\n"
+    finds no password in it. libpq reads backslash and colon escaped with a backslash.
+    Two lines for a socket folder: as itself, and as libpq names its default one."""
+    hosts = [plain_host(spec)]
+    if hosts[0].startswith("/"):
+        # libpq looks up a socket in its default folder as "localhost" instead.
+        hosts.append("localhost")
+    rest = [str(spec.port), spec.database, spec.username, password]
+    return "".join(":".join(_pgpass_field(v) for v in [host, *rest]) + "\n" for host in hosts)
 
 
 def _pgpass_field(value: str) -> str:

@@ -84,6 +84,14 @@ def test_pgpass_line_names_exactly_the_spec_never_a_wildcard() -> None:
     assert _pgpass_fields(line) == ["::1", "6432", "shop", "u:s\\er*", "pw"]
 
 
+def test_pgpass_for_a_socket_folder_also_names_it_as_libpq_names_its_default_one() -> None:
+    lines = pgpass_line(_pg_spec(host="/run/postgresql"), "pw").splitlines()
+    assert [_pgpass_fields(line) for line in lines] == [
+        ["/run/postgresql", "6432", "shop", "app", "pw"],
+        ["localhost", "6432", "shop", "app", "pw"],
+    ]
+
+
 def test_line_breaks_are_refused_in_files() -> None:
     with pytest.raises(EngineError):
         option_value("a\nb")

@@ -33,10 +33,10 @@ class Session:
 class Impostor:
     """Base: a threaded asyncio listener on a loopback address; subclasses speak a protocol."""
 
-    def __init__(self, silent: bool = False, host: str = "127.0.0.1") -> None:
+    def __init__(self, silent: bool = False, host: str = "127.0.0.1", port: int = 0) -> None:
         self.sessions: list[Session] = []
         self.host = host
-        self.port = 0
+        self.port = port  # 0: a free one
         # A silent listener accepts and never answers (the timeout case of a scan).
         self.silent = silent
         self._loop = asyncio.new_event_loop()
@@ -51,7 +51,7 @@ class Impostor:
         return self
 
     async def _start(self) -> int:
-        self._server = await asyncio.start_server(self._serve, self.host, 0)
+        self._server = await asyncio.start_server(self._serve, self.host, self.port)
         return int(self._server.sockets[0].getsockname()[1])
 
     def stop(self) -> None:

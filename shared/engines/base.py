@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from shared.engines.header_filter import HeaderLineFilter
 from shared.entra_tokens import EntraSignIn, TokenUnavailable
 from shared.models import DumpManifest, Engine, TableManifest, TlsMode
 from shared.secrets.binding import Binding, PasswordNotBoundHere
@@ -126,6 +127,16 @@ class ToolCommand:
     # Restores only: exact lines to remove from the start of the input before the tool
     # reads it (see shared/engines/header_filter.py: HeaderLineFilter does it).
     drop_header_lines: tuple[bytes, ...] = ()
+    # Restores only: what the tool reads before the dump (psql: `\restrict <key>`), and
+    # whether the dump's own psql `\restrict`/`\unrestrict` lines are left out.
+    input_prefix: bytes = field(default=b"", repr=False)
+    drop_psql_restrict: bool = False
+
+    def input_filter(self) -> HeaderLineFilter:
+        """What turns the decompressed dump into the tool's input (see input_prefix)."""
+        return HeaderLineFilter(
+            self.drop_header_lines, prefix=self.input_prefix, drop_restrict=self.drop_psql_restrict
+        )
 
     def process_env(self) -> dict[str, str]:
         """The complete environment to start `argv` with: from this process's environment
@@ -133,12 +144,18 @@ class ToolCommand:
         zone (never its storage keys, the secret store's key or the host's keys, nor a
         stray PGPASSWORD or MYSQL_PWD that would override our private password file),
         plus `env`."""
-        inherited = {
-            key: value
-            for key, value in os.environ.items()
-            if key in _INHERITED or key.startswith(_INHERITED_PREFIXES)
-        }
-        return {**inherited, **self.env}
+        return child_environment(self.env)
+
+
+def child_environment(extra: Mapping[str, str]) -> dict[str, str]:
+    """The environment every client tool runs with, whatever for (a dump, a restore, a
+    version probe): the allowlist below from this process's environment, plus `extra`."""
+    inherited = {
+        key: value
+        for key, value in os.environ.items()
+        if key in _INHERITED or key.startswith(_INHERITED_PREFIXES)
+    }
+    return {**inherited, **extra}
 
 
 _INHERITED = frozenset(

@@ -1,9 +1,11 @@
-"""MySQL and MariaDB: PyMySQL for tests, discovery and the manifest; mariadb-dump or
+r"""MySQL and MariaDB: PyMySQL for tests, discovery and the manifest; mariadb-dump or
 mysqldump for the data, and the mariadb/mysql client to restore.
 
 Tools read user, password, host, port and TLS options from a 0600 option file passed as
-`--defaults-extra-file` (it must be the first argument); the database name comes after
-`--`, so it can never be read as an option (and it is validated anyway).
+`--defaults-file` (it must be the first argument): the only option file they read, so
+neither /etc/mysql/*.cnf nor a ~/.my.cnf can add or override an option (another host,
+TLS off, a plugin folder). The database name comes after `--`, so it can never be read
+as an option (and it is validated anyway).
 
 Dump options, and why:
 - `--single-transaction --quick`: a consistent InnoDB snapshot without locking, streamed
@@ -22,6 +24,19 @@ Dump options, and why:
   COLUMN_STATISTICS, which MariaDB and MySQL 5.7 servers lack).
 A MariaDB dump starts with a "sandbox mode" line that only MariaDB clients understand:
 restore MariaDB dumps with the mariadb client (found first here).
+
+The client reads the dump before its checksum is known, so whoever can write to the
+container writes its input. Client commands in it must not run on this host:
+- `--binary-mode`: in non-interactive mode the client then parses no client command but
+  DELIMITER and `\C` (and the dump's own sandbox line): `\!`/`system` (a shell command),
+  `\e` (an editor that reads the rest of the input as keystrokes), `\r db host` (our
+  credentials sent to another host), `\.`/`source`, `\T` all fail, and so does the
+  restore;
+- `--sandbox` (MariaDB 10.5.25+/10.6.18+/10.11.8+): the same commands refused once more,
+  from the first line on; a client without it is refused;
+- `--local-infile=0`: `LOAD DATA LOCAL INFILE` would copy this host's files into the
+  target (the sandbox does not cover it);
+- EDITOR and VISUAL are `false`, should `\e` ever be parsed.
 """
 
 from __future__ import annotations
@@ -41,6 +56,7 @@ from shared.engines.base import (
     ConnectionResult,
     ConnectionSpec,
     DiscoveredDatabase,
+    EngineError,
     TableName,
     ToolCommand,
 )
@@ -54,7 +70,7 @@ from shared.engines.common import (
     timed_connection_test,
 )
 from shared.engines.deadline import ConnectDeadline, DeadlinePassed
-from shared.engines.tools import ResolvedTool, find_any
+from shared.engines.tools import ResolvedTool, find_any, knows_sandbox
 from shared.models import DumpManifest, Engine, TlsMode
 
 COMPLETION_MARKER = b"-- Dump completed"
@@ -73,6 +89,12 @@ _COMMON_DUMP_OPTIONS = [
     "--add-locks",
 ]
 _MYSQL_CLIENT_DUMP_OPTIONS = ["--set-gtid-purged=OFF", "--column-statistics=0"]
+_NO_SANDBOX = (
+    "{} has no --sandbox (MariaDB client 10.5.25, 10.6.18, 10.11.8 or newer): refusing "
+    "to restore with a client that would run the dump's client commands"
+)
+# `\\e` runs "$EDITOR <file>" through the shell: `false` edits nothing.
+_NO_EDITOR = {"EDITOR": "false", "VISUAL": "false"}
 _TABLE_TYPES = ("BASE TABLE", "SYSTEM VERSIONED")
 # Tables whose rows the dump tools never write (they live elsewhere: MERGE's in the
 # tables it merges, FEDERATED's on another server).
@@ -146,7 +168,7 @@ class MySqlEngine:
         database = require_database_name(spec.database)
         tool = find_any(self._names(DUMP_TOOLS))
         with _defaults_file(spec, tool, workdir) as defaults:
-            argv = [str(tool.path), f"--defaults-extra-file={defaults}"]
+            argv = [str(tool.path), f"--defaults-file={defaults}"]
             argv += _COMMON_DUMP_OPTIONS
             argv += [] if is_mariadb_client(tool) else _MYSQL_CLIENT_DUMP_OPTIONS
             argv += ["--", database]
@@ -157,10 +179,15 @@ class MySqlEngine:
         """The client reading the dump on stdin; it stops at the first error."""
         database = require_database_name(spec.database)
         tool = find_any(self._names(CLIENT_TOOLS))
+        if not knows_sandbox(tool):
+            raise EngineError(ConnectionErrorKind.TOOL_MISSING, _NO_SANDBOX.format(tool.version))
         with _defaults_file(spec, tool, workdir) as defaults:
             argv = [
                 str(tool.path),
-                f"--defaults-extra-file={defaults}",
+                f"--defaults-file={defaults}",
+                "--sandbox",
+                "--binary-mode",
+                "--local-infile=0",
                 "--default-character-set=utf8mb4",
                 "--max-allowed-packet=1G",
                 "--batch",
@@ -168,7 +195,8 @@ class MySqlEngine:
                 "--",
                 database,
             ]
-            yield ToolCommand(argv, _tool_env(tool, workdir), None, tool.version)
+            env = {**_tool_env(tool, workdir), **_NO_EDITOR}
+            yield ToolCommand(argv, env, None, tool.version)
 
     def create_database(self, spec: ConnectionSpec) -> None:
         database = require_database_name(spec.database)
@@ -419,8 +447,8 @@ def defaults_file_text(spec: ConnectionSpec, tool: ResolvedTool) -> str:
 
 
 def _tool_env(tool: ResolvedTool, workdir: Path) -> dict[str, str]:
-    """The tool's own variables, and a home without a ~/.my.cnf, which the clients would
-    read after our option file (and so let it override ours)."""
+    """The tool's own variables, and a home of our own (the tools read no ~/.my.cnf with
+    --defaults-file; nor does anything else they may start find a dotfile there)."""
     return {**tool.env, "HOME": str(workdir)}
 
 

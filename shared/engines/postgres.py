@@ -36,7 +36,7 @@ from shared.engines.common import (
     require_database_name,
     timed_connection_test,
 )
-from shared.engines.tools import ResolvedTool, find_postgres_tool
+from shared.engines.tools import ResolvedTool, find_postgres_tool, knows_restrict
 from shared.models import DumpManifest, Engine, TlsMode
 
 COMPLETION_MARKER = b"-- PostgreSQL database dump complete"
@@ -45,6 +45,10 @@ SYSTEM_DATABASES = frozenset(
 )
 _APPLICATION_NAME = "dilux-backup"
 TRANSACTION_TIMEOUT_LINES = (b"SET transaction_timeout = 0;",)
+_NO_RESTRICT = (
+    "{} cannot lock out the dump's meta-commands (\\restrict needs psql 13.22, 14.19, "
+    "15.14, 16.10, 17.6 or newer): refusing to restore with it"
+)
 _SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?")
 
 _LIST_DATABASES = """
@@ -156,12 +160,18 @@ class PostgresEngine:
     def restore_command(self, spec: ConnectionSpec, workdir: Path) -> Iterator[ToolCommand]:
         """psql reading the plain dump on stdin, all or nothing: it stops at the first
         error and rolls the whole restore back. Query output goes to /dev/null.
+        It reads `\\restrict <random key>` first: no meta-command in the dump runs (see
+        shared/engines/header_filter.py); a psql without \\restrict is refused.
         Targets before 17 reject pg_dump 17+'s `SET transaction_timeout`: that header
         line is then to be dropped (ToolCommand.drop_header_lines)."""
         require_database_name(spec.database)
         target_major = self.server_major(spec)
         drop = TRANSACTION_TIMEOUT_LINES if target_major < 17 else ()
         tool = _client_tool("psql", None, spec)
+        if not knows_restrict(tool):
+            # The blob is read before its checksum is known: unrestricted, a `\!` in it
+            # would run a shell command here. Better no restore than that.
+            raise EngineError(ConnectionErrorKind.TOOL_MISSING, _NO_RESTRICT.format(tool.version))
         argv = [
             str(tool.path),
             *_auth_arguments(spec),
@@ -173,8 +183,13 @@ class PostgresEngine:
             "--output=/dev/null",
             "--file=-",
         ]
+        # A fresh key per restore, never written anywhere the blob could learn it from.
+        restrict = f"\\restrict {secrets.token_hex(32)}\n".encode()
         with _tool_env(spec, tool, workdir) as env:
-            yield ToolCommand(argv, env, None, tool.version, drop_header_lines=drop)
+            yield ToolCommand(
+                argv, env, None, tool.version, drop_header_lines=drop,
+                input_prefix=restrict, drop_psql_restrict=True,
+            )  # fmt: skip
 
     def create_database(self, spec: ConnectionSpec) -> None:
         name = require_database_name(spec.database)
@@ -357,11 +372,22 @@ def _system_ca_file() -> str:
     return paths.cafile or paths.openssl_cafile
 
 
-def pgpass_line(password: str) -> str:
-    """A ~/.pgpass line matching any host, port, database and user; libpq reads
-    backslash and colon escaped with a backslash."""
-    escaped = reject_line_breaks(password, "password").replace("\\", "\\\\").replace(":", "\\:")
-    return f"*:*:*:*:{escaped}\n"
+def pgpass_line(spec: ConnectionSpec, password: str) -> str:
+    """A ~/.pgpass line for exactly the spec's host, port, database and user (the values
+    the tool gets in PGHOST, PGPORT, PGDATABASE, PGUSER): a connection anywhere else
+    finds no password in it. libpq reads backslash and colon escaped with a backslash.
+    Two lines for a socket folder: as itself, and as libpq names its default one."""
+    hosts = [plain_host(spec)]
+    if hosts[0].startswith("/"):
+        # libpq looks up a socket in its default folder as "localhost" instead.
+        hosts.append("localhost")
+    rest = [str(spec.port), spec.database, spec.username, password]
+    return "".join(":".join(_pgpass_field(v) for v in [host, *rest]) + "\n" for host in hosts)
+
+
+def _pgpass_field(value: str) -> str:
+    escaped = reject_line_breaks(value, "connection setting").replace("\\", "\\\\")
+    return escaped.replace(":", "\\:")
 
 
 @contextmanager
@@ -390,6 +416,6 @@ def _tool_env(spec: ConnectionSpec, tool: ResolvedTool, workdir: Path) -> Iterat
         env["PGPASSFILE"] = str(workdir / f".pgpass-none-{secrets.token_hex(8)}")
         yield env
         return
-    with private_file(workdir, "pgpass", pgpass_line(password)) as passfile:
+    with private_file(workdir, "pgpass", pgpass_line(spec, password)) as passfile:
         env["PGPASSFILE"] = str(passfile)
         yield env

@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.engines.base import ConnectionErrorKind, EngineError
+from shared.engines.base import ConnectionErrorKind, EngineError, child_environment
 
 APP_ROOT = Path(__file__).resolve().parents[2]
 POSTGRES_TOOLS = frozenset({"pg_dump", "psql", "pg_restore", "pg_dumpall"})
@@ -196,7 +196,7 @@ def _knows_require_auth(path: Path, extra_env: tuple[tuple[str, str], ...]) -> b
             [str(path), f"--dbname={probe}", "--no-password"],
             capture_output=True,
             stdin=subprocess.DEVNULL,
-            env={"PATH": os.environ.get("PATH", ""), **dict(extra_env)},
+            env=child_environment(dict(extra_env)),
             timeout=_VERSION_TIMEOUT_SECONDS,
             check=False,
         )
@@ -205,13 +205,48 @@ def _knows_require_auth(path: Path, extra_env: tuple[tuple[str, str], ...]) -> b
     return b"require_auth" not in completed.stderr
 
 
+def knows_restrict(tool: ResolvedTool) -> bool:
+    """True if this psql has the \\restrict meta-command (13.22, 14.19, 15.14, 16.10,
+    17.6, 18 and newer), which its list of meta-commands then names."""
+    return _help_mentions(
+        tool.path, tuple(sorted(tool.env.items())), "--help=commands", b"\\restrict"
+    )
+
+
+def knows_sandbox(tool: ResolvedTool) -> bool:
+    """True if this MariaDB/MySQL client has the --sandbox option (MariaDB 10.5.25,
+    10.6.18, 10.11.8, 11.0.6 and newer)."""
+    return _help_mentions(tool.path, tuple(sorted(tool.env.items())), "--help", b"--sandbox")
+
+
+@functools.cache
+def _help_mentions(
+    path: Path, extra_env: tuple[tuple[str, str], ...], option: str, word: bytes
+) -> bool:
+    """Probed once per tool: whether `<tool> <option>` prints `word`."""
+    try:
+        completed = subprocess.run(
+            [str(path), option],
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            env=child_environment(dict(extra_env)),
+            timeout=_VERSION_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return completed.returncode == 0 and word in completed.stdout
+
+
 def tool_version(path: Path, extra_env: dict[str, str]) -> str | None:
-    """First line of `<tool> --version`, or None if the tool does not run."""
+    """First line of `<tool> --version`, or None if the tool does not run. With the
+    environment every tool run gets (never this process's secrets)."""
     try:
         completed = subprocess.run(
             [str(path), "--version"],
             capture_output=True,
-            env={**os.environ, **extra_env},
+            stdin=subprocess.DEVNULL,
+            env=child_environment(extra_env),
             timeout=_VERSION_TIMEOUT_SECONDS,
             check=False,
         )

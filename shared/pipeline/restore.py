@@ -143,7 +143,7 @@ def _feed(command: ToolCommand, job: _Job) -> tuple[HashingReader, TailWriter]:
     assert tool.process.stdin is not None
     stdin = io.BufferedWriter(tool.process.stdin, IO_SIZE)  # type: ignore[arg-type]
     reader = HashingReader(job.store.read_chunks(job.blob_name))
-    forward = _HeaderDropper(command.drop_header_lines, stdin)
+    forward = _HeaderDropper(command.input_filter(), stdin)
     writer = TailWriter(keep=0, forward=forward)  # type: ignore[arg-type]
     try:
         with Watchdog(lambda _: tool.kill(), job.timeout_seconds, job.cancel) as watchdog:
@@ -164,11 +164,12 @@ def _feed(command: ToolCommand, job: _Job) -> tuple[HashingReader, TailWriter]:
 
 
 class _HeaderDropper:
-    """Writes the decompressed dump on, less the header lines the restore command names
-    (e.g. a setting an older target server does not know)."""
+    """Writes the decompressed dump on as the restore command shapes it: its own first
+    line (psql's `\\restrict`), less the lines it names (e.g. a setting an older target
+    server does not know, the dump's own `\\restrict`)."""
 
-    def __init__(self, lines: tuple[bytes, ...], forward: BinaryIO) -> None:
-        self._filter = HeaderLineFilter(lines)
+    def __init__(self, input_filter: HeaderLineFilter, forward: BinaryIO) -> None:
+        self._filter = input_filter
         self._forward = forward
 
     def write(self, data: bytes) -> int:

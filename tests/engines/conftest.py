@@ -28,7 +28,6 @@ from shared.engines.base import (
     EngineError,
     ToolCommand,
 )
-from shared.engines.header_filter import HeaderLineFilter
 from shared.models import Engine, TlsMode
 from tests.conftest import unique_name
 
@@ -246,7 +245,7 @@ def _sample_cmdlines(process: subprocess.Popen[bytes], tool: bytes) -> list[byte
 
 
 def run_restore(command: ToolCommand, source: Path) -> tuple[int, bytes]:
-    """Feeds `source` to the restore tool as the pipeline does, header filter included."""
+    """Feeds `source` to the restore tool as the pipeline does, its input filter included."""
     process = subprocess.Popen(
         command.argv,
         stdin=subprocess.PIPE,
@@ -255,7 +254,7 @@ def run_restore(command: ToolCommand, source: Path) -> tuple[int, bytes]:
         env=command.process_env(),
     )
     assert process.stdin is not None
-    header = HeaderLineFilter(command.drop_header_lines)
+    header = command.input_filter()
     with source.open("rb") as dump:
         while chunk := dump.read(1 << 16):
             process.stdin.write(header.feed(chunk))

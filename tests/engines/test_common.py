@@ -48,29 +48,55 @@ def test_private_file_is_removed_on_error(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
-def _pgpass_unescape(field: str) -> str:
-    out, escaped = [], False
-    for char in field:
-        if escaped or char != "\\":
-            out.append(char)
+def _pgpass_fields(line: str) -> list[str]:
+    """The fields of a pgpass line, split at unescaped colons and unescaped as libpq does."""
+    fields, current, escaped = [], [], False
+    for char in line.rstrip("\n"):
+        if escaped:
+            current.append(char)
             escaped = False
-        else:
+        elif char == "\\":
             escaped = True
-    return "".join(out)
+        elif char == ":":
+            fields.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    return [*fields, "".join(current)]
+
+
+def _pg_spec(username: str = "app", host: str = "db.example.net") -> ConnectionSpec:
+    return ConnectionSpec(
+        engine=Engine.POSTGRESQL, host=host, port=6432, username=username, database="shop"
+    )
 
 
 @given(st.text(alphabet=st.characters(blacklist_characters="\r\n\x00"), min_size=1))
 def test_pgpass_line_escapes_round_trip(password: str) -> None:
-    line = pgpass_line(password)
-    fields = line.rstrip("\n").split(":", 4)
-    assert fields[:4] == ["*", "*", "*", "*"]
-    assert _pgpass_unescape(fields[4]) == password
+    line = pgpass_line(_pg_spec(), password)
+    assert _pgpass_fields(line) == ["db.example.net", "6432", "shop", "app", password]
+
+
+def test_pgpass_line_names_exactly_the_spec_never_a_wildcard() -> None:
+    """A password file the tool gets answers for its own connection only: a `\\connect`
+    or a changed PGHOST/PGDATABASE finds no password in it."""
+    line = pgpass_line(_pg_spec(username="u:s\\er*", host="[::1]"), "pw")
+    assert _pgpass_fields(line) == ["::1", "6432", "shop", "u:s\\er*", "pw"]
+
+
+def test_pgpass_for_a_socket_folder_also_names_it_as_libpq_names_its_default_one() -> None:
+    lines = pgpass_line(_pg_spec(host="/run/postgresql"), "pw").splitlines()
+    assert [_pgpass_fields(line) for line in lines] == [
+        ["/run/postgresql", "6432", "shop", "app", "pw"],
+        ["localhost", "6432", "shop", "app", "pw"],
+    ]
 
 
 def test_line_breaks_are_refused_in_files() -> None:
-    for build in (pgpass_line, option_value):
-        with pytest.raises(EngineError):
-            build("a\nb")
+    with pytest.raises(EngineError):
+        option_value("a\nb")
+    with pytest.raises(EngineError):
+        pgpass_line(_pg_spec(), "a\nb")
 
 
 def test_option_value_quotes_and_escapes() -> None:
@@ -121,7 +147,58 @@ def test_scrub_removes_the_password_in_every_form_a_tool_is_given_it() -> None:
         engine=Engine.SQLSERVER, host="h", port=1, username="u", password=password, database="d"
     )
     braced = "{" + password.replace("}", "}}") + "}"
-    for written in (password, braced, option_value(password), pgpass_line(password)):
+    for written in (password, braced, option_value(password), pgpass_line(spec, password)):
         cleaned = scrub(f"driver said: near {written} (42000)", spec)
         assert "***" in cleaned and "(42000)" in cleaned
         assert not any(piece in cleaned for piece in ("p}", "}w", "q:x", "q\\:x")), cleaned
+
+
+# --- psql's \restrict: our prefix, the dump's own lines left out where pg_dump puts them ---
+
+PG_DUMP_TOP = b"--\n-- PostgreSQL database dump\n--\n\n\\restrict DumpKey123\n\n-- Dumped by x\n\n"
+PG_DUMP_END = b"\n--\n-- PostgreSQL database dump complete\n--\n\n\\unrestrict DumpKey123\n\n"
+
+
+def _shaped(data: bytes, chunk: int, **options: object) -> bytes:
+    shaper = HeaderLineFilter([], **options)  # type: ignore[arg-type]
+    out = b"".join(shaper.feed(data[i : i + chunk]) for i in range(0, len(data), chunk))
+    return out + shaper.flush()
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 4096, 65_536, 1 << 20])
+@pytest.mark.parametrize("body_size", [10, 5_000, 200_000])
+def test_the_dumps_own_restrict_lines_are_left_out_and_ours_goes_first(
+    chunk: int, body_size: int
+) -> None:
+    # COPY data whose values start with a carriage return, escaped as \r: they read like
+    # meta-commands, but are data (and psql does not read them as commands).
+    copy = b"COPY t (x) FROM stdin;\n\\restrict DumpKey123\n\\unrestrict DumpKey123\n\\.\n"
+    body = copy + b"INSERT INTO t VALUES (1);\n" * (body_size // 26) + copy
+    dump = PG_DUMP_TOP + body + PG_DUMP_END
+    out = _shaped(dump, chunk, prefix=b"\\restrict Ours\n", drop_restrict=True)
+    top = PG_DUMP_TOP.replace(b"\\restrict DumpKey123\n", b"")
+    end = PG_DUMP_END.replace(b"\\unrestrict DumpKey123\n", b"")
+    assert out == b"\\restrict Ours\n" + top + body + end
+
+
+def test_a_forged_unrestrict_before_the_last_statement_stays() -> None:
+    """Only the lines after the last statement are pg_dump's: one before it is the blob's,
+    and psql refuses its wrong key."""
+    dump = PG_DUMP_TOP + b"\\unrestrict DumpKey123\n\\! touch x\nSELECT 1;\n" + PG_DUMP_END
+    out = _shaped(dump, 4096, prefix=b"\\restrict Ours\n", drop_restrict=True)
+    assert b"\\unrestrict DumpKey123\n\\! touch x\n" in out
+    assert out.count(b"\\unrestrict") == 1
+
+
+def test_a_restrict_line_after_a_statement_is_not_the_dumps_header() -> None:
+    dump = b"SET a = 1;\n\\restrict Other\nSELECT 1;\n"
+    assert _shaped(dump, 3, drop_restrict=True) == dump
+
+
+def test_the_prefix_goes_first_even_for_an_empty_dump() -> None:
+    assert _shaped(b"", 10, prefix=b"\\restrict Ours\n", drop_restrict=True) == (
+        b"\\restrict Ours\n"
+    )
+    shaper = HeaderLineFilter([], prefix=b"P\n")
+    assert shaper.feed(b"x\n") == b"P\nx\n"  # nothing held back without lines to drop
+    assert shaper.flush() == b""

@@ -216,7 +216,7 @@ def test_round_trip_with_a_password_user(
     source = mariadb_spec(mariadb_database, username=user, password=password)
     load_sample(source)  # as the user: routines it defines are routines it may dump
     with ENGINE.dump_command(source, tmp_path) as command:
-        defaults = Path(command.argv[1].removeprefix("--defaults-extra-file="))
+        defaults = Path(command.argv[1].removeprefix("--defaults-file="))
         assert defaults.stat().st_mode & 0o777 == 0o600
         assert command.argv[-2:] == ["--", mariadb_database]
         dump = run_dump(command, tmp_path / "dump.sql")
@@ -289,7 +289,7 @@ def test_mysql_client_gets_its_own_options(monkeypatch: pytest.MonkeyPatch, tmp_
     with MySqlEngine(Engine.MYSQL).dump_command(mariadb_spec("db"), tmp_path) as command:
         assert "--set-gtid-purged=OFF" in command.argv
         assert "--column-statistics=0" in command.argv
-        assert command.argv[1].startswith("--defaults-extra-file=")
+        assert command.argv[1].startswith("--defaults-file=")
     monkeypatch.undo()
     with ENGINE.dump_command(mariadb_spec("db"), tmp_path) as command:
         assert "--set-gtid-purged=OFF" not in command.argv
@@ -339,7 +339,7 @@ def test_the_client_loads_auth_plugins_from_the_bundled_folder(tmp_path: Path) -
     client = mysql.find_any(["mariadb"])
     tool = ResolvedTool(client.name, client.path, client.version, client.env, "app", plugins)
     with private_file(tmp_path, "my.cnf", defaults_file_text(mariadb_spec(""), tool)) as cnf:
-        argv = [str(tool.path), f"--defaults-extra-file={cnf}", "--default-auth=client_ed25519"]
+        argv = [str(tool.path), f"--defaults-file={cnf}", "--default-auth=client_ed25519"]
         result = subprocess.run(
             [*argv, "--batch", "-e", "SELECT 1"],
             capture_output=True,

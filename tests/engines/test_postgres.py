@@ -378,3 +378,33 @@ def test_query_errors_become_engine_errors(pg18: Pg18, pg18_database: str) -> No
     with pytest.raises(EngineError) as raised:
         ENGINE.manifest(pg18.spec(pg18_database))
     assert "permission denied" in raised.value.message
+
+
+def test_copy_data_that_reads_like_restrict_lines_is_restored_as_it_is(
+    postgres_database: str, tmp_path: Path
+) -> None:
+    """A value that starts with a carriage return is a COPY line starting `\\restrict`:
+    data, which psql does not read as a meta-command and the restore must not leave out
+    (only the dump's own lines above its first statement and below its last are)."""
+    source = pg15_spec(postgres_database)
+    with _conn(source) as conn:
+        conn.execute("CREATE TABLE meta_like (id int PRIMARY KEY, v text)")
+        conn.execute(
+            "INSERT INTO meta_like VALUES"
+            " (1, E'\\restrict abc'), (2, E'\\restrict'), (3, E'\\\\unrestrict abc')"
+        )
+    with ENGINE.dump_command(source, tmp_path) as command:
+        dump = run_dump(command, tmp_path / "dump.sql")
+    assert dump.returncode == 0, dump.stderr
+    assert b"\n1\t\\restrict abc\n" in dump.path.read_bytes()
+    target = pg15_spec(unique_name("pg_restored_"))
+    ENGINE.create_database(target)
+    try:
+        with ENGINE.restore_command(target, tmp_path) as command:
+            returncode, stderr = run_restore(command, dump.path)
+        assert returncode == 0, stderr
+        with _conn(target) as conn:
+            rows = conn.execute("SELECT id, v FROM meta_like ORDER BY id").fetchall()
+        assert rows == [(1, "\restrict abc"), (2, "\restrict"), (3, "\\unrestrict abc")]
+    finally:
+        _drop_pg15(target.database)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+from shared.engines.header_filter import HeaderLineFilter
 from shared.pipeline.restore import _HeaderDropper
 
 LINE = b"SET transaction_timeout = 0;"
@@ -12,7 +13,7 @@ LINE = b"SET transaction_timeout = 0;"
 def test_named_header_lines_never_reach_the_tool() -> None:
     dump = b"SET a = 1;\n" + LINE + b"\nSET b = 2;\n" + b"x" * 200_000 + b"\n" + LINE + b"\n"
     sink = io.BytesIO()
-    writer = _HeaderDropper((LINE,), sink)  # type: ignore[arg-type]
+    writer = _HeaderDropper(HeaderLineFilter((LINE,)), sink)  # type: ignore[arg-type]
     for start in range(0, len(dump), 7_001):  # chunks that split lines anywhere
         writer.write(dump[start : start + 7_001])
     writer.flush()
@@ -25,7 +26,7 @@ def test_named_header_lines_never_reach_the_tool() -> None:
 
 def test_without_named_lines_everything_passes() -> None:
     sink = io.BytesIO()
-    writer = _HeaderDropper((), sink)  # type: ignore[arg-type]
+    writer = _HeaderDropper(HeaderLineFilter(()), sink)  # type: ignore[arg-type]
     writer.write(LINE + b"\n")
     writer.flush()
     assert sink.getvalue() == LINE + b"\n"

@@ -15,6 +15,15 @@ counted, not retried. A full resync runs at every start: it compares every insta
 entity of the SQLite file and every partition of the tables, so after a restart (or changes
 made while storage was away) the tables say what SQLite says.
 
+It touches only rows it wrote. Every row it writes carries the column `EmulatorMirror`
+(taskhub_schema.MIRROR_MARK), and it checks a partition's rows before its first write to
+that partition and before every delete. A row without the mark means the account holds a
+task hub of the same name that someone else writes: a real Functions app, if the storage
+setting points at a real account. The writer then turns itself off (logged as an error,
+`stats.off` says why) and writes nothing more until the next start: overwriting or deleting
+those rows would corrupt the real app's instances. (Between the check and the write a real
+app could still create the same instance id; the window is one request long.)
+
 Where it differs from DurableTask.AzureStorage, knowingly: the rows of an execution replaced
 by continue-as-new are deleted (DTFx overwrites them from sequence 0 and leaves longer tails,
 which its readers skip by ExecutionId); entities get their Instances row only (the emulator
@@ -39,12 +48,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from emulator.store import Instance
 from emulator.taskhub_schema import (
+    MIRROR_MARK,
     SENTINEL_ROW_KEY,
     Row,
     entity_instance_row,
@@ -75,6 +86,26 @@ class MirrorStats:
     failures: int = 0  # syncs that failed (retried)
     refused: int = 0  # syncs the service refused as invalid (left out until the next change)
     resyncs: int = 0
+    off: str = ""  # why the writer turned itself off (a row it did not write); "" while on
+
+
+class _ForeignRow(Exception):
+    """A row the mirror did not write is in its way."""
+
+
+def _foreign(table: str, entity: dict[str, Any]) -> _ForeignRow:
+    key = f"PartitionKey={entity.get('PartitionKey')!r}, RowKey={entity.get('RowKey')!r}"
+    return _ForeignRow(
+        f"table {table} holds a row the emulator did not write ({key}, no {MIRROR_MARK} "
+        "column): the storage account already has a task hub of this name, maybe a real "
+        "Functions app's. The mirror will not overwrite or delete it and is off until the "
+        "next start. Point the storage setting at a local account (Azurite), use another "
+        "hub name, or set EMULATOR_TASKHUB_MIRROR=false"
+    )
+
+
+def _ours(entity: dict[str, Any]) -> bool:
+    return entity.get(MIRROR_MARK) is True
 
 
 @dataclass
@@ -113,6 +144,7 @@ class TaskHubWriter:
         self._drain_until = 0.0
         self._known: dict[str, _Known] = {}
         self._partitions: set[str] = set()  # in the tables at the last resync
+        self._owned: set[str] = set()  # partitions checked (or written) this session: ours
         self._thread: threading.Thread | None = None
         self._db: sqlite3.Connection | None = None
         self._instances: TableClient | None = None
@@ -129,6 +161,8 @@ class TaskHubWriter:
     def changed(self, ids: frozenset[str]) -> None:
         """The store's commit hook: notes the ids, never waits for storage."""
         with self._cond:
+            if self.stats.off:
+                return
             self._last_change = time.monotonic()
             for target in ids:
                 if target in self._dirty:
@@ -182,7 +216,21 @@ class TaskHubWriter:
     # --- the writer thread ---------------------------------------------------------------
 
     def _has_work(self) -> bool:
+        if self.stats.off:
+            return False
         return bool(self._dirty) or self._resync_wanted > self._resync_done
+
+    @property
+    def off(self) -> str:
+        """Why the writer turned itself off; "" while it runs."""
+        return self.stats.off
+
+    def _turn_off(self, reason: str) -> None:
+        log.error("task hub mirror OFF: %s", reason)
+        with self._cond:
+            self.stats.off = reason
+            self._dirty.clear()
+            self._cond.notify_all()
 
     def run(self) -> None:
         delay = 0.0
@@ -190,6 +238,8 @@ class TaskHubWriter:
             while self._next_round(delay):
                 try:
                     self._round()
+                except _ForeignRow as exc:  # never touch another writer's task hub
+                    self._turn_off(str(exc))
                 except Exception as exc:  # storage down or refusing: retry later
                     self.stats.failures += 1
                     if not delay:
@@ -267,6 +317,8 @@ class TaskHubWriter:
                     "task hub mirror: storage refused the rows of %s: %s", target, _short(exc)
                 )
                 continue
+            except _ForeignRow:
+                raise
             except BaseException:
                 self._known.pop(target, None)  # rediscover what the table holds
                 self._partitions.add(escape_partition_key(target))
@@ -308,12 +360,18 @@ class TaskHubWriter:
             ids = {r[0] for r in db.execute("SELECT instance_id FROM instances")}
             ids |= {r[0] for r in db.execute("SELECT entity_id FROM entities")}
         self._partitions = set()
+        self._owned = set()
         for table, row_key in ((self._instances, ""), (self._history, SENTINEL_ROW_KEY)):
             assert table is not None
             found = table.query_entities(
-                "RowKey eq @key", parameters={"key": row_key}, select=["PartitionKey"]
+                "RowKey eq @key",
+                parameters={"key": row_key},
+                select=["PartitionKey", "RowKey", MIRROR_MARK],
             )
-            self._partitions |= {e["PartitionKey"] for e in found}
+            for entity in found:
+                if not _ours(entity):
+                    raise _foreign(table.table_name, entity)
+                self._partitions.add(entity["PartitionKey"])
         ids |= {unescape_partition_key(key) for key in self._partitions}
         with self._cond:
             for target in sorted(ids):
@@ -330,8 +388,9 @@ class TaskHubWriter:
     def _sync_instance(self, instance_id: str) -> None:
         partition = escape_partition_key(instance_id)
         known = self._known.get(instance_id)
-        if known is None:  # ask the table only about partitions it had at the last resync
-            known = self._discover(partition) if partition in self._partitions else _Known(None, 0)
+        if known is None:  # what the table holds (and whether it is ours to write)
+            self._check_instance_row(partition)
+            known = self._discover(partition)
         instance, rows, first = self._read_instance(instance_id, known)
         if instance is None:
             self._delete_partition(partition)
@@ -352,6 +411,7 @@ class TaskHubWriter:
         if found is None:
             self._delete_partition(partition)
             return
+        self._check_instance_row(partition)
         exists, state, updated = found
         row = entity_instance_row(
             self.hub_name, entity_id, bool(exists), state, updated, self._blob_url()
@@ -394,11 +454,35 @@ class TaskHubWriter:
 
     # --- table and blob writes -----------------------------------------------------------
 
-    def _discover(self, partition: str) -> _Known:
+    def _check_instance_row(self, partition: str) -> None:
+        """Before the first write to a partition this session: its Instances row, if any,
+        must be one the mirror wrote."""
+        if partition in self._owned:
+            return
+        assert self._instances is not None
+        with contextlib.suppress(ResourceNotFoundError):
+            row = self._instances.get_entity(partition, "", select=["PartitionKey", MIRROR_MARK])
+            if not _ours(row):
+                raise _foreign(self._instances.table_name, {**row, "RowKey": ""})
+        self._owned.add(partition)
+
+    def _history_rows(self, partition: str, *columns: str) -> list[dict[str, Any]]:
+        """Every History row of a partition; raises if one is not the mirror's."""
         assert self._history is not None
-        found = self._history.query_entities(
-            "PartitionKey eq @pk", parameters={"pk": partition}, select=["RowKey", "ExecutionId"]
+        found = list(
+            self._history.query_entities(
+                "PartitionKey eq @pk",
+                parameters={"pk": partition},
+                select=["PartitionKey", "RowKey", MIRROR_MARK, *columns],
+            )
         )
+        for entity in found:
+            if not _ours(entity):
+                raise _foreign(self._history.table_name, entity)
+        return found
+
+    def _discover(self, partition: str) -> _Known:
+        found = self._history_rows(partition, "ExecutionId")
         events = [e for e in found if e["RowKey"] != SENTINEL_ROW_KEY]
         executions = {e.get("ExecutionId") for e in events}
         seqs = sorted(int(e["RowKey"], 16) for e in events)
@@ -439,15 +523,22 @@ class TaskHubWriter:
         assert self._instances is not None
         self._delete_history(partition)
         with contextlib.suppress(ResourceNotFoundError):
-            self._instances.delete_entity(partition, "")
+            row = self._instances.get_entity(partition, "", select=["PartitionKey", MIRROR_MARK])
+            if not _ours(row):
+                raise _foreign(self._instances.table_name, {**row, "RowKey": ""})
+            # only the version just read: a row rewritten meanwhile is left alone
+            self._instances.delete_entity(
+                partition,
+                "",
+                etag=row.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified,
+            )
             self.stats.rows += 1
+        self._owned.discard(partition)
 
     def _delete_history(self, partition: str) -> None:
         assert self._history is not None and self._blobs is not None
-        found = self._history.query_entities(
-            "PartitionKey eq @pk", parameters={"pk": partition}, select=["RowKey"]
-        )
-        keys = [e["RowKey"] for e in found]
+        keys = [e["RowKey"] for e in self._history_rows(partition)]
         for start in range(0, len(keys), 100):
             operations: list[Any] = [
                 ("delete", {"PartitionKey": partition, "RowKey": key})

@@ -44,6 +44,12 @@ from shared.schedule import Slot, latest_missed_slots, next_slot
 
 # After a failure to load the policy (storage down), the loop tries again this much later.
 RETRY_AFTER_ERROR = timedelta(minutes=5)
+# The longest single wait. Azure Storage splits a durable timer over 6 days
+# (`maximumShortTimerDuration`) into 3-day hops, and the SDK schedules each later hop as an
+# action outside the `task_any` the timer is in: after a `policy_changed` event, the
+# extension would only continue the loop as new once the pending hop fired, up to 3 days
+# late. A far slot is therefore waited for in generations of at most this long.
+MAX_SLEEP = timedelta(days=5)
 LoopState = TypeVar("LoopState", bound=Model)
 
 
@@ -96,8 +102,9 @@ def start_over_later(
 def sleep_until_or_change(
     context: df.DurableOrchestrationContext, at: datetime
 ) -> Generator[Any, Any, None]:
-    """Wakes at `at`, or earlier when the policy changed (the next generation reloads it)."""
-    timer = context.create_timer(at)
+    """Wakes at `at` (or after `MAX_SLEEP`, for a far slot), or earlier when the policy
+    changed; the next generation reloads the policy and sleeps on if the slot is not due."""
+    timer = context.create_timer(min(at, context.current_utc_datetime + MAX_SLEEP))
     changed = context.wait_for_external_event(POLICY_CHANGED_EVENT)
     winner = yield context.task_any([timer, changed])
     if winner is not timer:

@@ -333,8 +333,9 @@ class HolderCheck(Model):
 class ChildCheck(Model):
     """Input of `find_running_children`: the instance ids a loop is about to start."""
 
-    # A slot starts one child per database (a catch-up: one per database and tier slot).
-    instance_ids: list[str] = Field(default_factory=list, max_length=5000)
+    # One per database of the slot (a catch-up: per database and tier slot). No cap: the
+    # loop builds this itself, and a cap would fail the loop of a large policy.
+    instance_ids: list[str] = Field(default_factory=list)
 
 
 # What a loop records for a child it did not start because the previous one of that id runs.

@@ -16,13 +16,15 @@ entity of the SQLite file and every partition of the tables, so after a restart 
 made while storage was away) the tables say what SQLite says.
 
 It touches only rows it wrote. Every row it writes carries the column `EmulatorMirror`
-(taskhub_schema.MIRROR_MARK), and it checks a partition's rows before its first write to
-that partition and before every delete. A row without the mark means the account holds a
-task hub of the same name that someone else writes: a real Functions app, if the storage
-setting points at a real account. The writer then turns itself off (logged as an error,
-`stats.off` says why) and writes nothing more until the next start: overwriting or deleting
-those rows would corrupt the real app's instances. (Between the check and the write a real
-app could still create the same instance id; the window is one request long.)
+(taskhub_schema.MIRROR_MARK). At start it checks every Instances row and every sentinel;
+it reads a partition's History rows (and checks them) before it writes into a partition it
+has not written this session, and before every delete; and a partition it believes new is
+written with inserts, which fail rather than replace a row someone else has just written.
+A row without the mark means the account holds a task hub of the same name that someone
+else writes: a real Functions app, if the storage setting points at a real account. The
+writer then turns itself off (logged as an error, `stats.off` says why) and writes nothing
+more until the next start: overwriting or deleting those rows would corrupt the real app's
+instances.
 
 Where it differs from DurableTask.AzureStorage, knowingly: the rows of an execution replaced
 by continue-as-new are deleted (DTFx overwrites them from sequence 0 and leaves longer tails,
@@ -102,6 +104,10 @@ def _foreign(table: str, entity: dict[str, Any]) -> _ForeignRow:
         "next start. Point the storage setting at a local account (Azurite), use another "
         "hub name, or set EMULATOR_TASKHUB_MIRROR=false"
     )
+
+
+class _Taken(Exception):
+    """An insert found a row already there: the partition is not as new as believed."""
 
 
 def _ours(entity: dict[str, Any]) -> bool:
@@ -372,6 +378,8 @@ class TaskHubWriter:
                 if not _ours(entity):
                     raise _foreign(table.table_name, entity)
                 self._partitions.add(entity["PartitionKey"])
+                if table is self._instances:
+                    self._owned.add(entity["PartitionKey"])
         ids |= {unescape_partition_key(key) for key in self._partitions}
         with self._cond:
             for target in sorted(ids):
@@ -388,9 +396,15 @@ class TaskHubWriter:
     def _sync_instance(self, instance_id: str) -> None:
         partition = escape_partition_key(instance_id)
         known = self._known.get(instance_id)
-        if known is None:  # what the table holds (and whether it is ours to write)
+        if known is None:  # ask the table only about partitions it had at the last resync
+            known = self._discover(partition) if partition in self._partitions else _Known(None, 0)
+        try:
+            self._write_instance(instance_id, partition, known)
+        except _Taken:  # rows appeared where none were expected: whose are they?
             self._check_instance_row(partition)
-            known = self._discover(partition)
+            self._write_instance(instance_id, partition, self._discover(partition))
+
+    def _write_instance(self, instance_id: str, partition: str, known: _Known) -> None:
         instance, rows, first = self._read_instance(instance_id, known)
         if instance is None:
             self._delete_partition(partition)
@@ -398,7 +412,7 @@ class TaskHubWriter:
             return
         if first == 0 and (known.count or known.stale):  # another execution, or stale rows
             self._delete_history(partition)
-        self._write_history(partition, instance.execution_id, rows)
+        self._write_history(partition, instance.execution_id, rows, insert=first == 0)
         self._write_instance_row(instance_row(self.hub_name, instance, self._blob_url()))
         self._known[instance_id] = _Known(instance.execution_id, first + len(rows))
 
@@ -411,12 +425,15 @@ class TaskHubWriter:
         if found is None:
             self._delete_partition(partition)
             return
-        self._check_instance_row(partition)
         exists, state, updated = found
         row = entity_instance_row(
             self.hub_name, entity_id, bool(exists), state, updated, self._blob_url()
         )
-        self._write_instance_row(row)
+        try:
+            self._write_instance_row(row)
+        except _Taken:
+            self._check_instance_row(partition)
+            self._write_instance_row(row)
 
     def _read_instance(
         self, instance_id: str, known: _Known
@@ -493,8 +510,11 @@ class TaskHubWriter:
         return _Known(None, 0, stale=True)
 
     def _write_history(
-        self, partition: str, execution_id: str, rows: list[tuple[int, str]]
+        self, partition: str, execution_id: str, rows: list[tuple[int, str]], *, insert: bool
     ) -> None:
+        """Appends rows to a history the table holds up to them (ours: known or read), or,
+        with `insert`, writes a history from row 0 into a partition believed empty: as
+        inserts, which fail (`_Taken`) rather than replace a row someone else wrote."""
         if not rows:
             return
         assert self._history is not None
@@ -502,21 +522,43 @@ class TaskHubWriter:
             history_row(partition, seq, execution_id, json.loads(text)) for seq, text in rows
         ]
         self._upload(converted)
+        replace, merge = {"mode": UpdateMode.REPLACE}, {"mode": UpdateMode.MERGE}
         for start in range(0, len(converted), _BATCH):
             chunk = converted[start : start + _BATCH]
             final = start + _BATCH >= len(converted)
             sentinel = sentinel_row(partition, execution_id, final, datetime.now(UTC))
-            operations: list[Any] = [
-                ("upsert", r.entity, {"mode": UpdateMode.REPLACE}) for r in chunk
-            ]
-            operations.append(("upsert", sentinel, {"mode": UpdateMode.MERGE}))
-            self._history.submit_transaction(operations)
+            operations: list[Any]
+            if insert:
+                operations = [("create", r.entity) for r in chunk]
+                first_batch = start == 0
+                operations.append(
+                    ("create", sentinel) if first_batch else ("upsert", sentinel, merge)
+                )
+            else:
+                operations = [("upsert", r.entity, replace) for r in chunk]
+                operations.append(("upsert", sentinel, merge))
+            try:
+                self._history.submit_transaction(operations)
+            except HttpResponseError as exc:
+                if exc.status_code == 409:  # a row is there already (EntityAlreadyExists)
+                    raise _Taken(partition) from exc
+                raise
             self.stats.rows += len(operations)
 
     def _write_instance_row(self, row: Row) -> None:
+        """Replaces the Instances row of a partition that is ours; inserts one elsewhere
+        (`_Taken` if a row is there)."""
         assert self._instances is not None
         self._upload([row])
-        self._instances.upsert_entity(row.entity, mode=UpdateMode.REPLACE)
+        partition = row.entity["PartitionKey"]
+        if partition in self._owned:
+            self._instances.upsert_entity(row.entity, mode=UpdateMode.REPLACE)
+        else:
+            try:
+                self._instances.create_entity(row.entity)
+            except ResourceExistsError as exc:
+                raise _Taken(partition) from exc
+            self._owned.add(partition)
         self.stats.rows += 1
 
     def _delete_partition(self, partition: str) -> None:

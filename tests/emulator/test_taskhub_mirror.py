@@ -175,6 +175,30 @@ async def test_a_row_the_mirror_did_not_write_survives_and_turns_the_mirror_off(
     assert [r for r in rows if MARK in r] == []
 
 
+async def test_a_foreign_row_written_while_the_mirror_runs_survives_too(tmp_path: Path) -> None:
+    """A real app that writes an instance of the same id after the mirror's start check:
+    the mirror inserts into a partition it believes new, so it finds the row rather than
+    replacing it, and turns itself off."""
+    hub, state = new_hub(), tmp_path / "state.sqlite"
+    tables = TableServiceClient.from_connection_string(azurite_connection_string())
+    async with run_emulator(EMULATOR_APP, state, env=mirror_env(), hub_name=hub) as emu:
+        mirror = emu.host.mirror
+        assert mirror is not None
+        await emu.wait_for_instance(await start(emu, "hello_chain", ["y"], "before"))
+        await synced(emu)
+        assert mirror.off == ""
+        foreign = {"PartitionKey": "same-id", "RowKey": "", "RuntimeStatus": "Running"}
+        tables.get_table_client(f"{hub}Instances").create_entity(foreign)
+        await emu.wait_for_instance(await start(emu, "hello_chain", ["x"], "same-id"))
+        await synced(emu)
+        off = mirror.off
+    assert "did not write" in off and "same-id" in off, off
+    found = read_tables(hub)
+    kept = found.instances["same-id"]
+    assert {k: kept[k] for k in foreign} == foreign and MARK not in kept
+    assert found.instances["before"][MARK] is True
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -221,7 +221,9 @@ class Management:
         Azure Storage keeps only the terminal statuses of the filter and, when none is left,
         purges everything in the window, running instances included
         (`AzureTableTrackingStore.PurgeInstanceHistoryAsync`). The emulator refuses a filter
-        that names a status that is not terminal rather than copy that."""
+        that names a status that is not terminal rather than copy that, and one without
+        statuses whose window holds an unfinished instance, as it refuses to purge that
+        instance by id."""
         live = [s for s in statuses or [] if s not in TERMINAL_STATUSES]
         if live:
             message = _PURGE_REFUSED.format(statuses=", ".join(live))
@@ -230,7 +232,17 @@ class Management:
         created_to = created_to or self._clock.now()
         deleted = 0
         with self._store.transaction():
-            for instance in self._matching(created_from, created_to, statuses, None):
+            matching = self._matching(created_from, created_to, statuses, None)
+            running = [i for i in matching if i.status not in TERMINAL_STATUSES]
+            if running:  # no status named: Azure purges these too, as a purge by id would
+                first = running[0]
+                message = _PURGE_LIVE_REFUSED.format(
+                    instance_id=first.instance_id, status=first.status
+                )
+                message += f" ({len(running)} unfinished instance(s) in the window.)"
+                log.warning("purge refused: %s", message)
+                raise Refused(message)
+            for instance in matching:
                 deleted += self._store.delete_instance(instance.instance_id)
                 self._instances.forget_history(instance.instance_id)
         self._work.timers_changed.set()

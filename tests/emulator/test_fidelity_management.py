@@ -148,6 +148,11 @@ async def test_a_purge_by_a_status_that_is_not_terminal_is_refused(
         "Please provide value for 'createdTimeFrom' parameter.",
     )
     assert {s["instanceId"] for s in await emulator.runtime.query()} == {"alive", "done"}
+    # Without statuses the window's every instance goes on Azure, "alive" too: refused.
+    everything = await call(emulator, "DELETE", "/instances/", params=window)
+    assert everything.status == 412
+    assert "'alive': it is Running" in everything.json()["Message"]
+    assert {s["instanceId"] for s in await emulator.runtime.query()} == {"alive", "done"}
     purged = await call(
         emulator, "DELETE", "/instances/", params={**window, "runtimeStatus": "Completed"}
     )

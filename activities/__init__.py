@@ -7,6 +7,7 @@ bp = df.Blueprint()
 # Activity modules register themselves on `bp` when imported.
 from activities import (  # noqa: E402,F401
     backup,
+    child_check,
     drills,
     freshness,
     lease_wake,

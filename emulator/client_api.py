@@ -37,6 +37,7 @@ from emulator.contracts import (
     InvalidRequest,
     NotSupported,
     Page,
+    Refused,
     RuntimeApi,
 )
 from emulator.history import TERMINAL_STATUSES
@@ -89,6 +90,8 @@ def map_errors(handler: Handler) -> Handler:
             return json_response(500, _http_error(exc))
         except NotSupported as exc:
             return json_response(501, str(exc) or "not supported by the emulator")
+        except Refused as exc:
+            return _error(412, str(exc))
         except web.HTTPException:
             raise
         except Exception as exc:

@@ -121,6 +121,12 @@ class NotSupported(RuntimeError_):
     pass
 
 
+class Refused(RuntimeError_):
+    """Work Azure accepts but whose effects nobody would see (an instance silently deleted
+    while it runs, a parent left waiting forever): the emulator refuses it loudly, HTTP 412
+    with the reason, so client code raises here where it would break unseen on Azure."""
+
+
 class RuntimeApi(Protocol):
     """What the host half calls. Every method is safe to call from the aiohttp loop."""
 

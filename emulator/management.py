@@ -20,6 +20,7 @@ from emulator.contracts import (
     InvalidRequest,
     NotSupported,
     Page,
+    Refused,
 )
 from emulator.history import (
     TERMINAL_STATUSES,
@@ -192,7 +193,18 @@ class Management:
             raise InvalidRequest(str(exc), summary=_NOT_AN_INSTANCE) from exc
 
     async def purge(self, instance_id: str) -> int:
+        """Purges a finished instance. One that has not finished is refused: Azure Storage
+        purges it (`AzureTableTrackingStore.PurgeInstanceHistoryAsync` checks no status;
+        the extension's `HttpApiHandler.HandleDeleteHistoryByIdRequestAsync` answers 200)
+        with effects nobody sees (`_PURGE_LIVE_REFUSED`)."""
         with self._store.transaction():
+            instance = self._store.get_instance(instance_id)
+            if instance is not None and instance.status not in TERMINAL_STATUSES:
+                message = _PURGE_LIVE_REFUSED.format(
+                    instance_id=instance_id, status=instance.status
+                )
+                log.warning("purge refused: %s", message)
+                raise Refused(message)
             deleted = self._store.delete_instance(instance_id)
         self._instances.forget_history(instance_id)
         self._work.timers_changed.set()
@@ -209,7 +221,9 @@ class Management:
         Azure Storage keeps only the terminal statuses of the filter and, when none is left,
         purges everything in the window, running instances included
         (`AzureTableTrackingStore.PurgeInstanceHistoryAsync`). The emulator refuses a filter
-        that names a status that is not terminal rather than copy that."""
+        that names a status that is not terminal rather than copy that, and one without
+        statuses whose window holds an unfinished instance, as it refuses to purge that
+        instance by id."""
         live = [s for s in statuses or [] if s not in TERMINAL_STATUSES]
         if live:
             message = _PURGE_REFUSED.format(statuses=", ".join(live))
@@ -218,7 +232,17 @@ class Management:
         created_to = created_to or self._clock.now()
         deleted = 0
         with self._store.transaction():
-            for instance in self._matching(created_from, created_to, statuses, None):
+            matching = self._matching(created_from, created_to, statuses, None)
+            running = [i for i in matching if i.status not in TERMINAL_STATUSES]
+            if running:  # no status named: Azure purges these too, as a purge by id would
+                first = running[0]
+                message = _PURGE_LIVE_REFUSED.format(
+                    instance_id=first.instance_id, status=first.status
+                )
+                message += f" ({len(running)} unfinished instance(s) in the window.)"
+                log.warning("purge refused: %s", message)
+                raise Refused(message)
+            for instance in matching:
                 deleted += self._store.delete_instance(instance.instance_id)
                 self._instances.forget_history(instance.instance_id)
         self._work.timers_changed.set()
@@ -305,6 +329,13 @@ _PURGE_REFUSED = (
     "only Completed, Terminated, Canceled and Failed from the filter and, when none is left, "
     "purges every instance created in the time window, running ones included. Name terminal "
     "statuses only; terminate a running instance before purging it."
+)
+_PURGE_LIVE_REFUSED = (
+    "The emulator does not purge the instance '{instance_id}': it is {status}. On Azure "
+    "Storage the purge answers 200 and deletes its rows while it runs: what it was waiting "
+    "for is then discarded on arrival, so a parent waiting on it waits forever and its own "
+    "sub-orchestrations run on unwatched, and a Pending instance may still start from its "
+    "queued start message. Terminate it, wait until it is Terminated, then purge it."
 )
 _SUSPENDABLE = frozenset({"Running", "Pending", "ContinuedAsNew"})
 _REWIND_GONE = frozenset({"Completed", "Terminated", "Canceled"})

@@ -87,6 +87,13 @@ class TaskHubMirror:
             values["dropped"] += self._dropped
             return MirrorStats(**values)
 
+    @property
+    def off(self) -> str:
+        """Why the writer turned itself off (it found a row it did not write: the account
+        holds someone else's task hub of this name); "" while it runs."""
+        with self._cond:
+            return self._writer_stats.off
+
     # --- called by the runtime (the store's commit hook) -------------------------------
 
     def changed(self, ids: frozenset[str]) -> None:

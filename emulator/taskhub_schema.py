@@ -28,6 +28,10 @@ from emulator.history import Event, EventType, Status, parse_time
 from emulator.store import Instance
 
 SENTINEL_ROW_KEY = "sentinel"
+# A column of the mirror's own on every row it writes (DTFx readers ignore columns they do
+# not know). The mirror touches no row without it: the account may be a real one, whose
+# task hub of the same name a real Functions app keeps (taskhub_writer.py).
+MIRROR_MARK = "EmulatorMirror"
 MAX_PROPERTY_BYTES = 60 * 1024  # of UTF-16, as AzureTableTrackingStore measures
 LARGE_PROPERTIES = (
     "Name",
@@ -138,6 +142,7 @@ def history_row(partition: str, seq: int, execution_id: str, event: Event) -> Ro
         "PartitionKey": partition,
         "RowKey": history_row_key(seq),
         "ExecutionId": execution_id,
+        MIRROR_MARK: True,
     }
     for name in (*COMMON_MEMBERS, *DATA_MEMBERS.get(kind, ())):
         value = _column_value(name, event.get(name))
@@ -162,6 +167,7 @@ def sentinel_row(partition: str, execution_id: str, final: bool, now: datetime) 
         "RowKey": SENTINEL_ROW_KEY,
         "ExecutionId": execution_id,
         "IsCheckpointComplete": final,
+        MIRROR_MARK: True,
     }
     if final:
         row["CheckpointCompletedTimestamp"] = now
@@ -187,6 +193,7 @@ def instance_row(hub_name: str, instance: Instance, container_url: str) -> Row:
         "Generation": instance.generation,
         "Tags": "null",  # TagsSerializer.Serialize(null)
         "TaskHubName": hub_name,
+        MIRROR_MARK: True,
     }
     return _with_large_values_as_urls(entity, instance.execution_id, container_url)
 
@@ -215,6 +222,7 @@ def entity_instance_row(
         "Generation": 0,
         "Tags": "null",
         "TaskHubName": hub_name,
+        MIRROR_MARK: True,
     }
     return _with_large_values_as_urls(entity, execution_id, url)
 

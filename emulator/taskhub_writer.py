@@ -15,6 +15,17 @@ counted, not retried. A full resync runs at every start: it compares every insta
 entity of the SQLite file and every partition of the tables, so after a restart (or changes
 made while storage was away) the tables say what SQLite says.
 
+It touches only rows it wrote. Every row it writes carries the column `EmulatorMirror`
+(taskhub_schema.MIRROR_MARK). At start it checks every Instances row and every sentinel;
+it reads a partition's History rows (and checks them) before it writes into a partition it
+has not written this session, and before every delete; and a partition it believes new is
+written with inserts, which fail rather than replace a row someone else has just written.
+A row without the mark means the account holds a task hub of the same name that someone
+else writes: a real Functions app, if the storage setting points at a real account. The
+writer then turns itself off (logged as an error, `stats.off` says why) and writes nothing
+more until the next start: overwriting or deleting those rows would corrupt the real app's
+instances.
+
 Where it differs from DurableTask.AzureStorage, knowingly: the rows of an execution replaced
 by continue-as-new are deleted (DTFx overwrites them from sequence 0 and leaves longer tails,
 which its readers skip by ExecutionId); entities get their Instances row only (the emulator
@@ -39,12 +50,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from emulator.store import Instance
 from emulator.taskhub_schema import (
+    MIRROR_MARK,
     SENTINEL_ROW_KEY,
     Row,
     entity_instance_row,
@@ -75,6 +88,30 @@ class MirrorStats:
     failures: int = 0  # syncs that failed (retried)
     refused: int = 0  # syncs the service refused as invalid (left out until the next change)
     resyncs: int = 0
+    off: str = ""  # why the writer turned itself off (a row it did not write); "" while on
+
+
+class _ForeignRow(Exception):
+    """A row the mirror did not write is in its way."""
+
+
+def _foreign(table: str, entity: dict[str, Any]) -> _ForeignRow:
+    key = f"PartitionKey={entity.get('PartitionKey')!r}, RowKey={entity.get('RowKey')!r}"
+    return _ForeignRow(
+        f"table {table} holds a row the emulator did not write ({key}, no {MIRROR_MARK} "
+        "column): the storage account already has a task hub of this name, maybe a real "
+        "Functions app's. The mirror will not overwrite or delete it and is off until the "
+        "next start. Point the storage setting at a local account (Azurite), use another "
+        "hub name, or set EMULATOR_TASKHUB_MIRROR=false"
+    )
+
+
+class _Taken(Exception):
+    """An insert found a row already there: the partition is not as new as believed."""
+
+
+def _ours(entity: dict[str, Any]) -> bool:
+    return entity.get(MIRROR_MARK) is True
 
 
 @dataclass
@@ -113,6 +150,7 @@ class TaskHubWriter:
         self._drain_until = 0.0
         self._known: dict[str, _Known] = {}
         self._partitions: set[str] = set()  # in the tables at the last resync
+        self._owned: set[str] = set()  # partitions checked (or written) this session: ours
         self._thread: threading.Thread | None = None
         self._db: sqlite3.Connection | None = None
         self._instances: TableClient | None = None
@@ -129,6 +167,8 @@ class TaskHubWriter:
     def changed(self, ids: frozenset[str]) -> None:
         """The store's commit hook: notes the ids, never waits for storage."""
         with self._cond:
+            if self.stats.off:
+                return
             self._last_change = time.monotonic()
             for target in ids:
                 if target in self._dirty:
@@ -182,7 +222,21 @@ class TaskHubWriter:
     # --- the writer thread ---------------------------------------------------------------
 
     def _has_work(self) -> bool:
+        if self.stats.off:
+            return False
         return bool(self._dirty) or self._resync_wanted > self._resync_done
+
+    @property
+    def off(self) -> str:
+        """Why the writer turned itself off; "" while it runs."""
+        return self.stats.off
+
+    def _turn_off(self, reason: str) -> None:
+        log.error("task hub mirror OFF: %s", reason)
+        with self._cond:
+            self.stats.off = reason
+            self._dirty.clear()
+            self._cond.notify_all()
 
     def run(self) -> None:
         delay = 0.0
@@ -190,6 +244,8 @@ class TaskHubWriter:
             while self._next_round(delay):
                 try:
                     self._round()
+                except _ForeignRow as exc:  # never touch another writer's task hub
+                    self._turn_off(str(exc))
                 except Exception as exc:  # storage down or refusing: retry later
                     self.stats.failures += 1
                     if not delay:
@@ -267,6 +323,8 @@ class TaskHubWriter:
                     "task hub mirror: storage refused the rows of %s: %s", target, _short(exc)
                 )
                 continue
+            except _ForeignRow:
+                raise
             except BaseException:
                 self._known.pop(target, None)  # rediscover what the table holds
                 self._partitions.add(escape_partition_key(target))
@@ -308,12 +366,20 @@ class TaskHubWriter:
             ids = {r[0] for r in db.execute("SELECT instance_id FROM instances")}
             ids |= {r[0] for r in db.execute("SELECT entity_id FROM entities")}
         self._partitions = set()
+        self._owned = set()
         for table, row_key in ((self._instances, ""), (self._history, SENTINEL_ROW_KEY)):
             assert table is not None
             found = table.query_entities(
-                "RowKey eq @key", parameters={"key": row_key}, select=["PartitionKey"]
+                "RowKey eq @key",
+                parameters={"key": row_key},
+                select=["PartitionKey", "RowKey", MIRROR_MARK],
             )
-            self._partitions |= {e["PartitionKey"] for e in found}
+            for entity in found:
+                if not _ours(entity):
+                    raise _foreign(table.table_name, entity)
+                self._partitions.add(entity["PartitionKey"])
+                if table is self._instances:
+                    self._owned.add(entity["PartitionKey"])
         ids |= {unescape_partition_key(key) for key in self._partitions}
         with self._cond:
             for target in sorted(ids):
@@ -332,6 +398,13 @@ class TaskHubWriter:
         known = self._known.get(instance_id)
         if known is None:  # ask the table only about partitions it had at the last resync
             known = self._discover(partition) if partition in self._partitions else _Known(None, 0)
+        try:
+            self._write_instance(instance_id, partition, known)
+        except _Taken:  # rows appeared where none were expected: whose are they?
+            self._check_instance_row(partition)
+            self._write_instance(instance_id, partition, self._discover(partition))
+
+    def _write_instance(self, instance_id: str, partition: str, known: _Known) -> None:
         instance, rows, first = self._read_instance(instance_id, known)
         if instance is None:
             self._delete_partition(partition)
@@ -339,7 +412,7 @@ class TaskHubWriter:
             return
         if first == 0 and (known.count or known.stale):  # another execution, or stale rows
             self._delete_history(partition)
-        self._write_history(partition, instance.execution_id, rows)
+        self._write_history(partition, instance.execution_id, rows, insert=first == 0)
         self._write_instance_row(instance_row(self.hub_name, instance, self._blob_url()))
         self._known[instance_id] = _Known(instance.execution_id, first + len(rows))
 
@@ -356,7 +429,11 @@ class TaskHubWriter:
         row = entity_instance_row(
             self.hub_name, entity_id, bool(exists), state, updated, self._blob_url()
         )
-        self._write_instance_row(row)
+        try:
+            self._write_instance_row(row)
+        except _Taken:
+            self._check_instance_row(partition)
+            self._write_instance_row(row)
 
     def _read_instance(
         self, instance_id: str, known: _Known
@@ -394,11 +471,35 @@ class TaskHubWriter:
 
     # --- table and blob writes -----------------------------------------------------------
 
-    def _discover(self, partition: str) -> _Known:
+    def _check_instance_row(self, partition: str) -> None:
+        """Before the first write to a partition this session: its Instances row, if any,
+        must be one the mirror wrote."""
+        if partition in self._owned:
+            return
+        assert self._instances is not None
+        with contextlib.suppress(ResourceNotFoundError):
+            row = self._instances.get_entity(partition, "", select=["PartitionKey", MIRROR_MARK])
+            if not _ours(row):
+                raise _foreign(self._instances.table_name, {**row, "RowKey": ""})
+        self._owned.add(partition)
+
+    def _history_rows(self, partition: str, *columns: str) -> list[dict[str, Any]]:
+        """Every History row of a partition; raises if one is not the mirror's."""
         assert self._history is not None
-        found = self._history.query_entities(
-            "PartitionKey eq @pk", parameters={"pk": partition}, select=["RowKey", "ExecutionId"]
+        found = list(
+            self._history.query_entities(
+                "PartitionKey eq @pk",
+                parameters={"pk": partition},
+                select=["PartitionKey", "RowKey", MIRROR_MARK, *columns],
+            )
         )
+        for entity in found:
+            if not _ours(entity):
+                raise _foreign(self._history.table_name, entity)
+        return found
+
+    def _discover(self, partition: str) -> _Known:
+        found = self._history_rows(partition, "ExecutionId")
         events = [e for e in found if e["RowKey"] != SENTINEL_ROW_KEY]
         executions = {e.get("ExecutionId") for e in events}
         seqs = sorted(int(e["RowKey"], 16) for e in events)
@@ -409,8 +510,11 @@ class TaskHubWriter:
         return _Known(None, 0, stale=True)
 
     def _write_history(
-        self, partition: str, execution_id: str, rows: list[tuple[int, str]]
+        self, partition: str, execution_id: str, rows: list[tuple[int, str]], *, insert: bool
     ) -> None:
+        """Appends rows to a history the table holds up to them (ours: known or read), or,
+        with `insert`, writes a history from row 0 into a partition believed empty: as
+        inserts, which fail (`_Taken`) rather than replace a row someone else wrote."""
         if not rows:
             return
         assert self._history is not None
@@ -418,36 +522,65 @@ class TaskHubWriter:
             history_row(partition, seq, execution_id, json.loads(text)) for seq, text in rows
         ]
         self._upload(converted)
+        replace, merge = {"mode": UpdateMode.REPLACE}, {"mode": UpdateMode.MERGE}
         for start in range(0, len(converted), _BATCH):
             chunk = converted[start : start + _BATCH]
             final = start + _BATCH >= len(converted)
             sentinel = sentinel_row(partition, execution_id, final, datetime.now(UTC))
-            operations: list[Any] = [
-                ("upsert", r.entity, {"mode": UpdateMode.REPLACE}) for r in chunk
-            ]
-            operations.append(("upsert", sentinel, {"mode": UpdateMode.MERGE}))
-            self._history.submit_transaction(operations)
+            operations: list[Any]
+            if insert:
+                operations = [("create", r.entity) for r in chunk]
+                first_batch = start == 0
+                operations.append(
+                    ("create", sentinel) if first_batch else ("upsert", sentinel, merge)
+                )
+            else:
+                operations = [("upsert", r.entity, replace) for r in chunk]
+                operations.append(("upsert", sentinel, merge))
+            try:
+                self._history.submit_transaction(operations)
+            except HttpResponseError as exc:
+                if exc.status_code == 409:  # a row is there already (EntityAlreadyExists)
+                    raise _Taken(partition) from exc
+                raise
             self.stats.rows += len(operations)
 
     def _write_instance_row(self, row: Row) -> None:
+        """Replaces the Instances row of a partition that is ours; inserts one elsewhere
+        (`_Taken` if a row is there)."""
         assert self._instances is not None
         self._upload([row])
-        self._instances.upsert_entity(row.entity, mode=UpdateMode.REPLACE)
+        partition = row.entity["PartitionKey"]
+        if partition in self._owned:
+            self._instances.upsert_entity(row.entity, mode=UpdateMode.REPLACE)
+        else:
+            try:
+                self._instances.create_entity(row.entity)
+            except ResourceExistsError as exc:
+                raise _Taken(partition) from exc
+            self._owned.add(partition)
         self.stats.rows += 1
 
     def _delete_partition(self, partition: str) -> None:
         assert self._instances is not None
         self._delete_history(partition)
         with contextlib.suppress(ResourceNotFoundError):
-            self._instances.delete_entity(partition, "")
+            row = self._instances.get_entity(partition, "", select=["PartitionKey", MIRROR_MARK])
+            if not _ours(row):
+                raise _foreign(self._instances.table_name, {**row, "RowKey": ""})
+            # only the version just read: a row rewritten meanwhile is left alone
+            self._instances.delete_entity(
+                partition,
+                "",
+                etag=row.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified,
+            )
             self.stats.rows += 1
+        self._owned.discard(partition)
 
     def _delete_history(self, partition: str) -> None:
         assert self._history is not None and self._blobs is not None
-        found = self._history.query_entities(
-            "PartitionKey eq @pk", parameters={"pk": partition}, select=["RowKey"]
-        )
-        keys = [e["RowKey"] for e in found]
+        keys = [e["RowKey"] for e in self._history_rows(partition)]
         for start in range(0, len(keys), 100):
             operations: list[Any] = [
                 ("delete", {"PartitionKey": partition, "RowKey": key})

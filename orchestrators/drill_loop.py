@@ -6,13 +6,12 @@
     sample; one `drill_database` each, instance id from database + slot) → sleep until the
     next drill slot or a `policy_changed` event → continue_as_new
 
-Like the backup loop, it handles one slot per generation and after downtime runs only the
-most recent missed drill slot.
+Like the backup loop, it handles one slot per generation, after downtime runs only the
+most recent missed drill slot, and skips a drill whose instance id still runs.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Generator
 from datetime import datetime
 from typing import Any
@@ -20,7 +19,12 @@ from typing import Any
 import azure.durable_functions as df
 
 from orchestrators import bp
-from orchestrators.policy_loop import sleep_until_or_change, start_over_later
+from orchestrators.policy_loop import (
+    ChildCheckFailed,
+    run_children,
+    sleep_until_or_change,
+    start_over_later,
+)
 from shared.drills import select_for_drill
 from shared.jobs import (
     DRILL_DATABASE,
@@ -55,7 +59,11 @@ def drill_loop(context: df.DurableOrchestrationContext) -> Generator[Any, Any, A
     last_slot = state.last_slot or now
     due = latest_missed_drill(policy, last_slot, now)
     if due is not None:
-        yield from drill_databases(context, plan, due)
+        try:
+            yield from drill_databases(context, plan, due)
+        except ChildCheckFailed:  # storage down: try the slot again a little later
+            yield from start_over_later(context, state)
+            return None
         last_slot = due
     upcoming = next_drill(policy, last_slot)
     assert upcoming is not None  # the schedule is enabled (checked above)
@@ -69,17 +77,13 @@ def drill_loop(context: df.DurableOrchestrationContext) -> Generator[Any, Any, A
 def drill_databases(
     context: df.DurableOrchestrationContext, plan: DrillPlan, slot: datetime
 ) -> Generator[Any, Any, None]:
-    """One sub-orchestration per database the drill takes; each records its own outcome, so
-    one failing drill neither stops the others nor the loop."""
+    """One `drill_database` per database the drill takes (see `run_children`)."""
     assert plan.policy is not None and plan.policy.drill is not None
     chosen = select_for_drill(plan.database_ids, plan.last_drilled, plan.policy.drill.sample_size)
-    drills = [
-        context.call_sub_orchestrator(
-            DRILL_DATABASE,
-            dump_json(DrillJob(database_id=database_id, slot_time=slot)),
-            drill_instance_id(database_id, slot),
+    drills = {
+        drill_instance_id(database_id, slot): dump_json(
+            DrillJob(database_id=database_id, slot_time=slot)
         )
         for database_id in chosen
-    ]
-    with contextlib.suppress(Exception):  # the failed drill's record says why
-        yield context.task_all(drills)
+    }
+    yield from run_children(context, DRILL_DATABASE, drills)

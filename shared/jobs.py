@@ -75,6 +75,7 @@ RUN_RESTORE = "run_restore"
 SETTLE_RECORD = "settle_record"
 FIND_FINISHED_HOLDERS = "find_finished_holders"
 WAKE_LEASE_WAITER = "wake_lease_waiter"
+FIND_RUNNING_CHILDREN = "find_running_children"
 LOAD_DRILL_PLAN = "load_drill_plan"
 PREPARE_DRILL = "prepare_drill"
 RESTORE_SCRATCH = "restore_scratch"
@@ -96,6 +97,7 @@ ACTIVITY_NAMES = (
     SETTLE_RECORD,
     FIND_FINISHED_HOLDERS,
     WAKE_LEASE_WAITER,
+    FIND_RUNNING_CHILDREN,
     LOAD_DRILL_PLAN,
     PREPARE_DRILL,
     RESTORE_SCRATCH,
@@ -326,6 +328,18 @@ class HolderCheck(Model):
     """Input of `find_finished_holders`: lease holders a waiting job found in its way."""
 
     holders: list[str] = Field(default_factory=list, max_length=64)
+
+
+class ChildCheck(Model):
+    """Input of `find_running_children`: the instance ids a loop is about to start."""
+
+    # One per database of the slot (a catch-up: per database and tier slot). No cap: the
+    # loop builds this itself, and a cap would fail the loop of a large policy.
+    instance_ids: list[str] = Field(default_factory=list)
+
+
+# What a loop records for a child it did not start because the previous one of that id runs.
+SKIPPED_STILL_RUNNING = "skipped: previous still running"
 
 
 class RetentionInput(Model):

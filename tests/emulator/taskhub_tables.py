@@ -91,7 +91,9 @@ INSTANCE_COLUMNS = {
     "Tags",
     "TaskHubName",
 }
-KEYS = {"PartitionKey", "RowKey"}
+# The mirror's own column on each row it writes (it touches no row without it).
+MARK = "EmulatorMirror"
+KEYS = {"PartitionKey", "RowKey", MARK}
 
 
 def partition_key(instance_id: str) -> str:
@@ -269,6 +271,8 @@ def assert_mirrored(state_path: Path, hub: str) -> Tables:
             assert sentinel["ExecutionId"] == instance["execution_id"]
             assert sentinel["IsCheckpointComplete"] is True
             assert isinstance(sentinel["CheckpointCompletedTimestamp"], datetime)
+    every_row = [*tables.instances.values(), *(r for rows in tables.history.values() for r in rows)]
+    assert all(row.get(MARK) is True for row in every_row), "a row without the mirror's mark"
     for entity_id, (exists, entity_state) in state.entities.items():
         check_entity_row(
             tables.instances[partition_key(entity_id)], entity_id, exists, entity_state

@@ -148,11 +148,50 @@ async def test_a_purge_by_a_status_that_is_not_terminal_is_refused(
         "Please provide value for 'createdTimeFrom' parameter.",
     )
     assert {s["instanceId"] for s in await emulator.runtime.query()} == {"alive", "done"}
+    # Without statuses the window's every instance goes on Azure, "alive" too: refused.
+    everything = await call(emulator, "DELETE", "/instances/", params=window)
+    assert everything.status == 412
+    assert "'alive': it is Running" in everything.json()["Message"]
+    assert {s["instanceId"] for s in await emulator.runtime.query()} == {"alive", "done"}
     purged = await call(
         emulator, "DELETE", "/instances/", params={**window, "runtimeStatus": "Completed"}
     )
     assert (purged.status, purged.json()) == (200, {"instancesDeleted": 1})
     assert [s["instanceId"] for s in await emulator.runtime.query()] == ["alive"]
+
+
+async def test_a_purge_of_an_instance_that_has_not_finished_is_refused(
+    emulator: RunningEmulator,
+) -> None:
+    """azure-functions-durable-extension 2.13.7 (and 3.x) `HttpApiHandler.
+    HandleDeleteHistoryByIdRequestAsync` answers 404 only for an unknown id, then purges
+    through `AzureStorageDurabilityProvider.PurgeInstanceHistoryByInstanceId` → durabletask
+    `AzureTableTrackingStore.PurgeInstanceHistoryAsync(instanceId)` (1.17.5), which checks
+    no status: a running instance's rows go, 200. Its later messages are then discarded, so
+    whatever waits on it waits forever. The emulator refuses that loudly (412) and purges
+    the instance once it has finished."""
+    await started(emulator, "alive")
+    await emulator.runtime.suspend("alive", "hold")
+    await emulator.wait_until_idle()
+    for status in ("Suspended", "Running"):
+        if status == "Running":
+            await emulator.runtime.resume("alive", "go on")
+            await emulator.wait_until_idle()
+        assert (await emulator.runtime.get_status("alive"))["runtimeStatus"] == status
+        refused = await call(emulator, "DELETE", "/instances/alive")
+        assert refused.status == 412
+        message = refused.json()["Message"]
+        assert f"it is {status}" in message and "answers 200" in message
+        assert "waits forever" in message and "Terminate it" in message
+    client = df.DurableOrchestrationClient(emulator.host.client_urls().binding_json())
+    with pytest.raises(Exception, match="unexpected status code 412"):
+        await client.purge_instance_history("alive")
+    assert (await emulator.runtime.get_status("alive"))["runtimeStatus"] == "Running"
+    await emulator.runtime.terminate("alive", "done with it")
+    await emulator.wait_until_idle()
+    result = await client.purge_instance_history("alive")
+    assert result.instances_deleted == 1
+    assert (await call(emulator, "DELETE", "/instances/alive")).status == 404
 
 
 async def test_a_start_waits_only_with_both_timeout_and_polling_interval(

@@ -212,6 +212,8 @@ async def test_a_completion_for_a_purged_instance_sends_nothing(tmp_path: Path) 
         await runtime.wait_until_idle()
         await runtime.raise_event(instance_id, "go", '"x"')
         await asyncio.wait_for(started.wait(), 5)
+        await runtime.terminate(instance_id, "stop")  # a live instance is not purged
+        await runtime.wait_for_instance(instance_id)
         await runtime.purge(instance_id)
         sent: list[str] = []
         send = runtime._store.send

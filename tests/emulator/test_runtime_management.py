@@ -17,6 +17,7 @@ from emulator.contracts import (
     InvalidOperation,
     InvalidRequest,
     NotSupported,
+    Refused,
 )
 from tests.emulator.runtime_support import START, json_input, registry, running
 
@@ -175,6 +176,10 @@ async def test_restart_rewind_purge(tmp_path: Path) -> None:
             await runtime.rewind(failed_id, "retry")
 
         assert await runtime.purge("nobody") == 0
+        with pytest.raises(Refused, match="it is Running"):  # it still waits for "go"
+            await runtime.purge(copy_id)
+        await runtime.terminate(copy_id, "done")
+        await runtime.wait_for_instance(copy_id)
         assert await runtime.purge(copy_id) == 1
         assert await runtime.get_status(copy_id) is None
         purged = await runtime.purge_by(START - timedelta(days=1), None, ["Failed"])

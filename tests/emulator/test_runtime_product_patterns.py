@@ -84,18 +84,17 @@ def month_wait(ctx: Any) -> Any:
     return "woke"
 
 
-@pytest.mark.parametrize("how", ["terminate", "purge"])
+@pytest.mark.parametrize("how", ["terminate", "terminate and purge"])
 async def test_dropped_timers_do_not_move_virtual_time(tmp_path: Path, how: str) -> None:
     clock = VirtualClock(START)
     async with running(registry({"wait": month_wait}), tmp_path / "s.db", clock) as runtime:
         with clock.busy():
             instance_id = await runtime.start_new("wait", None, None)
             await runtime.wait_until_idle()
-            if how == "terminate":
-                await runtime.terminate(instance_id, "stop")
-            else:
-                await runtime.purge(instance_id)
+            await runtime.terminate(instance_id, "stop")
             await runtime.wait_until_idle()
+            if how == "terminate and purge":
+                assert await runtime.purge(instance_id) == 1
         for _ in range(100):  # loop turns in which a virtual clock would jump
             await asyncio.sleep(0)
         status = await runtime.get_status(instance_id)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableServiceClient
 
 from emulator import taskhub_schema
@@ -27,7 +28,7 @@ from emulator.testing import RunningEmulator, run_emulator
 from tests.conftest import azurite_connection_string
 from tests.emulator.conftest import EMULATOR_APP
 from tests.emulator.runtime_support import json_input, registry, running
-from tests.emulator.taskhub_tables import assert_mirrored, partition_key, read_tables
+from tests.emulator.taskhub_tables import MARK, assert_mirrored, partition_key, read_tables
 
 LARGE = "A" * 40_000  # 80,000 bytes of UTF-16: over the 60 KiB a table column may hold
 
@@ -113,13 +114,14 @@ async def test_a_restart_leaves_the_tables_as_sqlite_says(tmp_path: Path) -> Non
         assert await emu.runtime.purge(first) == 1
         later = await start(emu, "count_with_entity", "k2")
         await emu.wait_for_instance(later)
-    # And the tables are damaged: a stray row of a later sequence number, a stranger's rows.
+    # And the mirror's own rows are damaged: a stray row of a later sequence number, and an
+    # instance SQLite no longer has (both with the mirror's mark: rows it wrote earlier).
     tables = TableServiceClient.from_connection_string(azurite_connection_string())
     history = tables.get_table_client(f"{hub}History")
     stray = {"PartitionKey": partition_key(kept), "RowKey": f"{99:016X}", "ExecutionId": "old"}
-    history.upsert_entity({**stray, "EventType": "OrchestratorStarted", "EventId": -1})
+    history.upsert_entity({**stray, "EventType": "OrchestratorStarted", "EventId": -1, MARK: True})
     tables.get_table_client(f"{hub}Instances").upsert_entity(
-        {"PartitionKey": "ghost", "RowKey": "", "RuntimeStatus": "Running"}
+        {"PartitionKey": "ghost", "RowKey": "", "RuntimeStatus": "Running", MARK: True}
     )
     async with run_emulator(EMULATOR_APP, state, env=mirror_env(), hub_name=hub) as emu:
         await synced(emu)
@@ -127,6 +129,74 @@ async def test_a_restart_leaves_the_tables_as_sqlite_says(tmp_path: Path) -> Non
     found = assert_mirrored(state, hub)
     assert partition_key(first) not in found.instances and "ghost" not in found.instances
     assert partition_key(later) in found.instances and "@counter@k2" in found.instances
+
+
+FOREIGN_CASES = ["an instance row", "a history row in a partition it writes", "a sentinel"]
+
+
+@pytest.mark.parametrize("case", FOREIGN_CASES)
+async def test_a_row_the_mirror_did_not_write_survives_and_turns_the_mirror_off(
+    tmp_path: Path, case: str
+) -> None:
+    """The account may be a real one, whose task hub of the same name a real Functions app
+    keeps: a row without the mirror's mark is never overwritten or deleted; the mirror turns
+    itself off, loudly, instead."""
+    hub, state = new_hub(), tmp_path / "state.sqlite"
+    tables = TableServiceClient.from_connection_string(azurite_connection_string())
+    instances = tables.create_table(f"{hub}Instances")
+    history = tables.create_table(f"{hub}History")
+    # A real app's instance with the id the emulator is about to use (a deterministic id).
+    real = {"PartitionKey": "same-id", "ExecutionId": "real-execution"}
+    if case == "an instance row":
+        foreign = {**real, "RowKey": "", "RuntimeStatus": "Running", "Name": "hello_chain"}
+        written = instances
+    elif case == "a sentinel":
+        foreign = {**real, "RowKey": "sentinel", "IsCheckpointComplete": True}
+        written = history
+    else:
+        foreign = {**real, "RowKey": f"{0:016X}", "EventType": "OrchestratorStarted"}
+        written = history
+    written.create_entity(foreign)
+    async with run_emulator(EMULATOR_APP, state, env=mirror_env(), hub_name=hub) as emu:
+        mirror = emu.host.mirror
+        assert mirror is not None
+        await emu.wait_for_instance(await start(emu, "hello_chain", ["x"], "same-id"))
+        await emu.wait_for_instance(await start(emu, "hello_chain", ["y"], "other-id"))
+        await synced(emu)
+        off = mirror.off
+    assert "did not write" in off and f"{hub}" in off and "same-id" in off, off
+    kept = written.get_entity("same-id", foreign["RowKey"])
+    assert {k: kept[k] for k in foreign} == foreign and MARK not in kept
+    if case != "an instance row":  # nothing was added beside it either
+        with pytest.raises(ResourceNotFoundError):
+            instances.get_entity("same-id", "")
+    # It went off before writing anything: "same-id" is the first change it handles.
+    rows = [*instances.list_entities(), *history.list_entities()]
+    assert [r for r in rows if MARK in r] == []
+
+
+async def test_a_foreign_row_written_while_the_mirror_runs_survives_too(tmp_path: Path) -> None:
+    """A real app that writes an instance of the same id after the mirror's start check:
+    the mirror inserts into a partition it believes new, so it finds the row rather than
+    replacing it, and turns itself off."""
+    hub, state = new_hub(), tmp_path / "state.sqlite"
+    tables = TableServiceClient.from_connection_string(azurite_connection_string())
+    async with run_emulator(EMULATOR_APP, state, env=mirror_env(), hub_name=hub) as emu:
+        mirror = emu.host.mirror
+        assert mirror is not None
+        await emu.wait_for_instance(await start(emu, "hello_chain", ["y"], "before"))
+        await synced(emu)
+        assert mirror.off == ""
+        foreign = {"PartitionKey": "same-id", "RowKey": "", "RuntimeStatus": "Running"}
+        tables.get_table_client(f"{hub}Instances").create_entity(foreign)
+        await emu.wait_for_instance(await start(emu, "hello_chain", ["x"], "same-id"))
+        await synced(emu)
+        off = mirror.off
+    assert "did not write" in off and "same-id" in off, off
+    found = read_tables(hub)
+    kept = found.instances["same-id"]
+    assert {k: kept[k] for k in foreign} == foreign and MARK not in kept
+    assert found.instances["before"][MARK] is True
 
 
 def free_port() -> int:

@@ -20,10 +20,12 @@ def plan(**extra: Any) -> dict[str, Any]:
     return jobs.dump_json(jobs.PolicyPlan(**values))
 
 
-def script(plan_result: Any = None, sub_result: Any = None):
+def script(plan_result: Any = None, sub_result: Any = None, running: Any = None):
     def respond(call: Call) -> Any:
         if call.name == jobs.LOAD_POLICY_PLAN:
             return plan() if plan_result is None else plan_result
+        if call.name == jobs.FIND_RUNNING_CHILDREN:
+            return [] if running is None else running
         if call.kind == "sub":
             if sub_result is not None:
                 return sub_result
@@ -120,3 +122,26 @@ def test_a_policy_change_wakes_the_loop_before_the_slot() -> None:
     assert outcome.status == "continued" and subs(outcome) == []
     assert outcome.now == changed_at
     assert outcome.continue_input["last_slot"] == "2026-03-01T01:30:00Z"
+
+
+def test_a_backup_whose_instance_still_runs_is_skipped_and_recorded() -> None:
+    slot = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+    still = jobs.backup_instance_id("db-a", slot)
+    outcome = run(slot, slot - timedelta(minutes=30), script(running=[still]))
+    checks = [c for c in outcome.calls if c.name == jobs.FIND_RUNNING_CHILDREN]
+    assert [c.input["instance_ids"] for c in checks] == [
+        [jobs.backup_instance_id(db, slot) for db in DATABASES]
+    ]
+    assert [c.target for c in subs(outcome)] == [jobs.backup_instance_id("db-b", slot)]
+    assert outcome.custom_status == {"skipped": {still: jobs.SKIPPED_STILL_RUNNING}}
+    assert outcome.status == "continued"
+    assert outcome.continue_input["last_slot"] == "2026-03-01T02:00:00Z"
+
+
+def test_a_failing_check_of_running_backups_tries_the_slot_again_later() -> None:
+    slot = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+    last = slot - timedelta(minutes=30)
+    outcome = run(slot, last, script(running=Failure("storage unreachable")))
+    assert outcome.status == "continued" and subs(outcome) == []
+    assert outcome.now == slot + RETRY_AFTER_ERROR
+    assert outcome.continue_input["last_slot"] == "2026-03-01T01:30:00Z"  # 02:00 again

@@ -8,7 +8,9 @@ and the host then validates the names it receives. This module runs that code, f
 PyPI package `azure-functions-runtime` (pinned in requirements-worker-index.txt), which
 `make install` puts into `.tools/azure-functions-runtime` with pip's `--target`,
 `--no-deps` and `--ignore-requires-python`: the package declares Python >= 3.13, but these
-modules are pure Python and run on 3.11.
+modules are pure Python and run on 3.11. The worker Azure runs for Python 3.11 (the classic
+worker 4.x) is not on PyPI, and `azure-functions-worker` there (1.1.9, 2020) predates
+worker indexing (requirements-worker-index.txt says more).
 
 The only stand-in is `protos`: the worker passes its generated protobuf module, of which
 indexing uses the `BindingInfo` enum values (FunctionRpc.proto: Direction in=0, out=1,

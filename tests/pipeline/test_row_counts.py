@@ -268,7 +268,8 @@ def my_dump(
         columns = b" (`a`, `b``)`)" if table.with_columns else b""
         head = table.verb + b" " + name + columns + b" VALUES"
         parts.append(
-            b"\n--\n-- Dumping data for table " + name + b"\n--\n\n"
+            # The tool goes on with "-- " after a newline in a name in a comment.
+            b"\n--\n-- Dumping data for table " + name.replace(b"\n", b"\n-- ") + b"\n--\n\n"
             b"LOCK TABLES " + name + b" WRITE;\n"
             b"/*!40000 ALTER TABLE " + name + b" DISABLE KEYS */;\n"
         )

@@ -433,6 +433,8 @@ class MySqlRowCounter(_ChunkScanner):
                 return self._sql_mode(buffer, start, end)
             if buffer[end - 1] != 0x21:  # "/*" or "/*M", not "/*!" nor "/*M!": a comment
                 self._state = _BLOCK  # (they do not nest in MySQL)
+            elif buffer[start - 1] == 0x0A and len(buffer) - start < self.TAIL:
+                return -1 - start  # it may be the start of "/*!50003 SET sql_mode = "
         elif first in (0x23, 0x44) or (first == 0x2D and buffer[end - 1] != 0x0A):
             self._state = _LINE  # "#", "-- ", DELIMITER
         elif first in (0x27, 0x22, 0x60):  # ' " `

@@ -381,6 +381,7 @@ class MySqlRowCounter(_ChunkScanner):
         self._in_string = False
         self._escaped = False
         self._last = b""
+        self._lines = False  # a tuple per line: MariaDB's layout
 
     def _scan(self, buffer: bytes, position: int) -> int:
         while True:
@@ -463,9 +464,13 @@ class MySqlRowCounter(_ChunkScanner):
         if buffer.startswith(_MY_INSERTS, position):
             head = _MY_INSERT_HEAD.match(buffer, position)
             if head is not None:
+                if len(buffer) - head.end() < 2:
+                    return -1 - position  # which layout: decide with more bytes
                 self._table = self._open((None, _unquote(head[1], b"`")))
                 self._state, self._in_string, self._escaped = _INSERT, False, False
                 self._last = b"S"  # of VALUES
+                # MariaDB's layout: "VALUES\n(…),\n(…);\n", always one tuple per line.
+                self._lines = buffer[head.end()] == 0x0A
                 if buffer.startswith(b" (", head.end()):
                     # "VALUES (": the first tuple opens here, as one after a newline does.
                     self._last = b"\n"
@@ -499,7 +504,13 @@ class MySqlRowCounter(_ChunkScanner):
             return position + 1
         end = find_by_rare_byte(buffer, b";\n", position)
         stop = end if end >= 0 else len(buffer)
-        if stop > position:
+        if stop > position and self._lines:
+            # A raw newline is never inside a value (the tool escapes it): each "\n(" opens
+            # a tuple, whatever the strings hold. From the byte before, which ended the
+            # previous chunk when the scan resumes, so that a cut "\n(" counts too.
+            self._rows[self._table] += buffer.count(b"\n(", position - 1, stop)
+            self._last = buffer[stop - 1 : stop]
+        elif stop > position:
             self._rows[self._table] += self._tuples(buffer, position, stop)
             self._last = buffer[stop - 1 : stop]
         if end < 0:

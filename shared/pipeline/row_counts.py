@@ -38,11 +38,11 @@ around triggers and views is read through, as the server runs it). Rows = value 
 Values are numbers, NULL, 0x… (--hex-blob) and '…' strings whose quotes, backslashes,
 newlines and NULs the tool escapes with a backslash, so a raw newline, and `;\n`, only ever
 stand between tuples and statements, and a "(" outside a string only ever opens a tuple.
-MariaDB writes one tuple per line: where every "(" of a stretch follows a newline (or
-"VALUES "), the "\n(" count is the answer, nothing parsed. Otherwise (MySQL's one-line
-statements, or a "(" inside a string) one regular expression cuts the strings out of the
-stretch and the "(" left are counted; the string state (inside or not, after a backslash or
-not) is carried from one chunk to the next.
+MariaDB writes "VALUES" then one tuple per line: in such a statement the "\n(" count is the
+answer, whatever the strings hold, nothing parsed. Otherwise (MySQL's one-line statements)
+one regular expression cuts the strings out of the stretch and the "(" left are counted;
+the string state (inside or not, after a backslash or not) is carried from one chunk to
+the next.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 r"""The row counters of shared/pipeline/row_counts.py against dumps generated here the way
 pg_dump and mysqldump/mariadb-dump write them (escapes, quoting, layouts), with a known
 number of rows per table, cut into chunks at random places (property-based, hypothesis),
-and a hand-written dump cut at every single position.
+and a hand-written dump cut at every single position; between the data, generated schema
+text whose strings, quoted names, dollar quotes and comments hold fake data blocks.
 
 The real tools' output is checked by the round-trip tests (test_roundtrip_*.py), whose
 manifests must equal count(*) on the source."""

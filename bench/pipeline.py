@@ -1,8 +1,10 @@
 """Benchmark of the backup pipeline against the shell pipeline a DBA would write.
 
-For PostgreSQL and MariaDB it generates a database of md5 text (about --pg-mb and
---mysql-mb megabytes of dump), then measures, with the very argv and environment our
-engines give the dump tool (so the same pg_dump binary):
+For PostgreSQL and MariaDB it generates a database of md5 text, or with --data realistic
+of mixed columns whose strings hold quotes, commas, parentheses, backslashes and newlines,
+with NULLs and binary (about --pg-mb and --mysql-mb megabytes of dump), then measures,
+with the very argv and environment our engines give the dump tool (so the same pg_dump
+binary):
 
     dump > /dev/null                 the dump tool alone
     dump | zstd -3 -T2 > /dev/null   the shell pipeline (processes chained without a shell)
@@ -33,7 +35,8 @@ Azurite / shell pipeline's), pg_peak_rss_mb, mysql_peak_rss_mb and rss_growth (p
 full size / at a tenth, the larger of the two engines), pg_server_read_ratio and
 mysql_server_read_ratio (what the server read for our backup / for the plain dump),
 pg_count_cpu_seconds and mysql_count_cpu_seconds (the CPU time our run spent counting rows
-in the dump stream), and, for information, pg_ratio_discard and mysql_ratio_discard (our
+in the dump stream), pg_count_mb_per_s and mysql_count_mb_per_s (dump MB per CPU second of
+that counting), and, for information, pg_ratio_discard and mysql_ratio_discard (our
 wall with the blocks dropped / shell pipeline's).
 
 Databases are named by size (bench_pg_<mb>, bench_my_<mb>, plus --tag) and reused when a
@@ -73,6 +76,11 @@ AZURITE_KEY = (
 )
 # One generated row: an id and three md5 strings, about 110 bytes in either dump.
 ROW_BYTES = 110
+# --data realistic: mixed columns (numbers, a decimal, strings with quotes, commas,
+# parentheses, backslashes and newlines, NULLs, a timestamp, 16 bytes of binary), about
+# 160 bytes a row in either dump. What the row counter must parse, unlike md5 text.
+REALISTIC_ROW_BYTES = 160
+DATA_KINDS = ("md5", "realistic")
 CONTAINER = "bench-pipeline"
 
 
@@ -102,9 +110,9 @@ def spec_for(engine: Engine, database: str) -> ConnectionSpec:
 # --- data generation -------------------------------------------------------------------
 
 
-def ensure_postgres(name: str, megabytes: int) -> bool:
+def ensure_postgres(name: str, megabytes: int, data: str = "md5") -> bool:
     """Creates the database unless a complete one exists; True if it was created now."""
-    rows = megabytes * 1_000_000 // ROW_BYTES
+    rows = megabytes * 1_000_000 // (REALISTIC_ROW_BYTES if data == "realistic" else ROW_BYTES)
     admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
@@ -114,12 +122,27 @@ def ensure_postgres(name: str, megabytes: int) -> bool:
         conn.execute(f'CREATE DATABASE "{name}"')
     with psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={name}") as conn:
         # Unlogged and without an index: generated fast; pg_dump reads it like any table.
-        conn.execute("CREATE UNLOGGED TABLE data (id bigint, a text, b text, c text)")
-        conn.execute(
-            "INSERT INTO data SELECT i, md5(i::text), md5((i * 2)::text), md5((i * 3)::text)"
-            " FROM generate_series(1, %s) i",
-            (rows,),
-        )
+        if data == "realistic":
+            conn.execute(
+                "CREATE UNLOGGED TABLE data (id bigint, n int, price numeric(12,2), name text,"
+                " note text, flag boolean, created timestamptz, bin bytea)"
+            )
+            conn.execute(
+                "INSERT INTO data SELECT i, (i * 37) %% 1000, i * 1.25,"
+                " 'O''Brien, (x) ' || to_hex(i),"
+                " CASE WHEN i %% 7 = 0 THEN NULL ELSE E'line1\\npath C:\\\\dir\\\\' || i"
+                " || ' \"quoted\", (paren); semi),(x' END,"
+                " i %% 2 = 0, timestamptz '2024-01-01' + i * interval '1 second',"
+                " decode(md5(i::text), 'hex') FROM generate_series(1, %s) i",
+                (rows,),
+            )
+        else:
+            conn.execute("CREATE UNLOGGED TABLE data (id bigint, a text, b text, c text)")
+            conn.execute(
+                "INSERT INTO data SELECT i, md5(i::text), md5((i * 2)::text),"
+                " md5((i * 3)::text) FROM generate_series(1, %s) i",
+                (rows,),
+            )
         conn.execute("CREATE TABLE bench_complete (rows bigint)")
         conn.execute("INSERT INTO bench_complete VALUES (%s)", (rows,))
     return True
@@ -144,8 +167,8 @@ def _mysql() -> pymysql.connections.Connection:
     return pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", autocommit=True)
 
 
-def ensure_mariadb(name: str, megabytes: int) -> bool:
-    rows = megabytes * 1_000_000 // ROW_BYTES
+def ensure_mariadb(name: str, megabytes: int, data: str = "md5") -> bool:
+    rows = megabytes * 1_000_000 // (REALISTIC_ROW_BYTES if data == "realistic" else ROW_BYTES)
     conn = _mysql()
     try:
         with conn.cursor() as cursor:
@@ -154,16 +177,29 @@ def ensure_mariadb(name: str, megabytes: int) -> bool:
             cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
             cursor.execute(f"CREATE DATABASE `{name}`")
             cursor.execute(f"USE `{name}`")  # the seq_1_to_N tables need a current database
-            cursor.execute(
-                f"CREATE TABLE `{name}`.data (id BIGINT PRIMARY KEY, a CHAR(32), b CHAR(32),"
-                " c CHAR(32)) ENGINE=InnoDB"
-            )
+            if data == "realistic":
+                cursor.execute(
+                    f"CREATE TABLE `{name}`.data (id BIGINT PRIMARY KEY, n INT,"
+                    " price DECIMAL(12,2), name VARCHAR(64), note VARCHAR(200), flag TINYINT,"
+                    " created DATETIME, bin VARBINARY(16)) ENGINE=InnoDB"
+                )
+            else:
+                cursor.execute(
+                    f"CREATE TABLE `{name}`.data (id BIGINT PRIMARY KEY, a CHAR(32),"
+                    " b CHAR(32), c CHAR(32)) ENGINE=InnoDB"
+                )
             for start in range(0, rows, 500_000):
                 count = min(500_000, rows - start)
-                cursor.execute(
-                    f"INSERT INTO `{name}`.data SELECT seq + {start}, MD5(seq + {start}),"
-                    f" MD5(2 * (seq + {start})), MD5(3 * (seq + {start})) FROM seq_1_to_{count}"
+                i = f"(seq + {start})"
+                values = (
+                    f"{i}, MD5({i}), MD5(2 * {i}), MD5(3 * {i})"
+                    if data != "realistic"
+                    else f"{i}, ({i} * 37) % 1000, {i} * 1.25, CONCAT('O''Brien, (x) ', HEX({i})),"
+                    f" IF({i} % 7 = 0, NULL, CONCAT('line1\\npath C:\\\\dir\\\\', {i},"
+                    " ' \"quoted\", (paren); semi),(x')), "
+                    f"{i} % 2, '2024-01-01' + INTERVAL {i} SECOND, UNHEX(MD5({i}))"
                 )
+                cursor.execute(f"INSERT INTO `{name}`.data SELECT {values} FROM seq_1_to_{count}")
             cursor.execute(f"CREATE TABLE `{name}`.bench_complete (`rows` BIGINT)")
             cursor.execute(f"INSERT INTO `{name}`.bench_complete VALUES ({rows})")
     finally:
@@ -444,6 +480,11 @@ class EngineResult:
     def read_ratio(self) -> float:
         return self.our_reads / self.plain_reads
 
+    @property
+    def count_mb_per_s(self) -> float:
+        """The row counter's pace: MB of dump per CPU second it spent counting."""
+        return self.ours.raw_bytes / 1e6 / max(self.ours.row_count_cpu_seconds, 1e-9)
+
 
 def measure(engine: Engine, full: str, tenth: str, repeat: int) -> EngineResult:
     """Interleaved rounds (dump, its reads or a plain dump's, shell pipeline, ours,
@@ -478,7 +519,7 @@ def measure(engine: Engine, full: str, tenth: str, repeat: int) -> EngineResult:
 def print_table(results: list[EngineResult]) -> None:
     print(
         f"{'engine':<11}{'dump MB':>8}{'stored':>7}{'dump>null':>10}{'|zstd':>8}{'ours':>8}"
-        f"{'ratio':>6}{'discard':>8}{'ratio':>6}{'count cpu':>10}{'azurite cpu':>12}"
+        f"{'ratio':>6}{'discard':>8}{'ratio':>6}{'count cpu':>10}{'MB/s':>6}{'azurite cpu':>12}"
         f"{'peak MB':>8}{'tenth':>6}{'growth':>7}{'plain reads':>12}{'our reads':>11}"
         f"{'ratio':>6}"
     )
@@ -487,13 +528,15 @@ def print_table(results: list[EngineResult]) -> None:
             f"{r.label:<11}{r.ours.raw_bytes / 1e6:>8.0f}{r.ours.stored_bytes / 1e6:>7.0f}"
             f"{r.dump_seconds:>9.2f}s{r.shell_seconds:>7.2f}s{r.ours.seconds:>7.2f}s"
             f"{r.ratio:>6.2f}{r.discard.seconds:>7.2f}s{r.discard_ratio:>6.2f}"
-            f"{r.ours.row_count_cpu_seconds:>9.2f}s{r.ours.azurite_cpu_seconds:>11.2f}s"
+            f"{r.ours.row_count_cpu_seconds:>9.2f}s{r.count_mb_per_s:>6.0f}"
+            f"{r.ours.azurite_cpu_seconds:>11.2f}s"
             f"{r.ours.peak_rss_mb:>8.0f}{r.tenth.peak_rss_mb:>6.0f}{r.rss_growth:>7.2f}"
             f"{r.plain_reads:>12}{r.our_reads:>11}{r.read_ratio:>6.3f}"
         )
     print(
         "ours = run_backup into Azurite; discard = the same with the blocks dropped "
-        "in-process; count cpu = CPU time ours spent counting rows in the dump stream; "
+        "in-process; count cpu = CPU time ours spent counting rows in the dump stream "
+        "(MB/s: dump MB per CPU second of counting); "
         "azurite cpu = CPU time the emulator spent on the same cores during ours; reads = "
         "what the server read (PostgreSQL: blocks read or hit; MariaDB: rows) for a "
         "plain dump and for ours, the fewest of the rounds"
@@ -508,13 +551,14 @@ def run(args: argparse.Namespace) -> None:
     results: list[EngineResult] = []
     overhead: EncryptOverhead | None = None
     tag = f"_{args.tag}" if args.tag else ""
+    tag += "_r" if args.data == "realistic" else ""
     for engine, prefix, megabytes, ensure, drop in plans:
         full = f"{prefix}_{megabytes}{tag}"
         tenth = f"{prefix}_{max(1, megabytes // 10)}{tag}"
         print(f"{engine.value}: preparing {full} and {tenth}", flush=True)
         started = time.perf_counter()
         for name, size in ((full, megabytes), (tenth, max(1, megabytes // 10))):
-            created = ensure(name, size)
+            created = ensure(name, size, args.data)
             print(f"  {name}: {'generated' if created else 'reused'}", flush=True)
         print(f"  ready in {time.perf_counter() - started:.1f}s; measuring", flush=True)
         try:
@@ -537,6 +581,8 @@ def run(args: argparse.Namespace) -> None:
         "mysql_server_read_ratio": round(my.read_ratio, 4),
         "pg_count_cpu_seconds": round(pg.ours.row_count_cpu_seconds, 3),
         "mysql_count_cpu_seconds": round(my.ours.row_count_cpu_seconds, 3),
+        "pg_count_mb_per_s": round(pg.count_mb_per_s),
+        "mysql_count_mb_per_s": round(my.count_mb_per_s),
         "pg_ratio_discard": round(pg.discard_ratio, 3),
         "mysql_ratio_discard": round(my.discard_ratio, 3),
     }
@@ -556,6 +602,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="runs per measurement (best)")
     parser.add_argument("--keep", action="store_true", help="keep the databases for reuse")
     parser.add_argument("--tag", default="", help="suffix of the databases' names")
+    parser.add_argument(
+        "--data", choices=DATA_KINDS, default="md5", help="generated rows: md5 text or mixed"
+    )
     run(parser.parse_args())
 
 

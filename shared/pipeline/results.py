@@ -84,10 +84,6 @@ class RestoreOutcome(BaseModel):
     tables_compared: int = 0
     differences: list[TableDifference] = Field(default_factory=list)
 
-    @property
-    def matches_manifest(self) -> bool:
-        return not self.differences
-
 
 class PipelineFailed(Exception):
     """A pipeline step failed; the message is sanitised and safe to store and show."""

@@ -2,9 +2,17 @@ r"""Row counts read from the dump stream itself: the manifest then describes exa
 dump holds, and a backup reads the database once.
 
 One counter per dump format behind one interface (`RowCounter`), fed the raw dump before
-compression in chunks that may be cut anywhere. Python runs per chunk, per table and per
-statement; the bytes themselves are scanned by `bytes.find`/`count` and compiled regular
-expressions over whole chunks, never by a Python loop per row or byte.
+compression in chunks that may be cut anywhere. Python runs per chunk, per table, per
+statement and per quoted or commented stretch of the schema; the bytes themselves are
+scanned by `bytes.find`/`count` and compiled regular expressions over whole chunks, never by
+a Python loop per row or byte.
+
+Outside the data, each counter follows the SQL text the way the tool that restores it
+(psql, mysql) does: strings, quoted names, dollar quotes and comments are skipped whole, so
+what a function, trigger, procedure, view or comment holds (a line that reads like a COPY
+header or a LOCK TABLES, say) is never taken for data. Only at the top level of that text
+does a data block open. The schema is small next to the data, whose blocks are counted by
+the fast paths below.
 
 PostgreSQL (pg_dump, plain format). A table's rows are one COPY block, after its TOC
 comment:
@@ -17,20 +25,24 @@ comment:
     \.
 
 COPY's text format escapes backslash, newline and carriage return, so each row is one line
-and no row is the line `\.`: rows = newlines up to that line. Only a COPY line right after a
-TABLE DATA comment opens a block, so the same text inside a function body does not.
+and no row is the line `\.`: rows = newlines up to that line. A block opens where such a
+TOC comment is a comment of the top level (psql's view: not inside a '…', E'…', "…",
+$tag$…$tag$ or /* … */, which nest).
 
 MySQL/MariaDB (mysqldump, mariadb-dump). A table's rows are INSERTs (extended, the default,
 or one per row) between `LOCK TABLES `t` WRITE;` and `UNLOCK TABLES;` (--add-locks, which
-the engine passes; LOCK TABLES cannot appear in a routine or trigger body, whose INSERTs are
-thus never counted). Rows = value tuples. Values are numbers, NULL, 0x… (--hex-blob) and '…'
-strings whose quotes, backslashes, newlines and NULs the tool escapes with a backslash, so
-a raw newline, and `;\n`, only ever stand between tuples and statements, and a "(" outside
-a string only ever opens a tuple. MariaDB writes one tuple per line: where every "(" of a
-stretch follows a newline (or "VALUES "), the "\n(" count is the answer, nothing parsed.
-Otherwise (MySQL's one-line statements, or a "(" inside a string) one regular expression
-cuts the strings out of the stretch and the "(" left are counted; the string state (inside
-or not, after a backslash or not) is carried from one chunk to the next.
+the engine passes), a LOCK TABLES at the start of a line of the top level (the mysql
+client's view: not inside '…' or "…" with their backslash escapes, unless the dump set
+NO_BACKSLASH_ESCAPES for a routine, `…`, # or -- comments or /* … */; the /*!50003 … */
+around triggers and views is read through, as the server runs it). Rows = value tuples.
+Values are numbers, NULL, 0x… (--hex-blob) and '…' strings whose quotes, backslashes,
+newlines and NULs the tool escapes with a backslash, so a raw newline, and `;\n`, only ever
+stand between tuples and statements, and a "(" outside a string only ever opens a tuple.
+MariaDB writes "VALUES" then one tuple per line: in such a statement the "\n(" count is the
+answer, whatever the strings hold, nothing parsed. Otherwise (MySQL's one-line statements)
+one regular expression cuts the strings out of the stretch and the "(" left are counted;
+the string state (inside or not, after a backslash or not) is carried from one chunk to
+the next.
 """
 
 from __future__ import annotations
@@ -67,27 +79,37 @@ def row_counter_for(engine: Engine) -> RowCounter:
 
 
 class _ChunkScanner:
-    """Carries what a chunk left unfinished (a header cut in two, the last bytes of a block)
-    into the next one, and times the scanning on the calling thread."""
+    """Carries what a chunk left unfinished (a header or a quote's end cut in two, the last
+    bytes of a block) into the next one, and times the scanning on the calling thread.
+
+    `_scan` returns where the next scan resumes; the bytes from there on are put in front of
+    the next chunk, with the one byte before them, so that a look-behind (a newline before
+    a header, a name's letter before "$") always has its byte."""
+
+    # Unfinished bytes carried at the top level of the text: the longest token the lexer
+    # must see whole to know what it is ("\nLOCK TABLES ", "/*!50003 SET sql_mode   = ").
+    TAIL = 64
 
     def __init__(self) -> None:
-        # The dump's first line is never a header: a newline in front lets every header
-        # be found as "\n" + its first words.
+        # The dump's first line counts as following a newline.
         self._pending = b"\n"
+        self._fresh = 1  # where the bytes not scanned before start in the buffer
         self._rows: dict[TableKey, int] = {}
         self.cpu_seconds = 0.0
 
     def feed(self, data: bytes) -> None:
         started = time.thread_time()
-        buffer = self._pending + data if self._pending else data
-        self._pending = self._scan(buffer)
+        buffer = self._pending + data
+        self._fresh = len(self._pending)
+        resume = self._scan(buffer, 1)
+        self._pending = buffer[resume - 1 :]
         self.cpu_seconds += time.thread_time() - started
 
     def tables(self) -> dict[TableKey, int]:
         return dict(self._rows)
 
-    def _scan(self, buffer: bytes) -> bytes:
-        """Counts what `buffer` holds; returns the bytes to put in front of the next chunk."""
+    def _scan(self, buffer: bytes, position: int) -> int:
+        """Counts what buffer[position:] holds; returns where the next scan resumes."""
         raise NotImplementedError
 
     def _open(self, key: TableKey) -> TableKey:
@@ -115,10 +137,20 @@ def _unquote(name: bytes, quote: bytes) -> bytes:
     return name
 
 
+def _quoted_end(buffer: bytes, position: int, body: re.Pattern[bytes]) -> int:
+    """From inside a quoted stretch whose `body` pattern stops at its closing quote: past
+    that quote, or -1 - (where to resume) when the buffer ends first (a last quote may be
+    the first of a doubled one, a last backslash escapes the next chunk's first byte)."""
+    end = body.match(buffer, position).end()  # type: ignore[union-attr]
+    if end + 1 < len(buffer):
+        return end + 1  # the closing quote (a doubled one was taken by the body)
+    return -1 - end
+
+
 # --- PostgreSQL ------------------------------------------------------------------------
 
-_PG_TOC = b"\n-- Data for Name: "
 _PG_TOC_LINE = re.compile(rb"-- Data for Name: [^\n]*; Type: TABLE DATA; Schema: [^\n]*\n")
+_PG_TOC_START = b"-- Data for Name: "
 _PG_BEFORE_COPY = b"--\n\nCOPY "
 _PG_IDENT = rb'(?:"(?:[^"]|"")+"|[^\s".(),;]+)'
 _PG_COPY_LINE = re.compile(
@@ -129,6 +161,33 @@ _PG_COPY_END = b" FROM stdin;\n"
 _PG_END = b"\n\\.\n"
 # The longest header: a 1,600-column list of quoted 63-byte names is about 210 KB.
 _PG_MAX_HEADER = 256 * 1024
+_PG_MAX_TOC_LINE = 16 * 1024  # names in TOC comments are at most 63 bytes each
+
+# What starts something at the top level: comments, strings, quoted names, dollar quotes
+# (a tag is a name; "$" inside or after a name belongs to it, and "$1" is a parameter),
+# psql's backslash commands (\connect, \restrict) and the dump's own setting of
+# standard_conforming_strings, which decides what a backslash in '…' is.
+_PG_NAME_BYTE = rb"A-Za-z0-9_\x80-\xff"
+_PG_TOKEN = re.compile(
+    rb"--|/\*|['\"\\]"
+    rb"|(?<!["
+    + _PG_NAME_BYTE
+    + rb"$])(?:[Ee]'|\$(?:[A-Za-z_\x80-\xff]["
+    + _PG_NAME_BYTE
+    + rb"]*)?\$)"
+    rb"|(?<=\n)SET standard_conforming_strings = o(?:n|ff);"
+)
+_PG_DOLLAR_TAIL = re.compile(rb"\$[A-Za-z_\x80-\xff][" + _PG_NAME_BYTE + rb"]*\Z")
+_PG_BODIES = {
+    b"'": re.compile(rb"(?:[^']++|'')*+"),  # standard_conforming_strings on
+    b"\\'": re.compile(rb"(?:[^'\\]++|\\.|'')*+", re.DOTALL),  # E'…', or off
+    b'"': re.compile(rb'(?:[^"]++|"")*+'),
+}
+_PG_COMMENT_MARKS = re.compile(rb"/\*|\*/")
+
+# Where the text is: at the top level, in a -- comment, a /* comment (how deep), a '…',
+# E'…' or "…" (its body pattern), a dollar quote (its tag), or a COPY block.
+_TOP, _LINE, _BLOCK, _QUOTED, _DOLLAR, _DATA = range(6)
 
 
 class PostgresRowCounter(_ChunkScanner):
@@ -136,49 +195,111 @@ class PostgresRowCounter(_ChunkScanner):
 
     def __init__(self) -> None:
         super().__init__()
-        self._table: TableKey | None = None
+        self._state = _TOP
+        self._depth = 0  # of nested /* comments
+        self._body = _PG_BODIES[b"'"]  # of the quoted stretch we are in
+        self._tag = b""  # of the dollar quote we are in
+        self._escapes = False  # standard_conforming_strings off: '…' takes backslashes
+        self._table: TableKey = (None, b"")
         self._counted_from = 0  # in a block: where the newlines not yet counted start
 
-    def _scan(self, buffer: bytes) -> bytes:
-        position = 0
+    def _scan(self, buffer: bytes, position: int) -> int:
+        self._counted_from = self._fresh
         while True:
-            if self._table is None:
-                found = self._header(buffer, position)
-                if isinstance(found, bytes):
-                    return found
-                # The block starts after the header's newline, which stands in front of
-                # `\.` when the table is empty: search from it, count after it.
-                position, self._counted_from = found - 1, found
-            end = find_by_rare_byte(buffer, _PG_END, position, rare=1)  # a backslash
-            if end < 0:
-                self._rows[self._table] += buffer.count(b"\n", self._counted_from)
-                tail = buffer[-3:]  # the start of "\n\\.\n" may end this chunk
-                self._counted_from = len(tail)
-                return tail
-            self._rows[self._table] += buffer.count(b"\n", self._counted_from, end + 1)
-            self._table = None
-            position = end + 3  # the "\n" that ends `\.` may precede the next TOC comment
+            state = self._state
+            if state == _TOP:
+                found = self._top(buffer, position)
+            elif state == _DATA:
+                found = self._data(buffer, position)
+            elif state == _LINE:
+                found = buffer.find(b"\n", position)
+                if found < 0:
+                    return len(buffer)
+                self._state = _TOP
+            elif state == _QUOTED:
+                found = _quoted_end(buffer, position, self._body)
+                if found >= 0:
+                    self._state = _TOP
+            elif state == _DOLLAR:
+                found = buffer.find(self._tag, position)
+                if found < 0:
+                    return max(position, len(buffer) - len(self._tag) + 1)
+                self._state = _TOP
+                found += len(self._tag)
+            else:
+                found = self._comment(buffer, position)
+            if found < 0:
+                return -1 - found
+            position = found
 
-    def _header(self, buffer: bytes, position: int) -> int | bytes:
-        """Where the next COPY block's rows start (the table is then open), or the bytes to
-        carry into the next chunk when no complete header is in `buffer`."""
-        start = buffer.find(_PG_TOC, position)
-        while start >= 0:
-            found = self._header_at(buffer, start + 1)
-            if found is None:
-                return buffer[start:]  # cut by the chunk's end: decide with more bytes
-            if found > 0:
-                return found
-            start = buffer.find(_PG_TOC, start + 1)
-        return buffer[-(len(_PG_TOC) - 1) :]
+    def _top(self, buffer: bytes, position: int) -> int:
+        """At the top level: past the next thing that starts there (entering it), or
+        -1 - (where to resume) at the buffer's end."""
+        token = _PG_TOKEN.search(buffer, position)
+        if token is None:
+            resume = max(position, len(buffer) - self.TAIL)
+            dollar = _PG_DOLLAR_TAIL.search(buffer, max(position, len(buffer) - 1024))
+            return -1 - (min(resume, dollar.start()) if dollar else resume)
+        start, end = token.span()
+        first = buffer[start]
+        if first == 0x2D:  # "-": a comment, or a TOC comment that opens a COPY block
+            if buffer[start - 1] == 0x0A and _PG_TOC_START.startswith(
+                buffer[start : start + len(_PG_TOC_START)]
+            ):
+                found = self._header_at(buffer, start)
+                if found is None:
+                    return -1 - start  # cut by the chunk's end: decide with more bytes
+                if found > 0:
+                    # The block starts after the header's newline, which stands in front
+                    # of `\.` when the table is empty: search from it, count after it.
+                    self._state, self._counted_from = _DATA, found
+                    return found - 1
+            self._state = _LINE
+        elif first == 0x2F:  # "/*"
+            self._state, self._depth = _BLOCK, 1
+        elif first == 0x5C:  # a backslash: one of psql's commands, to the end of its line
+            self._state = _LINE
+        elif first == 0x24:  # "$tag$"
+            self._state, self._tag = _DOLLAR, token[0]
+        elif first == 0x53:  # "SET standard_conforming_strings = …;"
+            self._escapes = token[0].endswith(b"off;")
+        else:
+            quote = b"'" if first == 0x27 else b'"' if first == 0x22 else b"\\'"
+            if quote == b"'" and self._escapes:
+                quote = b"\\'"
+            self._state, self._body = _QUOTED, _PG_BODIES[quote]
+        return end
+
+    def _comment(self, buffer: bytes, position: int) -> int:
+        """In a /* comment (they nest): past its end, or -1 - (where to resume)."""
+        while self._depth:
+            mark = _PG_COMMENT_MARKS.search(buffer, position)
+            if mark is None:
+                return -1 - max(position, len(buffer) - 1)
+            self._depth += 1 if buffer[mark.start()] == 0x2F else -1
+            position = mark.end()
+        self._state = _TOP
+        return position
+
+    def _data(self, buffer: bytes, position: int) -> int:
+        """In a COPY block: counts its lines up to `\\.`; past it, or -1 - (where to
+        resume) when the block goes on in the next chunk."""
+        end = find_by_rare_byte(buffer, _PG_END, position, rare=1)  # a backslash
+        if end < 0:
+            self._rows[self._table] += buffer.count(b"\n", self._counted_from)
+            # The start of "\n\\.\n" may end this chunk.
+            return -1 - max(position, len(buffer) - 3)
+        self._rows[self._table] += buffer.count(b"\n", self._counted_from, end + 1)
+        self._state = _TOP
+        return end + 3  # the "\n" that ends `\.` precedes the next TOC comment
 
     def _header_at(self, buffer: bytes, start: int) -> int | None:
         """At a TOC comment: the end of its COPY header, 0 if this is no data block's
         header, None if the buffer ends too early to tell."""
         toc = _PG_TOC_LINE.match(buffer, start)
-        line_end = buffer.find(b"\n", start)
         if toc is None:
-            return None if line_end < 0 else 0
+            cut = buffer.find(b"\n", start) < 0 and len(buffer) - start < _PG_MAX_TOC_LINE
+            return None if cut else 0
         copy = toc.end()
         if len(buffer) - copy < len(_PG_BEFORE_COPY):
             return None
@@ -199,7 +320,6 @@ class PostgresRowCounter(_ChunkScanner):
 # Names in backticks, or bare (--skip-quote-names); INSERT IGNORE and REPLACE as well
 # (--insert-ignore, --replace): an option file may ask for any of them.
 _MY_NAME = rb"(`(?:[^`]|``)+`|[^\s`(]+)"
-_MY_LOCK = b"\nLOCK TABLES "
 _MY_LOCK_LINE = re.compile(rb"LOCK TABLES " + _MY_NAME + rb" WRITE;\n")
 _MY_IDENT_MAX = 1024  # 64 characters of up to 4 bytes, backticks doubled, and the words
 _MY_INSERTS = (b"INSERT INTO ", b"INSERT IGNORE INTO ", b"REPLACE INTO ")
@@ -210,6 +330,9 @@ _MY_INSERT_HEAD = re.compile(
 )
 _MY_INSERT_MAX = 1024 * 1024  # a column list of 4,096 quoted names
 _MY_UNLOCK = b"UNLOCK TABLES;\n"
+# A name may hold a newline, and then a line that reads "UNLOCK TABLES;": the lines that
+# name the table are read whole.
+_MY_KEYS_LINE = re.compile(rb"/\*!40000 ALTER TABLE " + _MY_NAME + rb" (?:DIS|EN)ABLE KEYS \*/;\n")
 _MY_LINE_MAX = 64 * 1024  # other lines of a data section: ALTER TABLE … KEYS and the like
 # From inside a string: its rest, up to and with the closing quote. From outside: a string,
 # closed or running to the end of the text.
@@ -221,7 +344,27 @@ _MY_STRING = re.compile(rb"'(?:[^'\\]++|\\.)*+(?:'|\\?\Z)", re.DOTALL)
 # quote opens a last string that swallows the NUL.
 _MY_SENTINEL = b"\x01'\x00"
 
-_OUTSIDE, _SECTION, _INSERT, _SKIP_LINE = range(4)
+# What starts something at the top level of the text the mysql client reads: strings,
+# quoted names, comments (# and "-- " to the end of the line; /* … */, except /*!…*/ and
+# /*M!…*/, whose text is run: their "/*!" and "*/" are skipped, what is between is read),
+# and at a line's start the client's DELIMITER command (the rest of its line), a LOCK
+# TABLES that opens a data section, and the dump's own setting of the sql_mode a routine
+# or trigger was made in (NO_BACKSLASH_ESCAPES decides what a backslash in '…' is).
+_MY_TOKEN = re.compile(
+    rb"(?<=\n)(?:/\*!\d{5} SET sql_mode\s*=\s*|LOCK TABLES |DELIMITER[ \t])"
+    rb"|['\"`#]|--[\x00-\x20]|/\*(?:M?!|(?=[^M!])|M(?=[^!]))|\*/",
+    re.DOTALL,
+)
+_MY_BODIES = {
+    (b"'", False): re.compile(rb"(?:[^'\\]++|\\.|'')*+", re.DOTALL),
+    (b'"', False): re.compile(rb'(?:[^"\\]++|\\.|"")*+', re.DOTALL),
+    (b"'", True): re.compile(rb"(?:[^']++|'')*+"),
+    (b'"', True): re.compile(rb'(?:[^"]++|"")*+'),
+    (b"`", False): re.compile(rb"(?:[^`]++|``)*+"),
+}
+_MY_MODE_MAX = 64 * 1024
+
+_SECTION, _INSERT, _SKIP_LINE = range(_DATA + 1, _DATA + 4)
 
 
 class MySqlRowCounter(_ChunkScanner):
@@ -229,89 +372,149 @@ class MySqlRowCounter(_ChunkScanner):
 
     def __init__(self) -> None:
         super().__init__()
-        self._state = _OUTSIDE
+        self._state = _TOP
+        self._body = _MY_BODIES[(b"`", False)]  # of the quoted stretch we are in
+        self._no_backslash_escapes = False
         self._table: TableKey = (None, b"")
         # Inside an INSERT's values: in a string, right after a backslash in one, and
         # the last byte scanned ("\n" before a tuple, ";" before the statement's end).
         self._in_string = False
         self._escaped = False
         self._last = b""
+        self._lines = False  # a tuple per line: MariaDB's layout
 
-    def _scan(self, buffer: bytes) -> bytes:
-        position = 0
+    def _scan(self, buffer: bytes, position: int) -> int:
         while True:
-            if self._state == _OUTSIDE:
-                found = self._lock(buffer, position)
-            elif self._state == _SECTION:
-                found = self._section_line(buffer, position)
-            elif self._state == _INSERT:
+            state = self._state
+            if state == _INSERT:
                 found = self._values(buffer, position)
-            else:
-                found = self._skip_line(buffer, position)
-            if isinstance(found, bytes):
-                return found
+            elif state == _SECTION:
+                found = self._section_line(buffer, position)
+            elif state == _TOP:
+                found = self._top(buffer, position)
+            elif state == _QUOTED:
+                found = _quoted_end(buffer, position, self._body)
+                if found >= 0:
+                    self._state = _TOP
+            elif state == _BLOCK:
+                found = buffer.find(b"*/", position)
+                if found < 0:
+                    return max(position, len(buffer) - 1)
+                self._state = _TOP
+                found += 2
+            else:  # _LINE or _SKIP_LINE: to the end of the line
+                found = buffer.find(b"\n", position)
+                if found < 0:
+                    return len(buffer)
+                if state == _SKIP_LINE:
+                    found += 1
+                self._state = _TOP if state == _LINE else _SECTION
+            if found < 0:
+                return -1 - found
             position = found
 
-    def _lock(self, buffer: bytes, position: int) -> int | bytes:
-        start = buffer.find(_MY_LOCK, position)
-        while start >= 0:
-            lock = _MY_LOCK_LINE.match(buffer, start + 1)
+    def _top(self, buffer: bytes, position: int) -> int:
+        """At the top level: past the next thing that starts there (entering it), or
+        -1 - (where to resume) at the buffer's end."""
+        token = _MY_TOKEN.search(buffer, position)
+        if token is None:
+            return -1 - max(position, len(buffer) - self.TAIL)
+        start, end = token.span()
+        first = buffer[start]
+        if first == 0x4C:  # "LOCK TABLES "
+            lock = _MY_LOCK_LINE.match(buffer, start)
             if lock is not None:
                 self._open((None, _unquote(lock[1], b"`")))
                 self._state = _SECTION
                 return lock.end()
-            if len(buffer) - start < _MY_IDENT_MAX:
-                return buffer[start:]
-            start = buffer.find(_MY_LOCK, start + 1)
-        return buffer[-(len(_MY_LOCK) - 1) :]
+            if len(buffer) - start < _MY_IDENT_MAX:  # a name may hold newlines
+                return -1 - start
+        elif first == 0x2F:
+            if end - start > 4:  # "/*!50003 SET sql_mode = " (the others are short)
+                return self._sql_mode(buffer, start, end)
+            if buffer[end - 1] != 0x21:  # "/*" or "/*M", not "/*!" nor "/*M!": a comment
+                self._state = _BLOCK  # (they do not nest in MySQL)
+            elif buffer[start - 1] == 0x0A and len(buffer) - start < self.TAIL:
+                return -1 - start  # it may be the start of "/*!50003 SET sql_mode = "
+        elif first in (0x23, 0x44) or (first == 0x2D and buffer[end - 1] != 0x0A):
+            self._state = _LINE  # "#", "-- ", DELIMITER
+        elif first in (0x27, 0x22, 0x60):  # ' " `
+            quote = token[0]
+            escapes = self._no_backslash_escapes and quote != b"`"
+            self._state, self._body = _QUOTED, _MY_BODIES[(quote, escapes)]
+        return end
 
-    def _section_line(self, buffer: bytes, position: int) -> int | bytes:
+    def _sql_mode(self, buffer: bytes, start: int, end: int) -> int:
+        """After "/*!50003 SET sql_mode = ": the mode the next routine or trigger was made
+        in (a string), or the saved one put back (a variable)."""
+        if end == len(buffer):
+            return -1 - start
+        if buffer[end] == 0x27:
+            close = buffer.find(b"'", end + 1)
+            if close < 0:
+                return -1 - start if len(buffer) - start < _MY_MODE_MAX else end
+            mode = buffer[end + 1 : close].upper()
+            self._no_backslash_escapes = b"NO_BACKSLASH_ESCAPES" in mode
+            return close + 1
+        self._no_backslash_escapes = False
+        return end
+
+    def _section_line(self, buffer: bytes, position: int) -> int:
         """At the start of a line in a table's data section."""
         if buffer.startswith(_MY_INSERTS, position):
             head = _MY_INSERT_HEAD.match(buffer, position)
             if head is not None:
+                if len(buffer) - head.end() < 2:
+                    return -1 - position  # which layout: decide with more bytes
                 self._table = self._open((None, _unquote(head[1], b"`")))
                 self._state, self._in_string, self._escaped = _INSERT, False, False
                 self._last = b"S"  # of VALUES
+                # MariaDB's layout: "VALUES\n(…),\n(…);\n", always one tuple per line.
+                self._lines = buffer[head.end()] == 0x0A
                 if buffer.startswith(b" (", head.end()):
                     # "VALUES (": the first tuple opens here, as one after a newline does.
                     self._last = b"\n"
                     return head.end() + 1
                 return head.end()
             if len(buffer) - position < _MY_INSERT_MAX:
-                return buffer[position:]
+                return -1 - position
             self._state = _SKIP_LINE
             return position
         if buffer.startswith(_MY_UNLOCK, position):
-            self._state = _OUTSIDE
+            self._state = _TOP
             return position + len(_MY_UNLOCK) - 1  # its newline precedes the next LOCK
+        if buffer.startswith(b"/*!40000 ALTER TABLE ", position):
+            keys = _MY_KEYS_LINE.match(buffer, position)
+            if keys is not None:
+                return keys.end()
+            if len(buffer) - position < _MY_IDENT_MAX:
+                return -1 - position
         line_end = buffer.find(b"\n", position)
         if line_end >= 0:
             return line_end + 1
         if len(buffer) - position < _MY_LINE_MAX:
-            return buffer[position:]
+            return -1 - position
         self._state = _SKIP_LINE
         return position
 
-    def _skip_line(self, buffer: bytes, position: int) -> int | bytes:
-        line_end = buffer.find(b"\n", position)
-        if line_end < 0:
-            return b""
-        self._state = _SECTION
-        return line_end + 1
-
-    def _values(self, buffer: bytes, position: int) -> int | bytes:
+    def _values(self, buffer: bytes, position: int) -> int:
         """In an INSERT's values: counts their tuples up to the statement's `;\n`."""
         if self._last == b";" and buffer.startswith(b"\n", position):
             self._state = _SECTION  # the statement ended with the previous chunk
             return position + 1
         end = find_by_rare_byte(buffer, b";\n", position)
         stop = end if end >= 0 else len(buffer)
-        if stop > position:
+        if stop > position and self._lines:
+            # A raw newline is never inside a value (the tool escapes it): each "\n(" opens
+            # a tuple, whatever the strings hold. From the byte before, which ended the
+            # previous chunk when the scan resumes, so that a cut "\n(" counts too.
+            self._rows[self._table] += buffer.count(b"\n(", position - 1, stop)
+            self._last = buffer[stop - 1 : stop]
+        elif stop > position:
             self._rows[self._table] += self._tuples(buffer, position, stop)
             self._last = buffer[stop - 1 : stop]
         if end < 0:
-            return b""
+            return -1 - len(buffer)
         self._state = _SECTION
         return end + 2
 

@@ -1,7 +1,8 @@
 r"""The row counters of shared/pipeline/row_counts.py against dumps generated here the way
 pg_dump and mysqldump/mariadb-dump write them (escapes, quoting, layouts), with a known
 number of rows per table, cut into chunks at random places (property-based, hypothesis),
-and a hand-written dump cut at every single position.
+and a hand-written dump cut at every single position; between the data, generated schema
+text whose strings, quoted names, dollar quotes and comments hold fake data blocks.
 
 The real tools' output is checked by the round-trip tests (test_roundtrip_*.py), whose
 manifests must equal count(*) on the source."""
@@ -268,7 +269,8 @@ def my_dump(
         columns = b" (`a`, `b``)`)" if table.with_columns else b""
         head = table.verb + b" " + name + columns + b" VALUES"
         parts.append(
-            b"\n--\n-- Dumping data for table " + name + b"\n--\n\n"
+            # The tool goes on with "-- " after a newline in a name in a comment.
+            b"\n--\n-- Dumping data for table " + name.replace(b"\n", b"\n-- ") + b"\n--\n\n"
             b"LOCK TABLES " + name + b" WRITE;\n"
             b"/*!40000 ALTER TABLE " + name + b" DISABLE KEYS */;\n"
         )
@@ -404,3 +406,151 @@ def test_the_rare_byte_search_finds_what_find_finds(
     """Many false hits of the rare byte (past the memchr tries) included."""
     needle, rare = needle_and_rare
     assert find_by_rare_byte(buffer, needle, start, rare) == buffer.find(needle, start)
+
+
+# --- schema text that reads like data, generated -------------------------------------------
+# Strings, quoted names, dollar quotes and comments of every kind, holding quotes, escapes,
+# newlines, comment marks and whole fake data blocks, written the way the tools write them;
+# between them, real data blocks. Only the real ones count, wherever the chunks are cut.
+
+PG_FAKE = (
+    "\n--\n-- Data for Name: t; Type: TABLE DATA; Schema: public; Owner: o\n--\n\n"
+    "COPY public.t (a) FROM stdin;\n1\n2\n\\.\n\n"
+)
+PG_TEXT = st.lists(
+    st.sampled_from(["'", "''", '"', "$", "$_$", "\\", "\\'", "\n", "--", "/*", "*/", "E'", ";"])
+    | st.just(PG_FAKE)
+    | st.text(alphabet="aE_$ \n", max_size=3),
+    max_size=8,
+).map("".join)
+
+
+@st.composite
+def pg_schema_piece(draw: st.DrawFn, escapes: bool) -> str:
+    """One thing at the top level of pg_dump's text; `escapes` when the dump set
+    standard_conforming_strings off (a backslash then escapes in '…' too)."""
+    text = draw(PG_TEXT)
+    kind = draw(st.sampled_from(["string", "e", "name", "dollar", "line", "block", "meta"]))
+    if kind == "string":
+        if not escapes:
+            return "'" + text.replace("'", "''") + "'"
+        # pg_dump doubles both; psql also reads \' (the quote escaped) in such a string.
+        quote = draw(st.sampled_from(["''", "\\'"]))
+        return "'" + text.replace("\\", "\\\\").replace("'", quote) + "'"
+    if kind == "e":
+        return (
+            "E'"
+            + text.replace("\\", "\\\\").replace("'", draw(st.sampled_from(["''", "\\'"])))
+            + "'"
+        )
+    if kind == "name":
+        return '"' + text.replace('"', '""') + '"'
+    if kind == "dollar":
+        # pg_dump picks a tag that the body does not hold ("$" + tag, so none straddles).
+        tag = next(t for t in ["", "_", "_X", "__X", "f1"] if "$" + t not in text)
+        if "$" in text and tag == "":
+            tag = "_"
+        return f"${tag}${text}${tag}$"
+    if kind == "line":
+        return "--" + text.replace("\n", " ") + "\n"
+    if kind == "block":  # nested once, as PostgreSQL allows
+        flat = text.replace("/*", "/ *").replace("*/", "* /")
+        return "/* " + flat + " /* " + flat + " */ " + flat + " */"
+    return "\\restrict " + "".join(c for c in text if c.isalnum()) + "\n"
+
+
+@st.composite
+def pg_schema(draw: st.DrawFn) -> str:
+    """Schema text between data blocks: pieces with blanks and semicolons between them,
+    and now and then the dump's switch of standard_conforming_strings."""
+    parts, escapes = ["\n"], False  # each schema text ends with it on
+    for _ in range(draw(st.integers(0, 6))):
+        if draw(st.integers(0, 4)) == 0:
+            escapes = not escapes
+            parts.append(f"\nSET standard_conforming_strings = {'off' if escapes else 'on'};\n")
+        parts.append(draw(pg_schema_piece(escapes)))
+        parts.append(draw(st.sampled_from([" ", "\n", ";\n", " x "])))
+    parts.append("\nSET standard_conforming_strings = on;\n")
+    return "".join(parts)
+
+
+@SETTINGS
+@given(st.data(), st.lists(st.tuples(pg_schema(), pg_tables()), max_size=4))
+def test_copy_counter_skips_generated_schema_text(
+    data: st.DataObject, pieces: list[tuple[str, tuple[str, str, int, list[list[bytes | None]]]]]
+) -> None:
+    parts, expected = [], {}
+    for schema, table in pieces:
+        dump, rows = pg_dump([table], [])
+        parts += [schema.encode(), dump]
+        for key, count in rows.items():
+            expected[key] = expected.get(key, 0) + count
+    dump = b"".join(parts)
+    assert counted(PostgresRowCounter(), dump, data.draw(cut_points(dump))) == expected
+
+
+MY_FAKE = (
+    "\nLOCK TABLES `t` WRITE;\n/*!40000 ALTER TABLE `t` DISABLE KEYS */;\n"
+    "INSERT INTO `t` VALUES\n(1),\n(2);\nUNLOCK TABLES;\n"
+)
+MY_TEXT = st.lists(
+    st.sampled_from(["'", "''", '"', "`", "\\", "\\'", "\n", "-- ", "#", "/*", "*/", ";;"])
+    | st.just(MY_FAKE)
+    | st.text(alphabet="aM! \n", max_size=3),
+    max_size=8,
+).map("".join)
+MY_MODE = "/*!50003 SET sql_mode              = {} */ ;\n"
+
+
+@st.composite
+def my_schema_piece(draw: st.DrawFn, no_backslash_escapes: bool) -> str:
+    text = draw(MY_TEXT)
+    kind = draw(st.sampled_from(["'", '"', "`", "--", "#", "block", "versioned", "delimiter"]))
+    if kind in ("'", '"'):
+        if no_backslash_escapes:
+            return kind + text.replace(kind, kind + kind) + kind
+        escaped = text.replace("\\", "\\\\").replace("\n", draw(st.sampled_from(["\n", "\\n"])))
+        return (
+            kind + escaped.replace(kind, draw(st.sampled_from([kind + kind, "\\" + kind]))) + kind
+        )
+    if kind == "`":
+        return "`" + text.replace("`", "``") + "`"
+    if kind in ("--", "#"):
+        return kind + " " + text.replace("\n", " ") + "\n"
+    if kind == "block":
+        return "/* " + text.replace("*/", "* /") + " */"
+    if kind == "versioned":  # its text is read: a trigger's body, say, with its strings
+        inner = draw(my_schema_piece(no_backslash_escapes))
+        return "/*!50003 CREATE*/ /*!50003 TRIGGER x " + inner + " */"
+    return "\nDELIMITER ;;\n" + draw(my_schema_piece(no_backslash_escapes)) + ";;\nDELIMITER ;\n"
+
+
+@st.composite
+def my_schema(draw: st.DrawFn) -> str:
+    """Schema text between data sections; now and then a routine made under
+    NO_BACKSLASH_ESCAPES, between the dump's setting of that mode and its reset."""
+    parts, mode = ["\n"], False
+    for _ in range(draw(st.integers(0, 6))):
+        if draw(st.integers(0, 4)) == 0:
+            mode = not mode
+            value = "'STRICT_TRANS_TABLES,NO_BACKSLASH_ESCAPES'" if mode else "@saved_sql_mode"
+            parts.append("\n" + MY_MODE.format(value))
+        parts.append(draw(my_schema_piece(mode)))
+        parts.append(draw(st.sampled_from([" ", "\n", ";\n", " x "])))
+    parts.append("\n" + MY_MODE.format("@saved_sql_mode"))
+    return "".join(parts)
+
+
+@SETTINGS
+@given(st.data(), st.lists(st.tuples(my_schema(), my_tables()), max_size=4), st.booleans())
+def test_insert_counter_skips_generated_schema_text(
+    data: st.DataObject, pieces: list[tuple[str, MyTable]], one_line: bool
+) -> None:
+    parts, expected = [], {}
+    for schema, table in pieces:
+        dump, rows = my_dump([table], one_line, [])
+        parts += [schema.encode(), dump]
+        for key, count in rows.items():
+            expected[key] = expected.get(key, 0) + count
+    dump = b"".join(parts)
+    assert counted(MySqlRowCounter(), dump, data.draw(cut_points(dump))) == expected

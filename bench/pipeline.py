@@ -414,6 +414,231 @@ def measure_encrypt_overhead(engine: Engine, database: str, repeat: int) -> Encr
     return EncryptOverhead(*best)
 
 
+# --- what a user would script instead: dump | zstd | upload_blob(stdin) ----------------
+
+
+def naive_upload(argv: list[str], env: dict[str, str]) -> float:
+    """`dump | zstd -3 -T2 | upload`, the upload a child process streaming its stdin to
+    Azurite with the storage SDK (`BlobClient.upload_blob(stdin)`, its default concurrency).
+    The clock starts once the child has imported the SDK and built its client (ours is
+    timed from the same point) and stops when upload_blob has returned."""
+    name = f"bench/naive/{uuid.uuid4().hex}.sql.zst"
+    read_end, write_end = os.pipe()
+    child = subprocess.Popen(
+        [sys.executable, __file__, "child-upload", name],
+        stdin=read_end,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    os.close(read_end)
+    assert child.stdout is not None
+    try:
+        if child.stdout.readline().strip() != "ready":
+            raise RuntimeError("the upload script did not start")
+        started = time.perf_counter()
+        dump = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE)
+        zstd = subprocess.Popen(
+            ["zstd", "-3", "-T2", "-q", "-c"], stdin=dump.stdout, stdout=write_end
+        )
+        os.close(write_end)
+        write_end = -1
+        assert dump.stdout is not None
+        dump.stdout.close()
+        done = child.stdout.readline().strip()
+        seconds = time.perf_counter() - started
+        if done != "done" or zstd.wait() != 0 or dump.wait() != 0 or child.wait() != 0:
+            raise RuntimeError("the scripted upload failed")
+    finally:
+        if write_end >= 0:
+            os.close(write_end)
+        child.kill()
+        child.wait()
+        _delete_blob(name)
+    return seconds
+
+
+def child_upload_main(name: str) -> None:
+    """The upload a user would script: stdin to a blob, the SDK's defaults."""
+    from azure.storage.blob import BlobClient
+
+    client = BlobClient.from_connection_string(storage_connection_string(), CONTAINER, name)
+    print("ready", flush=True)
+    client.upload_blob(sys.stdin.buffer)
+    print("done", flush=True)
+
+
+def _delete_blob(name: str) -> None:
+    from shared.storage.blobs import AzureBlobStore
+
+    AzureBlobStore.from_connection_string(storage_connection_string(), CONTAINER).delete(name)
+
+
+# --- restore: ours from Azurite / `zstd -dc dump.zst | psql` ----------------------------
+
+
+@dataclass
+class StoredBackup:
+    """One backup kept in Azurite for the restore rounds, and its copy in a local file."""
+
+    blob_name: str
+    sha256: str
+    manifest_path: Path
+    local_path: Path
+
+
+@dataclass
+class RestoreResult:
+    ours_seconds: float
+    shell_seconds: float
+    peak_rss_mb: float
+    raw_bytes: int
+    stored_bytes: int
+
+    @property
+    def ratio(self) -> float:
+        return self.ours_seconds / self.shell_seconds
+
+
+@contextmanager
+def stored_backup(engine: Engine, database: str) -> Iterator[StoredBackup]:
+    """A backup of `database` through run_backup into Azurite (kept while the rounds run),
+    and the same blob downloaded to a local file: the dump.zst of the baseline."""
+    from shared.pipeline.dump import run_backup
+    from shared.pipeline.results import PipelineOptions
+    from shared.storage.blobs import AzureBlobStore
+
+    store = AzureBlobStore.from_connection_string(storage_connection_string(), CONTAINER)
+    store.create_container()
+    name = f"bench/{database}/restore-{uuid.uuid4().hex}.sql.zst"
+    with tempfile.TemporaryDirectory(prefix="bench-restore-") as workdir:
+        try:
+            outcome = run_backup(
+                engine_for(engine),
+                spec_for(engine, database),
+                store,
+                record_id="bench",
+                server_id="bench",
+                database_id="bench",
+                blob_name=name,
+                options=PipelineOptions(),
+            )
+            manifest_path = Path(workdir) / "manifest.json"
+            manifest_path.write_text(outcome.manifest.model_dump_json())
+            local_path = Path(workdir) / "dump.sql.zst"
+            with local_path.open("wb") as out:
+                for chunk in store.read_chunks(name):
+                    out.write(chunk)
+            yield StoredBackup(name, outcome.sha256, manifest_path, local_path)
+        finally:
+            store.delete(name)
+
+
+@contextmanager
+def scratch_database(name: str) -> Iterator[str]:
+    """An empty database, dropped afterwards whatever happens."""
+    drop_postgres(name)
+    admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        drop_postgres(name)
+
+
+def our_restore(backup: StoredBackup, database: str) -> dict[str, Any]:
+    """restore_backup (what the restore activity calls) in a child process: its wall time,
+    peak RSS and what it restored."""
+    child = subprocess.run(
+        [
+            sys.executable, __file__, "child-restore", backup.blob_name, backup.sha256,
+            str(backup.manifest_path), database,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    if child.returncode != 0:
+        raise RuntimeError(f"our restore failed: {child.stderr.strip()[-2000:]}")
+    result: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])
+    return result
+
+
+def child_restore_main(blob_name: str, sha256: str, manifest_path: str, database: str) -> None:
+    from shared.models import DumpManifest
+    from shared.pipeline.restore import restore_backup
+    from shared.storage.blobs import AzureBlobStore
+
+    store = AzureBlobStore.from_connection_string(storage_connection_string(), CONTAINER)
+    manifest = DumpManifest.model_validate_json(Path(manifest_path).read_text())
+    started = time.perf_counter()
+    outcome = restore_backup(
+        engine_for(Engine.POSTGRESQL),
+        spec_for(Engine.POSTGRESQL, database),
+        store,
+        blob_name,
+        sha256,
+        manifest=manifest,
+    )
+    seconds = time.perf_counter() - started
+    if outcome.differences:
+        raise RuntimeError(f"the restore differs from the manifest: {outcome.differences}")
+    result = {
+        "seconds": seconds,
+        "peak_rss_mb": _vm_hwm_kib() / 1024,
+        "raw_bytes": outcome.raw_bytes,
+        "stored_bytes": outcome.stored_bytes,
+    }
+    print(json.dumps(result))
+
+
+def shell_restore(local_path: Path, database: str) -> float:
+    """`zstd -dc dump.zst | psql`, psql with the argv and environment our engine gives it
+    (one transaction, stop at the first error)."""
+    with tempfile.TemporaryDirectory() as workdir:
+        engine = engine_for(Engine.POSTGRESQL)
+        spec = spec_for(Engine.POSTGRESQL, database)
+        with engine.restore_command(spec, Path(workdir)) as command:
+            # command.drop_header_lines (pg_dump 17+'s transaction_timeout for an older
+            # target) is not applied: a dump holding such a line fails here, loudly.
+            started = time.perf_counter()
+            zstd = subprocess.Popen(["zstd", "-dc", "-q", str(local_path)], stdout=subprocess.PIPE)
+            psql = subprocess.Popen(
+                command.argv, env=command.process_env(), stdin=zstd.stdout,
+                stdout=subprocess.DEVNULL,
+            )  # fmt: skip
+            assert zstd.stdout is not None
+            zstd.stdout.close()
+            if psql.wait() != 0 or zstd.wait() != 0:
+                raise RuntimeError("the shell restore failed")
+            return time.perf_counter() - started
+
+
+def measure_restore(database: str, repeat: int, tag: str) -> RestoreResult:
+    """Ours and the baseline, each into its own empty scratch database, interleaved
+    rounds, best of each."""
+    ours_runs: list[dict[str, Any]] = []
+    shells: list[float] = []
+    with stored_backup(Engine.POSTGRESQL, database) as backup:
+        for _ in range(repeat):
+            with scratch_database(f"bench_restore_ours{tag}") as scratch:
+                ours_runs.append(our_restore(backup, scratch))
+            with scratch_database(f"bench_restore_shell{tag}") as scratch:
+                shells.append(shell_restore(backup.local_path, scratch))
+    best = min(ours_runs, key=lambda r: r["seconds"])
+    result = RestoreResult(
+        best["seconds"], min(shells), max(r["peak_rss_mb"] for r in ours_runs),
+        best["raw_bytes"], best["stored_bytes"],
+    )  # fmt: skip
+    print(
+        f"  restore: ours {result.ours_seconds:.2f}s, zstd -dc | psql "
+        f"{result.shell_seconds:.2f}s (ratio {result.ratio:.2f}; {result.raw_bytes / 1e6:.0f} "
+        f"MB of dump, {result.stored_bytes / 1e6:.0f} MB stored, peak {result.peak_rss_mb:.0f} MB)",
+        flush=True,
+    )
+    return result
+
+
 # --- the run ---------------------------------------------------------------------------
 
 
@@ -427,6 +652,11 @@ class EngineResult:
     discard: Ours
     plain_reads: int  # what the server read for a plain dump (the fewest of the rounds)
     our_reads: int  # ... and for our backup
+    upload_seconds: float | None = None  # `dump | zstd | upload_blob(stdin)` (PostgreSQL)
+
+    @property
+    def upload_ratio(self) -> float | None:
+        return self.ours.seconds / self.upload_seconds if self.upload_seconds else None
 
     @property
     def ratio(self) -> float:
@@ -447,9 +677,10 @@ class EngineResult:
 
 def measure(engine: Engine, full: str, tenth: str, repeat: int) -> EngineResult:
     """Interleaved rounds (dump, its reads or a plain dump's, shell pipeline, ours,
-    ours discarding), best of each: a burst of load from elsewhere then hurts every
-    contender alike. The tenth-size run is for RSS only."""
+    ours discarding, and for PostgreSQL the scripted upload), best of each: a burst of
+    load from elsewhere then hurts every contender alike. The tenth-size run is for RSS only."""
     dumps, shells, plain_reads, runs, discards = [], [], [], [], []
+    uploads: list[float] = []
     with dump_command(engine, full) as (argv, env):
         print(f"  {Path(argv[0]).name}: {argv[0]}", flush=True)
         plain = plain_dump_argv(engine, argv, full)
@@ -463,6 +694,8 @@ def measure(engine: Engine, full: str, tenth: str, repeat: int) -> EngineResult:
             shells.append(timed(lambda: shell_pipeline(argv, env)))
             runs.append(ours(engine, full))
             discards.append(ours(engine, full, target="discard"))
+            if engine is Engine.POSTGRESQL:
+                uploads.append(naive_upload(argv, env))
     return EngineResult(
         engine.value,
         min(dumps),
@@ -472,6 +705,7 @@ def measure(engine: Engine, full: str, tenth: str, repeat: int) -> EngineResult:
         discard=min(discards, key=lambda o: o.seconds),
         plain_reads=min(plain_reads),
         our_reads=min(o.server_reads for o in [*runs, *discards]),
+        upload_seconds=min(uploads) if uploads else None,
     )
 
 
@@ -500,6 +734,23 @@ def print_table(results: list[EngineResult]) -> None:
     )
 
 
+def print_upload_and_restore(results: list[EngineResult], restore: RestoreResult | None) -> None:
+    """PostgreSQL: ours against the upload a user would script, and the restore."""
+    for r in results:
+        if r.upload_seconds is not None and r.upload_ratio is not None:
+            print(
+                f"{r.label}: backup into Azurite ours {r.ours.seconds:.2f}s, "
+                f"dump | zstd -3 -T2 | upload_blob(stdin) {r.upload_seconds:.2f}s, "
+                f"pg_ratio_vs_upload {r.upload_ratio:.2f}"
+            )
+    if restore is not None:
+        print(
+            f"postgresql: restore from Azurite ours {restore.ours_seconds:.2f}s "
+            f"(peak {restore.peak_rss_mb:.0f} MB), zstd -dc dump.zst | psql "
+            f"{restore.shell_seconds:.2f}s, pg_restore_ratio {restore.ratio:.2f}"
+        )
+
+
 def run(args: argparse.Namespace) -> None:
     plans = [
         (Engine.POSTGRESQL, "bench_pg", args.pg_mb, ensure_postgres, drop_postgres),
@@ -507,8 +758,11 @@ def run(args: argparse.Namespace) -> None:
     ]
     results: list[EngineResult] = []
     overhead: EncryptOverhead | None = None
+    restore: RestoreResult | None = None
     tag = f"_{args.tag}" if args.tag else ""
     for engine, prefix, megabytes, ensure, drop in plans:
+        if megabytes <= 0:  # --mysql-mb 0: PostgreSQL only
+            continue
         full = f"{prefix}_{megabytes}{tag}"
         tenth = f"{prefix}_{max(1, megabytes // 10)}{tag}"
         print(f"{engine.value}: preparing {full} and {tenth}", flush=True)
@@ -521,38 +775,52 @@ def run(args: argparse.Namespace) -> None:
             results.append(measure(engine, full, tenth, args.repeat))
             if engine is Engine.POSTGRESQL:
                 overhead = measure_encrypt_overhead(engine, full, args.repeat)
+                restore = measure_restore(full, args.repeat, tag)
         finally:
             if not args.keep:
                 drop(full)
                 drop(tenth)
     print_table(results)
-    pg, my = results
-    summary = {
-        "pg_ratio": round(pg.ratio, 3),
-        "mysql_ratio": round(my.ratio, 3),
-        "pg_peak_rss_mb": round(pg.ours.peak_rss_mb, 1),
-        "mysql_peak_rss_mb": round(my.ours.peak_rss_mb, 1),
-        "rss_growth": round(max(pg.rss_growth, my.rss_growth), 3),
-        "pg_server_read_ratio": round(pg.read_ratio, 4),
-        "mysql_server_read_ratio": round(my.read_ratio, 4),
-        "pg_count_cpu_seconds": round(pg.ours.row_count_cpu_seconds, 3),
-        "mysql_count_cpu_seconds": round(my.ours.row_count_cpu_seconds, 3),
-        "pg_ratio_discard": round(pg.discard_ratio, 3),
-        "mysql_ratio_discard": round(my.discard_ratio, 3),
-    }
+    print_upload_and_restore(results, restore)
+    summary: dict[str, float] = {}
+    for r in results:
+        key = "pg" if r.label == Engine.POSTGRESQL.value else "mysql"
+        summary[f"{key}_ratio"] = round(r.ratio, 3)
+        summary[f"{key}_peak_rss_mb"] = round(r.ours.peak_rss_mb, 1)
+    summary["rss_growth"] = round(max(r.rss_growth for r in results), 3)
+    for r in results:
+        key = "pg" if r.label == Engine.POSTGRESQL.value else "mysql"
+        summary[f"{key}_server_read_ratio"] = round(r.read_ratio, 4)
+        summary[f"{key}_count_cpu_seconds"] = round(r.ours.row_count_cpu_seconds, 3)
+        summary[f"{key}_ratio_discard"] = round(r.discard_ratio, 3)
     if overhead is not None:
         summary["pg_encrypt_overhead"] = round(overhead.ratio, 3)
         summary["pg_encrypted_peak_rss_mb"] = round(overhead.encrypted.peak_rss_mb, 1)
+    pg = next((r for r in results if r.upload_ratio is not None), None)
+    if pg is not None and pg.upload_ratio is not None:
+        summary["pg_ratio_vs_upload"] = round(pg.upload_ratio, 3)
+    if restore is not None:
+        summary["pg_restore_ratio"] = round(restore.ratio, 3)
+        summary["pg_restore_peak_rss_mb"] = round(restore.peak_rss_mb, 1)
     print(json.dumps(summary))
 
 
+CHILDREN: dict[str, Callable[..., None]] = {
+    "child": child_main,
+    "child-upload": child_upload_main,
+    "child-restore": child_restore_main,
+}
+
+
 def main() -> None:
-    if len(sys.argv) == 5 and sys.argv[1] == "child":
-        child_main(sys.argv[2], sys.argv[3], sys.argv[4])
+    if len(sys.argv) > 1 and sys.argv[1] in CHILDREN:
+        CHILDREN[sys.argv[1]](*sys.argv[2:])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pg-mb", type=int, default=1000, help="PostgreSQL dump size (MB)")
-    parser.add_argument("--mysql-mb", type=int, default=300, help="MariaDB dump size (MB)")
+    parser.add_argument(
+        "--mysql-mb", type=int, default=300, help="MariaDB dump size (MB); 0 skips MariaDB"
+    )
     parser.add_argument("--repeat", type=int, default=2, help="runs per measurement (best)")
     parser.add_argument("--keep", action="store_true", help="keep the databases for reuse")
     parser.add_argument("--tag", default="", help="suffix of the databases' names")

@@ -11,10 +11,25 @@ engines give the dump tool (so the same pg_dump binary):
                                      uploaded: what the pipeline costs without Azurite, which
                                      otherwise shares the machine's cores with it (on Azure
                                      the storage service runs elsewhere)
+    dump | zstd -3 -T2 | upload      what a user would script instead (PostgreSQL): the
+                                     upload a child process streaming its stdin to Azurite
+                                     with the storage SDK (BlobClient.upload_blob(stdin),
+                                     its default concurrency)
 
 Ours runs in a child process so that its peak RSS (VmHWM) is its own; it is measured at
 the full size and at a tenth of it. Rounds are interleaved and each timing is the best of
 --repeat rounds.
+
+Restore (PostgreSQL): one backup of the full-size database is made with run_backup into
+Azurite and also downloaded to a local dump.zst; then, in interleaved rounds, each into an
+empty scratch database of its own (created before the clock starts, dropped after):
+
+    restore_backup ← Azurite         ours: the function the restore activity calls (range
+                                     download ahead, SHA-256, zstd, psql, then the
+                                     comparison with the manifest), in a child process
+    zstd -dc dump.zst | psql         the baseline, psql with our argv and environment
+    restore_backup ← local file      ours again, the blob read from dump.zst instead of
+                                     Azurite (which otherwise shares the cores with it)
 
 Encryption: pg_encrypt_overhead = our encrypted backup's wall time / our unencrypted one's,
 into Azurite, same run, same database, interleaved rounds, best of each (target <= 1.10);
@@ -34,7 +49,11 @@ full size / at a tenth, the larger of the two engines), pg_server_read_ratio and
 mysql_server_read_ratio (what the server read for our backup / for the plain dump),
 pg_count_cpu_seconds and mysql_count_cpu_seconds (the CPU time our run spent counting rows
 in the dump stream), and, for information, pg_ratio_discard and mysql_ratio_discard (our
-wall with the blocks dropped / shell pipeline's).
+wall with the blocks dropped / shell pipeline's); for PostgreSQL pg_ratio_vs_upload (our
+wall into Azurite / the scripted upload's, target <= 1.0), pg_restore_ratio (our restore
+from Azurite / zstd -dc | psql, target <= 1.25), pg_restore_peak_rss_mb and, for
+information, pg_restore_ratio_local (our restore from the local file / zstd -dc | psql).
+--mysql-mb 0 measures PostgreSQL only.
 
 Databases are named by size (bench_pg_<mb>, bench_my_<mb>, plus --tag) and reused when a
 previous run left them complete (--keep); otherwise they are dropped at the end.
@@ -421,7 +440,7 @@ def naive_upload(argv: list[str], env: dict[str, str]) -> float:
     """`dump | zstd -3 -T2 | upload`, the upload a child process streaming its stdin to
     Azurite with the storage SDK (`BlobClient.upload_blob(stdin)`, its default concurrency).
     The clock starts once the child has imported the SDK and built its client (ours is
-    timed from the same point) and stops when upload_blob has returned."""
+    timed from a like point: its imports done) and stops when upload_blob has returned."""
     name = f"bench/naive/{uuid.uuid4().hex}.sql.zst"
     read_end, write_end = os.pipe()
     child = subprocess.Popen(
@@ -490,13 +509,32 @@ class StoredBackup:
 class RestoreResult:
     ours_seconds: float
     shell_seconds: float
+    local_seconds: float  # ours reading the local file instead of Azurite
     peak_rss_mb: float
     raw_bytes: int
     stored_bytes: int
+    azurite_cpu_seconds: float  # what the emulator spent serving our best run
 
     @property
     def ratio(self) -> float:
         return self.ours_seconds / self.shell_seconds
+
+    @property
+    def local_ratio(self) -> float:
+        return self.local_seconds / self.shell_seconds
+
+
+class LocalFileStore:
+    """The one call restore_backup makes to the store, answered from a local file: our
+    restore path without Azurite (which otherwise shares the machine's cores with it)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def read_chunks(self, name: str) -> Iterator[bytes]:
+        with self._path.open("rb") as source:
+            while chunk := source.read(4 * 1024 * 1024):
+                yield chunk
 
 
 @contextmanager
@@ -546,13 +584,17 @@ def scratch_database(name: str) -> Iterator[str]:
         drop_postgres(name)
 
 
-def our_restore(backup: StoredBackup, database: str) -> dict[str, Any]:
+def our_restore(backup: StoredBackup, database: str, local: bool = False) -> dict[str, Any]:
     """restore_backup (what the restore activity calls) in a child process: its wall time,
-    peak RSS and what it restored."""
+    peak RSS, what it restored and what Azurite spent meanwhile. `local`: the blob is read
+    from the local file instead of Azurite."""
+    azurite = azurite_process()
+    before = _cpu_seconds(azurite)
+    source = str(backup.local_path) if local else "azurite"
     child = subprocess.run(
         [
             sys.executable, __file__, "child-restore", backup.blob_name, backup.sha256,
-            str(backup.manifest_path), database,
+            str(backup.manifest_path), database, source,
         ],
         capture_output=True,
         text=True,
@@ -561,15 +603,20 @@ def our_restore(backup: StoredBackup, database: str) -> dict[str, Any]:
     if child.returncode != 0:
         raise RuntimeError(f"our restore failed: {child.stderr.strip()[-2000:]}")
     result: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])
+    result["azurite_cpu_seconds"] = _cpu_seconds(azurite) - before
     return result
 
 
-def child_restore_main(blob_name: str, sha256: str, manifest_path: str, database: str) -> None:
+def child_restore_main(
+    blob_name: str, sha256: str, manifest_path: str, database: str, source: str
+) -> None:
     from shared.models import DumpManifest
     from shared.pipeline.restore import restore_backup
     from shared.storage.blobs import AzureBlobStore
 
-    store = AzureBlobStore.from_connection_string(storage_connection_string(), CONTAINER)
+    store: Any = AzureBlobStore.from_connection_string(storage_connection_string(), CONTAINER)
+    if source != "azurite":
+        store = LocalFileStore(Path(source))
     manifest = DumpManifest.model_validate_json(Path(manifest_path).read_text())
     started = time.perf_counter()
     outcome = restore_backup(
@@ -618,6 +665,7 @@ def measure_restore(database: str, repeat: int, tag: str) -> RestoreResult:
     """Ours and the baseline, each into its own empty scratch database, interleaved
     rounds, best of each."""
     ours_runs: list[dict[str, Any]] = []
+    locals_: list[float] = []
     shells: list[float] = []
     with stored_backup(Engine.POSTGRESQL, database) as backup:
         for _ in range(repeat):
@@ -625,15 +673,19 @@ def measure_restore(database: str, repeat: int, tag: str) -> RestoreResult:
                 ours_runs.append(our_restore(backup, scratch))
             with scratch_database(f"bench_restore_shell{tag}") as scratch:
                 shells.append(shell_restore(backup.local_path, scratch))
+            with scratch_database(f"bench_restore_local{tag}") as scratch:
+                locals_.append(our_restore(backup, scratch, local=True)["seconds"])
     best = min(ours_runs, key=lambda r: r["seconds"])
     result = RestoreResult(
-        best["seconds"], min(shells), max(r["peak_rss_mb"] for r in ours_runs),
-        best["raw_bytes"], best["stored_bytes"],
+        best["seconds"], min(shells), min(locals_), max(r["peak_rss_mb"] for r in ours_runs),
+        best["raw_bytes"], best["stored_bytes"], best["azurite_cpu_seconds"],
     )  # fmt: skip
     print(
         f"  restore: ours {result.ours_seconds:.2f}s, zstd -dc | psql "
         f"{result.shell_seconds:.2f}s (ratio {result.ratio:.2f}; {result.raw_bytes / 1e6:.0f} "
-        f"MB of dump, {result.stored_bytes / 1e6:.0f} MB stored, peak {result.peak_rss_mb:.0f} MB)",
+        f"MB of dump, {result.stored_bytes / 1e6:.0f} MB stored, peak {result.peak_rss_mb:.0f} MB, "
+        f"azurite cpu {result.azurite_cpu_seconds:.2f}s); ours from the local file "
+        f"{result.local_seconds:.2f}s (ratio {result.local_ratio:.2f})",
         flush=True,
     )
     return result
@@ -746,8 +798,11 @@ def print_upload_and_restore(results: list[EngineResult], restore: RestoreResult
     if restore is not None:
         print(
             f"postgresql: restore from Azurite ours {restore.ours_seconds:.2f}s "
-            f"(peak {restore.peak_rss_mb:.0f} MB), zstd -dc dump.zst | psql "
-            f"{restore.shell_seconds:.2f}s, pg_restore_ratio {restore.ratio:.2f}"
+            f"(peak {restore.peak_rss_mb:.0f} MB, azurite cpu "
+            f"{restore.azurite_cpu_seconds:.2f}s), zstd -dc dump.zst | psql "
+            f"{restore.shell_seconds:.2f}s, pg_restore_ratio {restore.ratio:.2f}; ours from "
+            f"the local file {restore.local_seconds:.2f}s, pg_restore_ratio_local "
+            f"{restore.local_ratio:.2f}"
         )
 
 
@@ -802,6 +857,7 @@ def run(args: argparse.Namespace) -> None:
     if restore is not None:
         summary["pg_restore_ratio"] = round(restore.ratio, 3)
         summary["pg_restore_peak_rss_mb"] = round(restore.peak_rss_mb, 1)
+        summary["pg_restore_ratio_local"] = round(restore.local_ratio, 3)
     print(json.dumps(summary))
 
 

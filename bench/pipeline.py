@@ -50,7 +50,9 @@ mysql_server_read_ratio (what the server read for our backup / for the plain dum
 pg_count_cpu_seconds and mysql_count_cpu_seconds (the CPU time our run spent counting rows
 in the dump stream), and, for information, pg_ratio_discard and mysql_ratio_discard (our
 wall with the blocks dropped / shell pipeline's); for PostgreSQL pg_ratio_vs_upload (our
-wall into Azurite / the scripted upload's, target <= 1.0), pg_restore_ratio (our restore
+wall into Azurite / the scripted upload's, target <= 1.0; pg_cpu_vs_upload, for
+information, the same for the processes' CPU time, Azurite's not included: robust to load
+from elsewhere, which the wall time is not), pg_restore_ratio (our restore
 from Azurite / zstd -dc | psql, target <= 1.25), pg_restore_peak_rss_mb and, for
 information, pg_restore_ratio_local (our restore from the local file / zstd -dc | psql).
 --mysql-mb 0 measures PostgreSQL only.
@@ -64,6 +66,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -296,6 +299,7 @@ class Ours:
     row_count_cpu_seconds: float
     azurite_cpu_seconds: float = 0.0
     server_reads: int = 0
+    cpu_seconds: float = 0.0  # the child's and its dump tool's (Azurite's not included)
 
 
 def ours(engine: Engine, database: str, target: str = "azurite") -> Ours:
@@ -305,6 +309,7 @@ def ours(engine: Engine, database: str, target: str = "azurite") -> Ours:
     azurite = azurite_process()
     reads_before = server_reads(engine, database)
     before = _cpu_seconds(azurite)
+    children_before = _children_cpu_seconds()
     child = subprocess.run(
         [sys.executable, __file__, "child", engine.value, database, target],
         capture_output=True,
@@ -315,6 +320,7 @@ def ours(engine: Engine, database: str, target: str = "azurite") -> Ours:
         raise RuntimeError(f"our pipeline failed: {child.stderr.strip()[-2000:]}")
     result = Ours(**json.loads(child.stdout.strip().splitlines()[-1]))
     result.azurite_cpu_seconds = _cpu_seconds(azurite) - before
+    result.cpu_seconds = _children_cpu_seconds() - children_before
     result.server_reads = server_reads(engine, database) - reads_before
     return result
 
@@ -325,6 +331,13 @@ def azurite_process() -> psutil.Process | None:
         if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
             return psutil.Process(conn.pid)
     return None
+
+
+def _children_cpu_seconds() -> float:
+    """CPU time of this process's children that have ended and been waited for (and of
+    theirs): a child's whole run, its dump tool included, once it has exited."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _cpu_seconds(process: psutil.Process | None) -> float:
@@ -436,12 +449,15 @@ def measure_encrypt_overhead(engine: Engine, database: str, repeat: int) -> Encr
 # --- what a user would script instead: dump | zstd | upload_blob(stdin) ----------------
 
 
-def naive_upload(argv: list[str], env: dict[str, str]) -> float:
+def naive_upload(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     """`dump | zstd -3 -T2 | upload`, the upload a child process streaming its stdin to
     Azurite with the storage SDK (`BlobClient.upload_blob(stdin)`, its default concurrency).
     The clock starts once the child has imported the SDK and built its client (ours is
-    timed from a like point: its imports done) and stops when upload_blob has returned."""
+    timed from a like point: its imports done) and stops when upload_blob has returned.
+    Returns the wall time and the CPU time of the three processes (the child's start and
+    imports included)."""
     name = f"bench/naive/{uuid.uuid4().hex}.sql.zst"
+    cpu_before = _children_cpu_seconds()
     read_end, write_end = os.pipe()
     child = subprocess.Popen(
         [sys.executable, __file__, "child-upload", name],
@@ -473,7 +489,7 @@ def naive_upload(argv: list[str], env: dict[str, str]) -> float:
         child.kill()
         child.wait()
         _delete_blob(name)
-    return seconds
+    return seconds, _children_cpu_seconds() - cpu_before
 
 
 def child_upload_main(name: str) -> None:
@@ -705,6 +721,7 @@ class EngineResult:
     plain_reads: int  # what the server read for a plain dump (the fewest of the rounds)
     our_reads: int  # ... and for our backup
     upload_seconds: float | None = None  # `dump | zstd | upload_blob(stdin)` (PostgreSQL)
+    upload_cpu_seconds: float | None = None  # ... its three processes' CPU time
 
     @property
     def upload_ratio(self) -> float | None:
@@ -732,7 +749,7 @@ def measure(engine: Engine, full: str, tenth: str, repeat: int) -> EngineResult:
     ours discarding, and for PostgreSQL the scripted upload), best of each: a burst of
     load from elsewhere then hurts every contender alike. The tenth-size run is for RSS only."""
     dumps, shells, plain_reads, runs, discards = [], [], [], [], []
-    uploads: list[float] = []
+    uploads: list[tuple[float, float]] = []
     with dump_command(engine, full) as (argv, env):
         print(f"  {Path(argv[0]).name}: {argv[0]}", flush=True)
         plain = plain_dump_argv(engine, argv, full)
@@ -757,7 +774,8 @@ def measure(engine: Engine, full: str, tenth: str, repeat: int) -> EngineResult:
         discard=min(discards, key=lambda o: o.seconds),
         plain_reads=min(plain_reads),
         our_reads=min(o.server_reads for o in [*runs, *discards]),
-        upload_seconds=min(uploads) if uploads else None,
+        upload_seconds=min(uploads)[0] if uploads else None,
+        upload_cpu_seconds=min(uploads)[1] if uploads else None,
     )
 
 
@@ -791,9 +809,11 @@ def print_upload_and_restore(results: list[EngineResult], restore: RestoreResult
     for r in results:
         if r.upload_seconds is not None and r.upload_ratio is not None:
             print(
-                f"{r.label}: backup into Azurite ours {r.ours.seconds:.2f}s, "
-                f"dump | zstd -3 -T2 | upload_blob(stdin) {r.upload_seconds:.2f}s, "
-                f"pg_ratio_vs_upload {r.upload_ratio:.2f}"
+                f"{r.label}: backup into Azurite ours {r.ours.seconds:.2f}s "
+                f"(cpu {r.ours.cpu_seconds:.2f}s), dump | zstd -3 -T2 | upload_blob(stdin) "
+                f"{r.upload_seconds:.2f}s (cpu {r.upload_cpu_seconds or 0:.2f}s), "
+                f"pg_ratio_vs_upload {r.upload_ratio:.2f}; cpu = the processes' own, "
+                "Azurite's not included"
             )
     if restore is not None:
         print(
@@ -854,6 +874,8 @@ def run(args: argparse.Namespace) -> None:
     pg = next((r for r in results if r.upload_ratio is not None), None)
     if pg is not None and pg.upload_ratio is not None:
         summary["pg_ratio_vs_upload"] = round(pg.upload_ratio, 3)
+        if pg.upload_cpu_seconds:
+            summary["pg_cpu_vs_upload"] = round(pg.ours.cpu_seconds / pg.upload_cpu_seconds, 3)
     if restore is not None:
         summary["pg_restore_ratio"] = round(restore.ratio, 3)
         summary["pg_restore_peak_rss_mb"] = round(restore.peak_rss_mb, 1)

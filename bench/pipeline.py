@@ -13,10 +13,25 @@ binary):
                                      uploaded: what the pipeline costs without Azurite, which
                                      otherwise shares the machine's cores with it (on Azure
                                      the storage service runs elsewhere)
+    dump | zstd -3 -T2 | upload      what a user would script instead (PostgreSQL): the
+                                     upload a child process streaming its stdin to Azurite
+                                     with the storage SDK (BlobClient.upload_blob(stdin),
+                                     its default concurrency)
 
 Ours runs in a child process so that its peak RSS (VmHWM) is its own; it is measured at
 the full size and at a tenth of it. Rounds are interleaved and each timing is the best of
 --repeat rounds.
+
+Restore (PostgreSQL): one backup of the full-size database is made with run_backup into
+Azurite and also downloaded to a local dump.zst; then, in interleaved rounds, each into an
+empty scratch database of its own (created before the clock starts, dropped after):
+
+    restore_backup ← Azurite         ours: the function the restore activity calls (range
+                                     download ahead, SHA-256, zstd, psql, then the
+                                     comparison with the manifest), in a child process
+    zstd -dc dump.zst | psql         the baseline, psql with our argv and environment
+    restore_backup ← local file      ours again, the blob read from dump.zst instead of
+                                     Azurite (which otherwise shares the cores with it)
 
 Encryption: pg_encrypt_overhead = our encrypted backup's wall time / our unencrypted one's,
 into Azurite, same run, same database, interleaved rounds, best of each (target <= 1.10);
@@ -37,7 +52,13 @@ mysql_server_read_ratio (what the server read for our backup / for the plain dum
 pg_count_cpu_seconds and mysql_count_cpu_seconds (the CPU time our run spent counting rows
 in the dump stream), pg_count_mb_per_s and mysql_count_mb_per_s (dump MB per CPU second of
 that counting), and, for information, pg_ratio_discard and mysql_ratio_discard (our
-wall with the blocks dropped / shell pipeline's).
+wall with the blocks dropped / shell pipeline's); for PostgreSQL pg_ratio_vs_upload (our
+wall into Azurite / the scripted upload's, target <= 1.0; pg_cpu_vs_upload, for
+information, the same for the processes' CPU time, Azurite's not included: robust to load
+from elsewhere, which the wall time is not), pg_restore_ratio (our restore
+from Azurite / zstd -dc | psql, target <= 1.25), pg_restore_peak_rss_mb and, for
+information, pg_restore_ratio_local (our restore from the local file / zstd -dc | psql).
+--mysql-mb 0 measures PostgreSQL only.
 
 Databases are named by size (bench_pg_<mb>, bench_my_<mb>, plus --tag) and reused when a
 previous run left them complete (--keep); otherwise they are dropped at the end.
@@ -48,6 +69,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -313,6 +335,7 @@ class Ours:
     row_count_cpu_seconds: float
     azurite_cpu_seconds: float = 0.0
     server_reads: int = 0
+    cpu_seconds: float = 0.0  # the child's and its dump tool's (Azurite's not included)
 
 
 def ours(engine: Engine, database: str, target: str = "azurite") -> Ours:
@@ -322,6 +345,7 @@ def ours(engine: Engine, database: str, target: str = "azurite") -> Ours:
     azurite = azurite_process()
     reads_before = server_reads(engine, database)
     before = _cpu_seconds(azurite)
+    children_before = _children_cpu_seconds()
     child = subprocess.run(
         [sys.executable, __file__, "child", engine.value, database, target],
         capture_output=True,
@@ -332,6 +356,7 @@ def ours(engine: Engine, database: str, target: str = "azurite") -> Ours:
         raise RuntimeError(f"our pipeline failed: {child.stderr.strip()[-2000:]}")
     result = Ours(**json.loads(child.stdout.strip().splitlines()[-1]))
     result.azurite_cpu_seconds = _cpu_seconds(azurite) - before
+    result.cpu_seconds = _children_cpu_seconds() - children_before
     result.server_reads = server_reads(engine, database) - reads_before
     return result
 
@@ -342,6 +367,13 @@ def azurite_process() -> psutil.Process | None:
         if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
             return psutil.Process(conn.pid)
     return None
+
+
+def _children_cpu_seconds() -> float:
+    """CPU time of this process's children that have ended and been waited for (and of
+    theirs): a child's whole run, its dump tool included, once it has exited."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _cpu_seconds(process: psutil.Process | None) -> float:
@@ -450,6 +482,267 @@ def measure_encrypt_overhead(engine: Engine, database: str, repeat: int) -> Encr
     return EncryptOverhead(*best)
 
 
+# --- what a user would script instead: dump | zstd | upload_blob(stdin) ----------------
+
+
+def naive_upload(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """`dump | zstd -3 -T2 | upload`, the upload a child process streaming its stdin to
+    Azurite with the storage SDK (`BlobClient.upload_blob(stdin)`, its default concurrency).
+    The clock starts once the child has imported the SDK and built its client (ours is
+    timed from a like point: its imports done) and stops when upload_blob has returned.
+    Returns the wall time and the CPU time of the three processes (the child's start and
+    imports included)."""
+    name = f"bench/naive/{uuid.uuid4().hex}.sql.zst"
+    cpu_before = _children_cpu_seconds()
+    read_end, write_end = os.pipe()
+    child = subprocess.Popen(
+        [sys.executable, __file__, "child-upload", name],
+        stdin=read_end,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    os.close(read_end)
+    assert child.stdout is not None
+    try:
+        if child.stdout.readline().strip() != "ready":
+            raise RuntimeError("the upload script did not start")
+        started = time.perf_counter()
+        dump = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE)
+        zstd = subprocess.Popen(
+            ["zstd", "-3", "-T2", "-q", "-c"], stdin=dump.stdout, stdout=write_end
+        )
+        os.close(write_end)
+        write_end = -1
+        assert dump.stdout is not None
+        dump.stdout.close()
+        done = child.stdout.readline().strip()
+        seconds = time.perf_counter() - started
+        if done != "done" or zstd.wait() != 0 or dump.wait() != 0 or child.wait() != 0:
+            raise RuntimeError("the scripted upload failed")
+    finally:
+        if write_end >= 0:
+            os.close(write_end)
+        child.kill()
+        child.wait()
+        _delete_blob(name)
+    return seconds, _children_cpu_seconds() - cpu_before
+
+
+def child_upload_main(name: str) -> None:
+    """The upload a user would script: stdin to a blob, the SDK's defaults."""
+    from azure.storage.blob import BlobClient
+
+    client = BlobClient.from_connection_string(storage_connection_string(), CONTAINER, name)
+    print("ready", flush=True)
+    client.upload_blob(sys.stdin.buffer)
+    print("done", flush=True)
+
+
+def _delete_blob(name: str) -> None:
+    from shared.storage.blobs import AzureBlobStore
+
+    AzureBlobStore.from_connection_string(storage_connection_string(), CONTAINER).delete(name)
+
+
+# --- restore: ours from Azurite / `zstd -dc dump.zst | psql` ----------------------------
+
+
+@dataclass
+class StoredBackup:
+    """One backup kept in Azurite for the restore rounds, and its copy in a local file."""
+
+    blob_name: str
+    sha256: str
+    manifest_path: Path
+    local_path: Path
+
+
+@dataclass
+class RestoreResult:
+    ours_seconds: float
+    shell_seconds: float
+    local_seconds: float  # ours reading the local file instead of Azurite
+    peak_rss_mb: float
+    raw_bytes: int
+    stored_bytes: int
+    azurite_cpu_seconds: float  # what the emulator spent serving our best run
+
+    @property
+    def ratio(self) -> float:
+        return self.ours_seconds / self.shell_seconds
+
+    @property
+    def local_ratio(self) -> float:
+        return self.local_seconds / self.shell_seconds
+
+
+class LocalFileStore:
+    """The one call restore_backup makes to the store, answered from a local file: our
+    restore path without Azurite (which otherwise shares the machine's cores with it)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def read_chunks(self, name: str) -> Iterator[bytes]:
+        with self._path.open("rb") as source:
+            while chunk := source.read(4 * 1024 * 1024):
+                yield chunk
+
+
+@contextmanager
+def stored_backup(engine: Engine, database: str) -> Iterator[StoredBackup]:
+    """A backup of `database` through run_backup into Azurite (kept while the rounds run),
+    and the same blob downloaded to a local file: the dump.zst of the baseline."""
+    from shared.pipeline.dump import run_backup
+    from shared.pipeline.results import PipelineOptions
+    from shared.storage.blobs import AzureBlobStore
+
+    store = AzureBlobStore.from_connection_string(storage_connection_string(), CONTAINER)
+    store.create_container()
+    name = f"bench/{database}/restore-{uuid.uuid4().hex}.sql.zst"
+    with tempfile.TemporaryDirectory(prefix="bench-restore-") as workdir:
+        try:
+            outcome = run_backup(
+                engine_for(engine),
+                spec_for(engine, database),
+                store,
+                record_id="bench",
+                server_id="bench",
+                database_id="bench",
+                blob_name=name,
+                options=PipelineOptions(),
+            )
+            manifest_path = Path(workdir) / "manifest.json"
+            manifest_path.write_text(outcome.manifest.model_dump_json())
+            local_path = Path(workdir) / "dump.sql.zst"
+            with local_path.open("wb") as out:
+                for chunk in store.read_chunks(name):
+                    out.write(chunk)
+            yield StoredBackup(name, outcome.sha256, manifest_path, local_path)
+        finally:
+            store.delete(name)
+
+
+@contextmanager
+def scratch_database(name: str) -> Iterator[str]:
+    """An empty database, dropped afterwards whatever happens."""
+    drop_postgres(name)
+    admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        drop_postgres(name)
+
+
+def our_restore(backup: StoredBackup, database: str, local: bool = False) -> dict[str, Any]:
+    """restore_backup (what the restore activity calls) in a child process: its wall time,
+    peak RSS, what it restored and what Azurite spent meanwhile. `local`: the blob is read
+    from the local file instead of Azurite."""
+    azurite = azurite_process()
+    before = _cpu_seconds(azurite)
+    source = str(backup.local_path) if local else "azurite"
+    child = subprocess.run(
+        [
+            sys.executable, __file__, "child-restore", backup.blob_name, backup.sha256,
+            str(backup.manifest_path), database, source,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    if child.returncode != 0:
+        raise RuntimeError(f"our restore failed: {child.stderr.strip()[-2000:]}")
+    result: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])
+    result["azurite_cpu_seconds"] = _cpu_seconds(azurite) - before
+    return result
+
+
+def child_restore_main(
+    blob_name: str, sha256: str, manifest_path: str, database: str, source: str
+) -> None:
+    from shared.models import DumpManifest
+    from shared.pipeline.restore import restore_backup
+    from shared.storage.blobs import AzureBlobStore
+
+    store: Any = AzureBlobStore.from_connection_string(storage_connection_string(), CONTAINER)
+    if source != "azurite":
+        store = LocalFileStore(Path(source))
+    manifest = DumpManifest.model_validate_json(Path(manifest_path).read_text())
+    started = time.perf_counter()
+    outcome = restore_backup(
+        engine_for(Engine.POSTGRESQL),
+        spec_for(Engine.POSTGRESQL, database),
+        store,
+        blob_name,
+        sha256,
+        manifest=manifest,
+    )
+    seconds = time.perf_counter() - started
+    if outcome.differences:
+        raise RuntimeError(f"the restore differs from the manifest: {outcome.differences}")
+    result = {
+        "seconds": seconds,
+        "peak_rss_mb": _vm_hwm_kib() / 1024,
+        "raw_bytes": outcome.raw_bytes,
+        "stored_bytes": outcome.stored_bytes,
+    }
+    print(json.dumps(result))
+
+
+def shell_restore(local_path: Path, database: str) -> float:
+    """`zstd -dc dump.zst | psql`, psql with the argv and environment our engine gives it
+    (one transaction, stop at the first error)."""
+    with tempfile.TemporaryDirectory() as workdir:
+        engine = engine_for(Engine.POSTGRESQL)
+        spec = spec_for(Engine.POSTGRESQL, database)
+        with engine.restore_command(spec, Path(workdir)) as command:
+            # command.drop_header_lines (pg_dump 17+'s transaction_timeout for an older
+            # target) is not applied: a dump holding such a line fails here, loudly.
+            started = time.perf_counter()
+            zstd = subprocess.Popen(["zstd", "-dc", "-q", str(local_path)], stdout=subprocess.PIPE)
+            psql = subprocess.Popen(
+                command.argv, env=command.process_env(), stdin=zstd.stdout,
+                stdout=subprocess.DEVNULL,
+            )  # fmt: skip
+            assert zstd.stdout is not None
+            zstd.stdout.close()
+            if psql.wait() != 0 or zstd.wait() != 0:
+                raise RuntimeError("the shell restore failed")
+            return time.perf_counter() - started
+
+
+def measure_restore(database: str, repeat: int, tag: str) -> RestoreResult:
+    """Ours and the baseline, each into its own empty scratch database, interleaved
+    rounds, best of each."""
+    ours_runs: list[dict[str, Any]] = []
+    locals_: list[float] = []
+    shells: list[float] = []
+    with stored_backup(Engine.POSTGRESQL, database) as backup:
+        for _ in range(repeat):
+            with scratch_database(f"bench_restore_ours{tag}") as scratch:
+                ours_runs.append(our_restore(backup, scratch))
+            with scratch_database(f"bench_restore_shell{tag}") as scratch:
+                shells.append(shell_restore(backup.local_path, scratch))
+            with scratch_database(f"bench_restore_local{tag}") as scratch:
+                locals_.append(our_restore(backup, scratch, local=True)["seconds"])
+    best = min(ours_runs, key=lambda r: r["seconds"])
+    result = RestoreResult(
+        best["seconds"], min(shells), min(locals_), max(r["peak_rss_mb"] for r in ours_runs),
+        best["raw_bytes"], best["stored_bytes"], best["azurite_cpu_seconds"],
+    )  # fmt: skip
+    print(
+        f"  restore: ours {result.ours_seconds:.2f}s, zstd -dc | psql "
+        f"{result.shell_seconds:.2f}s (ratio {result.ratio:.2f}; {result.raw_bytes / 1e6:.0f} "
+        f"MB of dump, {result.stored_bytes / 1e6:.0f} MB stored, peak {result.peak_rss_mb:.0f} MB, "
+        f"azurite cpu {result.azurite_cpu_seconds:.2f}s); ours from the local file "
+        f"{result.local_seconds:.2f}s (ratio {result.local_ratio:.2f})",
+        flush=True,
+    )
+    return result
+
+
 # --- the run ---------------------------------------------------------------------------
 
 
@@ -463,6 +756,12 @@ class EngineResult:
     discard: Ours
     plain_reads: int  # what the server read for a plain dump (the fewest of the rounds)
     our_reads: int  # ... and for our backup
+    upload_seconds: float | None = None  # `dump | zstd | upload_blob(stdin)` (PostgreSQL)
+    upload_cpu_seconds: float | None = None  # ... its three processes' CPU time
+
+    @property
+    def upload_ratio(self) -> float | None:
+        return self.ours.seconds / self.upload_seconds if self.upload_seconds else None
 
     @property
     def ratio(self) -> float:
@@ -488,9 +787,10 @@ class EngineResult:
 
 def measure(engine: Engine, full: str, tenth: str, repeat: int) -> EngineResult:
     """Interleaved rounds (dump, its reads or a plain dump's, shell pipeline, ours,
-    ours discarding), best of each: a burst of load from elsewhere then hurts every
-    contender alike. The tenth-size run is for RSS only."""
+    ours discarding, and for PostgreSQL the scripted upload), best of each: a burst of
+    load from elsewhere then hurts every contender alike. The tenth-size run is for RSS only."""
     dumps, shells, plain_reads, runs, discards = [], [], [], [], []
+    uploads: list[tuple[float, float]] = []
     with dump_command(engine, full) as (argv, env):
         print(f"  {Path(argv[0]).name}: {argv[0]}", flush=True)
         plain = plain_dump_argv(engine, argv, full)
@@ -504,6 +804,8 @@ def measure(engine: Engine, full: str, tenth: str, repeat: int) -> EngineResult:
             shells.append(timed(lambda: shell_pipeline(argv, env)))
             runs.append(ours(engine, full))
             discards.append(ours(engine, full, target="discard"))
+            if engine is Engine.POSTGRESQL:
+                uploads.append(naive_upload(argv, env))
     return EngineResult(
         engine.value,
         min(dumps),
@@ -513,6 +815,8 @@ def measure(engine: Engine, full: str, tenth: str, repeat: int) -> EngineResult:
         discard=min(discards, key=lambda o: o.seconds),
         plain_reads=min(plain_reads),
         our_reads=min(o.server_reads for o in [*runs, *discards]),
+        upload_seconds=min(uploads)[0] if uploads else None,
+        upload_cpu_seconds=min(uploads)[1] if uploads else None,
     )
 
 
@@ -543,6 +847,28 @@ def print_table(results: list[EngineResult]) -> None:
     )
 
 
+def print_upload_and_restore(results: list[EngineResult], restore: RestoreResult | None) -> None:
+    """PostgreSQL: ours against the upload a user would script, and the restore."""
+    for r in results:
+        if r.upload_seconds is not None and r.upload_ratio is not None:
+            print(
+                f"{r.label}: backup into Azurite ours {r.ours.seconds:.2f}s "
+                f"(cpu {r.ours.cpu_seconds:.2f}s), dump | zstd -3 -T2 | upload_blob(stdin) "
+                f"{r.upload_seconds:.2f}s (cpu {r.upload_cpu_seconds or 0:.2f}s), "
+                f"pg_ratio_vs_upload {r.upload_ratio:.2f}; cpu = the processes' own, "
+                "Azurite's not included"
+            )
+    if restore is not None:
+        print(
+            f"postgresql: restore from Azurite ours {restore.ours_seconds:.2f}s "
+            f"(peak {restore.peak_rss_mb:.0f} MB, azurite cpu "
+            f"{restore.azurite_cpu_seconds:.2f}s), zstd -dc dump.zst | psql "
+            f"{restore.shell_seconds:.2f}s, pg_restore_ratio {restore.ratio:.2f}; ours from "
+            f"the local file {restore.local_seconds:.2f}s, pg_restore_ratio_local "
+            f"{restore.local_ratio:.2f}"
+        )
+
+
 def run(args: argparse.Namespace) -> None:
     plans = [
         (Engine.POSTGRESQL, "bench_pg", args.pg_mb, ensure_postgres, drop_postgres),
@@ -550,9 +876,12 @@ def run(args: argparse.Namespace) -> None:
     ]
     results: list[EngineResult] = []
     overhead: EncryptOverhead | None = None
+    restore: RestoreResult | None = None
     tag = f"_{args.tag}" if args.tag else ""
     tag += "_r" if args.data == "realistic" else ""
     for engine, prefix, megabytes, ensure, drop in plans:
+        if megabytes <= 0:  # --mysql-mb 0: PostgreSQL only
+            continue
         full = f"{prefix}_{megabytes}{tag}"
         tenth = f"{prefix}_{max(1, megabytes // 10)}{tag}"
         print(f"{engine.value}: preparing {full} and {tenth}", flush=True)
@@ -565,40 +894,56 @@ def run(args: argparse.Namespace) -> None:
             results.append(measure(engine, full, tenth, args.repeat))
             if engine is Engine.POSTGRESQL:
                 overhead = measure_encrypt_overhead(engine, full, args.repeat)
+                restore = measure_restore(full, args.repeat, tag)
         finally:
             if not args.keep:
                 drop(full)
                 drop(tenth)
     print_table(results)
-    pg, my = results
-    summary = {
-        "pg_ratio": round(pg.ratio, 3),
-        "mysql_ratio": round(my.ratio, 3),
-        "pg_peak_rss_mb": round(pg.ours.peak_rss_mb, 1),
-        "mysql_peak_rss_mb": round(my.ours.peak_rss_mb, 1),
-        "rss_growth": round(max(pg.rss_growth, my.rss_growth), 3),
-        "pg_server_read_ratio": round(pg.read_ratio, 4),
-        "mysql_server_read_ratio": round(my.read_ratio, 4),
-        "pg_count_cpu_seconds": round(pg.ours.row_count_cpu_seconds, 3),
-        "mysql_count_cpu_seconds": round(my.ours.row_count_cpu_seconds, 3),
-        "pg_count_mb_per_s": round(pg.count_mb_per_s),
-        "mysql_count_mb_per_s": round(my.count_mb_per_s),
-        "pg_ratio_discard": round(pg.discard_ratio, 3),
-        "mysql_ratio_discard": round(my.discard_ratio, 3),
-    }
+    print_upload_and_restore(results, restore)
+    summary: dict[str, float] = {}
+    for r in results:
+        key = "pg" if r.label == Engine.POSTGRESQL.value else "mysql"
+        summary[f"{key}_ratio"] = round(r.ratio, 3)
+        summary[f"{key}_peak_rss_mb"] = round(r.ours.peak_rss_mb, 1)
+    summary["rss_growth"] = round(max(r.rss_growth for r in results), 3)
+    for r in results:
+        key = "pg" if r.label == Engine.POSTGRESQL.value else "mysql"
+        summary[f"{key}_server_read_ratio"] = round(r.read_ratio, 4)
+        summary[f"{key}_count_cpu_seconds"] = round(r.ours.row_count_cpu_seconds, 3)
+        summary[f"{key}_count_mb_per_s"] = round(r.count_mb_per_s)
+        summary[f"{key}_ratio_discard"] = round(r.discard_ratio, 3)
     if overhead is not None:
         summary["pg_encrypt_overhead"] = round(overhead.ratio, 3)
         summary["pg_encrypted_peak_rss_mb"] = round(overhead.encrypted.peak_rss_mb, 1)
+    pg = next((r for r in results if r.upload_ratio is not None), None)
+    if pg is not None and pg.upload_ratio is not None:
+        summary["pg_ratio_vs_upload"] = round(pg.upload_ratio, 3)
+        if pg.upload_cpu_seconds:
+            summary["pg_cpu_vs_upload"] = round(pg.ours.cpu_seconds / pg.upload_cpu_seconds, 3)
+    if restore is not None:
+        summary["pg_restore_ratio"] = round(restore.ratio, 3)
+        summary["pg_restore_peak_rss_mb"] = round(restore.peak_rss_mb, 1)
+        summary["pg_restore_ratio_local"] = round(restore.local_ratio, 3)
     print(json.dumps(summary))
 
 
+CHILDREN: dict[str, Callable[..., None]] = {
+    "child": child_main,
+    "child-upload": child_upload_main,
+    "child-restore": child_restore_main,
+}
+
+
 def main() -> None:
-    if len(sys.argv) == 5 and sys.argv[1] == "child":
-        child_main(sys.argv[2], sys.argv[3], sys.argv[4])
+    if len(sys.argv) > 1 and sys.argv[1] in CHILDREN:
+        CHILDREN[sys.argv[1]](*sys.argv[2:])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pg-mb", type=int, default=1000, help="PostgreSQL dump size (MB)")
-    parser.add_argument("--mysql-mb", type=int, default=300, help="MariaDB dump size (MB)")
+    parser.add_argument(
+        "--mysql-mb", type=int, default=300, help="MariaDB dump size (MB); 0 skips MariaDB"
+    )
     parser.add_argument("--repeat", type=int, default=2, help="runs per measurement (best)")
     parser.add_argument("--keep", action="store_true", help="keep the databases for reuse")
     parser.add_argument("--tag", default="", help="suffix of the databases' names")

@@ -14,6 +14,7 @@ cure (shared/failures.py) are returned, not raised, so the orchestration does no
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from activities import bp
@@ -56,7 +57,13 @@ from shared.pipeline.naming import backup_blob_name
 from shared.pipeline.results import BackupFailed
 from shared.protection import placement_for
 from shared.settings import ImmutabilityMode
-from shared.storage.blobs import BlobInfo, BlobNotFound, BlobPlacement
+from shared.storage.blobs import (
+    BlobInfo,
+    BlobNotFound,
+    BlobPlacement,
+    BlobStoreError,
+    StorageFeatureMissing,
+)
 from shared.storage.tables import AlreadyExists
 
 # Worth another attempt whatever the message; UNKNOWN is decided by the message.
@@ -188,6 +195,7 @@ def _dump(target: BackupTarget) -> dict:
     server, database = target.server, target.database
     policy = _policy(target)
     encryption = _encryption(policy)
+    placement = _placement(policy, record)
     names = [
         backup_blob_name(server.id, database.id, record.created_at, record.id, server.engine, e)
         for e in (encryption is not None, encryption is None)
@@ -198,10 +206,15 @@ def _dump(target: BackupTarget) -> dict:
             committed = blobs.info(earlier)
         except BlobNotFound:
             continue
-        return _succeeded(target, outcome_from_blob(committed), committed)
+        return _succeeded(target, outcome_from_blob(committed), committed, placement)
     record, started = services().repositories.backups.update_unless_final(record, _running)
     if not started:
         return _not_dumped(record)
+    unprotectable = _cannot_protect(placement)
+    if unprotectable is not None:
+        log.error("%s", unprotectable)
+        _note_error(record, unprotectable)
+        return dump_json(DumpOutcome(error=unprotectable))
     log.info("dump started: %s of %s on %s", database.name, server.engine, server.host)
     with RecordWatch(services(), record) as watch:
         request = _request(
@@ -210,19 +223,21 @@ def _dump(target: BackupTarget) -> dict:
             progress=watch.progress,
             cancel=watch.cancel,
             encryption=encryption,
-            placement=_placement(policy, record),
+            # Committed without its immutability policy: that is set once the record is
+            # final and successful (_protect), never on a blob a cancel may still deny.
+            placement=replace(placement, immutable_until=None),
         )
         try:
             outcome = backup_worker(services().settings.backup_worker).dump(request)
         except BackupFailed as exc:
             if exc.reason == "exists":
                 committed = blobs.info(name)
-                return _succeeded(target, outcome_from_blob(committed), committed)
+                return _succeeded(target, outcome_from_blob(committed), committed, placement)
             if watch.cancel.is_set():
                 return _not_dumped(watch.record)
             return _attempt_failed(record, exc)
     fields = {**outcome_fields(outcome), "finished_at": wall_clock()}
-    return _succeeded(target, fields, BlobInfo(name, outcome.stored_bytes))
+    return _succeeded(target, fields, BlobInfo(name, outcome.stored_bytes), placement)
 
 
 def _policy(target: BackupTarget) -> Policy | None:
@@ -254,6 +269,59 @@ def _placement(policy: Policy | None, record: BackupRecord) -> BlobPlacement:
     )
 
 
+def _cannot_protect(placement: BlobPlacement) -> str | None:
+    """Why a backup that must be immutable cannot be, before anything is dumped: a
+    container without version-level immutability support can protect no blob, and that
+    will not heal by itself (a permanent failure, not retried)."""
+    until = placement.immutable_until
+    if until is None or until <= wall_clock():
+        return None
+    try:
+        if services().blobs.supports_immutability():
+            return None
+    except StorageFeatureMissing:
+        pass
+    container = services().settings.backup_container
+    return (
+        f"backup failed, nothing was dumped: its tiers are immutable until {until:%Y-%m-%d %H:%M} "
+        f"UTC, but the container {container!r} has no version-level immutability support "
+        "(StorageFeatureMissing); enable it on the container (the deploy template does) or "
+        "set IMMUTABILITY=off"
+    )
+
+
+def _protect(record: BackupRecord, placement: BlobPlacement) -> BackupRecord:
+    """Puts the blob of a record that is final and successful under its immutability
+    policy, then records the date. Idempotent: a policy found on the blob is not asked for
+    again. A date already past is not set (the storage would refuse it, and its tiers no
+    longer keep the backup anyway)."""
+    until = placement.immutable_until
+    if until is None or record.immutable_until is not None or record.blob_name is None:
+        return record
+    if until <= wall_clock():
+        log.warning(
+            "backup %s not made immutable: its tiers keep it only until %s, already past",
+            record.id,
+            until.isoformat(),
+        )
+        return record
+    blobs, name = services().blobs, record.blob_name
+    current = blobs.info(name).immutable_until
+    if current is None or current < until:
+        try:
+            blobs.set_immutability(name, until, locked=placement.immutability_locked)
+        except StorageFeatureMissing as exc:
+            # Checked before the dump; a storage that refuses all the same is reported,
+            # the backup itself stays good (and unprotected: its record says no date).
+            log.error("backup %s succeeded but is NOT immutable: %s", record.id, exc)
+            return record
+        except BlobStoreError as exc:
+            raise AttemptFailed(f"backup committed, immutability not yet set: {exc}") from None
+        current = until
+    backups = services().repositories.backups
+    return backups.update_fields(record, {"immutable_until": current})
+
+
 def _running(stored: BackupRecord) -> dict[str, Any]:
     """The record as a dump attempt starts: started_at is the first attempt's start."""
     return {"status": BackupStatus.RUNNING, "started_at": stored.started_at or wall_clock()}
@@ -274,11 +342,14 @@ def _attempt_failed(record: BackupRecord, exc: BackupFailed) -> dict:
     raise AttemptFailed(message) from None
 
 
-def _succeeded(target: BackupTarget, fields: dict[str, Any], committed: BlobInfo) -> dict:
-    """The record becomes succeeded with what the dump produced, in one conditional write.
-    If an earlier attempt recorded this blob already, that record (with the manifest, which
-    the blob's metadata does not carry) stands. If the record was cancelled or settled
-    meanwhile, the blob is deleted: no blob may look like a backup its record denies."""
+def _succeeded(
+    target: BackupTarget, fields: dict[str, Any], committed: BlobInfo, placement: BlobPlacement
+) -> dict:
+    """The record becomes succeeded with what the dump produced, in one conditional write;
+    only then is the blob made immutable (_protect). If an earlier attempt recorded this blob
+    already, that record (with the manifest, which the blob's metadata does not carry)
+    stands. If the record was cancelled or settled meanwhile, the blob is deleted (it can
+    be: it was never locked): no blob may look like a backup its record denies."""
     finished = {"finished_at": wall_clock(), **fields}
     update = {"status": BackupStatus.SUCCEEDED, "error": None, **finished}
     backups = services().repositories.backups
@@ -286,7 +357,7 @@ def _succeeded(target: BackupTarget, fields: dict[str, Any], committed: BlobInfo
     if changed:
         backup_ended(stored, target.server.engine)
     if changed or (stored.status is BackupStatus.SUCCEEDED and stored.blob_name == committed.name):
-        return _result(stored)
+        return _result(_protect(stored, placement))
     services().blobs.delete(committed.name)
     return _not_dumped(stored)
 

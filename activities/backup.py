@@ -14,6 +14,7 @@ cure (shared/failures.py) are returned, not raised, so the orchestration does no
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -30,6 +31,7 @@ from activities.backup_records import (
 from activities.dump_seam import WorkRequest, backup_worker
 from activities.wiring import services
 from shared.credentials import CredentialsError
+from shared.crypto.keys import IdentityState
 from shared.engines.base import ConnectionErrorKind, ConnectionResult
 from shared.failures import is_permanent
 from shared.job_context import job_context, record_context
@@ -196,6 +198,7 @@ def _dump(target: BackupTarget) -> dict:
     policy = _policy(target)
     encryption = _encryption(policy)
     placement = _placement(policy, record)
+    key_id = encryption.identity_id if encryption else None
     names = [
         backup_blob_name(server.id, database.id, record.created_at, record.id, server.engine, e)
         for e in (encryption is not None, encryption is None)
@@ -206,8 +209,10 @@ def _dump(target: BackupTarget) -> dict:
             committed = blobs.info(earlier)
         except BlobNotFound:
             continue
-        return _succeeded(target, outcome_from_blob(committed), committed, placement)
-    record, started = services().repositories.backups.update_unless_final(record, _running)
+        return _succeeded(target, outcome_from_blob(committed), committed, placement, key_id)
+    # The key is named on the record before anything is encrypted to it: a retirement
+    # (http_api/keys.py) sees the backups still running under it and refuses.
+    record, started = services().repositories.backups.update_unless_final(record, _running(key_id))
     if not started:
         return _not_dumped(record)
     unprotectable = _cannot_protect(placement)
@@ -232,12 +237,13 @@ def _dump(target: BackupTarget) -> dict:
         except BackupFailed as exc:
             if exc.reason == "exists":
                 committed = blobs.info(name)
-                return _succeeded(target, outcome_from_blob(committed), committed, placement)
+                fields = outcome_from_blob(committed)
+                return _succeeded(target, fields, committed, placement, key_id)
             if watch.cancel.is_set():
                 return _not_dumped(watch.record)
             return _attempt_failed(record, exc)
     fields = {**outcome_fields(outcome), "finished_at": wall_clock()}
-    return _succeeded(target, fields, BlobInfo(name, outcome.stored_bytes), placement)
+    return _succeeded(target, fields, BlobInfo(name, outcome.stored_bytes), placement, key_id)
 
 
 def _policy(target: BackupTarget) -> Policy | None:
@@ -322,9 +328,29 @@ def _protect(record: BackupRecord, placement: BlobPlacement) -> BackupRecord:
     return backups.update_fields(record, {"immutable_until": current})
 
 
-def _running(stored: BackupRecord) -> dict[str, Any]:
-    """The record as a dump attempt starts: started_at is the first attempt's start."""
-    return {"status": BackupStatus.RUNNING, "started_at": stored.started_at or wall_clock()}
+def _running(key_id: str | None) -> Callable[[BackupRecord], dict[str, Any]]:
+    """The record as a dump attempt starts: started_at is the first attempt's start, and
+    the service key it is encrypted to is named."""
+
+    def running(stored: BackupRecord) -> dict[str, Any]:
+        started = stored.started_at or wall_clock()
+        return {"status": BackupStatus.RUNNING, "started_at": started, "identity_id": key_id}
+
+    return running
+
+
+def _key_gone(key_id: str | None) -> str | None:
+    """Why the backup cannot succeed if its service key was retired (crypto-shredded)
+    while it ran: it would be a backup nobody can read through the service."""
+    if key_id is None:
+        return None
+    key = services().keys.get(key_id)
+    if key is None or key.state is not IdentityState.RETIRED:
+        return None
+    return (
+        f"backup failed: key {key_id} was retired while the backup ran, so the service "
+        "could not read it; its blob was deleted (the next backup uses the current key)"
+    )
 
 
 def _not_dumped(record: BackupRecord) -> dict:
@@ -343,16 +369,28 @@ def _attempt_failed(record: BackupRecord, exc: BackupFailed) -> dict:
 
 
 def _succeeded(
-    target: BackupTarget, fields: dict[str, Any], committed: BlobInfo, placement: BlobPlacement
+    target: BackupTarget,
+    fields: dict[str, Any],
+    committed: BlobInfo,
+    placement: BlobPlacement,
+    key_id: str | None,
 ) -> dict:
     """The record becomes succeeded with what the dump produced, in one conditional write;
     only then is the blob made immutable (_protect). If an earlier attempt recorded this blob
     already, that record (with the manifest, which the blob's metadata does not carry)
     stands. If the record was cancelled or settled meanwhile, the blob is deleted (it can
     be: it was never locked): no blob may look like a backup its record denies."""
+    backups = services().repositories.backups
+    gone = _key_gone(fields.get("identity_id") or key_id)
+    if gone is not None:
+        stored = backups.current(target.record) or target.record
+        if stored.status is not BackupStatus.SUCCEEDED or stored.blob_name != committed.name:
+            log.error("%s", gone)
+            services().blobs.delete(committed.name)
+            _note_error(stored, gone)
+            return dump_json(DumpOutcome(error=gone))
     finished = {"finished_at": wall_clock(), **fields}
     update = {"status": BackupStatus.SUCCEEDED, "error": None, **finished}
-    backups = services().repositories.backups
     stored, changed = backups.update_unless_final(target.record, update)
     if changed:
         backup_ended(stored, target.server.engine)

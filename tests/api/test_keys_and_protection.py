@@ -122,3 +122,46 @@ async def test_a_policy_refuses_a_bad_recipient(api: Api, recipients: str) -> No
         json={"name": "p", "daily": {"keep_count": 3}, "encryption_recipients": [recipients]},
     )  # fmt: skip
     assert made.status == 422, made.text
+
+
+async def test_a_key_protecting_held_immutable_or_running_backups_cannot_be_retired(
+    api: Api, api_env: dict[str, str], filled_database: str
+) -> None:
+    from shared.models import BackupRecord, BackupStatus
+
+    database_id = await add_database(api, filled_database)
+    record = await backup(api, database_id)
+    key_id = record["identity_id"]
+    assert (await api.call("POST", "keys/rotate")).status == 201
+    backups = repositories(api_env).backups
+    stored = backups.get(database_id, record["id"])
+    assert stored is not None
+    until = datetime.now(UTC) + timedelta(days=30)
+    running = BackupRecord(
+        id="still-running", database_id=database_id, server_id=stored.server_id,
+        status=BackupStatus.RUNNING, identity_id=key_id,
+    )  # fmt: skip
+    cases = (
+        ({"legal_hold": True}, None, "under a legal hold"),
+        ({"immutable_until": until}, None, f"immutable until {until:%Y-%m-%d}"),
+        ({}, running, "running"),
+    )
+    for change, extra, reason in cases:
+        backups.replace(stored.model_copy(update=change))
+        if extra is not None:
+            backups.create(extra)
+        dry = await api.call("POST", f"keys/{key_id}/retire", json={})
+        assert dry.status == 200, dry.text
+        [blocked] = dry.json()["blocked_by"]
+        assert reason in blocked["reason"], blocked
+        refused = await api.call("POST", f"keys/{key_id}/retire", json={"dry_run": False})
+        assert refused.status == 409, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "key_protects_backups" and reason in error["message"]
+        assert [b["backup_id"] for b in error["details"]] == [blocked["backup_id"]]
+        assert (await api.call("GET", "keys")).json()["items"][1]["state"] == "active"
+        backups.replace(stored)
+        if extra is not None:
+            backups.delete(database_id, extra.id)
+    retired = await api.call("POST", f"keys/{key_id}/retire", json={"dry_run": False})
+    assert retired.status == 200, retired.text

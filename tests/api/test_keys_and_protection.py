@@ -165,3 +165,39 @@ async def test_a_key_protecting_held_immutable_or_running_backups_cannot_be_reti
             backups.delete(database_id, extra.id)
     retired = await api.call("POST", f"keys/{key_id}/retire", json={"dry_run": False})
     assert retired.status == 200, retired.text
+
+
+async def test_verify_refuses_a_different_key_returned_under_the_backup_s_key_id(
+    api: Api, api_env: dict[str, str], filled_database: str, restore_target: str
+) -> None:
+    from shared.crypto.age import fingerprint, generate_identity
+    from shared.secrets import secret_store_from_settings
+    from shared.secrets.base import backup_key_secret_name
+    from shared.settings import load_settings
+
+    database_id = await add_database(api, filled_database)
+    record = await backup(api, database_id)
+    key_id = record["identity_id"]
+    settings = load_settings(
+        backup_storage_connection_string=api_env["BACKUP_STORAGE_CONNECTION_STRING"],
+        table_prefix=api_env["TABLE_PREFIX"],
+        secret_store="local",
+        local_secret_key=api_env["LOCAL_SECRET_KEY"],
+    )
+    secrets = secret_store_from_settings(settings)
+    name = backup_key_secret_name(key_id)
+    genuine = secrets.get(name)
+    assert genuine is not None
+    other, other_recipient = generate_identity()  # a vault answering with another key
+    secrets.set(name, other)
+
+    verified = await run(api, database_id, record["id"], "verify")
+    assert verified["ok"] is False and verified["sha256_ok"] is True
+    message = verified["error"]
+    assert f"a different key under the id {key_id}" in message, message
+    assert fingerprint(other_recipient) in message and "AGE-SECRET" not in message
+    restored = await run(api, database_id, record["id"], "restore", target_database=restore_target)
+    assert restored["ok"] is False and "different key" in restored["error"]
+
+    secrets.set(name, genuine)
+    assert (await run(api, database_id, record["id"], "verify"))["ok"] is True

@@ -108,6 +108,10 @@ async def test_protected_backups_refuse_deletion_and_archived_ones_explain(
         assert archived.status == 409, archived.text
         assert archived.json()["error"]["code"] == "archived"
         assert "rehydrate" in archived.json()["error"]["message"]
+    body = {"target_database": "never_made"}
+    archived = await api.call("POST", f"{path}/restore", "admin", json=body)
+    assert archived.status == 409 and archived.json()["error"]["code"] == "archived"
+    assert "rehydrate it first" in archived.json()["error"]["message"]
     rehydrated = await api.call("POST", f"{path}/rehydrate", "operator")
     assert rehydrated.status == 202, rehydrated.text
     # Azurite rehydrates at once (Azure takes hours and answers 409 meanwhile).

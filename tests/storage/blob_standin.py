@@ -51,6 +51,8 @@ class BlobStandIn:
     port: int = 0
     # The container's version-level immutability support (Get Container Properties).
     versioning_immutability: bool = True
+    # Operations (by comp) answered 501 Not Implemented, as Azurite answers what it lacks.
+    not_implemented: set[str] = field(default_factory=set)
 
     def connection_string(self) -> str:
         return (
@@ -117,7 +119,9 @@ def _handler(state: BlobStandIn) -> type[BaseHTTPRequestHandler]:
         def do_PUT(self) -> None:
             blob, comp, query = self._record("PUT")
             body = self._body()
-            if not blob and query.get("restype") == ["container"]:
+            if comp in state.not_implemented:
+                self._error(501, "NotImplemented")
+            elif not blob and query.get("restype") == ["container"]:
                 self._reply(201)  # Create Container: the app creates it before its first write
             elif comp == "block":
                 state.staged.setdefault(blob, {})[query["blockid"][0]] = body

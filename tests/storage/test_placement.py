@@ -129,3 +129,21 @@ def test_access_tiers_at_commit_and_an_archived_blob_explains_itself(
     assert info.archived
     with pytest.raises(BlobArchived, match="rehydrate"):
         b"".join(store.read_chunks("cold"))
+
+
+def test_a_commit_the_storage_does_not_implement_fails_the_backup_for_good(
+    standin: BlobStandIn,
+) -> None:
+    """StorageFeatureMissing is not a passing problem: the backup fails without retries."""
+    from shared.failures import is_permanent
+    from shared.pipeline.dump import _commit
+    from shared.pipeline.results import BackupFailed
+
+    store = store_on(standin.connection_string())
+    store.stage_block("n", block_id(0), b"x")
+    standin.not_implemented.add("blocklist")
+    with pytest.raises(BackupFailed) as caught:
+        _commit(store, "n", [block_id(0)], {}, "db", {}, BlobPlacement(access_tier="cold"))
+    failure = caught.value
+    assert "does not implement" in failure.message
+    assert is_permanent(failure.reason, failure.message)

@@ -207,6 +207,19 @@ def run_restore(data: dict) -> dict:
     return dump_json(output)
 
 
+def _comparison(outcome: RestoreOutcome, differences: list[str]) -> dict[str, str | None]:
+    """Whether the restored tables were compared with the backup's manifest, and how it
+    went. A record without a manifest (rebuilt from its blob's metadata) compares nothing,
+    and says so rather than passing."""
+    if not outcome.compared:
+        note = (
+            "not compared: the backup's record has no manifest (it was rebuilt from the "
+            "blob's metadata), so the restored tables could not be checked against the dump"
+        )
+        return {"comparison": "not_compared", "comparison_note": note}
+    return {"comparison": "differs" if differences else "matches", "comparison_note": None}
+
+
 def _restore(job: RestoreJob) -> RestoreOutput:
     output = RestoreOutput(
         database_id=job.database_id,
@@ -223,6 +236,7 @@ def _restore(job: RestoreJob) -> RestoreOutput:
     update = {
         "ok": not differences,
         "differences": differences,
+        **_comparison(outcome, differences),
         "table_differences": [
             TableDifferenceOut(
                 table=d.table, expected_rows=d.expected_rows, actual_rows=d.actual_rows

@@ -11,7 +11,7 @@ import json
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -438,6 +438,10 @@ class RestoreOutput(Model):
     # The same differences, structured (the console draws them as a table).
     table_differences: list[TableDifferenceOut] = Field(default_factory=list)
     tables_compared: int = 0
+    # "not_compared" when the backup's record has no manifest (rebuilt from its blob's
+    # metadata): the restore worked, but nothing says its tables are the ones dumped.
+    comparison: Literal["matches", "differs", "not_compared"] | None = None
+    comparison_note: str | None = None
     error: str | None = None
 
 

@@ -205,3 +205,21 @@ async def test_verify_refuses_a_different_key_returned_under_the_backup_s_key_id
 
     secrets.set(name, genuine)
     assert (await run(api, database_id, record["id"], "verify"))["ok"] is True
+
+
+async def test_a_restore_of_a_record_without_manifest_says_not_compared(
+    api: Api, api_env: dict[str, str], filled_database: str, restore_target: str
+) -> None:
+    """A record rebuilt from its blob's metadata (a dump committed before its job died)
+    has no manifest: the restore cannot compare tables, and must not pass as if it had."""
+    database_id = await add_database(api, filled_database)
+    record = await backup(api, database_id)
+    backups = repositories(api_env).backups
+    stored = backups.get(database_id, record["id"])
+    assert stored is not None and stored.manifest is not None
+    backups.replace(stored.model_copy(update={"manifest": None}))
+
+    restored = await run(api, database_id, record["id"], "restore", target_database=restore_target)
+    assert restored["error"] is None and restored["tables_compared"] == 0
+    assert restored["comparison"] == "not_compared", restored
+    assert "no manifest" in restored["comparison_note"]

@@ -147,3 +147,32 @@ def test_a_commit_the_storage_does_not_implement_fails_the_backup_for_good(
     failure = caught.value
     assert "does not implement" in failure.message
     assert is_permanent(failure.reason, failure.message)
+
+
+def test_the_container_says_whether_it_can_protect_blobs(
+    standin: BlobStandIn, storage_connection_string: str, blob_container: str
+) -> None:
+    """Read before a backup of an immutable tier dumps: without it the backup fails for good."""
+    assert store_on(standin.connection_string()).supports_immutability() is True
+    standin.versioning_immutability = False
+    assert store_on(standin.connection_string()).supports_immutability() is False
+    azurite = store_on(storage_connection_string, blob_container)
+    azurite.create_container()
+    assert azurite.supports_immutability() is False  # Azurite 3.35 implements none
+
+
+def test_a_policy_is_set_after_the_commit_and_azurite_refuses_it_loudly(
+    standin: BlobStandIn, storage_connection_string: str, blob_container: str
+) -> None:
+    store = store_on(standin.connection_string())
+    commit(store, "later", None)
+    store.set_immutability("later", UNTIL)
+    [sent] = standin.sent("immutabilityPolicies")
+    assert sent.headers["x-ms-immutability-policy-mode"] == "Locked"
+    assert store.info("later").immutable_until == UNTIL
+    with pytest.raises(BlobProtected):
+        store.delete("later")
+    azurite = store_on(storage_connection_string, blob_container)
+    commit(azurite, "later", None)
+    with pytest.raises(StorageFeatureMissing, match="immutability policy"):
+        azurite.set_immutability("later", UNTIL)

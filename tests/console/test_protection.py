@@ -180,9 +180,12 @@ async def test_a_key_protecting_an_immutable_backup_cannot_be_retired_from_the_c
 
     await go(page, product.base_url, "/keys", "Encryption keys")
     keys = page.get_by_role("table", name="Encryption keys, newest first")
-    await keys.get_by_role("row").filter(has_text=old).get_by_role(
-        "button", name=f"Retire key {old}"
-    ).click()
+    await (
+        keys.get_by_role("row")
+        .filter(has_text=old)
+        .get_by_role("button", name=f"Retire key {old}")
+        .click()
+    )
     retire = page.get_by_role("dialog", name=f"Retire key {old}")
     blocked = retire.get_by_test_id("retire-blocked")
     await blocked.get_by_text("cannot be retired now").wait_for()

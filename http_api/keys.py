@@ -133,8 +133,9 @@ def _blocking(
         reasons = []
         if record.legal_hold:
             reasons.append("under a legal hold")
-        if record.immutable_until is not None and record.immutable_until > now:
-            reasons.append(f"immutable until {record.immutable_until:%Y-%m-%d %H:%M} UTC")
+        until = record.immutable_until
+        if until is not None and (until if until.tzinfo else until.replace(tzinfo=UTC)) > now:
+            reasons.append(f"immutable until {until:%Y-%m-%d %H:%M} UTC")
         if reasons:
             blocking.append(
                 BlockingBackup(

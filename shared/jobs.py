@@ -500,6 +500,7 @@ class ScratchRestored(Model):
     raw_bytes: int | None = None
     stored_bytes: int | None = None
     tables_compared: int = 0
+    compared: bool = True  # False: the backup's record has no manifest to compare with
     differences: list[str] = Field(default_factory=list)
     error: str | None = None
 

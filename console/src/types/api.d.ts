@@ -1672,6 +1672,12 @@ export interface components {
              */
             bytes_per_second: number | null;
             /**
+             * Compared
+             * @description false when the backup's record has no manifest (rebuilt from its blob's metadata): the restore worked, but its tables were not compared with the dump
+             * @default true
+             */
+            compared: boolean;
+            /**
              * Created At
              * @default null
              */

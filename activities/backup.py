@@ -14,6 +14,8 @@ cure (shared/failures.py) are returned, not raised, so the orchestration does no
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from activities import bp
@@ -29,6 +31,7 @@ from activities.backup_records import (
 from activities.dump_seam import WorkRequest, backup_worker
 from activities.wiring import services
 from shared.credentials import CredentialsError
+from shared.crypto.keys import IdentityState
 from shared.engines.base import ConnectionErrorKind, ConnectionResult
 from shared.failures import is_permanent
 from shared.job_context import job_context, record_context
@@ -56,7 +59,13 @@ from shared.pipeline.naming import backup_blob_name
 from shared.pipeline.results import BackupFailed
 from shared.protection import placement_for
 from shared.settings import ImmutabilityMode
-from shared.storage.blobs import BlobInfo, BlobNotFound, BlobPlacement
+from shared.storage.blobs import (
+    BlobInfo,
+    BlobNotFound,
+    BlobPlacement,
+    BlobStoreError,
+    StorageFeatureMissing,
+)
 from shared.storage.tables import AlreadyExists
 
 # Worth another attempt whatever the message; UNKNOWN is decided by the message.
@@ -188,6 +197,8 @@ def _dump(target: BackupTarget) -> dict:
     server, database = target.server, target.database
     policy = _policy(target)
     encryption = _encryption(policy)
+    placement = _placement(policy, record)
+    key_id = encryption.identity_id if encryption else None
     names = [
         backup_blob_name(server.id, database.id, record.created_at, record.id, server.engine, e)
         for e in (encryption is not None, encryption is None)
@@ -198,10 +209,17 @@ def _dump(target: BackupTarget) -> dict:
             committed = blobs.info(earlier)
         except BlobNotFound:
             continue
-        return _succeeded(target, outcome_from_blob(committed), committed)
-    record, started = services().repositories.backups.update_unless_final(record, _running)
+        return _succeeded(target, outcome_from_blob(committed), committed, placement, key_id)
+    # The key is named on the record before anything is encrypted to it: a retirement
+    # (http_api/keys.py) sees the backups still running under it and refuses.
+    record, started = services().repositories.backups.update_unless_final(record, _running(key_id))
     if not started:
         return _not_dumped(record)
+    unprotectable = _cannot_protect(placement)
+    if unprotectable is not None:
+        log.error("%s", unprotectable)
+        _note_error(record, unprotectable)
+        return dump_json(DumpOutcome(error=unprotectable))
     log.info("dump started: %s of %s on %s", database.name, server.engine, server.host)
     with RecordWatch(services(), record) as watch:
         request = _request(
@@ -210,19 +228,22 @@ def _dump(target: BackupTarget) -> dict:
             progress=watch.progress,
             cancel=watch.cancel,
             encryption=encryption,
-            placement=_placement(policy, record),
+            # Committed without its immutability policy: that is set once the record is
+            # final and successful (_protect), never on a blob a cancel may still deny.
+            placement=replace(placement, immutable_until=None),
         )
         try:
             outcome = backup_worker(services().settings.backup_worker).dump(request)
         except BackupFailed as exc:
             if exc.reason == "exists":
                 committed = blobs.info(name)
-                return _succeeded(target, outcome_from_blob(committed), committed)
+                fields = outcome_from_blob(committed)
+                return _succeeded(target, fields, committed, placement, key_id)
             if watch.cancel.is_set():
                 return _not_dumped(watch.record)
             return _attempt_failed(record, exc)
     fields = {**outcome_fields(outcome), "finished_at": wall_clock()}
-    return _succeeded(target, fields, BlobInfo(name, outcome.stored_bytes))
+    return _succeeded(target, fields, BlobInfo(name, outcome.stored_bytes), placement, key_id)
 
 
 def _policy(target: BackupTarget) -> Policy | None:
@@ -254,9 +275,82 @@ def _placement(policy: Policy | None, record: BackupRecord) -> BlobPlacement:
     )
 
 
-def _running(stored: BackupRecord) -> dict[str, Any]:
-    """The record as a dump attempt starts: started_at is the first attempt's start."""
-    return {"status": BackupStatus.RUNNING, "started_at": stored.started_at or wall_clock()}
+def _cannot_protect(placement: BlobPlacement) -> str | None:
+    """Why a backup that must be immutable cannot be, before anything is dumped: a
+    container without version-level immutability support can protect no blob, and that
+    will not heal by itself (a permanent failure, not retried)."""
+    until = placement.immutable_until
+    if until is None or until <= wall_clock():
+        return None
+    try:
+        if services().blobs.supports_immutability():
+            return None
+    except StorageFeatureMissing:
+        pass
+    container = services().settings.backup_container
+    return (
+        f"backup failed, nothing was dumped: its tiers are immutable until {until:%Y-%m-%d %H:%M} "
+        f"UTC, but the container {container!r} has no version-level immutability support "
+        "(StorageFeatureMissing); enable it on the container (the deploy template does) or "
+        "set IMMUTABILITY=off"
+    )
+
+
+def _protect(record: BackupRecord, placement: BlobPlacement) -> BackupRecord:
+    """Puts the blob of a record that is final and successful under its immutability
+    policy, then records the date. Idempotent: a policy found on the blob is not asked for
+    again. A date already past is not set (the storage would refuse it, and its tiers no
+    longer keep the backup anyway)."""
+    until = placement.immutable_until
+    if until is None or record.immutable_until is not None or record.blob_name is None:
+        return record
+    if until <= wall_clock():
+        log.warning(
+            "backup %s not made immutable: its tiers keep it only until %s, already past",
+            record.id,
+            until.isoformat(),
+        )
+        return record
+    blobs, name = services().blobs, record.blob_name
+    current = blobs.info(name).immutable_until
+    if current is None or current < until:
+        try:
+            blobs.set_immutability(name, until, locked=placement.immutability_locked)
+        except StorageFeatureMissing as exc:
+            # Checked before the dump; a storage that refuses all the same is reported,
+            # the backup itself stays good (and unprotected: its record says no date).
+            log.error("backup %s succeeded but is NOT immutable: %s", record.id, exc)
+            return record
+        except BlobStoreError as exc:
+            raise AttemptFailed(f"backup committed, immutability not yet set: {exc}") from None
+        current = until
+    backups = services().repositories.backups
+    return backups.update_fields(record, {"immutable_until": current})
+
+
+def _running(key_id: str | None) -> Callable[[BackupRecord], dict[str, Any]]:
+    """The record as a dump attempt starts: started_at is the first attempt's start, and
+    the service key it is encrypted to is named."""
+
+    def running(stored: BackupRecord) -> dict[str, Any]:
+        started = stored.started_at or wall_clock()
+        return {"status": BackupStatus.RUNNING, "started_at": started, "identity_id": key_id}
+
+    return running
+
+
+def _key_gone(key_id: str | None) -> str | None:
+    """Why the backup cannot succeed if its service key was retired (crypto-shredded)
+    while it ran: it would be a backup nobody can read through the service."""
+    if key_id is None:
+        return None
+    key = services().keys.get(key_id)
+    if key is None or key.state is not IdentityState.RETIRED:
+        return None
+    return (
+        f"backup failed: key {key_id} was retired while the backup ran, so the service "
+        "could not read it; its blob was deleted (the next backup uses the current key)"
+    )
 
 
 def _not_dumped(record: BackupRecord) -> dict:
@@ -274,19 +368,34 @@ def _attempt_failed(record: BackupRecord, exc: BackupFailed) -> dict:
     raise AttemptFailed(message) from None
 
 
-def _succeeded(target: BackupTarget, fields: dict[str, Any], committed: BlobInfo) -> dict:
-    """The record becomes succeeded with what the dump produced, in one conditional write.
-    If an earlier attempt recorded this blob already, that record (with the manifest, which
-    the blob's metadata does not carry) stands. If the record was cancelled or settled
-    meanwhile, the blob is deleted: no blob may look like a backup its record denies."""
+def _succeeded(
+    target: BackupTarget,
+    fields: dict[str, Any],
+    committed: BlobInfo,
+    placement: BlobPlacement,
+    key_id: str | None,
+) -> dict:
+    """The record becomes succeeded with what the dump produced, in one conditional write;
+    only then is the blob made immutable (_protect). If an earlier attempt recorded this blob
+    already, that record (with the manifest, which the blob's metadata does not carry)
+    stands. If the record was cancelled or settled meanwhile, the blob is deleted (it can
+    be: it was never locked): no blob may look like a backup its record denies."""
+    backups = services().repositories.backups
+    gone = _key_gone(fields.get("identity_id") or key_id)
+    if gone is not None:
+        stored = backups.current(target.record) or target.record
+        if stored.status is not BackupStatus.SUCCEEDED or stored.blob_name != committed.name:
+            log.error("%s", gone)
+            services().blobs.delete(committed.name)
+            _note_error(stored, gone)
+            return dump_json(DumpOutcome(error=gone))
     finished = {"finished_at": wall_clock(), **fields}
     update = {"status": BackupStatus.SUCCEEDED, "error": None, **finished}
-    backups = services().repositories.backups
     stored, changed = backups.update_unless_final(target.record, update)
     if changed:
         backup_ended(stored, target.server.engine)
     if changed or (stored.status is BackupStatus.SUCCEEDED and stored.blob_name == committed.name):
-        return _result(stored)
+        return _result(_protect(stored, placement))
     services().blobs.delete(committed.name)
     return _not_dumped(stored)
 

@@ -239,6 +239,7 @@ def _restore_scratch(record: DrillRecord) -> ScratchRestored:
         raw_bytes=outcome.raw_bytes,
         stored_bytes=outcome.stored_bytes,
         tables_compared=outcome.tables_compared,
+        compared=outcome.compared,
         differences=differences,
         error=f"{len(differences)} tables differ from the manifest" if differences else None,
     )
@@ -291,6 +292,7 @@ def finish_drill(data: dict) -> dict:
         "stored_bytes": restored.stored_bytes,
         "bytes_per_second": bytes_per_second(restored.raw_bytes, restored.restore_seconds),
         "tables_compared": restored.tables_compared,
+        "compared": restored.compared,
         "differences": restored.differences,
         "error": None if restored.ok else clean_error(restored.error or "drill failed"),
     }

@@ -21,7 +21,7 @@ from shared.jobs import (
     RetentionResult,
     dump_json,
 )
-from shared.models import AccessTier, BackupRecord, BackupStatus, Policy
+from shared.models import ACCESS_TIER_ORDER, AccessTier, BackupRecord, BackupStatus, Policy
 from shared.protection import access_tier_for
 from shared.retention import RetentionAction, RetentionDecision, RetentionPlan, plan_retention
 from shared.storage.blobs import BlobNotFound, BlobProtected, BlobStoreError
@@ -123,7 +123,8 @@ def tier_moves(
     decisions: list[RetentionDecision], records: dict[str, BackupRecord], policy: Policy | None
 ) -> list[tuple[BackupRecord, AccessTier]]:
     """Kept backups whose access tier is not the one their keeping tiers ask for. Archived
-    blobs are left where they are (leaving Archive is a rehydration someone asks for)."""
+    blobs are left where they are (leaving Archive is a rehydration someone asks for). A
+    backup under a legal hold is never cooled: whoever holds it may need it read at once."""
     moves = []
     for decision in decisions:
         record = records[decision.record_id]
@@ -134,9 +135,15 @@ def tier_moves(
             continue
         current = record.access_tier or AccessTier.HOT
         wanted = access_tier_for(policy, decision.kept_by or record.tiers)
+        if record.legal_hold and _colder(wanted, current):
+            continue
         if record.blob_name and current is not AccessTier.ARCHIVE and wanted is not current:
             moves.append((record, wanted))
     return moves
+
+
+def _colder(tier: AccessTier, than: AccessTier) -> bool:
+    return ACCESS_TIER_ORDER.index(tier) > ACCESS_TIER_ORDER.index(than)
 
 
 def move_tier(services: Services, record: BackupRecord, tier: AccessTier) -> bool:

@@ -4,6 +4,8 @@ lease holders no longer run (and starts the settlement of those that were backup
 
 from __future__ import annotations
 
+import logging
+
 import azure.durable_functions as df
 
 from activities import bp
@@ -20,7 +22,11 @@ from shared.jobs import (
     SettleJob,
     dump_json,
 )
-from shared.models import BackupStatus
+from shared.models import BackupRecord, BackupStatus
+from shared.pipeline.naming import backup_blob_name
+from shared.storage.blobs import BlobNotFound, BlobProtected
+
+log = logging.getLogger(__name__)
 
 
 @bp.activity_trigger(input_name="data", activity=SETTLE_RECORD)
@@ -39,6 +45,7 @@ def settle_record(data: dict) -> dict:
     record, changed = repositories.backups.update_unless_final(record, failed)
     if changed:
         backup_ended(record, engine_of(repositories.servers, record.server_id))
+    record = _left_blob(record)
     settled = SettledRecord(
         record_id=record.id,
         server_id=record.server_id,
@@ -48,6 +55,47 @@ def settle_record(data: dict) -> dict:
         changed=changed,
     )
     return dump_json(settled)
+
+
+def _left_blob(record: BackupRecord) -> BackupRecord:
+    """A blob the dump committed before its job died, which its failed or cancelled record
+    does not describe, is deleted (it is never locked before its record succeeded). One the
+    storage refuses to delete (locked by an older version of this app, or put under a legal
+    hold) is adopted: the record names it and says why it stays, so it is never orphaned."""
+    if record.status not in {BackupStatus.FAILED, BackupStatus.CANCELLED} or record.blob_name:
+        return record
+    repositories, blobs = services().repositories, services().blobs
+    server = repositories.servers.get(record.server_id)
+    if server is None or record.created_at is None:
+        return record
+    for encrypted in (True, False):
+        name = backup_blob_name(
+            record.server_id, record.database_id, record.created_at, record.id,
+            server.engine, encrypted,
+        )  # fmt: skip
+        try:
+            found = blobs.info(name)
+        except BlobNotFound:
+            continue
+        try:
+            blobs.delete(name)
+        except BlobProtected:
+            until = f"immutable until {found.immutable_until:%Y-%m-%d %H:%M} UTC"
+            why = until if found.immutable_until else "under a legal hold"
+            adopted = {
+                "blob_name": name,
+                "stored_bytes": found.size,
+                "immutable_until": found.immutable_until,
+                "legal_hold": found.legal_hold,
+                "error": clean_error(f"{record.error or 'failed'}; its blob stays: {why}"),
+            }
+            record = repositories.backups.update_fields(record, adopted)
+            log.warning("backup %s of %s %s: blob %s kept (%s)",
+                        record.id, record.database_id, record.status.value, name, why)  # fmt: skip
+        else:
+            log.warning("backup %s of %s: deleted blob %s its job committed but never recorded",
+                        record.id, record.database_id, name)  # fmt: skip
+    return record
 
 
 @bp.activity_trigger(input_name="data", activity=FIND_FINISHED_HOLDERS)

@@ -14,6 +14,7 @@ from activities import bp
 from activities.backup_records import MissingConfiguration, clean_error
 from activities.wiring import Services, services
 from shared.credentials import CredentialsError, connection_spec_for, server_spec_for
+from shared.crypto.age import AgeError, fingerprint, recipient_of
 from shared.engines.base import ConnectionSpec, EngineError
 from shared.engines.registry import engine_for
 from shared.job_context import add_fields, job_context
@@ -71,11 +72,31 @@ def identity_for(services: Services, record: BackupRecord) -> tuple[str | None, 
         return None, "its record names no key"
     secret = services.keys.secret_of(record.identity_id)
     if secret is not None:
-        return secret, ""
+        return _checked(services, record.identity_id, secret)
     key = services.keys.get(record.identity_id)
     if key is not None and key.retired_at is not None:
         return None, f"its key {record.identity_id} was retired on {key.retired_at:%Y-%m-%d}"
     return None, f"its key {record.identity_id} is not in the secret store"
+
+
+def _checked(services: Services, key_id: str, secret: str) -> tuple[str | None, str]:
+    """The secret, if it is the key the backup names: a key id is the fingerprint of its
+    public key, and the keys table holds that public key. A store answering with another
+    key under the same id (a secret overwritten, a vault restored from the wrong copy) is
+    said as such, rather than as a blob that does not decrypt."""
+    try:
+        recipient = recipient_of(secret)
+    except AgeError:
+        return None, f"the secret store holds no valid key under the id {key_id}"
+    row = services.keys.get(key_id)
+    expected = row.recipient if row is not None else None
+    if fingerprint(recipient) == key_id and expected in (None, recipient):
+        return secret, ""
+    return None, (
+        f"the secret store returned a different key under the id {key_id} (its public key "
+        f"has the fingerprint {fingerprint(recipient)}): not used to decrypt; restore the "
+        "key's secret from a copy of the vault"
+    )
 
 
 @bp.activity_trigger(input_name="data", activity=RUN_VERIFY)
@@ -186,6 +207,19 @@ def run_restore(data: dict) -> dict:
     return dump_json(output)
 
 
+def _comparison(outcome: RestoreOutcome, differences: list[str]) -> dict[str, str | None]:
+    """Whether the restored tables were compared with the backup's manifest, and how it
+    went. A record without a manifest (rebuilt from its blob's metadata) compares nothing,
+    and says so rather than passing."""
+    if not outcome.compared:
+        note = (
+            "not compared: the backup's record has no manifest (it was rebuilt from the "
+            "blob's metadata), so the restored tables could not be checked against the dump"
+        )
+        return {"comparison": "not_compared", "comparison_note": note}
+    return {"comparison": "differs" if differences else "matches", "comparison_note": None}
+
+
 def _restore(job: RestoreJob) -> RestoreOutput:
     output = RestoreOutput(
         database_id=job.database_id,
@@ -202,6 +236,7 @@ def _restore(job: RestoreJob) -> RestoreOutput:
     update = {
         "ok": not differences,
         "differences": differences,
+        **_comparison(outcome, differences),
         "table_differences": [
             TableDifferenceOut(
                 table=d.table, expected_rows=d.expected_rows, actual_rows=d.actual_rows

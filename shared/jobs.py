@@ -11,7 +11,7 @@ import json
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -452,6 +452,10 @@ class RestoreOutput(Model):
     # The same differences, structured (the console draws them as a table).
     table_differences: list[TableDifferenceOut] = Field(default_factory=list)
     tables_compared: int = 0
+    # "not_compared" when the backup's record has no manifest (rebuilt from its blob's
+    # metadata): the restore worked, but nothing says its tables are the ones dumped.
+    comparison: Literal["matches", "differs", "not_compared"] | None = None
+    comparison_note: str | None = None
     error: str | None = None
 
 
@@ -510,6 +514,7 @@ class ScratchRestored(Model):
     raw_bytes: int | None = None
     stored_bytes: int | None = None
     tables_compared: int = 0
+    compared: bool = True  # False: the backup's record has no manifest to compare with
     differences: list[str] = Field(default_factory=list)
     error: str | None = None
 

@@ -458,6 +458,11 @@ class DrillRecord(Model):
     stored_bytes: int | None = Field(default=None, ge=0)
     bytes_per_second: float | None = Field(default=None, description="raw bytes per second")
     tables_compared: int = 0
+    compared: bool = Field(
+        default=True,
+        description="false when the backup's record has no manifest (rebuilt from its blob's "
+        "metadata): the restore worked, but its tables were not compared with the dump",
+    )
     differences: list[str] = Field(default_factory=list)
     error: str | None = Field(default=None, description="why it failed or was skipped")
     created_at: datetime | None = None

@@ -53,6 +53,10 @@ def app_environment(table_prefix: str, container: str, **extra: str) -> dict[str
         "LOCAL_SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
         "CONNECT_TIMEOUT_SECONDS": "3",
         "AUTH_MODE": "development",
+        # Azurite has no version-level immutability: with it on, a backup of an immutable
+        # tier fails before dumping (as local.settings.example.json, tests turn it off;
+        # tests of immutability turn it on, with the blobs on tests/storage/blob_standin.py).
+        "IMMUTABILITY": "off",
         **extra,
     }
 

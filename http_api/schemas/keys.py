@@ -25,6 +25,12 @@ class AffectedBackup(Model):
     extra_recipients: int = Field(description="other keys that can still decrypt it")
 
 
+class BlockingBackup(Model):
+    database_id: str
+    backup_id: str
+    reason: str = Field(description="why it keeps the key: legal hold, immutable, running")
+
+
 class RetireReport(Model):
     key: ServiceIdentity
     dry_run: bool
@@ -33,5 +39,10 @@ class RetireReport(Model):
     )
     readable_by_extra_recipients: int = Field(
         description="how many of them the holders of their extra recipients can still decrypt"
+    )
+    blocked_by: list[BlockingBackup] = Field(
+        default_factory=list,
+        description="backups that forbid retiring the key: under a legal hold, immutable "
+        "until a future date, or still running with it; retirement is refused while any is",
     )
     secret: str | None = Field(default=None, description="what became of the key's secret")

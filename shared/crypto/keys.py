@@ -31,6 +31,8 @@ from shared.storage.tables import AlreadyExists, ConcurrencyConflict, EntityTabl
 
 IDENTITIES = "identity"
 POINTER = ("current", "current")
+# Rounds of reading the pointer before giving up: each lost round means another writer won.
+_CURRENT_ROUNDS = 5
 
 
 class IdentityState(StrEnum):
@@ -81,13 +83,26 @@ class KeyRing:
         return self._secrets.get(backup_key_secret_name(identity_id))
 
     def current(self) -> ServiceIdentity:
-        """The identity new backups are encrypted to, created on first use."""
-        pointer = self.table.get(*POINTER)
-        if pointer is not None:
-            found = self.get(pointer["identity_id"])
-            if found is not None:
-                return found
-        return self._create_first()
+        """The identity new backups are encrypted to, created on first use. A pointer that
+        names a key without a row (deleted by hand, a table restored from a copy) is moved
+        to a new key, guarded by its etag like a rotation; racing first uses and repairs
+        converge on one winner within a few rounds, never by recursion."""
+        for _ in range(_CURRENT_ROUNDS):
+            found = self.table.get_with_etag(*POINTER)
+            if found is None:
+                created = self._create_first()
+                if created is not None:
+                    return created
+                continue  # another instance won the pointer: read its choice
+            pointer, etag = found
+            identity = self.get(pointer["identity_id"])
+            if identity is not None:
+                return identity
+            try:
+                return self._point_to_new(pointer, etag)
+            except ConcurrencyConflict:
+                continue  # another instance repaired it first: read its choice
+        raise KeyRefused("the current key keeps changing under concurrent writers: try again")
 
     # --- changes ---------------------------------------------------------------------
 
@@ -95,15 +110,8 @@ class KeyRing:
         """A new identity for new backups; the old ones stay for the old backups."""
         found = self.table.get_with_etag(*POINTER)
         if found is None:
-            return self._create_first()
-        created = self._new_identity()
-        pointer, etag = found
-        try:
-            self.table.update({**pointer, "identity_id": created.id}, etag)
-        except ConcurrencyConflict:
-            self._forget(created.id)
-            raise
-        return created.model_copy(update={"current": True})
+            return self._create_first() or self.current()
+        return self._point_to_new(*found)
 
     def retire(self, identity_id: str) -> tuple[ServiceIdentity, str]:
         """Deletes the identity's secret (purged where allowed) and marks it retired.
@@ -114,17 +122,20 @@ class KeyRing:
             raise KeyRefused(f"no key {identity_id!r}")
         if found.current:
             raise KeyRefused(f"key {identity_id!r} is the current key: rotate before retiring it")
+        # Marked retired first: a backup that checks its key before reporting success
+        # (activities/backup.py) then never sees a live key whose secret is already gone.
+        # A retirement cut short after the mark is finished by retiring again.
+        retired_at = found.retired_at or datetime.now(UTC)
+        entity = self.table.get(IDENTITIES, identity_id) or {}
+        self.table.upsert(
+            {**entity, "state": IdentityState.RETIRED.value, "retired_at": retired_at}
+        )
         name = backup_key_secret_name(identity_id)
         self._secrets.delete(name)
         outcome = "deleted from the local secret store"
         purge = getattr(self._secrets, "purge", None)
         if purge is not None:
             outcome = purge(name)
-        retired_at = found.retired_at or datetime.now(UTC)
-        entity = self.table.get(IDENTITIES, identity_id) or {}
-        self.table.upsert(
-            {**entity, "state": IdentityState.RETIRED.value, "retired_at": retired_at}
-        )
         update = {"state": IdentityState.RETIRED, "retired_at": retired_at}
         return found.model_copy(update=update), outcome
 
@@ -134,15 +145,28 @@ class KeyRing:
         pointer = self.table.get(*POINTER)
         return None if pointer is None else str(pointer["identity_id"])
 
-    def _create_first(self) -> ServiceIdentity:
+    def _create_first(self) -> ServiceIdentity | None:
+        """A new identity and the pointer to it; None (its identity forgotten: nothing was
+        ever encrypted to it) when another instance created the pointer first."""
         created = self._new_identity()
         try:
             self.table.create(
                 {"PartitionKey": POINTER[0], "RowKey": POINTER[1], "identity_id": created.id}
             )
         except AlreadyExists:
-            self._forget(created.id)  # another instance won the race: use its identity
-            return self.current()
+            self._forget(created.id)
+            return None
+        return created.model_copy(update={"current": True})
+
+    def _point_to_new(self, pointer: dict[str, Any], etag: str) -> ServiceIdentity:
+        """A new identity, and the pointer read at `etag` moved to it; ConcurrencyConflict
+        (the new identity forgotten) when someone moved the pointer meanwhile."""
+        created = self._new_identity()
+        try:
+            self.table.update({**pointer, "identity_id": created.id}, etag)
+        except ConcurrencyConflict:
+            self._forget(created.id)
+            raise
         return created.model_copy(update={"current": True})
 
     def _new_identity(self) -> ServiceIdentity:

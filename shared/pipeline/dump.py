@@ -42,7 +42,13 @@ from shared.pipeline.process import ToolProcess, Watchdog
 from shared.pipeline.results import BackupFailed, BackupOutcome, PipelineOptions
 from shared.pipeline.row_counts import RowCounter, row_counter_for
 from shared.pipeline.sanitize import sanitize, tail_text
-from shared.storage.blobs import BlobAlreadyExists, BlobPlacement, BlobStore, BlobStoreError
+from shared.storage.blobs import (
+    BlobAlreadyExists,
+    BlobPlacement,
+    BlobStore,
+    BlobStoreError,
+    StorageFeatureMissing,
+)
 
 _SECRET_ENV_WORDS = ("PASS", "PWD", "SECRET", "TOKEN", "KEY")
 
@@ -327,6 +333,9 @@ def _commit(
         )
     except BlobAlreadyExists as exc:
         raise BackupFailed(str(exc), reason="exists") from None
+    except StorageFeatureMissing as exc:  # another attempt would be refused the same way
+        message = f"backup failed, nothing was committed: {exc}"
+        raise BackupFailed(message, reason="not_supported") from None
     except BlobStoreError as exc:
         message = f"backup failed, nothing was committed: {exc}"
         raise BackupFailed(message, reason="storage") from None

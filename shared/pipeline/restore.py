@@ -112,6 +112,7 @@ def restore_backup(
         duration_seconds=time.monotonic() - started,
         tables_compared=len(manifest.tables) if manifest else 0,
         differences=compare_manifests(manifest, actual) if manifest and actual else [],
+        compared=manifest is not None,
     )
 
 

@@ -83,6 +83,8 @@ class RestoreOutcome(BaseModel):
     duration_seconds: float
     tables_compared: int = 0
     differences: list[TableDifference] = Field(default_factory=list)
+    # False when there was no manifest to compare with (nothing was compared).
+    compared: bool = True
 
 
 class PipelineFailed(Exception):

@@ -156,6 +156,16 @@ class BlobStore(Protocol):
 
     def set_legal_hold(self, name: str, hold: bool) -> None: ...
 
+    def set_immutability(self, name: str, until: datetime, *, locked: bool = True) -> None:
+        """Puts a committed blob under a version-level time-based immutability policy
+        until `until`, and reads it back; StorageFeatureMissing if the storage did not."""
+        ...
+
+    def supports_immutability(self) -> bool:
+        """Whether the container has version-level immutability support (without it,
+        no blob in it can be given a policy)."""
+        ...
+
 
 def block_id(index: int) -> str:
     """Every block id of one blob must have the same length: a zero-padded counter."""
@@ -438,6 +448,29 @@ class AzureBlobStore:
         except AzureError as exc:
             action = "set the legal hold of" if hold else "clear the legal hold of"
             raise self._fail(exc, action, name) from exc
+
+    def set_immutability(self, name: str, until: datetime, *, locked: bool = True) -> None:
+        """A separate step after the commit (never on it): the backup activity sets the
+        policy only once the blob's record is final and successful, so a backup cancelled
+        or settled as failed never leaves a locked blob that no record describes."""
+        mode = BlobImmutabilityPolicyMode.LOCKED if locked else BlobImmutabilityPolicyMode.UNLOCKED
+        try:
+            self._blob(name).set_immutability_policy(
+                ImmutabilityPolicy(expiry_time=until, policy_mode=mode)
+            )
+        except AzureError as exc:
+            raise self._fail(exc, "set the immutability policy of", name) from exc
+        if self.info(name).immutable_until is None:
+            raise StorageFeatureMissing(
+                f"the storage accepted an immutability policy on {name!r} but did not apply it"
+            )
+
+    def supports_immutability(self) -> bool:
+        try:
+            found = self._container.get_container_properties()
+        except AzureError as exc:
+            raise self._fail(exc, "read the properties of", "the container") from exc
+        return bool(getattr(found, "immutable_storage_with_versioning_enabled", False))
 
 
 def _standard_tier(tier: str) -> StandardBlobTier:

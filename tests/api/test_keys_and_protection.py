@@ -108,6 +108,10 @@ async def test_protected_backups_refuse_deletion_and_archived_ones_explain(
         assert archived.status == 409, archived.text
         assert archived.json()["error"]["code"] == "archived"
         assert "rehydrate" in archived.json()["error"]["message"]
+    body = {"target_database": "never_made"}
+    archived = await api.call("POST", f"{path}/restore", "admin", json=body)
+    assert archived.status == 409 and archived.json()["error"]["code"] == "archived"
+    assert "rehydrate it first" in archived.json()["error"]["message"]
     rehydrated = await api.call("POST", f"{path}/rehydrate", "operator")
     assert rehydrated.status == 202, rehydrated.text
     # Azurite rehydrates at once (Azure takes hours and answers 409 meanwhile).
@@ -122,3 +126,100 @@ async def test_a_policy_refuses_a_bad_recipient(api: Api, recipients: str) -> No
         json={"name": "p", "daily": {"keep_count": 3}, "encryption_recipients": [recipients]},
     )  # fmt: skip
     assert made.status == 422, made.text
+
+
+async def test_a_key_protecting_held_immutable_or_running_backups_cannot_be_retired(
+    api: Api, api_env: dict[str, str], filled_database: str
+) -> None:
+    from shared.models import BackupRecord, BackupStatus
+
+    database_id = await add_database(api, filled_database)
+    record = await backup(api, database_id)
+    key_id = record["identity_id"]
+    assert (await api.call("POST", "keys/rotate")).status == 201
+    backups = repositories(api_env).backups
+    stored = backups.get(database_id, record["id"])
+    assert stored is not None
+    until = datetime.now(UTC) + timedelta(days=30)
+    running = BackupRecord(
+        id="still-running", database_id=database_id, server_id=stored.server_id,
+        status=BackupStatus.RUNNING, identity_id=key_id,
+    )  # fmt: skip
+    cases = (
+        ({"legal_hold": True}, None, "under a legal hold"),
+        ({"immutable_until": until}, None, f"immutable until {until:%Y-%m-%d}"),
+        ({}, running, "running"),
+    )
+    for change, extra, reason in cases:
+        backups.replace(stored.model_copy(update=change))
+        if extra is not None:
+            backups.create(extra)
+        dry = await api.call("POST", f"keys/{key_id}/retire", json={})
+        assert dry.status == 200, dry.text
+        [blocked] = dry.json()["blocked_by"]
+        assert reason in blocked["reason"], blocked
+        refused = await api.call("POST", f"keys/{key_id}/retire", json={"dry_run": False})
+        assert refused.status == 409, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "key_protects_backups" and reason in error["message"]
+        assert [b["backup_id"] for b in error["details"]] == [blocked["backup_id"]]
+        assert (await api.call("GET", "keys")).json()["items"][1]["state"] == "active"
+        backups.replace(stored)
+        if extra is not None:
+            backups.delete(database_id, extra.id)
+    retired = await api.call("POST", f"keys/{key_id}/retire", json={"dry_run": False})
+    assert retired.status == 200, retired.text
+
+
+async def test_verify_refuses_a_different_key_returned_under_the_backup_s_key_id(
+    api: Api, api_env: dict[str, str], filled_database: str, restore_target: str
+) -> None:
+    from shared.crypto.age import fingerprint, generate_identity
+    from shared.secrets import secret_store_from_settings
+    from shared.secrets.base import backup_key_secret_name
+    from shared.settings import load_settings
+
+    database_id = await add_database(api, filled_database)
+    record = await backup(api, database_id)
+    key_id = record["identity_id"]
+    settings = load_settings(
+        backup_storage_connection_string=api_env["BACKUP_STORAGE_CONNECTION_STRING"],
+        table_prefix=api_env["TABLE_PREFIX"],
+        secret_store="local",
+        local_secret_key=api_env["LOCAL_SECRET_KEY"],
+    )
+    secrets = secret_store_from_settings(settings)
+    name = backup_key_secret_name(key_id)
+    genuine = secrets.get(name)
+    assert genuine is not None
+    other, other_recipient = generate_identity()  # a vault answering with another key
+    secrets.set(name, other)
+
+    verified = await run(api, database_id, record["id"], "verify")
+    assert verified["ok"] is False and verified["sha256_ok"] is True
+    message = verified["error"]
+    assert f"a different key under the id {key_id}" in message, message
+    assert fingerprint(other_recipient) in message and "AGE-SECRET" not in message
+    restored = await run(api, database_id, record["id"], "restore", target_database=restore_target)
+    assert restored["ok"] is False and "different key" in restored["error"]
+
+    secrets.set(name, genuine)
+    assert (await run(api, database_id, record["id"], "verify"))["ok"] is True
+
+
+async def test_a_restore_of_a_record_without_manifest_says_not_compared(
+    api: Api, api_env: dict[str, str], filled_database: str, restore_target: str
+) -> None:
+    """A record rebuilt from its blob's metadata (a dump committed before its job died)
+    has no manifest: the restore cannot compare tables, and must not pass as if it had."""
+    database_id = await add_database(api, filled_database)
+    record = await backup(api, database_id)
+    backups = repositories(api_env).backups
+    stored = backups.get(database_id, record["id"])
+    assert stored is not None and stored.manifest is not None
+    backups.replace(stored.model_copy(update={"manifest": None}))
+
+    restored = await run(api, database_id, record["id"], "restore", target_database=restore_target)
+    assert restored["error"] is None and restored["tables_compared"] == 0
+    assert restored["comparison"] == "not_compared", restored
+    assert "no manifest" in restored["comparison_note"]

@@ -164,3 +164,33 @@ async def test_an_admin_holds_a_backup_and_protected_ones_refuse_deletion(
     # The browser logs the two refusals (409) the test provoked, and nothing else.
     assert len(watched.errors) == 2, watched.errors
     assert all("status of 409" in error for error in watched.errors), watched.errors
+
+
+async def test_a_key_protecting_an_immutable_backup_cannot_be_retired_from_the_console(
+    browser: Any, product: Any, protected_env: dict[str, str], standin: BlobStandIn
+) -> None:
+    database_id = await add_database(product, "keyed_shop")
+    immutable = seed(protected_env, standin, database_id)["immutable"]
+    old = (await call(product, "POST", "keys/rotate")).json()["id"]  # the first key
+    assert (await call(product, "POST", "keys/rotate")).status == 201
+    backups = repositories(protected_env).backups
+    backups.replace(immutable.model_copy(update={"identity_id": old}))
+    watched = Watched()
+    page = await open_page(browser, watched)
+
+    await go(page, product.base_url, "/keys", "Encryption keys")
+    keys = page.get_by_role("table", name="Encryption keys, newest first")
+    await (
+        keys.get_by_role("row")
+        .filter(has_text=old)
+        .get_by_role("button", name=f"Retire key {old}")
+        .click()
+    )
+    retire = page.get_by_role("dialog", name=f"Retire key {old}")
+    blocked = retire.get_by_test_id("retire-blocked")
+    await blocked.get_by_text("cannot be retired now").wait_for()
+    assert f"{database_id}/immutable: immutable until" in await blocked.inner_text()
+    await retire.get_by_label(re.compile("^Type the key's id")).fill(old)
+    assert await retire.get_by_role("button", name="Retire key for good").is_disabled()
+    assert await axe_violations(page) == []
+    assert watched.errors == [], watched.errors

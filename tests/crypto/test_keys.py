@@ -127,3 +127,38 @@ def test_retiring_deletes_the_secret_but_never_the_current_key(
     assert ring.get(old.id) is not None and ring.get(old.id).state is IdentityState.RETIRED
     with pytest.raises(KeyRefused, match="no key"):
         ring.retire("0000000000000000")
+
+
+def test_a_pointer_naming_a_missing_key_points_to_a_new_one_without_looping(
+    ring: KeyRing, secrets: LocalSecretStore
+) -> None:
+    """The row of the current key is gone (deleted by hand, a restored table): the first
+    use after that used to recurse, making and forgetting identities until the stack ran out."""
+    lost = ring.current()
+    ring.table.delete("identity", lost.id)
+    found = ring.current()
+    assert found.id != lost.id and found.current
+    assert ring.current().id == found.id
+    assert [identity.id for identity in ring.all()] == [found.id]
+    assert ring.secret_of(found.id) is not None
+
+
+def test_a_retired_key_is_marked_before_its_secret_goes(
+    ring: KeyRing, secrets: LocalSecretStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backup checks the key's row before it reports success: the row must say retired
+    by the time the secret is gone, never after."""
+    old = ring.current()
+    ring.rotate()
+    seen: list[IdentityState] = []
+    delete = secrets.delete
+
+    def watching_delete(name: str) -> None:
+        found = ring.get(old.id)
+        assert found is not None
+        seen.append(found.state)
+        delete(name)
+
+    monkeypatch.setattr(secrets, "delete", watching_delete)
+    ring.retire(old.id)
+    assert seen == [IdentityState.RETIRED]

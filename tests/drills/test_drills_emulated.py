@@ -143,6 +143,26 @@ async def test_a_corrupted_backup_fails_its_drill_is_notified_and_leaves_no_scra
 
 
 @pytest.mark.slow
+async def test_a_drill_of_a_backup_without_manifest_says_not_compared(
+    tmp_path: Path, app_env: dict[str, str], catalog: Catalog, postgres_database: str
+) -> None:
+    """A record rebuilt from its blob's metadata has no manifest: the drill restores it
+    but compared nothing, and says so rather than passing as compared."""
+    fill_postgres(postgres_database)
+    arrange(catalog, pgdb=("pg", postgres_database))
+    env = {**app_env, **NO_WATCHDOG}
+    async with run_emulator(APP_DIR, tmp_path / "state.sqlite", env=env) as emu:
+        done = await backed_up(emu, "pgdb", "b1")
+        backups = catalog.repositories.backups
+        backup = backups.get("pgdb", done.record_id)
+        assert backup is not None and backup.manifest is not None
+        backups.replace(backup.model_copy(update={"manifest": None}))
+        record = await drilled(emu, "pgdb", "d1")
+    assert record.status is DrillStatus.SUCCEEDED, record
+    assert record.compared is False and record.tables_compared == 0
+
+
+@pytest.mark.slow
 async def test_an_archived_backup_is_skipped_quietly(
     tmp_path: Path,
     app_env: dict[str, str],

@@ -16,7 +16,7 @@ from activities.dump_seam import WorkRequest
 from shared.engines.base import ConnectionResult
 from shared.models import DumpManifest
 from shared.pipeline.results import BackupFailed, BackupOutcome
-from shared.storage.blobs import BlobAlreadyExists
+from shared.storage.blobs import BlobAlreadyExists, block_id
 
 
 class FakeWorker:
@@ -27,8 +27,15 @@ class FakeWorker:
         data = f"-- fake dump of {request.database.id} for {request.record.id}\n".encode()
         sha256 = hashlib.sha256(data).hexdigest()
         metadata = {"record_id": request.record.id, "sha256": sha256, "raw_bytes": str(len(data))}
+        blobs, placement = request.services.blobs, request.placement
         try:
-            request.services.blobs.upload(request.blob_name, data, metadata=metadata)
+            if placement is None:
+                blobs.upload(request.blob_name, data, metadata=metadata)
+            else:  # as the pipeline commits: staged, then with its placement
+                blobs.stage_block(request.blob_name, block_id(0), data)
+                blobs.commit_blocks(
+                    request.blob_name, [block_id(0)], metadata=metadata, placement=placement
+                )
         except BlobAlreadyExists as exc:
             raise BackupFailed(str(exc), reason="exists") from None
         manifest = DumpManifest(
@@ -48,6 +55,8 @@ class FakeWorker:
             manifest=manifest,
             duration_seconds=0.0,
             block_count=1,
+            access_tier=placement.access_tier if placement else None,
+            immutable_until=placement.immutable_until if placement else None,
         )
 
 

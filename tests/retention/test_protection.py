@@ -134,3 +134,24 @@ def test_a_kept_backup_shows_its_protection_and_the_tiers_keeping_it() -> None:
     [decision] = plan_retention([kept], _policy_daily(2), NOW).decisions
     assert decision.rule.startswith("kept: newest successful backup, daily 1 of 2, immutable")
     assert decision.kept_by == [Tier.DAILY]
+
+
+def test_a_held_backup_is_never_moved_to_a_cooler_tier() -> None:
+    """A legal hold means someone may need the backup soon: retention's tier following
+    leaves it where it is rather than cooling it (moves that warm it still happen)."""
+    from activities.retention import tier_moves
+
+    policy = POLICY.model_copy(update={"daily": DailyRule(keep_count=1)})
+    newest = record("new", NOW - timedelta(days=1), [Tier.DAILY])
+    held = record("held", NOW - timedelta(days=10), [Tier.DAILY, Tier.MONTHLY])
+    free = record("free", NOW - timedelta(days=40), [Tier.DAILY, Tier.MONTHLY])
+    held = held.model_copy(update={"legal_hold": True, "access_tier": AccessTier.HOT})
+    free = free.model_copy(update={"access_tier": AccessTier.HOT})
+    records = [newest, held, free]
+    plan = plan_retention(records, policy, NOW)
+    moves = tier_moves(plan.decisions, {r.id: r for r in records}, policy)
+    assert [(r.id, tier) for r, tier in moves] == [("free", AccessTier.COOL)]
+    # Held and cold already (set by hand): brought back to hot while a daily keeps it.
+    cold = newest.model_copy(update={"legal_hold": True, "access_tier": AccessTier.COLD})
+    moves = tier_moves(plan.decisions, {r.id: r for r in [cold, held, free]}, policy)
+    assert ("new", AccessTier.HOT) in [(r.id, tier) for r, tier in moves]

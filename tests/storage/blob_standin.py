@@ -49,6 +49,10 @@ class BlobStandIn:
     staged: dict[str, dict[str, bytes]] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
     port: int = 0
+    # The container's version-level immutability support (Get Container Properties).
+    versioning_immutability: bool = True
+    # Operations (by comp) answered 501 Not Implemented, as Azurite answers what it lacks.
+    not_implemented: set[str] = field(default_factory=set)
 
     def connection_string(self) -> str:
         return (
@@ -115,7 +119,9 @@ def _handler(state: BlobStandIn) -> type[BaseHTTPRequestHandler]:
         def do_PUT(self) -> None:
             blob, comp, query = self._record("PUT")
             body = self._body()
-            if not blob and query.get("restype") == ["container"]:
+            if comp in state.not_implemented:
+                self._error(501, "NotImplemented")
+            elif not blob and query.get("restype") == ["container"]:
                 self._reply(201)  # Create Container: the app creates it before its first write
             elif comp == "block":
                 state.staged.setdefault(blob, {})[query["blockid"][0]] = body
@@ -128,6 +134,25 @@ def _handler(state: BlobStandIn) -> type[BaseHTTPRequestHandler]:
                     return self._error(404, "BlobNotFound")
                 found.legal_hold = self.headers["x-ms-legal-hold"].lower() == "true"
                 self._reply(200, {"x-ms-legal-hold": str(found.legal_hold).lower()})
+            elif comp == "immutabilityPolicies":
+                found = state.blobs.get(blob)
+                if found is None:
+                    return self._error(404, "BlobNotFound")
+                if not state.versioning_immutability:
+                    return self._error(409, "ImmutableStorageWithVersioningNotEnabled")
+                until = parsedate_to_datetime(self.headers["x-ms-immutability-policy-until-date"])
+                earlier = found.immutable_until if found.policy_mode == "Locked" else None
+                if earlier and until < earlier:  # locked: extended, never shortened
+                    return self._error(409, "ImmutabilityPolicyCannotBeShortened")
+                found.immutable_until = until
+                found.policy_mode = self.headers.get("x-ms-immutability-policy-mode", "Unlocked")
+                self._reply(
+                    200,
+                    {
+                        "x-ms-immutability-policy-until-date": _http_date(until),
+                        "x-ms-immutability-policy-mode": found.policy_mode.lower(),
+                    },
+                )
             elif comp == "tier":
                 found = state.blobs.get(blob)
                 if found is None:
@@ -157,6 +182,20 @@ def _handler(state: BlobStandIn) -> type[BaseHTTPRequestHandler]:
             )
             self._reply(201, {"ETag": '"0x1"', "Last-Modified": _http_date(datetime.now(UTC))})
             return None
+
+        def do_GET(self) -> None:
+            blob, _, query = self._record("GET")
+            if not blob and query.get("restype") == ["container"]:  # Get Container Properties
+                enabled = str(state.versioning_immutability).lower()
+                return self._reply(
+                    200,
+                    {
+                        "ETag": '"0x1"',
+                        "Last-Modified": _http_date(datetime.now(UTC)),
+                        "x-ms-immutable-storage-with-versioning-enabled": enabled,
+                    },
+                )
+            return self._error(400, "UnsupportedByStandIn")
 
         def do_HEAD(self) -> None:
             blob, _, _ = self._record("HEAD")

@@ -129,3 +129,50 @@ def test_access_tiers_at_commit_and_an_archived_blob_explains_itself(
     assert info.archived
     with pytest.raises(BlobArchived, match="rehydrate"):
         b"".join(store.read_chunks("cold"))
+
+
+def test_a_commit_the_storage_does_not_implement_fails_the_backup_for_good(
+    standin: BlobStandIn,
+) -> None:
+    """StorageFeatureMissing is not a passing problem: the backup fails without retries."""
+    from shared.failures import is_permanent
+    from shared.pipeline.dump import _commit
+    from shared.pipeline.results import BackupFailed
+
+    store = store_on(standin.connection_string())
+    store.stage_block("n", block_id(0), b"x")
+    standin.not_implemented.add("blocklist")
+    with pytest.raises(BackupFailed) as caught:
+        _commit(store, "n", [block_id(0)], {}, "db", {}, BlobPlacement(access_tier="cold"))
+    failure = caught.value
+    assert "does not implement" in failure.message
+    assert is_permanent(failure.reason, failure.message)
+
+
+def test_the_container_says_whether_it_can_protect_blobs(
+    standin: BlobStandIn, storage_connection_string: str, blob_container: str
+) -> None:
+    """Read before a backup of an immutable tier dumps: without it the backup fails for good."""
+    assert store_on(standin.connection_string()).supports_immutability() is True
+    standin.versioning_immutability = False
+    assert store_on(standin.connection_string()).supports_immutability() is False
+    azurite = store_on(storage_connection_string, blob_container)
+    azurite.create_container()
+    assert azurite.supports_immutability() is False  # Azurite 3.35 implements none
+
+
+def test_a_policy_is_set_after_the_commit_and_azurite_refuses_it_loudly(
+    standin: BlobStandIn, storage_connection_string: str, blob_container: str
+) -> None:
+    store = store_on(standin.connection_string())
+    commit(store, "later", None)
+    store.set_immutability("later", UNTIL)
+    [sent] = standin.sent("immutabilityPolicies")
+    assert sent.headers["x-ms-immutability-policy-mode"] == "Locked"
+    assert store.info("later").immutable_until == UNTIL
+    with pytest.raises(BlobProtected):
+        store.delete("later")
+    azurite = store_on(storage_connection_string, blob_container)
+    commit(azurite, "later", None)
+    with pytest.raises(StorageFeatureMissing, match="immutability policy"):
+        azurite.set_immutability("later", UNTIL)

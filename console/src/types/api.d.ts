@@ -979,6 +979,18 @@ export interface components {
          * @enum {string}
          */
         BackupStatus: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "expired";
+        /** BlockingBackup */
+        BlockingBackup: {
+            /** Backup Id */
+            backup_id: string;
+            /** Database Id */
+            database_id: string;
+            /**
+             * Reason
+             * @description why it keeps the key: legal hold, immutable, running
+             */
+            reason: string;
+        };
         /** Calendar */
         Calendar: {
             /**
@@ -1659,6 +1671,12 @@ export interface components {
              * @default null
              */
             bytes_per_second: number | null;
+            /**
+             * Compared
+             * @description false when the backup's record has no manifest (rebuilt from its blob's metadata): the restore worked, but its tables were not compared with the dump
+             * @default true
+             */
+            compared: boolean;
             /**
              * Created At
              * @default null
@@ -2496,6 +2514,11 @@ export interface components {
         };
         /** RetireReport */
         RetireReport: {
+            /**
+             * Blocked By
+             * @description backups that forbid retiring the key: under a legal hold, immutable until a future date, or still running with it; retirement is refused while any is
+             */
+            blocked_by: components["schemas"]["BlockingBackup"][];
             /** Dry Run */
             dry_run: boolean;
             key: components["schemas"]["ServiceIdentity"];

@@ -30,5 +30,8 @@ export interface RestoreOutput {
   differences: string[];
   table_differences?: TableDifference[];
   tables_compared?: number;
+  // "not_compared": the backup's record has no manifest (rebuilt from its blob's metadata).
+  comparison?: "matches" | "differs" | "not_compared" | null;
+  comparison_note?: string | null;
   error?: string | null;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { compareTables } from "./comparison";
+import { compareTables, comparisonVerdict } from "./comparison";
 
 const manifest = {
   engine: "postgresql" as const,
@@ -37,5 +37,14 @@ describe("restore comparison", () => {
   it("names MySQL tables without the database as schema, like the restore does", () => {
     const mysql = { ...manifest, engine: "mariadb" as const, tables: [{ schema_name: "shop", name: "t", rows: 1 }] };
     expect(compareTables(mysql, [])[0].table).toBe("t");
+  });
+});
+
+describe("restore verdict", () => {
+  it("says not compared for a record without a manifest, never a pass", () => {
+    expect(comparisonVerdict(null, { ok: true, comparison: "not_compared" })).toEqual({ status: "skipped", label: "not compared" });
+    expect(comparisonVerdict(undefined, { ok: true })).toEqual({ status: "skipped", label: "not compared" });
+    expect(comparisonVerdict(manifest, { ok: true, comparison: "matches" }).label).toBe("matches the manifest");
+    expect(comparisonVerdict(manifest, { ok: false, comparison: "differs" }).label).toBe("differs");
   });
 });

@@ -36,3 +36,13 @@ export function compareTables(manifest: Manifest | null | undefined, differences
   }
   return rows.sort((a, b) => a.table.localeCompare(b.table));
 }
+
+/** The restore's verdict on the tables: a record without a manifest compared nothing, and
+ * says so rather than showing a pass. */
+export function comparisonVerdict(
+  manifest: Manifest | null | undefined,
+  output: { ok: boolean; comparison?: string | null },
+): { status: "succeeded" | "failed" | "skipped"; label: string } {
+  if (output.comparison === "not_compared" || !manifest) return { status: "skipped", label: "not compared" };
+  return output.ok ? { status: "succeeded", label: "matches the manifest" } : { status: "failed", label: "differs" };
+}

@@ -10,7 +10,7 @@ import { formatTime } from "@/lib/format";
 import type { RestoreOutput } from "@/types/jobs";
 
 import { useRestore, type BackupRecord } from "../api/backups";
-import { compareTables } from "../comparison";
+import { compareTables, comparisonVerdict } from "../comparison";
 import { ArchivedNotice } from "./ArchivedNotice";
 
 const FAMILY: Record<string, string> = { mariadb: "mysql", mysql: "mysql" };
@@ -69,10 +69,19 @@ function RestoreResult({ record, output }: { record: BackupRecord; output: Resto
   }
   const rows = compareTables(record.manifest, output.table_differences ?? []);
   const differences = rows.filter((row) => !row.same).length;
+  const verdict = comparisonVerdict(record.manifest, output);
+  if (verdict.status === "skipped") {
+    return (
+      <p data-testid="restore-outcome">
+        <StatusBadge status={verdict.status} label={verdict.label} /> Restored into <strong>{output.target_database}</strong>;{" "}
+        {output.comparison_note ?? "the backup's record has no manifest, so its tables were not compared."}
+      </p>
+    );
+  }
   return (
     <>
       <p data-testid="restore-outcome">
-        <StatusBadge status={output.ok ? "succeeded" : "failed"} label={output.ok ? "matches the manifest" : "differs"} /> Restored
+        <StatusBadge status={verdict.status} label={verdict.label} /> Restored
         into <strong>{output.target_database}</strong>: {rows.length} tables compared, {differences} difference
         {differences === 1 ? "" : "s"}.
       </p>

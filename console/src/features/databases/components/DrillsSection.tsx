@@ -29,7 +29,12 @@ const columns: ColumnDef<DrillRecord, unknown>[] = [
     accessorKey: "bytes_per_second",
     cell: ({ row }) => (row.original.bytes_per_second ? `${formatBytes(row.original.bytes_per_second)}/s` : "–"),
   },
-  { header: "Tables", accessorKey: "tables_compared" },
+  {
+    header: "Tables",
+    accessorKey: "tables_compared",
+    // A backup whose record has no manifest restores, but nothing was compared: never a pass.
+    cell: ({ row }) => (row.original.compared === false ? "not compared" : row.original.tables_compared),
+  },
   { header: "Reason", accessorKey: "error", cell: ({ row }) => row.original.error ?? "" },
 ];
 

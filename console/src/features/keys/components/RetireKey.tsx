@@ -47,6 +47,19 @@ export function RetireKey({ keyId, onClose }: { keyId: string; onClose: () => vo
                     ? " None of them has another recipient: once the key's secret is gone, nobody can read them."
                     : ""}
             </p>
+            {report.blocked_by.length ? (
+              <div className="error-box" role="alert" data-testid="retire-blocked">
+                <strong>This key cannot be retired now:</strong> shredding it would destroy backups that must be kept
+                or are being taken.
+                <ul>
+                  {report.blocked_by.map((backup) => (
+                    <li key={`${backup.database_id}/${backup.backup_id}`}>
+                      {backup.database_id}/{backup.backup_id}: {backup.reason}
+                    </li>
+                  ))}
+                </ul>
+              </div>
+            ) : null}
             {count ? (
               <div className="table-wrap">
                 <table>
@@ -83,7 +96,7 @@ export function RetireKey({ keyId, onClose }: { keyId: string; onClose: () => vo
               <button
                 type="button"
                 className="danger solid"
-                disabled={typed.trim() !== keyId || retire.isPending}
+                disabled={typed.trim() !== keyId || retire.isPending || report.blocked_by.length > 0}
                 onClick={() => retire.mutate()}
               >
                 {retire.isPending ? "Retiring…" : "Retire key for good"}

@@ -4013,7 +4013,7 @@ export interface operations {
         parameters: {
             query?: {
                 database_id?: string | null;
-                /** @description default: -14 days */
+                /** @description default: -14 days; at most 400 days before 'to' */
                 from?: string | null;
                 /** @description default: +1 day */
                 to?: string | null;

@@ -191,18 +191,8 @@ def _knows_require_auth(path: Path, extra_env: tuple[tuple[str, str], ...]) -> b
     """Probed once per tool: a libpq that does not know the option names it as invalid;
     one that does fails to reach a socket folder that does not exist."""
     probe = "require_auth=none host=/nonexistent-dilux-probe"
-    try:
-        completed = subprocess.run(
-            [str(path), f"--dbname={probe}", "--no-password"],
-            capture_output=True,
-            stdin=subprocess.DEVNULL,
-            env=child_environment(dict(extra_env)),
-            timeout=_VERSION_TIMEOUT_SECONDS,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return b"require_auth" not in completed.stderr
+    completed = _probe(path, extra_env, f"--dbname={probe}", "--no-password")
+    return completed is not None and b"require_auth" not in completed.stderr
 
 
 def knows_restrict(tool: ResolvedTool) -> bool:
@@ -224,9 +214,18 @@ def _help_mentions(
     path: Path, extra_env: tuple[tuple[str, str], ...], option: str, word: bytes
 ) -> bool:
     """Probed once per tool: whether `<tool> <option>` prints `word`."""
+    completed = _probe(path, extra_env, option)
+    return completed is not None and completed.returncode == 0 and word in completed.stdout
+
+
+def _probe(
+    path: Path, extra_env: tuple[tuple[str, str], ...], *arguments: str
+) -> subprocess.CompletedProcess[bytes] | None:
+    """Runs a tool briefly to learn what it can do, with the tools' minimal environment;
+    None when it could not run."""
     try:
-        completed = subprocess.run(
-            [str(path), option],
+        return subprocess.run(
+            [str(path), *arguments],
             capture_output=True,
             stdin=subprocess.DEVNULL,
             env=child_environment(dict(extra_env)),
@@ -234,23 +233,14 @@ def _help_mentions(
             check=False,
         )
     except (OSError, subprocess.SubprocessError):
-        return False
-    return completed.returncode == 0 and word in completed.stdout
+        return None
 
 
 def tool_version(path: Path, extra_env: dict[str, str]) -> str | None:
     """First line of `<tool> --version`, or None if the tool does not run. With the
     environment every tool run gets (never this process's secrets)."""
-    try:
-        completed = subprocess.run(
-            [str(path), "--version"],
-            capture_output=True,
-            stdin=subprocess.DEVNULL,
-            env=child_environment(extra_env),
-            timeout=_VERSION_TIMEOUT_SECONDS,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
+    completed = _probe(path, tuple(extra_env.items()), "--version")
+    if completed is None:
         return None
     lines = completed.stdout.decode("utf-8", "replace").strip().splitlines()
     if completed.returncode != 0 or not lines:

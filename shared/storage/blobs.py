@@ -40,7 +40,7 @@ from azure.storage.blob import (
     StandardBlobTier,
 )
 
-from shared.storage.clients import blob_client_options, blob_service_client
+from shared.storage.clients import DEFAULT_READ_CHUNK, blob_client_options, blob_service_client
 
 # Blob index tags allow only these characters, 256 per value, 10 per blob.
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9 +\-./:=_]")
@@ -48,9 +48,9 @@ _MAX_TAGS = 10
 
 log = logging.getLogger(__name__)
 
-# Reads: ranges of 4 MiB, four of them downloading ahead of the reader (16 MiB).
-READ_RANGE = 4 * 1024 * 1024
-READ_AHEAD = 4
+# Reads: ranges of one GET each, two of them downloading ahead of the reader.
+READ_RANGE = DEFAULT_READ_CHUNK
+READ_AHEAD = 2
 
 # Containers this process created or found (by URL): one create request per process.
 _ready: set[str] = set()

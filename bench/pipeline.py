@@ -399,8 +399,6 @@ class DiscardingStore:
 def child_main(engine_name: str, database: str, target: str) -> None:
     """Runs one backup into Azurite (or the discarding store) and prints its wall time and
     this process's VmHWM."""
-    from shared.pipeline.dump import run_backup
-    from shared.pipeline.results import PipelineOptions
     from shared.storage.blobs import AzureBlobStore
 
     engine = Engine(engine_name)
@@ -411,17 +409,7 @@ def child_main(engine_name: str, database: str, target: str) -> None:
         store.create_container()
     name = f"bench/{database}/{uuid.uuid4().hex}.sql.zst"
     started = time.perf_counter()
-    outcome = run_backup(
-        engine_for(engine),
-        spec_for(engine, database),
-        store,
-        record_id="bench",
-        server_id="bench",
-        database_id="bench",
-        blob_name=name,
-        options=PipelineOptions(),
-        encryption=encryption,
-    )
+    outcome = bench_backup(engine, database, store, name, encryption)
     seconds = time.perf_counter() - started
     store.delete(name)  # Azurite keeps blobs in memory
     result = {
@@ -432,6 +420,26 @@ def child_main(engine_name: str, database: str, target: str) -> None:
         "row_count_cpu_seconds": outcome.row_count_cpu_seconds,
     }
     print(json.dumps(result))
+
+
+def bench_backup(
+    engine: Engine, database: str, store: Any, name: str, encryption: Any = None
+) -> Any:
+    """run_backup of `database` into `name`, with the pipeline's default options."""
+    from shared.pipeline.dump import run_backup
+    from shared.pipeline.results import PipelineOptions
+
+    return run_backup(
+        engine_for(engine),
+        spec_for(engine, database),
+        store,
+        record_id="bench",
+        server_id="bench",
+        database_id="bench",
+        blob_name=name,
+        options=PipelineOptions(),
+        encryption=encryption,
+    )
 
 
 def _vm_hwm_kib() -> int:
@@ -593,8 +601,6 @@ class LocalFileStore:
 def stored_backup(engine: Engine, database: str) -> Iterator[StoredBackup]:
     """A backup of `database` through run_backup into Azurite (kept while the rounds run),
     and the same blob downloaded to a local file: the dump.zst of the baseline."""
-    from shared.pipeline.dump import run_backup
-    from shared.pipeline.results import PipelineOptions
     from shared.storage.blobs import AzureBlobStore
 
     store = AzureBlobStore.from_connection_string(storage_connection_string(), CONTAINER)
@@ -602,16 +608,7 @@ def stored_backup(engine: Engine, database: str) -> Iterator[StoredBackup]:
     name = f"bench/{database}/restore-{uuid.uuid4().hex}.sql.zst"
     with tempfile.TemporaryDirectory(prefix="bench-restore-") as workdir:
         try:
-            outcome = run_backup(
-                engine_for(engine),
-                spec_for(engine, database),
-                store,
-                record_id="bench",
-                server_id="bench",
-                database_id="bench",
-                blob_name=name,
-                options=PipelineOptions(),
-            )
+            outcome = bench_backup(engine, database, store, name)
             manifest_path = Path(workdir) / "manifest.json"
             manifest_path.write_text(outcome.manifest.model_dump_json())
             local_path = Path(workdir) / "dump.sql.zst"

@@ -186,6 +186,7 @@ def restore_into(services: Services, job: RestoreJob) -> tuple[Server, RestoreOu
         timeout_seconds=services.settings.dump_timeout_seconds,
         encrypted=record.encryption is not None,
         identity=identity,
+        recount=services.settings.restore_count_rows,
     )
     return target_server, outcome
 

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     connect_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     # PostgreSQL: also count every table in the dump's snapshot, a second read of the data.
     manifest_snapshot_count: bool = False
+    # Restores: count every restored table after the commit instead of taking the rows
+    # psql's transaction inserted (PostgreSQL; MySQL/MariaDB always count), a second read.
+    restore_count_rows: bool = False
 
     # --- encryption and protection of backups -----------------------------------------
     encryption: bool = True

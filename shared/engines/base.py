@@ -131,11 +131,20 @@ class ToolCommand:
     # whether the dump's own psql `\restrict`/`\unrestrict` lines are left out.
     input_prefix: bytes = field(default=b"", repr=False)
     drop_psql_restrict: bool = False
+    # Restores only: what the tool reads after the dump, still inside its transaction
+    # (psql: the rows it inserted into each table), and the random line its answer
+    # follows in the tool's output (everything before it is the dump's own output).
+    input_suffix: bytes = field(default=b"", repr=False)
+    output_marker: bytes | None = field(default=None, repr=False)
 
     def input_filter(self) -> HeaderLineFilter:
-        """What turns the decompressed dump into the tool's input (see input_prefix)."""
+        """What turns the decompressed dump into the tool's input (see input_prefix and
+        input_suffix)."""
         return HeaderLineFilter(
-            self.drop_header_lines, prefix=self.input_prefix, drop_restrict=self.drop_psql_restrict
+            self.drop_header_lines,
+            prefix=self.input_prefix,
+            drop_restrict=self.drop_psql_restrict,
+            suffix=self.input_suffix,
         )
 
     def process_env(self) -> dict[str, str]:
@@ -195,6 +204,12 @@ class DatabaseEngine(Protocol):
     def restore_command(
         self, spec: ConnectionSpec, workdir: Path
     ) -> AbstractContextManager[ToolCommand]: ...
+
+    def restored_manifest(self, spec: ConnectionSpec, tool_output: bytes | None) -> DumpManifest:
+        """The restored database's tables with their rows, for the comparison: from what
+        the restore tool reported after ToolCommand.output_marker where the engine asks
+        the server there (no table is read again), else as `manifest` counts them."""
+        ...
 
     def create_database(self, spec: ConnectionSpec) -> None:
         """Creates `spec.database` (restore targets); EngineError if it exists."""

@@ -18,6 +18,9 @@ above) and after the last (only comments and blank lines below, within the last
 `TAIL_WINDOW` bytes). Nowhere else: a line of COPY data may read `\restrict ...` (a
 value starting with a carriage return). A forged one anywhere else stays, and psql
 stops at it.
+
+After the dump the tool reads the command's own `suffix` (psql: the query that reports
+the rows its transaction inserted, shared/engines/postgres.py).
 """
 
 from __future__ import annotations
@@ -44,11 +47,13 @@ class HeaderLineFilter:
         *,
         prefix: bytes = b"",
         drop_restrict: bool = False,
+        suffix: bytes = b"",
     ) -> None:
         self._drop = {line.rstrip(b"\r\n") for line in drop_lines}
         self._window = window
         self._buffer = bytearray()
         self._prefix = prefix
+        self._suffix = suffix
         self._drop_restrict = drop_restrict
         self._done = not self._drop and not drop_restrict
         # The end of the stream, held back until flush (drop_restrict only); `_cut`:
@@ -66,9 +71,9 @@ class HeaderLineFilter:
         return self._take_prefix() + self._hold_tail(self._release())
 
     def flush(self) -> bytes:
-        """Whatever is still held, at the end of the stream."""
+        """Whatever is still held, at the end of the stream, then `suffix`."""
         head = b"" if self._done else self._hold_tail(self._release())
-        return self._take_prefix() + head + self._release_tail()
+        return self._take_prefix() + head + self._release_tail() + self._suffix
 
     def _take_prefix(self) -> bytes:
         prefix, self._prefix = self._prefix, b""
@@ -96,7 +101,7 @@ class HeaderLineFilter:
         if not self._drop_restrict or not data:
             return data
         if len(data) >= TAIL_WINDOW:
-            ready = bytes(self._tail) + data[:-TAIL_WINDOW]
+            ready = bytes(self._tail) + memoryview(data)[:-TAIL_WINDOW]  # one copy, not two
             self._tail = bytearray(data[-TAIL_WINDOW:])
         else:
             self._tail += data

@@ -71,6 +71,19 @@ _LIST_TABLES = """
       AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
     ORDER BY n.nspname, c.relname
 """
+_TABLES_BY_OID = """
+    SELECT c.oid::bigint, n.nspname, c.relname
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.oid = ANY(%s::oid[])
+"""
+# Read by psql after the dump, inside its single transaction, so before the commit: the
+# rows this transaction inserted into (less deleted from) each table, by table oid, after
+# the random marker line and whether the server keeps such counts at all (track_counts).
+# Qualified: the dump leaves search_path empty.
+_INSERTED_ROWS = b"""
+SELECT 'MARKER', pg_catalog.current_setting('track_counts');
+SELECT relid::bigint, n_tup_ins - n_tup_del FROM pg_catalog.pg_stat_xact_user_tables;
+"""
 _END_SESSIONS = """
     SELECT pg_terminate_backend(pid) FROM pg_stat_activity
     WHERE datname = %s AND pid <> pg_backend_pid()
@@ -180,16 +193,37 @@ class PostgresEngine:
             "--quiet",
             "--set=ON_ERROR_STOP=1",
             "--single-transaction",
-            "--output=/dev/null",
+            # Query results as bare lines: the dump's own are dropped, ours are parsed.
+            "--no-align",
+            "--tuples-only",
+            "--field-separator=\t",
             "--file=-",
         ]
         # A fresh key per restore, never written anywhere the blob could learn it from.
         restrict = f"\\restrict {secrets.token_hex(32)}\n".encode()
+        marker = secrets.token_hex(32).encode()
         with _tool_env(spec, tool, workdir) as env:
             yield ToolCommand(
                 argv, env, None, tool.version, drop_header_lines=drop,
                 input_prefix=restrict, drop_psql_restrict=True,
+                input_suffix=_INSERTED_ROWS.replace(b"MARKER", marker), output_marker=marker,
             )  # fmt: skip
+
+    def restored_manifest(self, spec: ConnectionSpec, tool_output: bytes | None) -> DumpManifest:
+        """The rows psql's transaction inserted into each table, as the server counted
+        them before committing (pg_stat_xact_user_tables): nothing is read again. Where
+        psql did not report them (track_counts off, say), every table is counted."""
+        inserted = parse_inserted_rows(tool_output)
+        if inserted is None:
+            return self.manifest(spec)
+        require_database_name(spec.database)
+        with _snapshot_connection(spec) as conn:
+            catalogue = _catalogue(conn, spec, count_rows=False)
+            named = conn.execute(_TABLES_BY_OID, (list(inserted),)).fetchall()
+        listed = set(catalogue.tables)
+        rows = {(str(s), str(n)): inserted[oid] for oid, s, n in named}
+        counted = {name: count for name, count in rows.items() if name in listed}
+        return catalogue.manifest(self.engine, spec.database, counted)
 
     def create_database(self, spec: ConnectionSpec) -> None:
         name = require_database_name(spec.database)
@@ -213,6 +247,26 @@ class PostgresEngine:
         require_database_name(spec.database)
         with _connect(spec) as conn:
             return conn.execute(_COUNT_OWN_OBJECTS).fetchone()[0] == 0
+
+
+def parse_inserted_rows(output: bytes | None) -> dict[int, int] | None:
+    """Rows by table oid from what psql printed after the marker (see _INSERTED_ROWS):
+    None when it printed nothing after it, the server keeps no counts, or a line is not
+    what the query prints (then the tables are counted instead)."""
+    if output is None:
+        return None
+    lines = output.split(b"\n")
+    if lines[0] != b"\ton":
+        return None
+    inserted: dict[int, int] = {}
+    for line in lines[1:]:
+        if not line:
+            continue
+        oid, _, rows = line.partition(b"\t")
+        if not oid.isdigit() or not rows.lstrip(b"-").isdigit():
+            return None
+        inserted[int(oid)] = int(rows)
+    return inserted
 
 
 def _dump_argv(tool: ResolvedTool, spec: ConnectionSpec) -> list[str]:

@@ -1,7 +1,10 @@
 """`restore_backup`: blob → SHA-256 check → age (when encrypted) → zstd → the restore tool's
 stdin, into a target
 database that is new (by default) or explicitly allowed to be non-empty; then the target's
-tables and row counts are compared with the dump-time manifest.
+tables and row counts are compared with the dump-time manifest. PostgreSQL's counts are
+the rows psql's transaction inserted into each table, read by psql itself just before it
+commits (the restored tables are not read a second time); MySQL's are count(*) of every
+table after the restore (see docs/manifests.md).
 
 The checksum is known only once the whole blob was read, so a mismatch is found after the
 data was fed. The tool is then killed before its input ends cleanly (psql restores in one
@@ -76,9 +79,12 @@ def restore_backup(
     cancel: threading.Event | None = None,
     encrypted: bool = False,
     identity: str | None = None,
+    recount: bool = False,
 ) -> RestoreOutcome:
     """Restores `blob_name` into `target_spec.database`; raises RestoreFailed on any failure.
-    An encrypted blob needs the `identity` it was encrypted to."""
+    An encrypted blob needs the `identity` it was encrypted to. The comparison takes the
+    rows the restore tool's transaction inserted where the engine reports them (PostgreSQL),
+    else, or with `recount`, counts every restored table once the restore committed."""
     if is_system_database(target_spec.database):
         raise RestoreFailed(
             f"{target_spec.database!r} is a system database: never a restore target",
@@ -98,8 +104,11 @@ def restore_backup(
             tempfile.TemporaryDirectory(prefix="dilux-restore-") as workdir,
             engine.restore_command(target_spec, Path(workdir)) as command,
         ):
-            reader, writer = _feed(command, job)
-        actual = engine.manifest(target_spec) if manifest is not None else None
+            reader, writer, output = _feed(command, job)
+        actual = None
+        if manifest is not None:
+            reported = None if recount else output
+            actual = engine.restored_manifest(target_spec, reported)
     except EngineError as exc:
         message = f"restore failed: {sanitize(exc.message, secrets)}"
         raise RestoreFailed(message, reason=str(exc.kind)) from None
@@ -135,7 +144,9 @@ def _prepare_target(
         )
 
 
-def _feed(command: ToolCommand, job: _Job) -> tuple[HashingReader, TailWriter]:
+def _feed(command: ToolCommand, job: _Job) -> tuple[HashingReader, TailWriter, bytes | None]:
+    """Feeds the blob to the restore tool; returns the reader, the writer and what the
+    tool printed after its output marker (None without one)."""
     tool_name = Path(command.argv[0]).name
     try:
         tool = ToolProcess(command, feed_stdin=True)
@@ -161,13 +172,13 @@ def _feed(command: ToolCommand, job: _Job) -> tuple[HashingReader, TailWriter]:
         tool.close()
     if watchdog.fired or code != 0 or problem == _EARLY_EXIT:
         raise _tool_failure(tool, tool_name, watchdog.fired, code, job.secrets)
-    return reader, writer
+    return reader, writer, tool.output.text if tool.output is not None else None
 
 
 class _HeaderDropper:
     """Writes the decompressed dump on as the restore command shapes it: its own first
     line (psql's `\\restrict`), less the lines it names (e.g. a setting an older target
-    server does not know, the dump's own `\\restrict`)."""
+    server does not know, the dump's own `\\restrict`), then its own last lines."""
 
     def __init__(self, input_filter: HeaderLineFilter, forward: BinaryIO) -> None:
         self._filter = input_filter

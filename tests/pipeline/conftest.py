@@ -61,6 +61,9 @@ class FakeEngine:
         argv = [sys.executable, str(FAKE_TOOL), "dump", *self.dump_args]
         yield ToolCommand(argv, dict(self.env), self.completion_marker, "fake-tool 1.0")
 
+    def restored_manifest(self, spec: ConnectionSpec, tool_output: bytes | None) -> DumpManifest:
+        return self.manifest(spec)
+
     @contextmanager
     def restore_command(self, spec: ConnectionSpec, workdir: Path) -> Iterator[ToolCommand]:
         argv = [sys.executable, str(FAKE_TOOL), "restore", *self.restore_args]

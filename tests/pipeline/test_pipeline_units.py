@@ -10,11 +10,12 @@ from types import SimpleNamespace
 
 import pytest
 
+from shared.engines.postgres import parse_inserted_rows
 from shared.models import DumpManifest, Engine, TableManifest
 from shared.pipeline.blocks import MAX_BLOCK_SIZE, MAX_BLOCKS, block_size_for
 from shared.pipeline.manifests import compare_manifests
 from shared.pipeline.naming import backup_blob_name
-from shared.pipeline.process import Watchdog
+from shared.pipeline.process import OutputAfterMarker, Watchdog
 from shared.pipeline.results import PipelineOptions
 from shared.pipeline.sanitize import sanitize, tail_text
 from shared.pipeline.streams import checksum_mismatch
@@ -169,3 +170,42 @@ def test_checksum_mismatch_ignores_the_recorded_case() -> None:
     assert checksum_mismatch("ab" * 32, "cd" * 32) == (
         f"checksum mismatch: the blob hashes to {'ab' * 32}, the record says {'cd' * 32}"
     )
+
+
+def test_only_what_follows_the_output_marker_is_kept() -> None:
+    """The restore tool's output: the dump's own query results are dropped, the answer
+    after our marker kept, whatever the chunks' cuts (the marker split in two, say)."""
+    marker = b"4f" * 32
+    output = b"\n\n102\n" + marker + b"\ton\n16384\t8\n16390\t0\n"
+    for cut in range(1, len(output)):
+        kept = OutputAfterMarker(marker)
+        kept.feed(output[:cut])
+        kept.feed(output[cut:])
+        assert kept.text == b"\ton\n16384\t8\n16390\t0\n", cut
+    assert OutputAfterMarker(marker).text is None  # never came: nothing known
+    silent = OutputAfterMarker(marker)
+    silent.feed(b"\ton\n16384\t8\n")  # the answer without the marker is not taken
+    assert silent.text is None
+
+
+def test_too_much_after_the_output_marker_is_not_taken_half(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("shared.pipeline.process.OUTPUT_AFTER_MARKER_BYTES", 10)
+    kept = OutputAfterMarker(b"M")
+    kept.feed(b"M\ton\n1\t2\n")
+    kept.feed(b"3\t4\n")
+    assert kept.text is None
+
+
+def test_inserted_rows_are_read_only_from_psqls_exact_report() -> None:
+    assert parse_inserted_rows(b"\ton\n16384\t8\n16390\t0\n16400\t-0\n") == {
+        16384: 8,
+        16390: 0,
+        16400: 0,
+    }
+    assert parse_inserted_rows(b"\ton\n") == {}
+    assert parse_inserted_rows(None) is None
+    assert parse_inserted_rows(b"\toff\n16384\t0\n") is None  # the server keeps no counts
+    assert parse_inserted_rows(b"\ton\n16384\t8\nERROR: x\n") is None
+    assert parse_inserted_rows(b"\ton\n16384 8\n") is None

@@ -15,10 +15,10 @@ from psycopg import sql
 
 from shared.engines.base import ConnectionSpec
 from shared.engines.registry import engine_for
-from shared.models import Engine, TlsMode
+from shared.models import DumpManifest, Engine, TlsMode
 from shared.pipeline.dump import run_backup
 from shared.pipeline.restore import restore_backup
-from shared.pipeline.results import BackupOutcome, PipelineOptions, RestoreFailed
+from shared.pipeline.results import BackupOutcome, PipelineOptions, RestoreFailed, RestoreOutcome
 from shared.pipeline.verify import verify_backup
 from shared.storage.blobs import AzureBlobStore
 from tests.conftest import unique_name
@@ -321,3 +321,81 @@ def test_a_backup_taken_while_rows_are_written_restores_to_its_manifest(
     )
     assert restored.differences == []
     assert table_fingerprint(pg_target, ("public", "busy"))[0] == dumped
+
+
+def restore_of(
+    outcome: BackupOutcome,
+    target: str,
+    store: AzureBlobStore,
+    *,
+    manifest: DumpManifest | None,
+    recount: bool = False,
+) -> RestoreOutcome:
+    return restore_backup(
+        engine_for(Engine.POSTGRESQL),
+        spec_for(target),
+        store,
+        outcome.blob_name,
+        outcome.sha256,
+        manifest=manifest,
+        recount=recount,
+    )
+
+
+def test_the_restore_comparison_reads_no_restored_table_again(
+    awkward_pg: str, pg_target: str, blob_store: AzureBlobStore
+) -> None:
+    """The rows compared are those psql's transaction inserted, as the server counted them
+    before the commit: the comparison scans no table. RESTORE_COUNT_ROWS (recount) counts
+    every table after the commit instead: one more scan of each, the same answer."""
+    outcome = backup_of(awkward_pg, blob_store)
+    restored = restore_of(outcome, pg_target, blob_store, manifest=outcome.manifest)
+    assert restored.tables_compared == len(TABLES) and restored.differences == []
+    from_transaction = table_scans(pg_target)
+
+    recounted_target = unique_name("pgr_")
+    try:
+        recounted = restore_of(
+            outcome, recounted_target, blob_store, manifest=outcome.manifest, recount=True
+        )
+        assert recounted.differences == []
+        after_commit = table_scans(recounted_target)
+    finally:
+        with psycopg.connect(ADMIN, autocommit=True) as conn:
+            drop = "DROP DATABASE IF EXISTS {} WITH (FORCE)"
+            conn.execute(sql.SQL(drop).format(sql.Identifier(recounted_target)))
+    for name in ("bin", "txt", "nums", "parted_low", "empty_one", 'Odd "Name".x'):
+        assert after_commit[name] == from_transaction[name] + 1, name
+
+
+def test_the_restore_comparison_still_finds_a_difference(
+    awkward_pg: str, pg_target: str, blob_store: AzureBlobStore
+) -> None:
+    """Counts taken from the transaction are compared like counted ones: a manifest that
+    expects other rows than the restore inserted is reported, table by table."""
+    outcome = backup_of(awkward_pg, blob_store)
+    tables = [
+        table.model_copy(update={"rows": table.rows + 1}) if table.name == "parted_high" else table
+        for table in outcome.manifest.tables
+    ]
+    expected = outcome.manifest.model_copy(update={"tables": tables})
+    restored = restore_of(outcome, pg_target, blob_store, manifest=expected)
+    assert [(d.table, d.expected_rows, d.actual_rows) for d in restored.differences] == [
+        ("public.parted_high", 6, 5)
+    ]
+
+
+def test_a_server_that_keeps_no_counts_gets_its_tables_counted(
+    awkward_pg: str, pg_target: str, blob_store: AzureBlobStore
+) -> None:
+    """With track_counts off the transaction's counts are all zero: psql's report says
+    so, and the tables are counted after the commit instead (no false difference)."""
+    outcome = backup_of(awkward_pg, blob_store)
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(pg_target)))
+        off = "ALTER DATABASE {} SET track_counts = off"
+        conn.execute(sql.SQL(off).format(sql.Identifier(pg_target)))
+    restored = restore_of(outcome, pg_target, blob_store, manifest=outcome.manifest)
+    assert restored.tables_compared == len(TABLES) and restored.differences == []
+    with connect(pg_target) as conn:
+        assert conn.execute("SHOW track_counts").fetchone()[0] == "off"

@@ -20,6 +20,8 @@ import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from shared.secrets.factory import secret_store_from_settings
+from shared.secrets.local import LocalSecretStore
 from shared.settings import load_settings
 from shared.storage.repositories import Repositories
 from tests.conftest import ROOT, app_environment, serving, unique_name
@@ -206,6 +208,19 @@ def repositories(env: dict[str, str]) -> Repositories:
         secret_store="local",
     )
     return Repositories.from_settings(settings)
+
+
+def secret_store(env: dict[str, str]) -> LocalSecretStore:
+    """The app's secret store on the test's key, to write what no route writes."""
+    settings = load_settings(
+        backup_storage_connection_string=env["BACKUP_STORAGE_CONNECTION_STRING"],
+        table_prefix=env["TABLE_PREFIX"],
+        secret_store="local",
+        local_secret_key=env["LOCAL_SECRET_KEY"],
+    )
+    store = secret_store_from_settings(settings)
+    assert isinstance(store, LocalSecretStore)
+    return store
 
 
 def name(prefix: str = "t") -> str:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.storage.blobs import AzureBlobStore
-from tests.api.conftest import Api, repositories
+from tests.api.conftest import Api, repositories, secret_store
 from tests.api.test_backups import add_database, finished_job, restore_target
 
 __all__ = ["restore_target"]  # a fixture used here
@@ -175,20 +175,12 @@ async def test_verify_refuses_a_different_key_returned_under_the_backup_s_key_id
     api: Api, api_env: dict[str, str], filled_database: str, restore_target: str
 ) -> None:
     from shared.crypto.age import fingerprint, generate_identity
-    from shared.secrets import secret_store_from_settings
     from shared.secrets.base import backup_key_secret_name
-    from shared.settings import load_settings
 
     database_id = await add_database(api, filled_database)
     record = await backup(api, database_id)
     key_id = record["identity_id"]
-    settings = load_settings(
-        backup_storage_connection_string=api_env["BACKUP_STORAGE_CONNECTION_STRING"],
-        table_prefix=api_env["TABLE_PREFIX"],
-        secret_store="local",
-        local_secret_key=api_env["LOCAL_SECRET_KEY"],
-    )
-    secrets = secret_store_from_settings(settings)
+    secrets = secret_store(api_env)
     name = backup_key_secret_name(key_id)
     genuine = secrets.get(name)
     assert genuine is not None

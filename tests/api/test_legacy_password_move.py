@@ -18,26 +18,22 @@ import pytest
 
 from shared.secrets.base import database_secret_name, server_secret_name
 from shared.secrets.binding import unseal
-from shared.secrets.factory import secret_store_from_settings
 from shared.secrets.local import LocalSecretStore
-from shared.settings import load_settings
-from tests.api.conftest import Api, name, repositories
+from tests.api.conftest import Api, name, repositories, secret_store
 from tests.api.test_backups import finished_job
 from tests.impostors import MySqlImpostor, impostor
 
 PAUSE = 1.5  # how long the slowed update holds between its secret write and its row write
 
 
-def secret_store(env: dict[str, str]) -> LocalSecretStore:
-    settings = load_settings(
-        backup_storage_connection_string=env["BACKUP_STORAGE_CONNECTION_STRING"],
-        table_prefix=env["TABLE_PREFIX"],
-        secret_store="local",
-        local_secret_key=env["LOCAL_SECRET_KEY"],
-    )
-    store = secret_store_from_settings(settings)
-    assert isinstance(store, LocalSecretStore)
-    return store
+async def add_server(api: Api, port: int, password: str) -> None:
+    """Server `srv`: MariaDB at 127.0.0.1:`port` as root, TLS off (the impostor has none)."""
+    created = await api.call(
+        "POST", "servers",
+        json={"id": "srv", "name": "s", "engine": "mariadb", "host": "127.0.0.1", "port": port,
+              "username": "root", "password": password, "tls_mode": "disable"},
+    )  # fmt: skip
+    assert created.status == 201, created.text
 
 
 @pytest.fixture
@@ -68,13 +64,7 @@ async def test_a_failed_update_never_puts_back_a_bare_password_after_a_move(
         impostor(MySqlImpostor, host="127.0.0.2") as new,
     ):
         legacy, replaced, moved_pw = (f"{kind}-{name()}" for kind in ("legacy", "p3", "p2"))
-        created = await api.call(
-            "POST", "servers",
-            json={"id": "srv", "name": "s", "engine": "mariadb", "host": "127.0.0.1",
-                  "port": old.port, "username": "root", "password": "entered-later",
-                  "tls_mode": "disable"},
-        )  # fmt: skip
-        assert created.status == 201, created.text
+        await add_server(api, old.port, "entered-later")
         # As stored before bindings existed: the bare password.
         store = secret_store(api_env)
         store.set(server_secret_name("srv"), legacy)
@@ -116,13 +106,7 @@ async def test_legacy_database_passwords_stay_at_the_old_address_after_a_move(
         impostor(MySqlImpostor) as old,
         impostor(MySqlImpostor, host="127.0.0.2") as new,
     ):
-        created = await api.call(
-            "POST", "servers",
-            json={"id": "srv", "name": "s", "engine": "mariadb", "host": "127.0.0.1",
-                  "port": old.port, "username": "root", "password": "server-pw",
-                  "tls_mode": "disable"},
-        )  # fmt: skip
-        assert created.status == 201, created.text
+        await add_server(api, old.port, "server-pw")
         database = await api.call(
             "POST", "databases",
             json={"id": "db", "server_id": "srv", "name": "d", "use_server_credentials": False,

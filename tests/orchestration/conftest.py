@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from azure.storage.blob import BlobServiceClient
 
-from shared.models import Engine, Server, TlsMode
+from shared.models import Database, Engine, Policy, Server, TlsMode
 from tests.conftest import app_environment, azurite_connection_string, serving
 
 APP_DIR = Path(__file__).resolve().parents[2]
@@ -73,6 +73,15 @@ def pg_server(server_id: str, **extra: Any) -> Server:
     local = {"engine": Engine.POSTGRESQL, "host": "127.0.0.1", "port": 5432,
              "username": "postgres", "tls_mode": TlsMode.DISABLE}  # fmt: skip
     return Server(id=server_id, name=server_id, **{**local, **extra})
+
+
+def one_database_on(catalog: Catalog, policy: Policy) -> None:
+    """`policy`, server srv1 (the machine's PostgreSQL) on it and its database db1
+    (fake_db): what the tests of one database's loop start from."""
+    repositories = catalog.repositories
+    repositories.policies.upsert(policy)
+    repositories.servers.upsert(pg_server("srv1", default_policy_id=policy.id))
+    repositories.databases.upsert(Database(id="db1", server_id="srv1", name="fake_db"))
 
 
 def mariadb_server(server_id: str, **extra: Any) -> Server:

@@ -13,16 +13,13 @@ from shared import jobs
 from shared.models import BackupStatus, Database, HourlyRule, Policy, Tier, Trigger
 from shared.seed_policies import seeded_policy
 from tests.conftest import azurite_connection_string
-from tests.orchestration.conftest import APP_DIR, FAKE_WORKER, Catalog, pg_server
+from tests.orchestration.conftest import APP_DIR, FAKE_WORKER, Catalog, one_database_on
 
 START = datetime(2026, 3, 1, 1, 0, tzinfo=UTC)
 
 
 def arrange(catalog: Catalog) -> None:
-    repositories = catalog.repositories
-    repositories.policies.upsert(seeded_policy("development"))
-    repositories.servers.upsert(pg_server("srv1", default_policy_id="development"))
-    repositories.databases.upsert(Database(id="db1", server_id="srv1", name="fake_db"))
+    one_database_on(catalog, seeded_policy("development"))
 
 
 async def test_a_manual_backup_runs_end_to_end_through_the_emulator(
@@ -50,10 +47,7 @@ async def test_the_watchdog_restarts_a_terminated_loop_which_catches_up_once(
     tmp_path: Path, app_env: dict[str, str], catalog: Catalog
 ) -> None:
     policy = Policy(id="hourly", name="hourly", hourly=HourlyRule(keep_count=5))
-    repositories = catalog.repositories
-    repositories.policies.upsert(policy)
-    repositories.servers.upsert(pg_server("srv1", default_policy_id="hourly"))
-    repositories.databases.upsert(Database(id="db1", server_id="srv1", name="fake_db"))
+    one_database_on(catalog, policy)
     # The watchdog runs at 09:30 and 11:30 only, so the loop stays dead from 10:10 to 11:30.
     env = {**app_env, "BACKUP_WORKER": FAKE_WORKER, "WATCHDOG_SCHEDULE": "0 30 9,11 * * *"}
     start = datetime(2026, 3, 2, 9, 20, tzinfo=UTC)
@@ -63,7 +57,7 @@ async def test_the_watchdog_restarts_a_terminated_loop_which_catches_up_once(
         await emu.clock.sleep_until(start.replace(hour=10, minute=10))
         await emu.runtime.terminate(loop_id, "test")
         await emu.clock.sleep_until(start.replace(hour=12, minute=10))
-        repositories.databases.upsert(
+        catalog.repositories.databases.upsert(
             Database(id="db1", server_id="srv1", name="fake_db", enabled=False)
         )
         await emu.runtime.raise_event(loop_id, jobs.POLICY_CHANGED_EVENT, json.dumps("{}"))

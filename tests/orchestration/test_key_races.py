@@ -4,14 +4,13 @@ leaving a successful backup nobody can read. Activities called directly, on Azur
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from shared import jobs
 from shared.models import BackupStatus
 from tests.orchestration.conftest import Catalog, blob_names
 from tests.orchestration.fake_worker import SCRIPTED_WORKER as SCRIPT
-from tests.orchestration.test_activities import arrange, dump, prepare, scripted
+from tests.orchestration.test_activities import hold_a_dump, scripted
 
 __all__ = ["scripted"]  # a fixture used here
 
@@ -21,13 +20,7 @@ def test_a_key_retired_while_its_backup_runs_fails_the_backup(
 ) -> None:
     from activities.wiring import services
 
-    arrange(catalog)
-    prepared = prepare(scripted)
-    SCRIPT.reset("hold")
-    result: dict[str, Any] = {}
-    thread = threading.Thread(target=lambda: result.update(dump(scripted, prepared)))
-    thread.start()
-    assert SCRIPT.dumping.wait(10)
+    thread, result = hold_a_dump(scripted, catalog)
     keys = services().keys
     key = keys.current()
     (record,) = catalog.records("db")

@@ -15,8 +15,13 @@ from typing import Any
 
 from emulator.testing import RunningEmulator, run_emulator
 from shared import jobs
-from shared.models import BackupStatus, Database, HourlyRule, Policy
-from tests.orchestration.conftest import APP_DIR, SCRIPTED_WORKER, Catalog, pg_server
+from shared.models import BackupStatus, HourlyRule, Policy
+from tests.orchestration.conftest import (
+    APP_DIR,
+    SCRIPTED_WORKER,
+    Catalog,
+    one_database_on,
+)
 from tests.orchestration.fake_worker import SCRIPTED_WORKER as SCRIPT
 
 START = datetime(2026, 3, 2, 9, 50, tzinfo=UTC)
@@ -37,10 +42,7 @@ async def test_a_restarted_loop_skips_a_slot_whose_backup_still_runs_and_keeps_f
     tmp_path: Path, app_env: dict[str, str], catalog: Catalog
 ) -> None:
     policy = Policy(id="hourly", name="hourly", hourly=HourlyRule(keep_count=5))
-    repositories = catalog.repositories
-    repositories.policies.upsert(policy)
-    repositories.servers.upsert(pg_server("srv1", default_policy_id="hourly"))
-    repositories.databases.upsert(Database(id="db1", server_id="srv1", name="fake_db"))
+    one_database_on(catalog, policy)
     env = {**app_env, "BACKUP_WORKER": SCRIPTED_WORKER, **NO_WATCHDOG}
     loop_id = jobs.policy_loop_instance_id("hourly")
     ten = START.replace(hour=10, minute=0)

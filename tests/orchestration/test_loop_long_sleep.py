@@ -15,8 +15,8 @@ from pathlib import Path
 
 from emulator.testing import run_emulator
 from shared import jobs
-from shared.models import BackupStatus, Database, HourlyRule, Policy, YearlyRule
-from tests.orchestration.conftest import APP_DIR, FAKE_WORKER, Catalog, pg_server
+from shared.models import BackupStatus, HourlyRule, Policy, YearlyRule
+from tests.orchestration.conftest import APP_DIR, FAKE_WORKER, Catalog, one_database_on
 
 START = datetime(2026, 3, 2, 9, 20, tzinfo=UTC)
 YEARLY = Policy(id="yearly", name="yearly", yearly=YearlyRule(keep_count=3, month=12, day=31))
@@ -26,10 +26,7 @@ NO_WATCHDOG = {"AzureWebJobs.watchdog.Disabled": "true"}  # the test starts the 
 async def test_a_policy_change_during_a_far_wait_takes_effect_promptly(
     tmp_path: Path, app_env: dict[str, str], catalog: Catalog
 ) -> None:
-    repositories = catalog.repositories
-    repositories.policies.upsert(YEARLY)
-    repositories.servers.upsert(pg_server("srv1", default_policy_id="yearly"))
-    repositories.databases.upsert(Database(id="db1", server_id="srv1", name="fake_db"))
+    one_database_on(catalog, YEARLY)
     env = {**app_env, "BACKUP_WORKER": FAKE_WORKER, **NO_WATCHDOG}
     loop_id = jobs.policy_loop_instance_id("yearly")
     changed_at = START + timedelta(days=10, hours=1)  # some hops into the wait
@@ -40,7 +37,7 @@ async def test_a_policy_change_during_a_far_wait_takes_effect_promptly(
         await emu.clock.sleep_until(changed_at)
         assert catalog.records("db1") == []
         hourly = YEARLY.model_copy(update={"hourly": HourlyRule(keep_count=5)})
-        repositories.policies.upsert(hourly)
+        catalog.repositories.policies.upsert(hourly)
         await emu.runtime.raise_event(loop_id, jobs.POLICY_CHANGED_EVENT, json.dumps("{}"))
         await emu.clock.sleep_until(changed_at + timedelta(hours=2, minutes=30))
         loop = await emu.runtime.get_status(loop_id)

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from emulator.testing import run_emulator
 from shared import jobs
-from shared.models import Database, HourlyRule, Policy, Trigger
+from shared.models import HourlyRule, Policy, Trigger
 from tests.conftest import azurite_connection_string
 from tests.emulator.taskhub_tables import Tables, assert_mirrored, partition_key
-from tests.orchestration.conftest import APP_DIR, FAKE_WORKER, Catalog, pg_server
+from tests.orchestration.conftest import APP_DIR, FAKE_WORKER, Catalog, one_database_on
 
 START = datetime(2026, 3, 2, 9, 50, tzinfo=UTC)
 
@@ -28,12 +28,7 @@ START = datetime(2026, 3, 2, 9, 50, tzinfo=UTC)
 async def test_the_products_orchestrations_read_back_from_the_task_hub_tables(
     tmp_path: Path, app_env: dict[str, str], catalog: Catalog
 ) -> None:
-    repositories = catalog.repositories
-    repositories.policies.upsert(
-        Policy(id="hourly", name="hourly", hourly=HourlyRule(keep_count=3))
-    )
-    repositories.servers.upsert(pg_server("srv1", default_policy_id="hourly"))
-    repositories.databases.upsert(Database(id="db1", server_id="srv1", name="fake_db"))
+    one_database_on(catalog, Policy(id="hourly", name="hourly", hourly=HourlyRule(keep_count=3)))
     hub = f"Product{uuid.uuid4().hex[:10]}"
     env = {
         **app_env,

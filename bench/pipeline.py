@@ -64,7 +64,12 @@ from elsewhere, which the wall time is not; pg_upload_ratio, for information, th
 upload's wall / the shell pipeline's: what any client pays for Azurite sharing the
 cores, to read pg_ratio against), pg_restore_ratio (our restore
 from Azurite / zstd -dc | psql, target <= 1.25), pg_restore_peak_rss_mb and, for
-information, pg_restore_ratio_local (our restore from the local file / zstd -dc | psql).
+information, pg_restore_ratio_local (our restore from the local file / zstd -dc | psql);
+pg_ratio_floor and mysql_ratio_floor, for information: the lowest ratio any uploader into
+this Azurite could reach on this machine, (CPU time of the shell pipeline's processes and
+the database server during it + Azurite's during ours) / cores / the shell pipeline's
+wall, the fewest of the rounds: an uploader that cost nothing beyond the shell pipeline
+and Azurite, with every core always busy, would still take that long.
 --mysql-mb 0 measures PostgreSQL only.
 
 Databases are named by size (bench_pg_<mb>, bench_my_<mb>, plus --tag) and reused when a
@@ -285,18 +290,25 @@ def plain_dump_argv(engine: Engine, argv: list[str], database: str) -> list[str]
     return [argv[0], argv[1], "--single-transaction", "--quick", "--", database]
 
 
+@contextmanager
+def _sessions_ended(database: str) -> Iterator[psycopg.Connection]:
+    """An admin connection, once no session is left in `database` (up to 10 s)."""
+    admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        for _ in range(200):
+            active = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
+            if not conn.execute(active, (database,)).fetchone()[0]:
+                break
+            time.sleep(0.05)
+        yield conn
+
+
 def server_reads(engine: Engine, database: str) -> int:
     """What the server has read so far: PostgreSQL's blocks read or hit in `database`,
     once no session is left in it (a session reports its statistics as it ends);
     MySQL's rows read by InnoDB (MariaDB's by any engine), server-wide."""
     if engine is Engine.POSTGRESQL:
-        admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-        with psycopg.connect(admin, autocommit=True) as conn:
-            for _ in range(200):
-                active = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
-                if not conn.execute(active, (database,)).fetchone()[0]:
-                    break
-                time.sleep(0.05)
+        with _sessions_ended(database) as conn:
             conn.execute("SELECT pg_stat_clear_snapshot()")
             blocks = conn.execute(
                 "SELECT blks_read + blks_hit FROM pg_stat_database WHERE datname = %s",
@@ -320,6 +332,37 @@ def reads_of(engine: Engine, database: str, run: Callable[[], object]) -> int:
     before = server_reads(engine, database)
     run()
     return server_reads(engine, database) - before
+
+
+def server_cpu_seconds(engine: Engine) -> float:
+    """CPU time the database server has spent so far: every postgres process's own and its
+    reaped children's (the postmaster's children are the backends that ended), or
+    mariadbd's (one process, all its threads)."""
+    names = ("postgres",) if engine is Engine.POSTGRESQL else ("mariadbd", "mysqld")
+    total = 0.0
+    for process in psutil.process_iter(["name"]):
+        if not (process.info["name"] or "").startswith(names):
+            continue
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+def shell_round(
+    engine: Engine, database: str, argv: list[str], env: dict[str, str]
+) -> tuple[float, float]:
+    """One round of the shell pipeline: its wall time, and the CPU time it took from the
+    machine (its two processes' and the database server's, counted once pg_dump's
+    session has ended and the postmaster has reaped it)."""
+    cpu_before = _children_cpu_seconds() + server_cpu_seconds(engine)
+    seconds = timed(lambda: shell_pipeline(argv, env))
+    if engine is Engine.POSTGRESQL:
+        with _sessions_ended(database):
+            time.sleep(0.2)
+    return seconds, _children_cpu_seconds() + server_cpu_seconds(engine) - cpu_before
 
 
 def shell_pipeline(argv: list[str], env: dict[str, str]) -> None:
@@ -810,6 +853,17 @@ class EngineResult:
     our_reads: int  # ... and for our backup
     upload_seconds: float | None = None  # `dump | zstd | upload_blob(stdin)` (PostgreSQL)
     upload_cpu_seconds: float | None = None  # ... its three processes' CPU time
+    # The shell pipeline's CPU time with the server's, and Azurite's during ours (fewest).
+    shell_cpu_seconds: float = 0.0
+    azurite_cpu_seconds: float = 0.0
+
+    @property
+    def ratio_floor(self) -> float:
+        """The ratio no uploader into this Azurite could beat on these cores: the shell
+        pipeline's work plus Azurite's, spread perfectly over every core, against the shell
+        pipeline's time; an uploader costing nothing more than that still needs it."""
+        work = self.shell_cpu_seconds + self.azurite_cpu_seconds
+        return work / (os.cpu_count() or 1) / self.shell_seconds
 
     @property
     def upload_ratio(self) -> float | None:
@@ -841,7 +895,8 @@ def measure(engine: Engine, full: str, tenth: str, repeat: int) -> EngineResult:
     """Interleaved rounds (dump, its reads or a plain dump's, shell pipeline, ours,
     ours discarding, and for PostgreSQL the scripted upload), best of each: a burst of
     load from elsewhere then hurts every contender alike. The tenth-size run is for RSS only."""
-    dumps, shells, plain_reads, runs, discards = [], [], [], [], []
+    dumps, plain_reads, runs, discards = [], [], [], []
+    shells: list[tuple[float, float]] = []
     uploads: list[tuple[float, float]] = []
     with dump_command(engine, full) as (argv, env):
         print(f"  {Path(argv[0]).name}: {argv[0]}", flush=True)
@@ -853,7 +908,7 @@ def measure(engine: Engine, full: str, tenth: str, repeat: int) -> EngineResult:
                 plain_reads.append(server_reads(engine, full) - before)
             else:
                 plain_reads.append(reads_of(engine, full, lambda: dump_alone(plain, env)))
-            shells.append(timed(lambda: shell_pipeline(argv, env)))
+            shells.append(shell_round(engine, full, argv, env))
             runs.append(ours(engine, full))
             discards.append(ours(engine, full, target="discard"))
             if engine is Engine.POSTGRESQL:
@@ -861,7 +916,7 @@ def measure(engine: Engine, full: str, tenth: str, repeat: int) -> EngineResult:
     return EngineResult(
         engine.value,
         min(dumps),
-        min(shells),
+        min(seconds for seconds, _ in shells),
         ours=min(runs, key=lambda o: o.seconds),
         tenth=ours(engine, tenth),
         discard=min(discards, key=lambda o: o.seconds),
@@ -869,6 +924,8 @@ def measure(engine: Engine, full: str, tenth: str, repeat: int) -> EngineResult:
         our_reads=min(o.server_reads for o in [*runs, *discards]),
         upload_seconds=min(uploads)[0] if uploads else None,
         upload_cpu_seconds=min(uploads)[1] if uploads else None,
+        shell_cpu_seconds=min(cpu for _, cpu in shells),
+        azurite_cpu_seconds=min(o.azurite_cpu_seconds for o in runs),
     )
 
 
@@ -897,6 +954,13 @@ def print_table(results: list[EngineResult]) -> None:
         "what the server read (PostgreSQL: blocks read or hit; MariaDB: rows) for a "
         "plain dump and for ours, the fewest of the rounds"
     )
+    for r in results:
+        print(
+            f"{r.label}: the shell pipeline took {r.shell_cpu_seconds:.2f}s of CPU with the "
+            f"server's, Azurite {r.azurite_cpu_seconds:.2f}s during ours: on "
+            f"{os.cpu_count()} cores no uploader into it could beat a ratio of "
+            f"{r.ratio_floor:.2f} (ratio_floor)"
+        )
 
 
 def print_upload_and_restore(results: list[EngineResult], restore: RestoreResult | None) -> None:
@@ -971,6 +1035,7 @@ def run(args: argparse.Namespace) -> None:
         summary[f"{key}_count_cpu_seconds"] = round(r.ours.row_count_cpu_seconds, 3)
         summary[f"{key}_count_mb_per_s"] = round(r.count_mb_per_s)
         summary[f"{key}_ratio_discard"] = round(r.discard_ratio, 3)
+        summary[f"{key}_ratio_floor"] = round(r.ratio_floor, 3)
     if overhead is not None:
         summary["pg_encrypt_overhead"] = round(overhead.ratio, 3)
         summary["pg_encrypted_peak_rss_mb"] = round(overhead.encrypted.peak_rss_mb, 1)

@@ -38,7 +38,7 @@ class ConnectDeadline:
         """A TCP socket connected to `host`, tried address by address within the deadline.
         OSError when no address accepts (refused, unreachable, unknown name)."""
         last: OSError | None = None
-        for family, kind, proto, _, address in self._resolve(host, port):
+        for family, kind, proto, _, address in self.resolve(host, port):
             sock = socket.socket(family, kind, proto)
             try:
                 sock.settimeout(self.remaining())
@@ -58,7 +58,9 @@ class ConnectDeadline:
             return sock
         raise last or OSError(f"no address for {host!r}")
 
-    def _resolve(self, host: str, port: int) -> list[tuple]:  # type: ignore[type-arg]
+    def resolve(self, host: str, port: int) -> list[tuple]:  # type: ignore[type-arg]
+        """getaddrinfo's answer for `host`, waited for only until the deadline;
+        DeadlinePassed after that, OSError (socket.gaierror) for a name that is not found."""
         found: list[object] = []
         done = threading.Event()
 

@@ -7,6 +7,7 @@ neither the password nor the database name ever appears on argv.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 import secrets
@@ -36,6 +37,7 @@ from shared.engines.common import (
     require_database_name,
     timed_connection_test,
 )
+from shared.engines.deadline import ConnectDeadline, DeadlinePassed
 from shared.engines.tools import ResolvedTool, find_postgres_tool, knows_restrict
 from shared.models import DumpManifest, Engine, TlsMode
 
@@ -358,8 +360,6 @@ def _connect(spec: ConnectionSpec, database: str | None = None) -> Iterator[psyc
         "password": spec.password_to_send() or None,
         "dbname": database or spec.database or "postgres",
         "sslmode": _sslmode(spec.tls_mode),
-        # libpq waits at least 2 s and counts whole seconds.
-        "connect_timeout": max(2, math.ceil(spec.connect_timeout_seconds)),
         "application_name": _APPLICATION_NAME,
     }
     if spec.tls_mode is TlsMode.VERIFY_FULL:
@@ -368,13 +368,60 @@ def _connect(spec: ConnectionSpec, database: str | None = None) -> Iterator[psyc
         if psycopg.pq.version() < _REQUIRE_AUTH_LIBPQ:
             raise EngineError(ConnectionErrorKind.TLS, _OLD_LIBPQ)
         params["require_auth"] = REFUSE_CLEARTEXT
+    deadline = ConnectDeadline(spec.connect_timeout_seconds)
     try:
-        with psycopg.connect(**{k: v for k, v in params.items() if v is not None}) as conn:
+        with _open(params, spec.port, deadline) as conn:
             yield conn
+    except DeadlinePassed:
+        message = f"no connection within {deadline.seconds:g} s (timed out)"
+        raise EngineError(ConnectionErrorKind.TIMEOUT, message) from None
     except psycopg.errors.DuplicateDatabase as error:
         raise EngineError(ConnectionErrorKind.INVALID_REQUEST, "database already exists") from error
     except psycopg.Error as error:
         raise engine_error(classify(error), error, spec) from error
+
+
+# Failures after which libpq, given several hosts, tries the next one: this server could
+# not be reached. Any answer from a server (a refused sign-in, say) ends the attempts.
+_TRY_NEXT_ADDRESS = (ConnectionErrorKind.UNREACHABLE, ConnectionErrorKind.TIMEOUT)
+
+
+def _open(params: dict[str, object], port: int, deadline: ConnectDeadline) -> psycopg.Connection:
+    """Connects within one deadline: the name lookup, then the name's addresses in turn,
+    each given what is left of it. libpq's connect_timeout alone covers one address at a
+    time (in whole seconds, at least 2), and psycopg looks names up with nothing to bound
+    the wait. TLS still verifies the certificate against the name (libpq's `host`), which
+    is also what a ~/.pgpass line is matched on; only the address comes from the lookup."""
+    host = str(params["host"])
+    addresses: list[str | None] = [None]  # a socket folder or an IP literal: no lookup
+    if not host.startswith("/") and not _is_ip_literal(host):
+        try:
+            found = deadline.resolve(host, port)
+        except OSError as error:
+            message = f"failed to resolve host {host!r}: {error.strerror or error}"
+            raise psycopg.OperationalError(message) from None
+        addresses = list(dict.fromkeys(str(entry[4][0]) for entry in found))
+    last: psycopg.OperationalError | None = None
+    for address in addresses:
+        attempt = {**params, "connect_timeout": max(2, math.ceil(deadline.remaining()))}
+        if address is not None:
+            attempt["hostaddr"] = address
+        try:
+            return psycopg.connect(**{k: v for k, v in attempt.items() if v is not None})
+        except psycopg.OperationalError as error:
+            if classify(error) not in _TRY_NEXT_ADDRESS:
+                raise
+            last = error
+    assert last is not None
+    raise last
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def classify(error: BaseException) -> ConnectionErrorKind:

@@ -10,9 +10,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -262,3 +264,44 @@ def run_restore(command: ToolCommand, source: Path) -> tuple[int, bytes]:
     process.stdin.close()
     stderr = process.stderr.read() if process.stderr else b""
     return process.wait(), stderr
+
+
+@contextmanager
+def listener(serve: Callable[[socket.socket], None]) -> Iterator[int]:
+    """A loopback TCP listener running `serve` for each connection, on a thread of its own:
+    a server that stalls the way a test needs."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=_serve_guarded, args=(serve, conn), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        server.close()
+        thread.join(5)
+
+
+def _serve_guarded(serve: Callable[[socket.socket], None], conn: socket.socket) -> None:
+    with conn, suppress(OSError):  # the client gave up: what the test wants
+        serve(conn)
+
+
+def drip(conn: socket.socket, data: bytes, pause: float) -> None:
+    """Sends `data` a byte at a time, `pause` seconds apart: every read is short, the
+    whole is endless."""
+    for byte in data:
+        conn.sendall(bytes([byte]))
+        time.sleep(pause)

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import socket
 import struct
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
 
 import pytest
 
 from shared.engines.base import ConnectionErrorKind, ConnectionSpec
 from shared.engines.mysql import MySqlEngine
 from shared.models import Engine, TlsMode
+from tests.engines.conftest import drip, listener
 
 LIMIT = 1.0
 SLACK = 1.0  # the machine is shared; the stalls below would last far longer without a deadline
@@ -30,53 +29,13 @@ def _spec(port: int, host: str = "127.0.0.1", tls: TlsMode = TlsMode.DISABLE) ->
     )  # fmt: skip
 
 
-@contextmanager
-def listener(serve: Callable[[socket.socket], None]) -> Iterator[int]:
-    """A loopback TCP listener running `serve` for each connection, on a thread of its own."""
-    server = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=_guarded, args=(serve, conn, stop), daemon=True).start()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        stop.set()
-        server.close()
-        thread.join(5)
-
-
-def _guarded(
-    serve: Callable[[socket.socket], None], conn: socket.socket, stop: threading.Event
-) -> None:
-    with conn, suppress(OSError):  # the client gave up: what the test wants
-        serve(conn)
-
-
-def _drip(conn: socket.socket, data: bytes) -> None:
-    for byte in data:
-        conn.sendall(bytes([byte]))
-        time.sleep(DRIP)
-
-
 def _silent(conn: socket.socket) -> None:
     time.sleep(30)
 
 
 def _trickled_greeting(conn: socket.socket) -> None:
     # A packet header announcing 200 bytes, then the bytes one by one.
-    _drip(conn, struct.pack("<I", 200)[:3] + b"\0" + b"x" * 200)
+    drip(conn, struct.pack("<I", 200)[:3] + b"\0" + b"x" * 200, DRIP)
 
 
 def _greeting_offering_tls() -> bytes:
@@ -94,7 +53,7 @@ def _trickled_tls_handshake(conn: socket.socket) -> None:
     conn.sendall(_greeting_offering_tls())
     conn.recv(4096)  # the SSLRequest (and perhaps the ClientHello)
     # A TLS record header announcing a 2000-byte handshake record, trickled.
-    _drip(conn, b"\x16\x03\x03\x07\xd0" + b"\x02" * 2000)
+    drip(conn, b"\x16\x03\x03\x07\xd0" + b"\x02" * 2000, DRIP)
 
 
 def _timed_test(spec: ConnectionSpec) -> tuple[ConnectionErrorKind | None, float]:

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from shared.engines import postgres, tools
-from shared.engines.base import ConnectionErrorKind, ConnectionSpec, EngineError, SnapshotDumper
+from shared.engines.base import (
+    ConnectionErrorKind,
+    ConnectionSpec,
+    EngineError,
+    SnapshotDumper,
+    ToolCommand,
+)
 from shared.engines.postgres import COMPLETION_MARKER, PostgresEngine, classify_message
 from shared.models import Engine, TlsMode
 from shared.pipeline.manifests import dump_manifest
+from shared.pipeline.process import OutputAfterMarker
 from shared.pipeline.row_counts import PostgresRowCounter
 from tests.conftest import unique_name
 from tests.engines.conftest import (
@@ -270,6 +279,69 @@ def test_round_trip_on_pg18_with_password(pg18: Pg18, pg18_database: str, tmp_pa
     finally:
         with pg18.admin() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
+
+
+def test_pg18_restore_reports_the_rows_its_transaction_inserted(
+    pg18: Pg18, pg18_database: str, tmp_path: Path
+) -> None:
+    """The restore comparison's counts come from psql's own transaction
+    (pg_stat_xact_user_tables, read before the commit). On PostgreSQL 18 too, the newest
+    major here, they are count(*) of the source table by table, and taking them scans no
+    restored table; counting instead (no report) scans each once more."""
+    source = pg18.spec(pg18_database)
+    load_sample(source)
+    with ENGINE.dump_command(source, tmp_path) as command:
+        dump = run_dump(command, tmp_path / "dump.sql")
+    assert dump.returncode == 0, dump.stderr
+    target = pg18.spec(unique_name("pg18_restored_"))
+    ENGINE.create_database(target)
+    try:
+        with ENGINE.restore_command(target, tmp_path) as command:
+            report = _restore_reporting(command, dump.path)
+        assert postgres.parse_inserted_rows(report), report
+        expected = ENGINE.manifest(source).tables
+        scans = _seq_scans(pg18, target.database)
+        assert ENGINE.restored_manifest(target, report).tables == expected
+        assert _seq_scans(pg18, target.database) == scans
+        assert ENGINE.restored_manifest(target, None).tables == expected
+        counted = _seq_scans(pg18, target.database)
+        assert all(counted[name] == scans[name] + 1 for name in ("items", "weird.name; drop"))
+    finally:
+        with pg18.admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
+
+
+def _restore_reporting(command: ToolCommand, source: Path) -> bytes | None:
+    """Restores `source` as the pipeline does; what psql printed after the command's
+    output marker (the transaction's row counts)."""
+    header = command.input_filter()
+    data = header.feed(source.read_bytes()) + header.flush()
+    psql = subprocess.run(
+        command.argv, input=data, capture_output=True, env=command.process_env(), check=False
+    )
+    assert psql.returncode == 0, psql.stderr
+    assert command.output_marker is not None
+    report = OutputAfterMarker(command.output_marker)
+    report.feed(psql.stdout)
+    return report.text
+
+
+def _seq_scans(pg18: Pg18, database: str) -> dict[str, int]:
+    """Sequential scans of each table, once every other session of `database` has ended
+    (a session reports its statistics as it ends)."""
+    with pg18.admin(database) as conn:
+        for _ in range(100):
+            others = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> "
+                "pg_backend_pid()",
+                (database,),
+            ).fetchone()
+            if others is not None and not others[0]:
+                break
+            time.sleep(0.05)
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        rows = conn.execute("SELECT relname, seq_scan FROM pg_stat_user_tables").fetchall()
+    return {str(name): int(scans) for name, scans in rows}
 
 
 def test_password_never_on_the_dump_command_line(

@@ -38,11 +38,11 @@ around triggers and views is read through, as the server runs it). Rows = value 
 Values are numbers, NULL, 0x… (--hex-blob) and '…' strings whose quotes, backslashes,
 newlines and NULs the tool escapes with a backslash, so a raw newline, and `;\n`, only ever
 stand between tuples and statements, and a "(" outside a string only ever opens a tuple.
-MariaDB writes "VALUES" then one tuple per line: in such a statement the "\n(" count is the
-answer, whatever the strings hold, nothing parsed. Otherwise (MySQL's one-line statements)
-one regular expression cuts the strings out of the stretch and the "(" left are counted;
-the string state (inside or not, after a backslash or not) is carried from one chunk to
-the next.
+MariaDB writes "VALUES" then one tuple per line: in such a statement the count of newlines
+before its `;\n` is the answer, whatever the strings hold, nothing parsed. Otherwise
+(MySQL's one-line statements) one regular expression cuts the strings out of the stretch
+and the "(" left are counted; the string state (inside or not, after a backslash or not)
+is carried from one chunk to the next.
 """
 
 from __future__ import annotations
@@ -505,10 +505,12 @@ class MySqlRowCounter(_ChunkScanner):
         end = find_by_rare_byte(buffer, b";\n", position)
         stop = end if end >= 0 else len(buffer)
         if stop > position and self._lines:
-            # A raw newline is never inside a value (the tool escapes it): each "\n(" opens
-            # a tuple, whatever the strings hold. From the byte before, which ended the
-            # previous chunk when the scan resumes, so that a cut "\n(" counts too.
-            self._rows[self._table] += buffer.count(b"\n(", position - 1, stop)
+            # A raw newline is never inside a value (the tool escapes it), and in this
+            # layout every newline before the statement's ";\n" is followed by a tuple's
+            # "(": each one opens a tuple, whatever the strings hold. (Counting the single
+            # byte runs twice as fast as counting "\n(", and a chunk cut after a newline
+            # cannot count it twice.)
+            self._rows[self._table] += buffer.count(b"\n", position, stop)
             self._last = buffer[stop - 1 : stop]
         elif stop > position:
             self._rows[self._table] += self._tuples(buffer, position, stop)

@@ -49,7 +49,7 @@ SILENT_ADDRESSES = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
 
 
 @pytest.fixture
-def silent_everywhere() -> Iterator[int]:
+def silent_on_three_addresses() -> Iterator[int]:
     """One port on each of SILENT_ADDRESSES that accepts and never answers."""
     with contextlib.ExitStack() as stack:
         first = stack.enter_context(socket.create_server((SILENT_ADDRESSES[0], 0)))
@@ -86,12 +86,12 @@ def test_a_name_lookup_that_hangs_is_a_timeout_within_the_limit(
 
 
 def test_a_name_of_several_silent_addresses_is_one_timeout_not_one_per_address(
-    resolver: dict[str, list[str]], silent_everywhere: int
+    resolver: dict[str, list[str]], silent_on_three_addresses: int
 ) -> None:
     """Each address alone would take the whole connect timeout (6 s for these three)."""
     resolver["three.invalid"] = SILENT_ADDRESSES
     spec = pg15_spec(
-        "postgres", host="three.invalid", port=silent_everywhere, connect_timeout_seconds=LIMIT
+        "postgres", host="three.invalid", port=silent_on_three_addresses, connect_timeout_seconds=LIMIT
     )
     kind, message, elapsed = _timed_test(spec)
     assert kind is ConnectionErrorKind.TIMEOUT, message

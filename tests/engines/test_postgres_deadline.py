@@ -91,7 +91,10 @@ def test_a_name_of_several_silent_addresses_is_one_timeout_not_one_per_address(
     """Each address alone would take the whole connect timeout (6 s for these three)."""
     resolver["three.invalid"] = SILENT_ADDRESSES
     spec = pg15_spec(
-        "postgres", host="three.invalid", port=silent_on_three_addresses, connect_timeout_seconds=LIMIT
+        "postgres",
+        host="three.invalid",
+        port=silent_on_three_addresses,
+        connect_timeout_seconds=LIMIT,
     )
     kind, message, elapsed = _timed_test(spec)
     assert kind is ConnectionErrorKind.TIMEOUT, message

@@ -117,6 +117,7 @@ ROW_BYTES = 110
 REALISTIC_ROW_BYTES = 160
 DATA_KINDS = ("md5", "realistic")
 CONTAINER = "bench-pipeline"
+PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
 
 def storage_connection_string() -> str:
@@ -148,8 +149,7 @@ def spec_for(engine: Engine, database: str) -> ConnectionSpec:
 def ensure_postgres(name: str, megabytes: int, data: str = "md5") -> bool:
     """Creates the database unless a complete one exists; True if it was created now."""
     rows = megabytes * 1_000_000 // (REALISTIC_ROW_BYTES if data == "realistic" else ROW_BYTES)
-    admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             if _postgres_complete(name, rows):
                 return False
@@ -193,8 +193,7 @@ def _postgres_complete(name: str, rows: int) -> bool:
 
 
 def drop_postgres(name: str) -> None:
-    admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -293,8 +292,7 @@ def plain_dump_argv(engine: Engine, argv: list[str], database: str) -> list[str]
 @contextmanager
 def _sessions_ended(database: str) -> Iterator[psycopg.Connection]:
     """An admin connection, once no session is left in `database` (up to 10 s)."""
-    admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         for _ in range(200):
             active = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
             if not conn.execute(active, (database,)).fetchone()[0]:
@@ -720,8 +718,7 @@ def scratch_database(name: str) -> Iterator[str]:
     writes about a GB, and without this the next round, whichever contender it is, pays
     for writing back the last one's (rounds then varied by 0.7-1.4x)."""
     drop_postgres(name)
-    admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
         conn.execute("CHECKPOINT")
     os.sync()
@@ -870,6 +867,11 @@ class EngineResult:
         return self.ours.seconds / self.upload_seconds if self.upload_seconds else None
 
     @property
+    def upload_over_shell(self) -> float | None:
+        """The scripted upload's time / the shell pipeline's (pg_upload_ratio)."""
+        return self.upload_seconds / self.shell_seconds if self.upload_seconds else None
+
+    @property
     def ratio(self) -> float:
         return self.ours.seconds / self.shell_seconds
 
@@ -973,7 +975,7 @@ def print_upload_and_restore(results: list[EngineResult], restore: RestoreResult
                 f"{r.upload_seconds:.2f}s (cpu {r.upload_cpu_seconds or 0:.2f}s), "
                 f"pg_ratio_vs_upload {r.upload_ratio:.2f}; cpu = the processes' own, "
                 "Azurite's not included; the scripted upload takes "
-                f"{r.upload_seconds / r.shell_seconds:.2f}x the shell pipeline's time "
+                f"{r.upload_over_shell:.2f}x the shell pipeline's time "
                 "(pg_upload_ratio: what uploading into this Azurite costs any client)"
             )
     if restore is not None:
@@ -1042,7 +1044,7 @@ def run(args: argparse.Namespace) -> None:
     pg = next((r for r in results if r.upload_ratio is not None), None)
     if pg is not None and pg.upload_ratio is not None:
         summary["pg_ratio_vs_upload"] = round(pg.upload_ratio, 3)
-        summary["pg_upload_ratio"] = round((pg.upload_seconds or 0) / pg.shell_seconds, 3)
+        summary["pg_upload_ratio"] = round(pg.upload_over_shell or 0, 3)
         if pg.upload_cpu_seconds:
             summary["pg_cpu_vs_upload"] = round(pg.ours.cpu_seconds / pg.upload_cpu_seconds, 3)
     if restore is not None:

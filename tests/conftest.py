@@ -10,12 +10,14 @@ from __future__ import annotations
 import base64
 import os
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from aiohttp import web
 
@@ -155,3 +157,19 @@ def mariadb_database() -> Iterator[str]:
             cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
     finally:
         conn.close()
+
+
+def seq_scans(conn: psycopg.Connection, database: str) -> dict[str, int]:
+    """Sequential scans of each table of `database` (which `conn`, autocommit, is on), once
+    every other session of it has ended: a session reports its statistics as it ends."""
+    for _ in range(100):
+        others = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (database,),
+        ).fetchone()
+        if others is not None and not others[0]:
+            break
+        time.sleep(0.05)
+    conn.execute("SELECT pg_stat_clear_snapshot()")
+    rows = conn.execute("SELECT relname, seq_scan FROM pg_stat_user_tables").fetchall()
+    return {str(name): int(scans) for name, scans in rows}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 import psycopg
@@ -22,7 +21,7 @@ from shared.models import Engine, TlsMode
 from shared.pipeline.manifests import dump_manifest
 from shared.pipeline.process import OutputAfterMarker
 from shared.pipeline.row_counts import PostgresRowCounter
-from tests.conftest import unique_name
+from tests.conftest import seq_scans, unique_name
 from tests.engines.conftest import (
     AWKWARD_PASSWORD,
     Pg18,
@@ -327,21 +326,8 @@ def _restore_reporting(command: ToolCommand, source: Path) -> bytes | None:
 
 
 def _seq_scans(pg18: Pg18, database: str) -> dict[str, int]:
-    """Sequential scans of each table, once every other session of `database` has ended
-    (a session reports its statistics as it ends)."""
     with pg18.admin(database) as conn:
-        for _ in range(100):
-            others = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> "
-                "pg_backend_pid()",
-                (database,),
-            ).fetchone()
-            if others is not None and not others[0]:
-                break
-            time.sleep(0.05)
-        conn.execute("SELECT pg_stat_clear_snapshot()")
-        rows = conn.execute("SELECT relname, seq_scan FROM pg_stat_user_tables").fetchall()
-    return {str(name): int(scans) for name, scans in rows}
+        return seq_scans(conn, database)
 
 
 def test_password_never_on_the_dump_command_line(

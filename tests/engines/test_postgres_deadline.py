@@ -164,7 +164,7 @@ def test_a_trickling_server_is_a_timeout_within_the_limit(
     assert elapsed < LIMIT + SLACK, elapsed
 
 
-def test_a_name_that_does_not_exist_is_still_unreachable(resolver: dict[str, list[str]]) -> None:
+def test_a_name_that_does_not_exist_is_still_unreachable() -> None:
     kind, message, _ = _timed_test(pg15_spec("postgres", host="no-such-host.invalid"))
     assert kind is ConnectionErrorKind.UNREACHABLE, message
     assert "no-such-host.invalid" in message

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import time
 from collections.abc import Iterator
 
 import psycopg
@@ -21,7 +20,7 @@ from shared.pipeline.restore import restore_backup
 from shared.pipeline.results import BackupOutcome, PipelineOptions, RestoreFailed, RestoreOutcome
 from shared.pipeline.verify import verify_backup
 from shared.storage.blobs import AzureBlobStore
-from tests.conftest import unique_name
+from tests.conftest import seq_scans, unique_name
 
 MARKER = b"-- PostgreSQL database dump complete"
 ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
@@ -170,20 +169,10 @@ def backup_of(
 
 
 def table_scans(database: str) -> dict[str, int]:
-    """Sequential scans of each table so far, once every other session of `database` has
-    ended (a session reports its statistics as it ends)."""
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        for _ in range(100):
-            others = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (database,)
-            ).fetchone()[0]
-            if not others:
-                break
-            time.sleep(0.05)
-    with connect(database) as conn:
-        conn.execute("SELECT pg_stat_clear_snapshot()")
-        rows = conn.execute("SELECT relname, seq_scan FROM pg_stat_user_tables").fetchall()
-    return {str(name): int(scans) for name, scans in rows}
+    with psycopg.connect(
+        f"host=127.0.0.1 port=5432 user=postgres dbname={database}", autocommit=True
+    ) as conn:
+        return seq_scans(conn, database)
 
 
 def test_postgres_round_trip_keeps_every_table_byte_for_byte(

@@ -22,9 +22,11 @@ Ours runs in a child process so that its peak RSS (VmHWM) is its own; it is meas
 the full size and at a tenth of it. Rounds are interleaved and each timing is the best of
 --repeat rounds.
 
-Each measurement (the backups, the encryption overhead, the restore) runs against an
+Every run that uploads (ours, encrypted or not, and the scripted upload) goes into an
 in-memory Azurite of its own, started for it on a free port and stopped afterwards
-(fresh_azurite); BENCH_STORAGE_CONNECTION_STRING names other storage instead.
+(fresh_azurite), so that no contender uploads into an emulator still holding the last
+one's blobs; the restore rounds share one. BENCH_STORAGE_CONNECTION_STRING names other
+storage instead.
 
 Restore (PostgreSQL): one backup of the full-size database is made with run_backup into
 Azurite and also downloaded to a local dump.zst; then, in interleaved rounds, each into an
@@ -89,7 +91,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -388,36 +390,44 @@ class Ours:
 
 
 def ours(engine: Engine, database: str, target: str = "azurite") -> Ours:
-    """run_backup in a child process; its own wall time and peak RSS, the CPU time
-    Azurite spent meanwhile (it shares the machine's cores with the pipeline), and what
-    the database server read for it."""
-    azurite = azurite_process()
+    """run_backup in a child process, into an Azurite of its own unless `target` is
+    "discard"; its own wall time and peak RSS, the CPU time Azurite spent meanwhile (it
+    shares the machine's cores with the pipeline), and what the database server read for
+    it."""
     reads_before = server_reads(engine, database)
-    before = _cpu_seconds(azurite)
     children_before = _children_cpu_seconds()
-    child = subprocess.run(
-        [sys.executable, __file__, "child", engine.value, database, target],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    with nullcontext() if target == "discard" else fresh_azurite():
+        azurite = azurite_process()
+        before = _cpu_seconds(azurite)
+        child = subprocess.run(
+            [sys.executable, __file__, "child", engine.value, database, target],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        azurite_seconds = _cpu_seconds(azurite) - before
+        # Read while Azurite (a child too) runs: once it has ended, its CPU counts here.
+        cpu_seconds = _children_cpu_seconds() - children_before
     if child.returncode != 0:
         raise RuntimeError(f"our pipeline failed: {child.stderr.strip()[-2000:]}")
     result = Ours(**json.loads(child.stdout.strip().splitlines()[-1]))
-    result.azurite_cpu_seconds = _cpu_seconds(azurite) - before
-    result.cpu_seconds = _children_cpu_seconds() - children_before
+    result.azurite_cpu_seconds = azurite_seconds
+    result.cpu_seconds = cpu_seconds
     result.server_reads = server_reads(engine, database) - reads_before
     return result
 
 
 @contextmanager
 def fresh_azurite() -> Iterator[None]:
-    """A blob-only Azurite of this measurement's own, in memory, on a free port, stopped
-    afterwards (unless BENCH_STORAGE_CONNECTION_STRING names the storage). Azurite frees
-    a deleted blob's memory only at its periodic garbage collection: a shared one held
-    7 GB after one bench run, and reading the same 508 MB from it then cost it from 0.5
-    to 3.3 s of CPU, on the cores the contenders share."""
+    """A blob-only Azurite of this run's own, in memory, on a free port, with the bench's
+    container, stopped afterwards (unless BENCH_STORAGE_CONNECTION_STRING names the
+    storage). Azurite frees a deleted blob's memory only at its periodic garbage
+    collection: a shared one held 7 GB after one bench run, and reading the same 508 MB
+    from it then cost it from 0.5 to 3.3 s of CPU; uploading 508 MB into one cost it
+    2.5 s when it was fresh and up to 3.9 s after three such uploads, on the cores the
+    contenders share. Whoever uploaded first in a round was favoured."""
     if os.environ.get("BENCH_STORAGE_CONNECTION_STRING"):
+        _create_container()
         yield
         return
     with socket.socket() as probe:
@@ -442,6 +452,7 @@ def fresh_azurite() -> Iterator[None]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"Azurite did not start on port {port}")
             time.sleep(0.2)
+        _create_container()
         yield
     finally:
         process.terminate()
@@ -450,6 +461,12 @@ def fresh_azurite() -> Iterator[None]:
             os.environ.pop("AZURITE_BLOB_PORT", None)
         else:
             os.environ["AZURITE_BLOB_PORT"] = previous
+
+
+def _create_container() -> None:
+    from shared.storage.blobs import AzureBlobStore
+
+    AzureBlobStore.from_connection_string(storage_connection_string(), CONTAINER).create_container()
 
 
 def azurite_process() -> psutil.Process | None:
@@ -497,7 +514,6 @@ def child_main(engine_name: str, database: str, target: str) -> None:
     encryption = bench_encryption() if target == ENCRYPTED else None
     if target in ("azurite", ENCRYPTED):
         store = AzureBlobStore.from_connection_string(storage_connection_string(), CONTAINER)
-        store.create_container()
     name = f"bench/{database}/{uuid.uuid4().hex}.sql.zst"
     started = time.perf_counter()
     outcome = bench_backup(engine, database, store, name, encryption)
@@ -590,7 +606,12 @@ def naive_upload(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     The clock starts once the child has imported the SDK and built its client (ours is
     timed from a like point: its imports done) and stops when upload_blob has returned.
     Returns the wall time and the CPU time of the three processes (the child's start and
-    imports included)."""
+    imports included). Into an Azurite of its own, as ours."""
+    with fresh_azurite():
+        return _scripted_upload(argv, env)
+
+
+def _scripted_upload(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     name = f"bench/naive/{uuid.uuid4().hex}.sql.zst"
     cpu_before = _children_cpu_seconds()
     read_end, write_end = os.pipe()
@@ -695,7 +716,6 @@ def stored_backup(engine: Engine, database: str) -> Iterator[StoredBackup]:
     from shared.storage.blobs import AzureBlobStore
 
     store = AzureBlobStore.from_connection_string(storage_connection_string(), CONTAINER)
-    store.create_container()
     name = f"bench/{database}/restore-{uuid.uuid4().hex}.sql.zst"
     with tempfile.TemporaryDirectory(prefix="bench-restore-") as workdir:
         try:
@@ -1011,12 +1031,10 @@ def run(args: argparse.Namespace) -> None:
             print(f"  {name}: {'generated' if created else 'reused'}", flush=True)
         print(f"  ready in {time.perf_counter() - started:.1f}s; measuring", flush=True)
         try:
-            # Each measurement against an Azurite of its own (see fresh_azurite).
-            with fresh_azurite():
-                results.append(measure(engine, full, tenth, args.repeat))
+            # Every upload into an Azurite of its own, the restore rounds into one.
+            results.append(measure(engine, full, tenth, args.repeat))
             if engine is Engine.POSTGRESQL:
-                with fresh_azurite():
-                    overhead = measure_encrypt_overhead(engine, full, args.repeat)
+                overhead = measure_encrypt_overhead(engine, full, args.repeat)
                 with fresh_azurite():
                     restore = measure_restore(full, args.repeat, tag)
         finally:

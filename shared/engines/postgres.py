@@ -111,9 +111,11 @@ class PostgresEngine:
         with _connect(spec) as conn:
             return str(conn.execute("SHOW server_version").fetchone()[0])
 
-    def server_major(self, spec: ConnectionSpec) -> int:
+    def server_major_and_address(self, spec: ConnectionSpec) -> tuple[int, str | None]:
+        """The server's major version, and the IP address a connection reached it at
+        within the spec's connect timeout (None over a Unix socket)."""
         with _connect(spec) as conn:
-            return _major(conn)
+            return _major(conn), _reached_address(conn)
 
     def list_databases(self, spec: ConnectionSpec) -> list[DiscoveredDatabase]:
         with _connect(spec) as conn:
@@ -137,8 +139,9 @@ class PostgresEngine:
     @contextmanager
     def dump_command(self, spec: ConnectionSpec, workdir: Path) -> Iterator[ToolCommand]:
         require_database_name(spec.database)
-        tool = _client_tool("pg_dump", self.server_major(spec), spec)
-        with _tool_env(spec, tool, workdir) as env:
+        major, address = self.server_major_and_address(spec)
+        tool = _client_tool("pg_dump", major, spec)
+        with _tool_env(spec, tool, workdir, address) as env:
             yield ToolCommand(_dump_argv(tool, spec), env, COMPLETION_MARKER, tool.version)
 
     @contextmanager
@@ -149,7 +152,8 @@ class PostgresEngine:
         the catalogue is read in that same transaction, so it lists exactly the tables the
         dump saw, and `count_rows` counts them exactly as dumped. The reading may run while
         pg_dump runs. The transaction stays open, holding the snapshot, until the context
-        closes."""
+        closes. pg_dump connects to the address this transaction's connection reached
+        (a name may resolve to another server by then, which has no such snapshot)."""
         require_database_name(spec.database)
         with _snapshot_connection(spec) as conn:
             snapshot = str(conn.execute("SELECT pg_export_snapshot()").fetchone()[0])
@@ -167,7 +171,7 @@ class PostgresEngine:
                 except psycopg.Error as error:  # raised outside _connect's translation
                     raise engine_error(classify(error), error, spec) from error
 
-            with _tool_env(spec, tool, workdir) as env:
+            with _tool_env(spec, tool, workdir, _reached_address(conn)) as env:
                 reading = CatalogueReading(read_catalogue, cancel=conn.cancel_safe)
                 yield reading, ToolCommand(argv, env, COMPLETION_MARKER, tool.version)
 
@@ -180,7 +184,7 @@ class PostgresEngine:
         Targets before 17 reject pg_dump 17+'s `SET transaction_timeout`: that header
         line is then to be dropped (ToolCommand.drop_header_lines)."""
         require_database_name(spec.database)
-        target_major = self.server_major(spec)
+        target_major, address = self.server_major_and_address(spec)
         drop = TRANSACTION_TIMEOUT_LINES if target_major < 17 else ()
         tool = _client_tool("psql", None, spec)
         if not knows_restrict(tool):
@@ -204,7 +208,7 @@ class PostgresEngine:
         # A fresh key per restore, never written anywhere the blob could learn it from.
         restrict = f"\\restrict {secrets.token_hex(32)}\n".encode()
         marker = secrets.token_hex(32).encode()
-        with _tool_env(spec, tool, workdir) as env:
+        with _tool_env(spec, tool, workdir, address) as env:
             yield ToolCommand(
                 argv, env, None, tool.version, drop_header_lines=drop,
                 input_prefix=restrict, drop_psql_restrict=True,
@@ -277,6 +281,11 @@ def _dump_argv(tool: ResolvedTool, spec: ConnectionSpec) -> list[str]:
 
 def _major(conn: psycopg.Connection) -> int:
     return conn.info.server_version // 10000
+
+
+def _reached_address(conn: psycopg.Connection) -> str | None:
+    """The IP address `conn` is connected to; None over a Unix socket."""
+    return conn.info.hostaddr or None
 
 
 def _catalogue(conn: psycopg.Connection, spec: ConnectionSpec, count_rows: bool) -> Catalogue:
@@ -492,9 +501,14 @@ def _pgpass_field(value: str) -> str:
 
 
 @contextmanager
-def _tool_env(spec: ConnectionSpec, tool: ResolvedTool, workdir: Path) -> Iterator[dict[str, str]]:
+def _tool_env(
+    spec: ConnectionSpec, tool: ResolvedTool, workdir: Path, address: str | None = None
+) -> Iterator[dict[str, str]]:
     """libpq settings for a client tool; the password lives in a 0600 PGPASSFILE
-    that exists only while the context is open."""
+    that exists only while the context is open. With `address` (where our own connection
+    just reached the server) the tool connects there: it looks no name up, which nothing
+    would bound (PGCONNECT_TIMEOUT covers only the connection), and TLS and PGPASSFILE
+    still go by the name (PGHOST)."""
     env = {
         **tool.env,
         "PGHOST": plain_host(spec),
@@ -507,6 +521,8 @@ def _tool_env(spec: ConnectionSpec, tool: ResolvedTool, workdir: Path) -> Iterat
         # No user files: not ~/.pgpass, ~/.pg_service.conf nor ~/.postgresql/.
         "HOME": str(workdir),
     }
+    if address is not None:
+        env["PGHOSTADDR"] = address
     if spec.tls_mode is TlsMode.VERIFY_FULL:
         # The OS trust store: "system" from libpq 16, its file before.
         system = (tool.major or 0) >= 16

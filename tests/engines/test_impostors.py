@@ -70,7 +70,7 @@ def test_psycopg_sends_no_password_to_an_impostor(pg_impostor: Impostor, mode: T
 def pg15_server(monkeypatch: pytest.MonkeyPatch) -> None:
     """The impostor claims PostgreSQL 15: the tool for it would be Debian's pg_dump 15,
     whose libpq cannot refuse a cleartext request."""
-    monkeypatch.setattr(PostgresEngine, "server_major", lambda self, spec: 15)
+    monkeypatch.setattr(PostgresEngine, "server_major_and_address", lambda self, spec: (15, None))
 
 
 @pytest.mark.parametrize("mode", list(TlsMode))

@@ -1,21 +1,24 @@
 """A PostgreSQL connection ends within its connect timeout whatever stalls, like MySQL's
 (test_mysql_deadline.py): libpq's connect_timeout covers one address at a time, in whole
 seconds of at least 2, and psycopg looks the name up with nothing to bound the wait. The
-resolver is the one thing stood in for; the servers are real sockets and the machine's
-PostgreSQL 15."""
+tools (pg_dump, psql) then connect to the address our own connection reached, looking no
+name up. The resolver is the one thing stood in for; the servers are real sockets and the
+machine's PostgreSQL 15 and its own pg_dump and psql."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
 import struct
+import subprocess
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from shared.engines.base import ConnectionErrorKind, ConnectionSpec
-from shared.engines.postgres import PostgresEngine
+from shared.engines.postgres import COMPLETION_MARKER, PostgresEngine
 from shared.models import TlsMode
 from tests.engines.conftest import drip, listener, pg15_spec
 
@@ -168,3 +171,38 @@ def test_a_name_that_does_not_exist_is_still_unreachable() -> None:
     kind, message, _ = _timed_test(pg15_spec("postgres", host="no-such-host.invalid"))
     assert kind is ConnectionErrorKind.UNREACHABLE, message
     assert "no-such-host.invalid" in message
+
+
+def test_pg_dump_goes_where_its_snapshot_was_exported(
+    resolver: dict[str, list[str]], postgres_database: str, tmp_path: Path
+) -> None:
+    """The name's first address refuses (the machine's PostgreSQL listens on 127.0.0.1
+    only): our connection moves on to the second, exports its snapshot there, and pg_dump
+    goes there too. The name exists only for our resolver: had pg_dump looked it up
+    itself, it would not have found it."""
+    resolver["pinned.invalid"] = ["127.0.0.2", "127.0.0.1"]
+    spec = pg15_spec(postgres_database, host="pinned.invalid")
+    with ENGINE.dump_with_catalogue(spec, tmp_path) as (reading, command):
+        assert command.env["PGHOSTADDR"] == "127.0.0.1"
+        dump = subprocess.run(
+            command.argv, env=command.process_env(), capture_output=True, timeout=60
+        )
+        assert reading.read().tables == []
+    assert dump.returncode == 0, dump.stderr
+    assert COMPLETION_MARKER in dump.stdout
+
+
+@pytest.mark.parametrize("build", ["dump_command", "restore_command"])
+def test_the_tools_go_to_the_address_found_within_the_deadline(
+    resolver: dict[str, list[str]], postgres_database: str, tmp_path: Path, build: str
+) -> None:
+    resolver["tools.invalid"] = ["127.0.0.1"]
+    spec = pg15_spec(postgres_database, host="tools.invalid")
+    with getattr(ENGINE, build)(spec, tmp_path) as command:
+        assert command.env["PGHOST"] == "tools.invalid"  # TLS and the password file
+        assert command.env["PGHOSTADDR"] == "127.0.0.1"
+        ran = subprocess.run(
+            command.argv, env=command.process_env(), input=b"SELECT 1;\n",
+            capture_output=True, timeout=60,
+        )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr

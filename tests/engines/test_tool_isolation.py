@@ -269,7 +269,7 @@ def test_pg_dump_and_psql_refuse_a_real_server_without_tls(
     mode: TlsMode,
 ) -> None:
     # The engine's own version query would already fail over TLS: let the tool try.
-    monkeypatch.setattr(PostgresEngine, "server_major", lambda self, spec: 15)
+    monkeypatch.setattr(PostgresEngine, "server_major_and_address", lambda self, spec: (15, None))
     spec = pg15_spec(postgres_database, tls_mode=mode)
     with getattr(PostgresEngine(), build)(spec, tmp_path) as command:
         completed = _run(command)

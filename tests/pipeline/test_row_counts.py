@@ -24,6 +24,7 @@ from shared.pipeline.row_counts import (
     PostgresRowCounter,
     RowCounter,
     TableKey,
+    count_newlines,
     find_by_rare_byte,
     row_counter_for,
 )
@@ -406,6 +407,53 @@ def test_the_rare_byte_search_finds_what_find_finds(
     """Many false hits of the rare byte (past the memchr tries) included."""
     needle, rare = needle_and_rare
     assert find_by_rare_byte(buffer, needle, start, rare) == buffer.find(needle, start)
+
+
+@SETTINGS
+@given(
+    st.lists(st.sampled_from([b"\n", b"x", b"\\", b"\n("]), min_size=1, max_size=40).map(b"".join),
+    st.integers(1_600, 6_000),
+    st.integers(-10, 300_000),
+    st.integers(-10, 300_000),
+)
+def test_newlines_are_counted_as_bytes_count_counts_them(
+    unit: bytes, repeats: int, start: int, stop: int
+) -> None:
+    """Spans long enough for the numpy scan (64 KiB and more) and short ones, stops past
+    the end and starts after the stop included."""
+    buffer = unit * repeats
+    start = max(0, start)
+    assert count_newlines(buffer, start, stop) == buffer.count(b"\n", start, stop)
+    assert count_newlines(buffer, start) == buffer.count(b"\n", start)
+
+
+BIG_ROWS = 100_000
+PG_BIG = (
+    b"--\n-- Data for Name: big; Type: TABLE DATA; Schema: public; Owner: postgres\n--\n\n"
+    b"COPY public.big (id, body) FROM stdin;\n"
+    + b"".join(b"%d\ta\\nb\\\\.\t\\N\n" % i for i in range(BIG_ROWS))
+    + b"\\.\n\n\n--\n-- PostgreSQL database dump complete\n--\n\n"
+)
+MY_BIG = (
+    b"LOCK TABLES `big` WRITE;\nINSERT INTO `big` VALUES\n"
+    + b",\n".join(b"(%d,'a\\nb),\\\\(',NULL)" % i for i in range(BIG_ROWS))
+    + b";\nUNLOCK TABLES;\n-- Dump completed on 2026-01-01  0:00:00\n"
+)
+
+
+@pytest.mark.parametrize("chunk", [10**9, 1024 * 1024, 65_536 + 7, 100_003])
+@pytest.mark.parametrize(
+    ("counter", "dump", "key"),
+    [(PostgresRowCounter, PG_BIG, (b"public", b"big")), (MySqlRowCounter, MY_BIG, (None, b"big"))],
+    ids=["copy", "insert"],
+)
+def test_a_large_block_is_counted_whatever_its_chunks(
+    counter: type[RowCounter], dump: bytes, key: TableKey, chunk: int
+) -> None:
+    """Blocks of a few MB, in chunks as the pipeline reads them (1 MiB) and others: the
+    spans the numpy scan takes."""
+    assert len(dump) > 1024 * 1024
+    assert counted(counter(), dump, range(chunk, len(dump), chunk)) == {key: BIG_ROWS}
 
 
 # --- schema text that reads like data, generated -------------------------------------------

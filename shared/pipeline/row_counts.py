@@ -51,8 +51,6 @@ import re
 import time
 from typing import Protocol
 
-import numpy as np
-
 from shared.models import Engine
 
 # (schema, table) as the dump names them, unquoted but not decoded; schema None for MySQL.
@@ -132,6 +130,10 @@ def count_newlines(buffer: bytes, start: int = 0, stop: int | None = None) -> in
     stop = len(buffer) if stop is None else min(stop, len(buffer))
     if stop - start < _NUMPY_FROM:
         return buffer.count(b"\n", start, stop)
+    # Imported here, not with the module: every start of the app imports this module, and
+    # numpy's import (~0.1 s) is wanted only by a backup that counts rows.
+    import numpy as np
+
     data = np.frombuffer(buffer, dtype=np.uint8, count=stop - start, offset=start)
     return int(np.count_nonzero(data == _NEWLINE))
 

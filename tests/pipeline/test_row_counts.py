@@ -9,8 +9,13 @@ manifests must equal count(*) on the source."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -26,9 +31,11 @@ from shared.pipeline.row_counts import (
     TableKey,
     count_newlines,
     find_by_rare_byte,
+    find_bytes,
     row_counter_for,
 )
 
+ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -395,6 +402,25 @@ def test_each_engine_has_its_counter() -> None:
     assert isinstance(row_counter_for(Engine.MYSQL), MySqlRowCounter)
 
 
+def test_loading_the_counter_starts_no_thread() -> None:
+    """numpy's OpenBLAS would start a thread that spins on the dump's cores: in a fresh
+    process, as a worker's first backup, making a counter leaves the process one thread."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    probe = (
+        "import os, sys\n"
+        "from shared.models import Engine\n"
+        "from shared.pipeline.row_counts import row_counter_for\n"
+        "row_counter_for(Engine.POSTGRESQL)\n"
+        "assert 'numpy' in sys.modules, 'the counter no longer loads numpy'\n"
+        "print(len(os.listdir('/proc/self/task')))\n"
+    )
+    threads = subprocess.run(
+        [sys.executable, "-c", probe], env=env, cwd=ROOT, capture_output=True, text=True,
+        check=True,
+    ).stdout  # fmt: skip
+    assert threads.strip() == "1"
+
+
 @SETTINGS
 @given(
     st.lists(st.sampled_from([b"\\", b".", b"\n", b";", b"x"]), max_size=80).map(b"".join),
@@ -407,6 +433,68 @@ def test_the_rare_byte_search_finds_what_find_finds(
     """Many false hits of the rare byte (past the memchr tries) included."""
     needle, rare = needle_and_rare
     assert find_by_rare_byte(buffer, needle, start, rare) == buffer.find(needle, start)
+
+
+# Where find_bytes's windows (64 KiB, doubling) end, in a buffer searched from 0.
+WINDOW_EDGES = [65_536, 196_608, 458_752]
+
+
+NEEDLES = [b"\n\\.\n", b";\n", b"\n\\."]
+
+
+@SETTINGS
+@given(
+    st.lists(st.sampled_from([b"\\", b".", b"\n", b";", b"x"]), min_size=1, max_size=60).map(
+        b"".join
+    ),
+    st.integers(1_100, 12_000),
+    st.sampled_from(NEEDLES),
+    st.booleans(),
+    st.one_of(
+        st.none(),
+        st.integers(0, 600_000),
+        st.sampled_from(WINDOW_EDGES).flatmap(lambda edge: st.integers(edge - 4, edge + 1)),
+    ),
+    st.one_of(st.integers(0, 70_000), st.just(0)),
+)
+def test_the_numpy_search_finds_what_find_finds(
+    unit: bytes, repeats: int, needle: bytes, clean: bool, planted: int | None, start: int
+) -> None:
+    """Buffers long enough for numpy (64 KiB and more), full of the needle's bytes, with the
+    needle where the data put it, or only where it is planted: anywhere, across a window's
+    edge, at odd and even places, or nowhere."""
+    buffer = (unit * repeats)[:600_000]
+    while clean and needle in buffer:
+        buffer = buffer.replace(needle, b"")
+    if planted is not None:
+        buffer = buffer[:planted] + needle + buffer[planted:]
+    assert find_bytes(buffer, needle, start) == buffer.find(needle, start)
+
+
+@pytest.mark.parametrize("needle", NEEDLES)
+@pytest.mark.parametrize("length", [edge + d for edge in WINDOW_EDGES[:2] for d in (-1, 0, 1)])
+def test_the_numpy_search_reaches_the_last_bytes(needle: bytes, length: int) -> None:
+    """The needle, whole or cut short, ends the buffer, which may end where a window does.
+    The filler holds the needles' first bytes but none of them whole."""
+    filler = (b"\n\\x;." * 120_000)[:length]
+    for cut in range(len(needle)):
+        buffer = filler + needle[: len(needle) - cut]
+        expected = length if cut == 0 else -1
+        assert find_bytes(buffer, needle, 0) == expected
+        assert find_bytes(buffer, needle, length - 1) == expected
+
+
+def test_threads_counting_at_once_get_their_own_answers() -> None:
+    """Each thread's comparisons use a scratch array of their own: numpy releases the GIL
+    while it compares, so a shared one would mix one thread's bytes into another's count."""
+    buffers = [b"x" * size + b"\n" * lines for size, lines in ((300_000, 7), (70_000, 90_001))]
+
+    def count(buffer: bytes) -> list[int]:
+        return [count_newlines(buffer) for _ in range(300)]
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(count, buffers * 2))
+    assert [set(result) for result in results] == [{7}, {90_001}, {7}, {90_001}]
 
 
 @SETTINGS

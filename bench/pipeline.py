@@ -42,6 +42,13 @@ and a sync, dropped after):
     restore_backup ← local file      ours again, the blob read from dump.zst instead of
                                      Azurite (which otherwise shares the cores with it)
 
+With --latency-ms N (PostgreSQL), ours and the scripted upload are timed again, each into
+an Azurite of its own behind a proxy that holds back every answer N ms (latency_proxy):
+each request's round trip takes N ms longer, as on a network, where the scripted upload
+waits for each of its blocks in turn and ours keeps several in flight. Loopback has no
+bandwidth limit and this kernel no netem, so this models the round trips only;
+pg_ratio_vs_upload_at_latency = ours / the scripted upload's wall time, for information.
+
 Encryption: pg_encrypt_overhead = our encrypted backup's wall time / our unencrypted one's,
 into Azurite, same run, same database, interleaved rounds, best of each (target <= 1.10);
 pg_encrypted_peak_rss_mb is the encrypted backup's peak RSS (target <= 200 MB).
@@ -128,7 +135,8 @@ def storage_connection_string() -> str:
     explicit = os.environ.get("BENCH_STORAGE_CONNECTION_STRING")
     if explicit:
         return explicit
-    port = os.environ.get("AZURITE_BLOB_PORT", "10100")
+    # Through the latency proxy when one stands in front of Azurite (fresh_azurite).
+    port = os.environ.get("BENCH_PROXY_PORT") or os.environ.get("AZURITE_BLOB_PORT", "10100")
     return (
         "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
         f"AccountKey={AZURITE_KEY};BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
@@ -391,14 +399,14 @@ class Ours:
     cpu_seconds: float = 0.0  # the child's and its dump tool's (Azurite's not included)
 
 
-def ours(engine: Engine, database: str, target: str = "azurite") -> Ours:
+def ours(engine: Engine, database: str, target: str = "azurite", latency_ms: int = 0) -> Ours:
     """run_backup in a child process, into an Azurite of its own unless `target` is
     "discard"; its own wall time and peak RSS, the CPU time Azurite spent meanwhile (it
     shares the machine's cores with the pipeline), and what the database server read for
     it."""
     reads_before = server_reads(engine, database)
     children_before = _children_cpu_seconds()
-    with nullcontext() if target == "discard" else fresh_azurite():
+    with nullcontext() if target == "discard" else fresh_azurite(latency_ms):
         azurite = azurite_process()
         before = _cpu_seconds(azurite)
         child = subprocess.run(
@@ -420,14 +428,15 @@ def ours(engine: Engine, database: str, target: str = "azurite") -> Ours:
 
 
 @contextmanager
-def fresh_azurite() -> Iterator[None]:
+def fresh_azurite(latency_ms: int = 0) -> Iterator[None]:
     """A blob-only Azurite of this run's own, in memory, on a free port, with the bench's
     container, stopped afterwards (unless BENCH_STORAGE_CONNECTION_STRING names the
     storage). Azurite frees a deleted blob's memory only at its periodic garbage
     collection: a shared one held 7 GB after one bench run, and reading the same 508 MB
     from it then cost it from 0.5 to 3.3 s of CPU; uploading 508 MB into one cost it
     2.5 s when it was fresh and up to 3.9 s after three such uploads, on the cores the
-    contenders share. Whoever uploaded first in a round was favoured."""
+    contenders share. Whoever uploaded first in a round was favoured. With `latency_ms`,
+    clients reach it through a proxy that holds back its answers that long (latency_proxy)."""
     if os.environ.get("BENCH_STORAGE_CONNECTION_STRING"):
         _create_container()
         yield
@@ -455,7 +464,8 @@ def fresh_azurite() -> Iterator[None]:
                 raise RuntimeError(f"Azurite did not start on port {port}")
             time.sleep(0.2)
         _create_container()
-        yield
+        with latency_proxy(port, latency_ms) if latency_ms else nullcontext():
+            yield
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -463,6 +473,72 @@ def fresh_azurite() -> Iterator[None]:
             os.environ.pop("AZURITE_BLOB_PORT", None)
         else:
             os.environ["AZURITE_BLOB_PORT"] = previous
+
+
+@contextmanager
+def latency_proxy(target_port: int, latency_ms: int) -> Iterator[None]:
+    """A proxy in front of Azurite (child-proxy) for the clients this process starts."""
+    proxy = subprocess.Popen(
+        [sys.executable, __file__, "child-proxy", str(target_port), str(latency_ms)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proxy.stdout is not None
+    try:
+        os.environ["BENCH_PROXY_PORT"] = proxy.stdout.readline().strip()
+        yield
+    finally:
+        os.environ.pop("BENCH_PROXY_PORT", None)
+        proxy.terminate()
+        proxy.wait(timeout=30)
+
+
+def child_proxy_main(target_port: str, latency_ms: str) -> None:
+    """Forwards connections to 127.0.0.1:target_port, and holds back every byte that comes
+    back for latency_ms: each request's round trip takes that much longer, as across a
+    network (without its bandwidth limit; the kernel of these machines has no netem to add
+    delay to loopback). Prints the port it listens on."""
+    import asyncio
+
+    delay = int(latency_ms) / 1000
+
+    async def forward(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(1 << 20):
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+
+    async def forward_late(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+        async def send() -> None:
+            while (item := await queue.get())[1]:
+                await asyncio.sleep(item[0] - loop.time())
+                writer.write(item[1])
+                await writer.drain()
+            writer.close()
+
+        sender = asyncio.create_task(send())
+        while data := await reader.read(1 << 20):
+            queue.put_nowait((loop.time() + delay, data))
+        queue.put_nowait((0.0, b""))
+        await sender
+
+    async def connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(
+            "127.0.0.1", int(target_port)
+        )
+        await asyncio.gather(
+            forward(reader, upstream_writer), forward_late(upstream_reader, writer),
+            return_exceptions=True,
+        )  # fmt: skip
+
+    async def serve() -> None:
+        server = await asyncio.start_server(connect, "127.0.0.1", 0)
+        print(server.sockets[0].getsockname()[1], flush=True)
+        await server.serve_forever()
+
+    asyncio.run(serve())
 
 
 def _create_container() -> None:
@@ -608,14 +684,14 @@ def measure_encrypt_overhead(engine: Engine, database: str, repeat: int) -> Encr
 # --- what a user would script instead: dump | zstd | upload_blob(stdin) ----------------
 
 
-def naive_upload(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+def naive_upload(argv: list[str], env: dict[str, str], latency_ms: int = 0) -> tuple[float, float]:
     """`dump | zstd -3 -T2 | upload`, the upload a child process streaming its stdin to
     Azurite with the storage SDK (`BlobClient.upload_blob(stdin)`, its default concurrency).
     The clock starts once the child has imported the SDK and built its client (ours is
     timed from a like point: its imports done) and stops when upload_blob has returned.
     Returns the wall time and the CPU time of the three processes (the child's start and
     imports included). Into an Azurite of its own, as ours."""
-    with fresh_azurite():
+    with fresh_azurite(latency_ms):
         return _scripted_upload(argv, env)
 
 
@@ -959,6 +1035,18 @@ def measure(engine: Engine, full: str, tenth: str, repeat: int) -> EngineResult:
     )
 
 
+def measure_upload_at_latency(database: str, repeat: int, latency_ms: int) -> tuple[float, float]:
+    """Ours and the scripted upload with every request's answer held back latency_ms
+    (latency_proxy), interleaved, best wall time of each: whether staging blocks
+    concurrently pays where each request waits a round trip, as it does on Azure."""
+    runs, uploads = [], []
+    with dump_command(Engine.POSTGRESQL, database) as (argv, env):
+        for _ in range(repeat):
+            runs.append(ours(Engine.POSTGRESQL, database, latency_ms=latency_ms).seconds)
+            uploads.append(naive_upload(argv, env, latency_ms)[0])
+    return min(runs), min(uploads)
+
+
 def print_table(results: list[EngineResult]) -> None:
     print(
         f"{'engine':<11}{'dump MB':>8}{'stored':>7}{'dump>null':>10}{'|zstd':>8}{'ours':>8}"
@@ -1025,6 +1113,7 @@ def run(args: argparse.Namespace) -> None:
     results: list[EngineResult] = []
     overhead: EncryptOverhead | None = None
     restore: RestoreResult | None = None
+    at_latency: tuple[float, float] | None = None
     tag = f"_{args.tag}" if args.tag else ""
     tag += "_r" if args.data == "realistic" else ""
     for engine, prefix, megabytes, ensure, drop in plans:
@@ -1045,12 +1134,20 @@ def run(args: argparse.Namespace) -> None:
                 overhead = measure_encrypt_overhead(engine, full, args.repeat)
                 with fresh_azurite():
                     restore = measure_restore(full, args.repeat, tag)
+                if args.latency_ms:
+                    at_latency = measure_upload_at_latency(full, args.repeat, args.latency_ms)
         finally:
             if not args.keep:
                 drop(full)
                 drop(tenth)
     print_table(results)
     print_upload_and_restore(results, restore)
+    if at_latency is not None:
+        print(
+            f"postgresql: backup with answers {args.latency_ms} ms late: ours "
+            f"{at_latency[0]:.2f}s, the scripted upload {at_latency[1]:.2f}s, "
+            f"pg_ratio_vs_upload_at_latency {at_latency[0] / at_latency[1]:.2f}"
+        )
     summary: dict[str, float] = {}
     for r in results:
         key = "pg" if r.label == Engine.POSTGRESQL.value else "mysql"
@@ -1077,6 +1174,9 @@ def run(args: argparse.Namespace) -> None:
         summary["pg_restore_ratio"] = round(restore.ratio, 3)
         summary["pg_restore_peak_rss_mb"] = round(restore.peak_rss_mb, 1)
         summary["pg_restore_ratio_local"] = round(restore.local_ratio, 3)
+    if at_latency is not None:
+        summary["latency_ms"] = args.latency_ms
+        summary["pg_ratio_vs_upload_at_latency"] = round(at_latency[0] / at_latency[1], 3)
     print(json.dumps(summary))
 
 
@@ -1084,6 +1184,7 @@ CHILDREN: dict[str, Callable[..., None]] = {
     "child": child_main,
     "child-upload": child_upload_main,
     "child-restore": child_restore_main,
+    "child-proxy": child_proxy_main,
 }
 
 
@@ -1098,6 +1199,10 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=2, help="runs per measurement (best)")
     parser.add_argument("--keep", action="store_true", help="keep the databases for reuse")
+    parser.add_argument(
+        "--latency-ms", type=int, default=0,
+        help="also time both uploads with Azurite's answers this late (PostgreSQL)",
+    )  # fmt: skip
     parser.add_argument("--tag", default="", help="suffix of the databases' names")
     parser.add_argument(
         "--data", choices=DATA_KINDS, default="md5", help="generated rows: md5 text or mixed"

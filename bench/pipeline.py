@@ -403,7 +403,7 @@ def ours(engine: Engine, database: str, target: str = "azurite", latency_ms: int
     """run_backup in a child process, into an Azurite of its own unless `target` is
     "discard"; its own wall time and peak RSS, the CPU time Azurite spent meanwhile (it
     shares the machine's cores with the pipeline), and what the database server read for
-    it."""
+    it. With `latency_ms`, Azurite answers through latency_proxy."""
     reads_before = server_reads(engine, database)
     children_before = _children_cpu_seconds()
     with nullcontext() if target == "discard" else fresh_azurite(latency_ms):
@@ -484,7 +484,11 @@ def latency_proxy(target_port: int, latency_ms: int) -> Iterator[None]:
     )  # fmt: skip
     assert proxy.stdout is not None
     try:
-        os.environ["BENCH_PROXY_PORT"] = proxy.stdout.readline().strip()
+        port = proxy.stdout.readline().strip()
+        if not port.isdigit():
+            # Without this, clients would fall back to Azurite itself, with no latency.
+            raise RuntimeError("the latency proxy did not start")
+        os.environ["BENCH_PROXY_PORT"] = port
         yield
     finally:
         os.environ.pop("BENCH_PROXY_PORT", None)
@@ -1207,7 +1211,16 @@ def main() -> None:
     parser.add_argument(
         "--data", choices=DATA_KINDS, default="md5", help="generated rows: md5 text or mixed"
     )
-    run(parser.parse_args())
+    args = parser.parse_args()
+    if args.latency_ms < 0:
+        parser.error("--latency-ms must be 0 (off) or more")
+    if args.latency_ms and os.environ.get("BENCH_STORAGE_CONNECTION_STRING"):
+        # The proxy stands in front of the bench's own Azurite only; timing other storage
+        # without it while reporting a latency would be a figure nobody measured.
+        parser.error(
+            "--latency-ms needs the bench's own Azurite: unset BENCH_STORAGE_CONNECTION_STRING"
+        )
+    run(args)
 
 
 if __name__ == "__main__":
